@@ -1,0 +1,897 @@
+//! The configuration file (SPEC §5): TOML with kebab-case keys, unknown keys rejected with
+//! the key and its line, durations written like `"2d"`, the owner's timezone by IANA name,
+//! and secrets read from a file or a command rather than written into the file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use chrono::{NaiveTime, Weekday};
+use chrono_tz::Tz;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use crate::model::normalize_email;
+
+/// A configuration that cannot be used, described in one sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// The dedicated mailbox introducers copy.
+    pub tracking: Tracking,
+    /// Whose referrals these are; outbound mail goes out under this name.
+    pub owner: Owner,
+    /// Who may introduce, and who is never a party.
+    #[serde(default)]
+    pub intake: Intake,
+    /// Where the database lives.
+    #[serde(default)]
+    pub store: Store,
+    /// The mailbox to watch (only `run` and `doctor` need it).
+    pub imap: Option<Imap>,
+    /// How outbound mail leaves.
+    #[serde(default)]
+    pub outbound: Outbound,
+    /// The submission server (needed when `outbound.transport = "smtp"`).
+    pub smtp: Option<Smtp>,
+    /// When each message of the plan goes out.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Where to find templates that override the built-in ones.
+    #[serde(default)]
+    pub templates: Templates,
+    /// The directory relative paths in the file are resolved against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[tracking]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Tracking {
+    /// The tracking address, e.g. `intros@tracker.example.org`.
+    pub address: String,
+}
+
+impl Tracking {
+    /// The domain of the tracking address: our Message-IDs are minted on it.
+    pub fn domain(&self) -> &str {
+        self.address
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or(&self.address)
+    }
+}
+
+/// `[owner]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Owner {
+    /// The display name outbound mail is sent under.
+    pub name: String,
+    /// Every address the owner writes from.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// The owner's timezone (IANA name): the send window and "one a day" are reckoned in it.
+    #[serde(default = "default_timezone", deserialize_with = "de_timezone")]
+    pub timezone: Tz,
+}
+
+impl Owner {
+    /// Whether `email` (already lower-cased) is one of the owner's addresses.
+    pub fn is_owner(&self, email: &str) -> bool {
+        self.emails.iter().any(|e| e == email)
+    }
+}
+
+/// `[intake]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Intake {
+    /// Addresses and `*@domain` patterns allowed to introduce. The owner always may.
+    #[serde(default)]
+    pub accept_from: Vec<String>,
+    /// Addresses that are never parties: assistants, CRM BCC addresses.
+    #[serde(default)]
+    pub never_party: Vec<String>,
+    /// Require DMARC pass or aligned DKIM from a trusted `Authentication-Results`.
+    #[serde(default)]
+    pub require_authentication: bool,
+    /// The authserv-ids whose `Authentication-Results` are believed.
+    #[serde(default)]
+    pub trusted_authserv_ids: Vec<String>,
+    /// Introductions naming more parties than this are ignored (mass mail, not a referral).
+    #[serde(default = "default_max_parties")]
+    pub max_parties: usize,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            accept_from: Vec::new(),
+            never_party: Vec::new(),
+            require_authentication: false,
+            trusted_authserv_ids: Vec::new(),
+            max_parties: default_max_parties(),
+        }
+    }
+}
+
+impl Intake {
+    /// Whether `email` (lower-cased) matches an `accept-from` entry.
+    pub fn accepts(&self, email: &str) -> bool {
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        self.accept_from.iter().any(|pattern| match pattern.strip_prefix("*@") {
+            Some(d) => d == domain,
+            None => pattern == email,
+        })
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Store {
+    /// The SQLite database file; relative paths are resolved against the config file's directory.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            path: default_store_path(),
+        }
+    }
+}
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tls {
+    /// TLS from the first byte (IMAP 993, SMTP 465).
+    Implicit,
+    /// A plain connection upgraded with STARTTLS (IMAP 143, SMTP 587).
+    Starttls,
+    /// No encryption at all: allowed only to a loopback address.
+    None,
+}
+
+/// A password written inline in the file (discouraged: prefer a file or a command).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the password itself, not even in debug logs.
+        f.write_str("\"***\"")
+    }
+}
+
+/// Where a password comes from: written inline, a file, or a command's output.
+#[derive(Debug, Clone, Copy)]
+pub struct Secret<'a> {
+    password: Option<&'a Password>,
+    file: Option<&'a Path>,
+    command: Option<&'a str>,
+}
+
+impl Secret<'_> {
+    /// Reads the password from wherever the configuration says it is.
+    pub fn reveal(&self, base_dir: &Path) -> Result<String, ConfigError> {
+        if let Some(Password(p)) = self.password {
+            return Ok(p.clone());
+        }
+        if let Some(file) = self.file {
+            let path = resolve(base_dir, file);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError(format!("cannot read password file {}: {e}", path.display()))
+            })?;
+            return Ok(first_line(&text));
+        }
+        if let Some(cmd) = self.command {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .map_err(|e| ConfigError(format!("cannot run password command: {e}")))?;
+            if !out.status.success() {
+                return Err(ConfigError(format!(
+                    "password command exited with {}",
+                    out.status
+                )));
+            }
+            return Ok(first_line(&String::from_utf8_lossy(&out.stdout)));
+        }
+        Err(ConfigError("no password configured".into()))
+    }
+
+    fn check(&self, section: &str) -> Result<(), ConfigError> {
+        let given = usize::from(self.password.is_some())
+            + usize::from(self.file.is_some())
+            + usize::from(self.command.is_some());
+        match given {
+            1 => Ok(()),
+            0 => Err(ConfigError(format!(
+                "[{section}] needs one of password-file, password-command or password"
+            ))),
+            _ => Err(ConfigError(format!(
+                "[{section}] takes only one of password-file, password-command and password"
+            ))),
+        }
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim_end().to_string()
+}
+
+/// How processed messages are marked on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MarkAs {
+    /// Set `\Seen`.
+    Seen,
+    /// Set the keyword `$Referrald` when the server allows keywords, else `\Seen`.
+    Keyword,
+    /// Move the message to `processed-folder`.
+    Move,
+}
+
+/// `[imap]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Imap {
+    /// Server host name.
+    pub host: String,
+    /// Server port; defaults to 993 for implicit TLS, else 143.
+    pub port: Option<u16>,
+    /// `implicit`, `starttls` or `none` (loopback only).
+    #[serde(default = "default_tls")]
+    pub tls: Tls,
+    /// Login name.
+    pub username: String,
+    /// Login password, inline (prefer `password-file` or `password-command`).
+    pub password: Option<Password>,
+    /// A file whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// A command (run with `sh -c`) whose first output line is the password.
+    pub password_command: Option<String>,
+    /// The folder introducers' mail arrives in.
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// How processed messages are marked on the server.
+    #[serde(default = "default_mark_as")]
+    pub mark_as: MarkAs,
+    /// Where processed messages go when `mark-as = "move"`.
+    #[serde(default = "default_processed_folder")]
+    pub processed_folder: String,
+    /// How long one IMAP IDLE lasts before it is re-issued.
+    #[serde(default = "default_idle", deserialize_with = "de_duration")]
+    pub idle_timeout: Duration,
+    /// How often to poll when the server has no IDLE.
+    #[serde(default = "default_poll", deserialize_with = "de_duration")]
+    pub poll_interval: Duration,
+}
+
+impl Imap {
+    /// Where the login password comes from.
+    pub fn secret(&self) -> Secret<'_> {
+        Secret {
+            password: self.password.as_ref(),
+            file: self.password_file.as_deref(),
+            command: self.password_command.as_deref(),
+        }
+    }
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            Tls::Implicit => 993,
+            _ => 143,
+        })
+    }
+}
+
+/// Which transport carries outbound mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    /// Submit through `[smtp]`.
+    Smtp,
+    /// Write `.eml` files into `outbox-dir` (dry runs, the demo, tests).
+    File,
+}
+
+/// `[outbound]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Outbound {
+    /// `smtp` or `file`.
+    #[serde(default = "default_transport")]
+    pub transport: TransportKind,
+    /// Where the file transport writes `.eml` files.
+    #[serde(default = "default_outbox_dir")]
+    pub outbox_dir: PathBuf,
+    /// First wait after a temporary failure.
+    #[serde(default = "default_retry_initial", deserialize_with = "de_duration")]
+    pub retry_initial: Duration,
+    /// The longest wait between retries.
+    #[serde(default = "default_retry_max", deserialize_with = "de_duration")]
+    pub retry_max: Duration,
+    /// After this long since its due time, a message that keeps failing temporarily fails.
+    #[serde(default = "default_give_up", deserialize_with = "de_duration")]
+    pub give_up_after: Duration,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            transport: default_transport(),
+            outbox_dir: default_outbox_dir(),
+            retry_initial: default_retry_initial(),
+            retry_max: default_retry_max(),
+            give_up_after: default_give_up(),
+        }
+    }
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Smtp {
+    /// Server host name.
+    pub host: String,
+    /// Server port; defaults to 465 for implicit TLS, else 587.
+    pub port: Option<u16>,
+    /// `implicit`, `starttls` or `none` (loopback only).
+    #[serde(default = "default_tls")]
+    pub tls: Tls,
+    /// Login name; without one, no authentication is attempted.
+    pub username: Option<String>,
+    /// Login password, inline (prefer `password-file` or `password-command`).
+    pub password: Option<Password>,
+    /// A file whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// A command (run with `sh -c`) whose first output line is the password.
+    pub password_command: Option<String>,
+}
+
+impl Smtp {
+    /// Where the login password comes from.
+    pub fn secret(&self) -> Secret<'_> {
+        Secret {
+            password: self.password.as_ref(),
+            file: self.password_file.as_deref(),
+            command: self.password_command.as_deref(),
+        }
+    }
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            Tls::Implicit => 465,
+            _ => 587,
+        })
+    }
+}
+
+/// `[schedule]`: when each message of the plan is due, counted from the introduction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Schedule {
+    /// `follow_up` to each party.
+    #[serde(default = "default_follow_up", deserialize_with = "de_duration")]
+    pub follow_up_after: Duration,
+    /// `owner_nudge` to the owner when a party.
+    #[serde(default = "default_nudge", deserialize_with = "de_duration")]
+    pub owner_nudge_after: Duration,
+    /// `feedback_request` to each party.
+    #[serde(default = "default_feedback", deserialize_with = "de_duration")]
+    pub feedback_after: Duration,
+    /// `feedback_reminder`, counted from when the request was sent.
+    #[serde(default = "default_reminder", deserialize_with = "de_duration")]
+    pub reminder_after: Duration,
+    /// When mail may go out, in the owner's timezone.
+    #[serde(default)]
+    pub send_window: SendWindow,
+    /// At most this many messages leave in any hour.
+    #[serde(default = "default_max_per_hour")]
+    pub max_per_hour: u32,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            follow_up_after: default_follow_up(),
+            owner_nudge_after: default_nudge(),
+            feedback_after: default_feedback(),
+            reminder_after: default_reminder(),
+            send_window: SendWindow::default(),
+            max_per_hour: default_max_per_hour(),
+        }
+    }
+}
+
+/// When automated mail may be sent, in the owner's timezone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendWindow {
+    /// Any time.
+    Always,
+    /// On the given weekdays, from `from` (inclusive) to `to` (exclusive).
+    Hours {
+        /// Weekdays mail may go out on.
+        days: Vec<Weekday>,
+        /// Opening time.
+        from: NaiveTime,
+        /// Closing time.
+        to: NaiveTime,
+    },
+}
+
+impl Default for SendWindow {
+    fn default() -> Self {
+        SendWindow::Hours {
+            days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+            from: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            to: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+        }
+    }
+}
+
+/// `[templates]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Templates {
+    /// A directory of `<kind>.txt` files that replace the built-in templates of the same name.
+    pub dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and checks the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// Parses and checks configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let message = e.message().trim_end_matches('\n').replace('\n', "; ");
+            match line {
+                Some(line) => ConfigError(format!("{origin}, line {line}: {message}")),
+                None => ConfigError(format!("{origin}: {message}")),
+            }
+        })?;
+        config.base_dir = base_dir;
+        config
+            .normalize()
+            .map_err(|ConfigError(msg)| ConfigError(format!("{origin}: {msg}")))?;
+        Ok(config)
+    }
+
+    /// Lower-cases addresses and checks what serde cannot.
+    fn normalize(&mut self) -> Result<(), ConfigError> {
+        self.tracking.address = normalize_email(&self.tracking.address);
+        check_address("tracking.address", &self.tracking.address)?;
+        if self.owner.name.trim().is_empty() {
+            return Err(ConfigError("owner.name must not be empty".into()));
+        }
+        for email in &mut self.owner.emails {
+            *email = normalize_email(email);
+            check_address("owner.emails", email)?;
+        }
+        for pattern in &mut self.intake.accept_from {
+            *pattern = normalize_email(pattern);
+            let bare = pattern.strip_prefix("*@").map(|d| format!("x@{d}"));
+            check_address("intake.accept-from", bare.as_deref().unwrap_or(pattern))?;
+        }
+        for email in &mut self.intake.never_party {
+            *email = normalize_email(email);
+            check_address("intake.never-party", email)?;
+        }
+        if self.intake.require_authentication && self.intake.trusted_authserv_ids.is_empty() {
+            return Err(ConfigError(
+                "intake.require-authentication needs at least one intake.trusted-authserv-ids entry"
+                    .into(),
+            ));
+        }
+        if self.intake.max_parties < 2 {
+            return Err(ConfigError("intake.max-parties must be at least 2".into()));
+        }
+        if self.schedule.max_per_hour == 0 {
+            return Err(ConfigError("schedule.max-per-hour must be at least 1".into()));
+        }
+        if let Some(imap) = &self.imap {
+            imap.secret().check("imap")?;
+        }
+        if let Some(smtp) = &self.smtp {
+            if smtp.username.is_some() {
+                smtp.secret().check("smtp")?;
+            }
+        }
+        if self.outbound.transport == TransportKind::Smtp && self.smtp.is_none() {
+            return Err(ConfigError(
+                "outbound.transport is \"smtp\" but there is no [smtp] section (use transport = \"file\" for dry runs)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database path, resolved against the config file's directory.
+    pub fn store_path(&self) -> PathBuf {
+        resolve(&self.base_dir, &self.store.path)
+    }
+
+    /// The file transport's directory, resolved against the config file's directory.
+    pub fn outbox_dir(&self) -> PathBuf {
+        resolve(&self.base_dir, &self.outbound.outbox_dir)
+    }
+
+    /// The template override directory, if any, resolved against the config file's directory.
+    pub fn templates_dir(&self) -> Option<PathBuf> {
+        self.templates.dir.as_ref().map(|d| resolve(&self.base_dir, d))
+    }
+}
+
+fn check_address(key: &str, address: &str) -> Result<(), ConfigError> {
+    match address.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') || domain == "localhost" => {
+            Ok(())
+        }
+        _ => Err(ConfigError(format!(
+            "{key}: {address:?} is not an email address"
+        ))),
+    }
+}
+
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn default_timezone() -> Tz {
+    Tz::UTC
+}
+fn default_max_parties() -> usize {
+    10
+}
+fn default_store_path() -> PathBuf {
+    PathBuf::from("referrald.db")
+}
+fn default_tls() -> Tls {
+    Tls::Implicit
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_mark_as() -> MarkAs {
+    MarkAs::Seen
+}
+fn default_processed_folder() -> String {
+    "Processed".into()
+}
+fn default_idle() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+fn default_poll() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_transport() -> TransportKind {
+    TransportKind::Smtp
+}
+fn default_outbox_dir() -> PathBuf {
+    PathBuf::from("outbox")
+}
+fn default_retry_initial() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(60 * 60)
+}
+fn default_give_up() -> Duration {
+    Duration::from_secs(2 * 24 * 3600)
+}
+fn default_follow_up() -> Duration {
+    Duration::from_secs(2 * 24 * 3600)
+}
+fn default_nudge() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_feedback() -> Duration {
+    Duration::from_secs(14 * 24 * 3600)
+}
+fn default_reminder() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_max_per_hour() -> u32 {
+    60
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        de::Error::custom(format!(
+            "{text:?} is not a duration ({e}); write it like \"2d\", \"24h\" or \"90m\""
+        ))
+    })
+}
+
+fn de_timezone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    let text = String::deserialize(d)?;
+    text.trim().parse::<Tz>().map_err(|_| {
+        de::Error::custom(format!(
+            "{text:?} is not an IANA timezone name (like \"Europe/London\" or \"America/New_York\")"
+        ))
+    })
+}
+
+impl<'de> Deserialize<'de> for SendWindow {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SendWindowVisitor)
+    }
+}
+
+struct SendWindowVisitor;
+
+impl<'de> Visitor<'de> for SendWindowVisitor {
+    type Value = SendWindow;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("\"always\" or a table like { days = \"Mon-Fri\", from = \"09:00\", to = \"17:00\" }")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<SendWindow, E> {
+        if v.trim().eq_ignore_ascii_case("always") {
+            Ok(SendWindow::Always)
+        } else {
+            Err(E::custom(format!(
+                "send-window {v:?} is neither \"always\" nor a table like {{ days = \"Mon-Fri\", from = \"09:00\", to = \"17:00\" }}"
+            )))
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SendWindow, A::Error> {
+        let (mut days, mut from, mut to) = (None, None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            let value: String = map.next_value()?;
+            match key.as_str() {
+                "days" => days = Some(parse_days(&value).map_err(de::Error::custom)?),
+                "from" => from = Some(parse_clock(&value).map_err(de::Error::custom)?),
+                "to" => to = Some(parse_clock(&value).map_err(de::Error::custom)?),
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown send-window key `{other}`, expected `days`, `from` or `to`"
+                    )));
+                }
+            }
+        }
+        let days = days.unwrap_or_else(|| {
+            vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
+        });
+        let from = from.ok_or_else(|| de::Error::custom("send-window needs `from`"))?;
+        let to = to.ok_or_else(|| de::Error::custom("send-window needs `to`"))?;
+        if from >= to {
+            return Err(de::Error::custom(format!(
+                "send-window `from` ({from}) must be earlier than `to` ({to})"
+            )));
+        }
+        Ok(SendWindow::Hours { days, from, to })
+    }
+}
+
+/// "Mon-Fri", "Sun-Thu", "Mon,Wed,Fri", "Mon-Wed,Sat", "daily".
+fn parse_days(text: &str) -> Result<Vec<Weekday>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("daily") || t.eq_ignore_ascii_case("every day") {
+        return Ok(all_week());
+    }
+    let mut days = Vec::new();
+    for part in t.split(',').map(str::trim) {
+        let day = |s: &str| {
+            s.trim()
+                .parse::<Weekday>()
+                .map_err(|_| format!("{s:?} in send-window days is not a weekday (Mon, Tue, …)"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (mut d, end) = (day(a)?, day(b)?);
+                loop {
+                    if !days.contains(&d) {
+                        days.push(d);
+                    }
+                    if d == end {
+                        break;
+                    }
+                    d = d.succ();
+                }
+            }
+            None => {
+                let d = day(part)?;
+                if !days.contains(&d) {
+                    days.push(d);
+                }
+            }
+        }
+    }
+    Ok(days)
+}
+
+fn all_week() -> Vec<Weekday> {
+    vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ]
+}
+
+fn parse_clock(text: &str) -> Result<NaiveTime, String> {
+    let t = text.trim();
+    if t == "24:00" {
+        return Ok(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default());
+    }
+    NaiveTime::parse_from_str(t, "%H:%M")
+        .map_err(|_| format!("{text:?} is not a time of day like \"09:00\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[tracking]
+address = "Intros@Tracker.example.org"
+
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example"]
+timezone = "Europe/London"
+
+[outbound]
+transport = "file"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "test.toml", PathBuf::from("/etc/referrald"))
+    }
+
+    #[test]
+    fn minimal_config_gets_the_documented_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.tracking.address, "intros@tracker.example.org");
+        assert_eq!(c.tracking.domain(), "tracker.example.org");
+        assert_eq!(c.owner.timezone, chrono_tz::Europe::London);
+        assert_eq!(c.schedule.follow_up_after, Duration::from_secs(2 * 86400));
+        assert_eq!(c.schedule.owner_nudge_after, Duration::from_secs(86400));
+        assert_eq!(c.schedule.feedback_after, Duration::from_secs(14 * 86400));
+        assert_eq!(c.schedule.reminder_after, Duration::from_secs(7 * 86400));
+        assert_eq!(c.schedule.send_window, SendWindow::default());
+        assert_eq!(c.store_path(), PathBuf::from("/etc/referrald/referrald.db"));
+        assert_eq!(c.outbox_dir(), PathBuf::from("/etc/referrald/outbox"));
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../config.example.toml");
+        let c = parse(text).unwrap();
+        assert!(c.imap.is_some());
+        assert!(c.smtp.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let text = MINIMAL.replace("[outbound]", "[outbound]\nsend-widow = 1");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("send-widow"), "{err}");
+        assert!(err.contains("line 11"), "{err}");
+        assert!(!err.contains('\n'), "one sentence: {err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let text = MINIMAL.replace("Europe/London", "Mars/Olympus");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("IANA timezone") && err.contains("line 8"), "{err}");
+
+        let text = format!("{MINIMAL}\n[schedule]\nfollow-up-after = \"two days\"\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("not a duration"), "{err}");
+    }
+
+    #[test]
+    fn send_windows_parse() {
+        let text = format!(
+            "{MINIMAL}\n[schedule]\nsend-window = {{ days = \"Sun-Thu\", from = \"08:30\", to = \"18:00\" }}\n"
+        );
+        let c = parse(&text).unwrap();
+        let SendWindow::Hours { days, from, to } = c.schedule.send_window else {
+            panic!("expected hours");
+        };
+        assert_eq!(days.len(), 5);
+        assert_eq!(days[0], Weekday::Sun);
+        assert_eq!(from, NaiveTime::from_hms_opt(8, 30, 0).unwrap());
+        assert_eq!(to, NaiveTime::from_hms_opt(18, 0, 0).unwrap());
+
+        let text = format!("{MINIMAL}\n[schedule]\nsend-window = \"always\"\n");
+        assert_eq!(parse(&text).unwrap().schedule.send_window, SendWindow::Always);
+
+        let text = format!(
+            "{MINIMAL}\n[schedule]\nsend-window = {{ from = \"18:00\", to = \"09:00\" }}\n"
+        );
+        assert!(parse(&text).unwrap_err().to_string().contains("earlier"));
+    }
+
+    #[test]
+    fn accept_from_patterns_match_domains() {
+        let text = format!("{MINIMAL}\n[intake]\naccept-from = [\"*@Brightside.example\", \"bob@networkers.example\"]\n");
+        let c = parse(&text).unwrap();
+        assert!(c.intake.accepts("carol@brightside.example"));
+        assert!(c.intake.accepts("bob@networkers.example"));
+        assert!(!c.intake.accepts("eve@networkers.example"));
+        assert!(!c.intake.accepts("x@evilbrightside.example"));
+    }
+
+    #[test]
+    fn secrets_come_from_one_place_and_are_not_debug_printed() {
+        let text = format!(
+            "{MINIMAL}\n[imap]\nhost = \"imap.example.org\"\nusername = \"u\"\npassword = \"hunter2\"\n"
+        );
+        let c = parse(&text).unwrap();
+        let imap = c.imap.unwrap();
+        assert!(!format!("{imap:?}").contains("hunter2"));
+        assert_eq!(imap.secret().reveal(Path::new(".")).unwrap(), "hunter2");
+
+        let text = format!("{MINIMAL}\n[imap]\nhost = \"h\"\nusername = \"u\"\n");
+        assert!(parse(&text).unwrap_err().to_string().contains("password-file"));
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\nignored\n").unwrap();
+        let secret = Secret {
+            password: None,
+            file: Some(Path::new("pw")),
+            command: None,
+        };
+        assert_eq!(secret.reveal(dir.path()).unwrap(), "s3cret");
+        let secret = Secret {
+            password: None,
+            file: None,
+            command: Some("printf 'from-cmd\\nmore'"),
+        };
+        assert_eq!(secret.reveal(dir.path()).unwrap(), "from-cmd");
+    }
+
+    #[test]
+    fn smtp_transport_needs_an_smtp_section() {
+        let text = MINIMAL.replace("transport = \"file\"", "transport = \"smtp\"");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("[smtp]"), "{err}");
+    }
+}
