@@ -13,4 +13,5 @@
 //! the edges.
 
 pub mod config;
+pub mod intake;
 pub mod model;

@@ -1,0 +1,264 @@
+//! Intake: what is this message? Pure: it reads the message, asks [`Known`] what the store
+//! already holds, and returns a [`Classified`] verdict. It never writes anything; the store
+//! applies the verdict.
+//!
+//! Kinds are decided in the order of SPEC §3, loop guards first: a message from ourselves, a
+//! bounce or an auto-reply can never be taken for an introduction or a reply.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{OutboundKind, Outcome, Person, ReferralId, Role};
+
+/// What the store knows that classification needs. Implemented by the store over SQLite and
+/// by plain structs in tests.
+pub trait Known {
+    /// Whether a message with this Message-ID (without angle brackets) was processed before.
+    fn seen(&self, message_id: &str) -> bool;
+
+    /// The referral whose thread holds one of these Message-IDs: its introduction, or one of
+    /// our outbound messages. The first hit in the order given wins.
+    fn thread_of(&self, message_ids: &[String]) -> Option<ThreadHit>;
+
+    /// A referral not yet closed in which `email` takes part and whose normalised subject is
+    /// `subject` (see [`normalize_subject`]); the most recent one when several match.
+    fn referral_by_subject(&self, subject: &str, email: &str) -> Option<ReferralId>;
+
+    /// The role `email` plays in the referral, if it takes part in it.
+    fn role_in(&self, referral: ReferralId, email: &str) -> Option<Role>;
+}
+
+/// A message of ours (or the introduction) that an incoming message refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadHit {
+    /// The referral the thread belongs to.
+    pub referral: ReferralId,
+    /// `None` when the hit is the introduction itself; else the kind of our outbound message
+    /// and its recipient.
+    pub outbound: Option<(OutboundKind, String)>,
+}
+
+/// A classified message: the verdict and the few facts every verdict needs.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    /// The Message-ID without angle brackets; a stable synthetic one
+    /// (`<hash>@referrald.invalid`) when the message has none.
+    pub message_id: String,
+    /// The sender, when one could be read.
+    pub from: Option<Person>,
+    /// The decoded subject ("" when absent).
+    pub subject: String,
+    /// The `Date:` header, when present and valid.
+    pub date: Option<DateTime<Utc>>,
+    /// What the message is and what it asks of the store.
+    pub verdict: Verdict,
+}
+
+/// Exactly one kind per message (SPEC §3).
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Nothing is sent because of it, ever.
+    Ignored(IgnoreReason),
+    /// A delivery-status report: the failed recipients are marked bounced.
+    Bounce(Bounce),
+    /// An auto-responder: never answered, never a response.
+    AutoReply {
+        /// The referral whose thread it answers, if any.
+        referral: Option<ReferralId>,
+    },
+    /// A Message-ID already processed.
+    Duplicate,
+    /// The sender asks never to be emailed again.
+    OptOut {
+        /// The address that opts out (lower-cased).
+        email: String,
+        /// The referral the request came in on, if any.
+        referral: Option<ReferralId>,
+    },
+    /// A participant answered one of our messages.
+    Feedback {
+        /// The referral answered about.
+        referral: ReferralId,
+        /// The participant who answered.
+        from: Person,
+        /// What their answer says.
+        reading: Reading,
+    },
+    /// A participant wrote on the introduction's thread.
+    ThreadReply {
+        /// The referral whose thread it is.
+        referral: ReferralId,
+        /// The participant who wrote.
+        from: Person,
+    },
+    /// A new introduction.
+    Introduction(Introduction),
+}
+
+impl Verdict {
+    /// The kind's name in SPEC §3 and the JSON contract.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Ignored(_) => "ignored",
+            Verdict::Bounce(_) => "bounce",
+            Verdict::AutoReply { .. } => "auto_reply",
+            Verdict::Duplicate => "duplicate",
+            Verdict::OptOut { .. } => "opt_out",
+            Verdict::Feedback { .. } => "feedback",
+            Verdict::ThreadReply { .. } => "thread_reply",
+            Verdict::Introduction(_) => "introduction",
+        }
+    }
+
+    /// The referral the message belongs to, when the verdict names one.
+    pub fn referral(&self) -> Option<ReferralId> {
+        match self {
+            Verdict::AutoReply { referral } | Verdict::OptOut { referral, .. } => *referral,
+            Verdict::Bounce(b) => b.referral,
+            Verdict::Feedback { referral, .. } | Verdict::ThreadReply { referral, .. } => {
+                Some(*referral)
+            }
+            Verdict::Ignored(_) | Verdict::Duplicate | Verdict::Introduction(_) => None,
+        }
+    }
+}
+
+/// Why a message was ignored: counted and logged, never answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IgnoreReason {
+    /// The bytes are not a mail message.
+    #[error("unparseable: {0}")]
+    Unparseable(String),
+    /// No usable From address.
+    #[error("no usable From address")]
+    NoFrom,
+    /// Mail we sent ourselves, come back to the tracking mailbox.
+    #[error("our own outbound mail")]
+    OwnMail,
+    /// The sender is not in `accept-from` and is not the owner.
+    #[error("sender {0} is not allowed to introduce")]
+    NotAllowed(String),
+    /// `require-authentication` is on and the message did not pass.
+    #[error("failed authenticity check: {0}")]
+    Unauthenticated(String),
+    /// A mailing list or newsletter.
+    #[error("list or newsletter mail")]
+    List,
+    /// Fewer than two parties once the introducer and excluded addresses are removed.
+    #[error("fewer than two parties")]
+    TooFewParties,
+    /// More parties than `intake.max-parties`.
+    #[error("{0} parties, more than max-parties allows")]
+    TooManyParties(usize),
+    /// The tracking address is not among the recipients and the message is not a reply.
+    #[error("not addressed to the tracking address")]
+    NotAddressed,
+    /// A reply on a referral's thread from someone who takes no part in it.
+    #[error("reply from {0}, who is not a participant")]
+    Stranger(String),
+}
+
+/// A delivery-status report, read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bounce {
+    /// Final-Recipient addresses whose Action is `failed` (lower-cased).
+    pub recipients: Vec<String>,
+    /// The Status code, e.g. `5.1.1`, with the diagnostic when given.
+    pub status: Option<String>,
+    /// The Message-ID of the returned message, when the report includes it.
+    pub original_message_id: Option<String>,
+    /// The referral that message belongs to, when it is one of ours.
+    pub referral: Option<ReferralId>,
+}
+
+/// What a participant's answer says (SPEC §3 `feedback`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Reading {
+    /// 1–5.
+    pub rating: Option<u8>,
+    /// Whether they met and did business.
+    pub outcome: Option<Outcome>,
+    /// Business closed, in `currency`.
+    pub value: Option<f64>,
+    /// ISO 4217 code of `value` when the answer named one ("USD", "EUR", "GBP").
+    pub currency: Option<String>,
+    /// The answer's own words: quoted text and signature removed.
+    pub comment: String,
+}
+
+/// A new introduction, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introduction {
+    /// Who made it.
+    pub introducer: Person,
+    /// The people introduced, in the order they were addressed; never empty, never the
+    /// introducer, the tracking address or a never-party address.
+    pub parties: Vec<Person>,
+    /// The introduction's subject, without `Fwd:` when it was forwarded.
+    pub subject: String,
+    /// The Message-ID our mail threads under: the introduction's own, or, for a forward that
+    /// carries it, the original's.
+    pub thread_root: String,
+    /// The introduction's References chain (ids without brackets), oldest first, ending with
+    /// `thread_root`.
+    pub references: Vec<String>,
+    /// Whether it arrived as a forward to the tracking address.
+    pub forwarded: bool,
+}
+
+/// A subject without its reply and forward prefixes (`Re:`, `RE:`, `AW:`, `Fwd:`, `WG:`,
+/// `Antw:`, `[tag]`…), whitespace folded and lower-cased: two subjects of one thread compare
+/// equal.
+pub fn normalize_subject(subject: &str) -> String {
+    const PREFIXES: &[&str] = &[
+        "re", "aw", "antw", "sv", "vs", "ref", "rif", "fw", "fwd", "wg", "tr", "rv", "enc", "r",
+    ];
+    let mut s = subject.trim();
+    loop {
+        let before = s;
+        if let Some(rest) = s.strip_prefix('[') {
+            if let Some(end) = rest.find(']') {
+                s = rest[end + 1..].trim_start();
+            }
+        }
+        if let Some((head, rest)) = s.split_once(':') {
+            // "Re[2]: x" and "Re(2): x" count as "Re:" too.
+            let word = head.trim().trim_end_matches(|c: char| {
+                c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')')
+            });
+            if PREFIXES.iter().any(|p| word.eq_ignore_ascii_case(p)) {
+                s = rest.trim_start();
+            }
+        }
+        if s == before {
+            break;
+        }
+    }
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_normalise_across_languages_and_clients() {
+        let plain = normalize_subject("Intro: Fred <> Sally");
+        for s in [
+            "Re: Intro: Fred <> Sally",
+            "RE: RE: Intro: Fred <> Sally",
+            "AW: Intro: Fred <> Sally",
+            "Antw: WG: Intro:  Fred <> Sally",
+            "Fwd: Re: intro: fred <> sally",
+            "Re[2]: Intro: Fred <> Sally",
+            "[External] Re: Intro: Fred <> Sally",
+        ] {
+            assert_eq!(normalize_subject(s), plain, "{s}");
+        }
+        // "Intro:" is not a reply prefix and stays.
+        assert_eq!(plain, "intro: fred <> sally");
+    }
+}
