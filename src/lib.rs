@@ -16,3 +16,6 @@ pub mod composer;
 pub mod config;
 pub mod intake;
 pub mod model;
+pub mod planner;
+pub mod source;
+pub mod store;

@@ -1,0 +1,480 @@
+//! Planner: which automated messages a referral should get, and when (SPEC §2). Pure: it
+//! reads a snapshot of one referral, the schedule and `now`, and returns [`Step`]s for the
+//! store to apply. Running it twice on the same snapshot gives the same steps, so the store
+//! can re-plan a referral whenever anything about it changes.
+//!
+//! One function, [`intent`], decides for each kind of message and each participant whether the
+//! message is wanted and when it is due. The same answer schedules a message that does not
+//! exist yet and cancels a scheduled one that is no longer wanted, so the two can never
+//! disagree.
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::config::{Schedule, SendWindow};
+use crate::model::{
+    OutboundId, OutboundKind, OutboundState, PartyState, ReferralId, ReferralStatus, Role,
+};
+
+/// Row id of a contact (a person, across referrals).
+pub type ContactId = i64;
+
+/// What the planner reads about one referral.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The referral.
+    pub id: ReferralId,
+    /// Where it stands.
+    pub status: ReferralStatus,
+    /// When it was recorded: the plan's delays count from here.
+    pub introduced_at: DateTime<Utc>,
+    /// Introducer first, then the parties.
+    pub participants: Vec<Participant>,
+    /// Every outbound message ever planned for it, in any state.
+    pub outbound: Vec<Planned>,
+    /// Every answer received for it.
+    pub feedback: Vec<Answer>,
+    /// When the introducer last got an outcome report about any referral.
+    pub introducer_last_report: Option<DateTime<Utc>>,
+}
+
+/// A participant, as the planner sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    /// Who.
+    pub contact: ContactId,
+    /// Introducer or party.
+    pub role: Role,
+    /// Pending, responded, opted out or bounced.
+    pub state: PartyState,
+    /// Whether this is the owner.
+    pub is_owner: bool,
+}
+
+/// An outbound message that exists, in any state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// Its row.
+    pub id: OutboundId,
+    /// Which message of the plan.
+    pub kind: OutboundKind,
+    /// To whom.
+    pub to: ContactId,
+    /// Where it stands.
+    pub state: OutboundState,
+    /// When it is (or was) due.
+    pub due_at: DateTime<Utc>,
+    /// When it was accepted, if it was.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// An answer received from a participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Who answered.
+    pub from: ContactId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whether an outcome report has carried it to the introducer.
+    pub reported: bool,
+}
+
+/// What the store should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Create a message, due at `due_at`.
+    Schedule {
+        /// Which message.
+        kind: OutboundKind,
+        /// To whom.
+        to: ContactId,
+        /// When (already inside the send window).
+        due_at: DateTime<Utc>,
+    },
+    /// A scheduled message is no longer wanted.
+    Cancel {
+        /// Its row.
+        id: OutboundId,
+        /// Why, in words for the event log.
+        reason: String,
+    },
+    /// A due message must wait (the send window is closed, or that person already had mail
+    /// about this referral today).
+    Postpone {
+        /// Its row.
+        id: OutboundId,
+        /// The new due time.
+        due_at: DateTime<Utc>,
+        /// Why, in words for the event log.
+        reason: String,
+    },
+    /// A due message may go now.
+    Send {
+        /// Its row.
+        id: OutboundId,
+    },
+    /// The referral's status changes.
+    Status {
+        /// The new status.
+        status: ReferralStatus,
+        /// Why, in words for the event log.
+        reason: String,
+    },
+}
+
+/// The parts of the configuration the planner reads.
+#[derive(Debug, Clone)]
+pub struct Rules<'a> {
+    /// Delays and the send window.
+    pub schedule: &'a Schedule,
+    /// The owner's timezone, in which the window and "one a day" are reckoned.
+    pub timezone: Tz,
+}
+
+/// Plans one referral at `now`.
+pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut pending: Vec<&Planned> = Vec::new();
+
+    // Cancel what is no longer wanted; keep the rest.
+    for p in s
+        .outbound
+        .iter()
+        .filter(|p| p.state == OutboundState::Scheduled)
+    {
+        let verdict = match (p.kind, s.participants.iter().find(|x| x.contact == p.to)) {
+            (OutboundKind::OutcomeReport, Some(who)) => report_intent(s, who, rules, now),
+            (kind, Some(who)) => intent(s, kind, who, rules),
+            (_, None) => Err("the recipient no longer takes part".to_string()),
+        };
+        match verdict {
+            Ok(_) => pending.push(p),
+            Err(reason) => steps.push(Step::Cancel { id: p.id, reason }),
+        }
+    }
+
+    // Schedule what is wanted and does not exist yet.
+    for who in &s.participants {
+        for &kind in OutboundKind::ALL {
+            if kind == OutboundKind::OutcomeReport {
+                let exists = s.outbound.iter().any(|p| {
+                    p.kind == kind && p.to == who.contact && p.state == OutboundState::Scheduled
+                });
+                if !exists && let Ok(due) = report_intent(s, who, rules, now) {
+                    steps.push(Step::Schedule {
+                        kind,
+                        to: who.contact,
+                        due_at: due,
+                    });
+                }
+                continue;
+            }
+            let exists = s
+                .outbound
+                .iter()
+                .any(|p| p.kind == kind && p.to == who.contact);
+            if !exists && let Ok(due) = intent(s, kind, who, rules) {
+                steps.push(Step::Schedule {
+                    kind,
+                    to: who.contact,
+                    due_at: next_open(&rules.schedule.send_window, rules.timezone, due),
+                });
+            }
+        }
+    }
+
+    send_due(s, &pending, rules, now, &mut steps);
+
+    if let Some(step) = stall(s, &steps, rules, now) {
+        steps.push(step);
+    }
+    steps
+}
+
+/// Whether `kind` is wanted for `who` and, if so, when it falls due (before the send window is
+/// applied); if not, why not. Outcome reports are decided by [`report_intent`].
+fn intent(
+    s: &Snapshot,
+    kind: OutboundKind,
+    who: &Participant,
+    rules: &Rules,
+) -> Result<DateTime<Utc>, String> {
+    reachable(s, who)?;
+    let t0 = s.introduced_at;
+    let sched = rules.schedule;
+    let answered = s.feedback.iter().any(|a| a.from == who.contact);
+    let party = who.role == Role::Party;
+    let finished = matches!(
+        s.status,
+        ReferralStatus::Succeeded | ReferralStatus::Unsuccessful
+    );
+    match kind {
+        OutboundKind::ThankYou => {
+            if who.role != Role::Introducer {
+                Err("only the introducer is thanked".into())
+            } else if who.is_owner {
+                Err("the introducer is the owner".into())
+            } else {
+                Ok(t0)
+            }
+        }
+        OutboundKind::OwnerNudge => {
+            if !(party && who.is_owner) {
+                Err("only the owner, as a party, is nudged".into())
+            } else if who.state == PartyState::Responded {
+                Err("the owner already replied on the thread".into())
+            } else if finished {
+                Err(format!("the referral is {}", s.status))
+            } else {
+                Ok(t0 + span(sched.owner_nudge_after))
+            }
+        }
+        OutboundKind::FollowUp => {
+            if !party || who.is_owner {
+                Err("follow-ups go to parties other than the owner".into())
+            } else if who.state == PartyState::Responded || answered {
+                Err("they already replied".into())
+            } else if finished {
+                Err(format!("the referral is {}", s.status))
+            } else {
+                Ok(t0 + span(sched.follow_up_after))
+            }
+        }
+        OutboundKind::FeedbackRequest => {
+            if !party || who.is_owner {
+                Err("feedback is asked of parties other than the owner".into())
+            } else if answered {
+                Err("they already told us how it went".into())
+            } else {
+                Ok(t0 + span(sched.feedback_after))
+            }
+        }
+        OutboundKind::FeedbackReminder => {
+            let request = s.outbound.iter().find(|p| {
+                p.kind == OutboundKind::FeedbackRequest
+                    && p.to == who.contact
+                    && p.state == OutboundState::Sent
+            });
+            match request.and_then(|r| r.sent_at) {
+                None => Err("no feedback request was sent".into()),
+                Some(_) if answered => Err("they already told us how it went".into()),
+                Some(sent) => Ok(sent + span(sched.reminder_after)),
+            }
+        }
+        OutboundKind::OutcomeReport => Err("outcome reports are planned on their own".into()),
+    }
+}
+
+/// Whether an outcome report is wanted for `who` and when: the introducer (not the owner)
+/// hears when there is feedback they have not been told about, at most once a day.
+fn report_intent(
+    s: &Snapshot,
+    who: &Participant,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
+    reachable(s, who)?;
+    if who.role != Role::Introducer || who.is_owner {
+        return Err("outcome reports go to an introducer other than the owner".into());
+    }
+    let newest = s
+        .feedback
+        .iter()
+        .filter(|a| !a.reported)
+        .map(|a| a.at)
+        .max()
+        .ok_or_else(|| "no feedback to report".to_string())?;
+    let mut due = newest;
+    if let Some(last) = s.introducer_last_report {
+        // At most one a day: the next one waits for the next day in the owner's timezone.
+        if local_day(last, rules.timezone) >= local_day(now.max(newest), rules.timezone) {
+            due = start_of_next_day(last, rules.timezone);
+        }
+    }
+    Ok(next_open(&rules.schedule.send_window, rules.timezone, due))
+}
+
+/// Nothing goes to the cancelled, to the opted-out or to the bounced.
+fn reachable(s: &Snapshot, who: &Participant) -> Result<(), String> {
+    if s.status == ReferralStatus::Cancelled {
+        return Err("the referral was cancelled".into());
+    }
+    match who.state {
+        PartyState::OptedOut => Err("they opted out".into()),
+        PartyState::Bounced => Err("their address bounced".into()),
+        PartyState::Pending | PartyState::Responded => Ok(()),
+    }
+}
+
+/// Decides which of the due messages go now. Per recipient, the latest kind in plan order
+/// wins and the others are superseded; nothing goes outside the send window or to someone
+/// who already had mail about this referral today.
+fn send_due(
+    s: &Snapshot,
+    pending: &[&Planned],
+    rules: &Rules,
+    now: DateTime<Utc>,
+    steps: &mut Vec<Step>,
+) {
+    let window = &rules.schedule.send_window;
+    let tz = rules.timezone;
+    let mut due: Vec<&Planned> = pending
+        .iter()
+        .copied()
+        .filter(|p| p.due_at <= now)
+        .collect();
+    due.sort_by_key(|p| (p.to, p.kind));
+    for group in due.chunk_by(|a, b| a.to == b.to) {
+        let Some((winner, superseded)) = group.split_last() else {
+            continue;
+        };
+        for p in superseded {
+            steps.push(Step::Cancel {
+                id: p.id,
+                reason: format!(
+                    "superseded by the {} due the same day (one message a day)",
+                    winner.kind
+                ),
+            });
+        }
+        let today = local_day(now, tz);
+        let had_mail_today = s.outbound.iter().any(|p| {
+            p.to == winner.to
+                && matches!(p.state, OutboundState::Sent | OutboundState::Sending)
+                && p.sent_at.is_some_and(|t| local_day(t, tz) == today)
+        });
+        if had_mail_today {
+            steps.push(Step::Postpone {
+                id: winner.id,
+                due_at: next_open(window, tz, start_of_next_day(now, tz)),
+                reason: "they already had a message about this referral today".into(),
+            });
+        } else if next_open(window, tz, now) != now {
+            steps.push(Step::Postpone {
+                id: winner.id,
+                due_at: next_open(window, tz, now),
+                reason: "outside the send window".into(),
+            });
+        } else {
+            steps.push(Step::Send { id: winner.id });
+        }
+    }
+}
+
+/// An open referral whose plan has run out with no word from anyone is stalled once the last
+/// message has had as long to be answered as the reminder gave the request.
+fn stall(s: &Snapshot, steps: &[Step], rules: &Rules, now: DateTime<Utc>) -> Option<Step> {
+    if s.status != ReferralStatus::Open {
+        return None;
+    }
+    let still_planned = steps.iter().any(|st| {
+        matches!(
+            st,
+            Step::Schedule { .. } | Step::Postpone { .. } | Step::Send { .. }
+        )
+    }) || s.outbound.iter().any(|p| {
+        matches!(p.state, OutboundState::Sending)
+            || (p.state == OutboundState::Scheduled
+                && !steps
+                    .iter()
+                    .any(|st| matches!(st, Step::Cancel { id, .. } if *id == p.id)))
+    });
+    if still_planned {
+        return None;
+    }
+    let last_sent = s.outbound.iter().filter_map(|p| p.sent_at).max()?;
+    (now >= last_sent + span(rules.schedule.reminder_after)).then(|| Step::Status {
+        status: ReferralStatus::Stalled,
+        reason: "the plan ran out with no answer from anyone".into(),
+    })
+}
+
+/// The referral's status once feedback has arrived, from the latest answer of each person:
+/// a win by anyone succeeds; otherwise a loss fails; otherwise a meeting connects; otherwise
+/// "never met" fails. A rating without an outcome means they spoke, so it connects an open
+/// referral. A cancelled referral stays cancelled.
+pub fn status_after_feedback(
+    current: ReferralStatus,
+    outcomes: &[crate::model::Outcome],
+    rated: bool,
+) -> ReferralStatus {
+    use crate::model::Outcome;
+    if current == ReferralStatus::Cancelled {
+        return current;
+    }
+    let said = |o: Outcome| outcomes.contains(&o);
+    if said(Outcome::Won) {
+        ReferralStatus::Succeeded
+    } else if said(Outcome::Lost) {
+        ReferralStatus::Unsuccessful
+    } else if said(Outcome::Met) {
+        ReferralStatus::Connected
+    } else if said(Outcome::NotMet) {
+        ReferralStatus::Unsuccessful
+    } else if rated && matches!(current, ReferralStatus::Open | ReferralStatus::Stalled) {
+        ReferralStatus::Connected
+    } else {
+        current
+    }
+}
+
+/// The earliest instant at or after `t` inside the send window.
+pub fn next_open(window: &SendWindow, tz: Tz, t: DateTime<Utc>) -> DateTime<Utc> {
+    let SendWindow::Hours { days, from, to } = window else {
+        return t;
+    };
+    let start_day = local_day(t, tz);
+    // A window that is open at least one day a week opens within eight days.
+    for offset in 0..8 {
+        let Some(day) = start_day.checked_add_days(Days::new(offset)) else {
+            break;
+        };
+        if !days.contains(&day.weekday()) {
+            continue;
+        }
+        let open = local_instant(tz, day, *from);
+        let close = local_instant(tz, day, *to);
+        if t < open {
+            return open;
+        }
+        if t < close {
+            return t;
+        }
+    }
+    // No weekday configured at all: config validation forbids it, but never stall the plan.
+    t
+}
+
+/// The calendar day of `t` in `tz`.
+pub fn local_day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    t.with_timezone(&tz).date_naive()
+}
+
+/// Midnight after `t`'s day, in `tz`.
+fn start_of_next_day(t: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    let day = local_day(t, tz);
+    let next = day.succ_opt().unwrap_or(day);
+    local_instant(tz, next, chrono::NaiveTime::MIN)
+}
+
+/// The instant a local wall-clock time happens; times skipped by a DST change move forward to
+/// the first instant after the gap, and repeated times take the earlier of the two.
+fn local_instant(tz: Tz, day: NaiveDate, time: chrono::NaiveTime) -> DateTime<Utc> {
+    let wall = day.and_time(time);
+    for minutes in 0..=180 {
+        if let Some(t) = tz
+            .from_local_datetime(&(wall + TimeDelta::minutes(minutes)))
+            .earliest()
+        {
+            return t.with_timezone(&Utc);
+        }
+    }
+    Utc.from_utc_datetime(&wall)
+}
+
+fn span(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,578 @@
+//! The message plan of SPEC §2, row by row, on a fixed clock. A tiny simulator applies the
+//! planner's steps to a snapshot the way the store does, so whole timelines can be played.
+
+use super::*;
+use crate::config::{Config, Schedule};
+use chrono::TimeZone;
+
+const BOB: ContactId = 1;
+const FRED: ContactId = 2;
+const SALLY: ContactId = 3;
+const TOM: ContactId = 4;
+
+/// Monday 2 November 2026, 10:00 in London (GMT, so also 10:00 UTC).
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
+}
+
+fn days(n: i64) -> TimeDelta {
+    TimeDelta::days(n)
+}
+
+fn schedule() -> Schedule {
+    Schedule::default()
+}
+
+fn rules(schedule: &Schedule) -> Rules<'_> {
+    Rules {
+        schedule,
+        timezone: chrono_tz::Europe::London,
+    }
+}
+
+fn who(contact: ContactId, role: Role, is_owner: bool) -> Participant {
+    Participant {
+        contact,
+        role,
+        state: PartyState::Pending,
+        is_owner,
+    }
+}
+
+/// Bob introduces Fred and Sally; the owner is none of them unless `owner` names one.
+fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
+    Snapshot {
+        id: 1,
+        status: ReferralStatus::Open,
+        introduced_at: at,
+        participants: vec![
+            who(BOB, Role::Introducer, owner == Some(BOB)),
+            who(FRED, Role::Party, owner == Some(FRED)),
+            who(SALLY, Role::Party, owner == Some(SALLY)),
+        ],
+        outbound: Vec::new(),
+        feedback: Vec::new(),
+        introducer_last_report: None,
+    }
+}
+
+/// Applies steps as the store does; returns what was sent.
+fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundKind, ContactId)> {
+    let mut sent = Vec::new();
+    for step in steps {
+        match step {
+            Step::Schedule { kind, to, due_at } => {
+                let id = s.outbound.len() as OutboundId + 1;
+                s.outbound.push(Planned {
+                    id,
+                    kind: *kind,
+                    to: *to,
+                    state: OutboundState::Scheduled,
+                    due_at: *due_at,
+                    sent_at: None,
+                });
+            }
+            Step::Cancel { id, .. } => row(s, *id).state = OutboundState::Cancelled,
+            Step::Postpone { id, due_at, .. } => row(s, *id).due_at = *due_at,
+            Step::Send { id } => {
+                let r = row(s, *id);
+                r.state = OutboundState::Sent;
+                r.sent_at = Some(now);
+                sent.push((r.kind, r.to));
+                if r.kind == OutboundKind::OutcomeReport {
+                    s.introducer_last_report = Some(now);
+                    for a in &mut s.feedback {
+                        a.reported = true;
+                    }
+                }
+            }
+            Step::Status { status, .. } => s.status = *status,
+        }
+    }
+    sent
+}
+
+fn row(s: &mut Snapshot, id: OutboundId) -> &mut Planned {
+    s.outbound.iter_mut().find(|p| p.id == id).unwrap()
+}
+
+/// Plans and applies until nothing changes, like a tick; returns what was sent.
+fn tick(s: &mut Snapshot, sched: &Schedule, now: DateTime<Utc>) -> Vec<(OutboundKind, ContactId)> {
+    let mut sent = Vec::new();
+    for _ in 0..4 {
+        let steps = plan(s, &rules(sched), now);
+        if steps.is_empty() {
+            break;
+        }
+        sent.extend(apply(s, &steps, now));
+    }
+    sent.sort();
+    sent
+}
+
+fn scheduled(s: &Snapshot) -> Vec<(OutboundKind, ContactId, DateTime<Utc>)> {
+    let mut v: Vec<_> = s
+        .outbound
+        .iter()
+        .filter(|p| p.state == OutboundState::Scheduled)
+        .map(|p| (p.kind, p.to, p.due_at))
+        .collect();
+    v.sort();
+    v
+}
+
+fn state_of(s: &Snapshot, kind: OutboundKind, to: ContactId) -> Option<OutboundState> {
+    s.outbound
+        .iter()
+        .find(|p| p.kind == kind && p.to == to)
+        .map(|p| p.state)
+}
+
+#[test]
+fn a_new_referral_gets_the_whole_plan() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    let steps = plan(&s, &rules(&sched), t0());
+    apply(&mut s, &steps, t0());
+    use OutboundKind::*;
+    assert_eq!(
+        scheduled(&s),
+        vec![
+            (ThankYou, BOB, t0()),
+            (FollowUp, FRED, t0() + days(2)),
+            (FollowUp, SALLY, t0() + days(2)),
+            (FeedbackRequest, FRED, t0() + days(14)),
+            (FeedbackRequest, SALLY, t0() + days(14)),
+        ]
+    );
+}
+
+#[test]
+fn no_thank_you_when_the_owner_introduced() {
+    let sched = schedule();
+    let mut s = referral(t0(), Some(BOB));
+    tick(&mut s, &sched, t0());
+    assert_eq!(state_of(&s, OutboundKind::ThankYou, BOB), None);
+    assert_eq!(
+        state_of(&s, OutboundKind::FollowUp, FRED),
+        Some(OutboundState::Scheduled)
+    );
+}
+
+#[test]
+fn the_owner_as_party_gets_a_nudge_instead_of_follow_ups() {
+    let sched = schedule();
+    let mut s = referral(t0(), Some(SALLY));
+    tick(&mut s, &sched, t0());
+    use OutboundKind::*;
+    assert_eq!(
+        scheduled(&s),
+        vec![
+            (OwnerNudge, SALLY, t0() + days(1)),
+            (FollowUp, FRED, t0() + days(2)),
+            (FeedbackRequest, FRED, t0() + days(14)),
+        ]
+    );
+    // The thank-you went at once: it was due now, inside the window.
+    assert_eq!(state_of(&s, ThankYou, BOB), Some(OutboundState::Sent));
+}
+
+#[test]
+fn the_owners_reply_on_the_thread_cancels_the_nudge() {
+    let sched = schedule();
+    let mut s = referral(t0(), Some(SALLY));
+    tick(&mut s, &sched, t0());
+    s.participants[2].state = PartyState::Responded;
+    let steps = plan(&s, &rules(&sched), t0() + TimeDelta::hours(3));
+    assert!(steps.iter().any(
+        |st| matches!(st, Step::Cancel { reason, .. } if reason.contains("owner already replied"))
+    ));
+    apply(&mut s, &steps, t0());
+    assert_eq!(
+        state_of(&s, OutboundKind::OwnerNudge, SALLY),
+        Some(OutboundState::Cancelled)
+    );
+}
+
+#[test]
+fn a_party_who_replied_gets_no_follow_up_but_still_the_feedback_request() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    s.participants[1].state = PartyState::Responded; // Fred replied on the thread
+    let sent = tick(&mut s, &sched, t0() + days(3));
+    assert_eq!(sent, vec![(OutboundKind::FollowUp, SALLY)]);
+    assert_eq!(
+        state_of(&s, OutboundKind::FollowUp, FRED),
+        Some(OutboundState::Cancelled)
+    );
+    let sent = tick(&mut s, &sched, t0() + days(15));
+    assert_eq!(
+        sent,
+        vec![
+            (OutboundKind::FeedbackRequest, FRED),
+            (OutboundKind::FeedbackRequest, SALLY)
+        ]
+    );
+}
+
+#[test]
+fn nothing_goes_to_the_opted_out_or_the_bounced() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    s.participants[1].state = PartyState::OptedOut;
+    s.participants[2].state = PartyState::Bounced;
+    let mut all = Vec::new();
+    for d in [1, 3, 15, 22, 40] {
+        all.extend(tick(&mut s, &sched, t0() + days(d)));
+    }
+    assert!(all.is_empty(), "sent {all:?}");
+    assert!(scheduled(&s).is_empty());
+    // An opted-out introducer is not even thanked.
+    let mut s = referral(t0(), None);
+    s.participants[0].state = PartyState::OptedOut;
+    assert!(!tick(&mut s, &sched, t0()).contains(&(OutboundKind::ThankYou, BOB)));
+}
+
+#[test]
+fn the_scripted_timeline_sends_each_row_on_its_day() {
+    // SPEC §2 with the defaults: ingest at T, tick at T+1d, T+3d, T+15d, T+22d.
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    let steps = plan(&s, &rules(&sched), t0());
+    apply(&mut s, &steps, t0());
+    use OutboundKind::*;
+    assert_eq!(tick(&mut s, &sched, t0() + days(1)), vec![(ThankYou, BOB)]);
+    assert_eq!(
+        tick(&mut s, &sched, t0() + days(3)),
+        vec![(FollowUp, FRED), (FollowUp, SALLY)]
+    );
+    assert_eq!(
+        tick(&mut s, &sched, t0() + days(15)),
+        vec![(FeedbackRequest, FRED), (FeedbackRequest, SALLY)]
+    );
+    // The reminders are planned from when the requests went.
+    assert_eq!(
+        scheduled(&s),
+        vec![
+            (FeedbackReminder, FRED, t0() + days(22)),
+            (FeedbackReminder, SALLY, t0() + days(22)),
+        ]
+    );
+    // Sally answered in the meantime: only Fred is reminded.
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t0() + days(16),
+        reported: false,
+    });
+    assert_eq!(
+        tick(&mut s, &sched, t0() + days(22)),
+        vec![(FeedbackReminder, FRED), (OutcomeReport, BOB)]
+    );
+    // Once: no second reminder, ever.
+    assert!(tick(&mut s, &sched, t0() + days(40)).is_empty());
+}
+
+#[test]
+fn due_times_move_into_the_send_window() {
+    let sched = schedule();
+    // Friday 6 November, 16:30: the thank-you can go now; the follow-up falls on Sunday.
+    let friday = Utc.with_ymd_and_hms(2026, 11, 6, 16, 30, 0).unwrap();
+    let mut s = referral(friday, None);
+    let steps = plan(&s, &rules(&sched), friday);
+    apply(&mut s, &steps, friday);
+    let monday_nine = Utc.with_ymd_and_hms(2026, 11, 9, 9, 0, 0).unwrap();
+    assert!(scheduled(&s).contains(&(OutboundKind::ThankYou, BOB, friday)));
+    assert!(scheduled(&s).contains(&(OutboundKind::FollowUp, FRED, monday_nine)));
+
+    // An introduction on Saturday is thanked on Monday at nine.
+    let saturday = Utc.with_ymd_and_hms(2026, 11, 7, 11, 0, 0).unwrap();
+    let mut s = referral(saturday, None);
+    assert!(tick(&mut s, &sched, saturday).is_empty());
+    assert!(scheduled(&s).contains(&(OutboundKind::ThankYou, BOB, monday_nine)));
+}
+
+#[test]
+fn a_tick_outside_the_window_postpones_what_is_overdue() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    let steps = plan(&s, &rules(&sched), t0());
+    apply(&mut s, &steps, t0());
+    // First tick on Wednesday at 20:00: the thank-you waits for Thursday at nine.
+    let evening = Utc.with_ymd_and_hms(2026, 11, 4, 20, 0, 0).unwrap();
+    assert!(tick(&mut s, &sched, evening).is_empty());
+    let thursday_nine = Utc.with_ymd_and_hms(2026, 11, 5, 9, 0, 0).unwrap();
+    assert!(scheduled(&s).contains(&(OutboundKind::ThankYou, BOB, thursday_nine)));
+    assert_eq!(
+        tick(&mut s, &sched, thursday_nine),
+        vec![
+            (OutboundKind::ThankYou, BOB),
+            (OutboundKind::FollowUp, FRED),
+            (OutboundKind::FollowUp, SALLY)
+        ]
+    );
+}
+
+#[test]
+fn the_window_is_reckoned_in_the_owners_timezone() {
+    let sched = schedule();
+    let tz = chrono_tz::America::New_York;
+    let r = Rules {
+        schedule: &sched,
+        timezone: tz,
+    };
+    // 13:00 UTC is 08:00 in New York (EST): not yet open; opens at 14:00 UTC.
+    let t = Utc.with_ymd_and_hms(2026, 11, 2, 13, 0, 0).unwrap();
+    assert_eq!(
+        next_open(&r.schedule.send_window, tz, t),
+        Utc.with_ymd_and_hms(2026, 11, 2, 14, 0, 0).unwrap()
+    );
+    // Across the spring DST change in London (29 March 2026), nine o'clock is 08:00 UTC.
+    let london = chrono_tz::Europe::London;
+    let sunday = Utc.with_ymd_and_hms(2026, 3, 29, 12, 0, 0).unwrap();
+    assert_eq!(
+        next_open(&sched.send_window, london, sunday),
+        Utc.with_ymd_and_hms(2026, 3, 30, 8, 0, 0).unwrap()
+    );
+    assert_eq!(next_open(&SendWindow::Always, london, sunday), sunday);
+}
+
+#[test]
+fn after_downtime_the_later_kind_wins_and_the_earlier_is_superseded() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    let steps = plan(&s, &rules(&sched), t0());
+    apply(&mut s, &steps, t0());
+    // Nothing ran for fifteen days: follow-ups and feedback requests are both due.
+    let sent = tick(&mut s, &sched, t0() + days(15));
+    use OutboundKind::*;
+    assert_eq!(
+        sent,
+        vec![
+            (ThankYou, BOB),
+            (FeedbackRequest, FRED),
+            (FeedbackRequest, SALLY)
+        ]
+    );
+    assert_eq!(state_of(&s, FollowUp, FRED), Some(OutboundState::Cancelled));
+    assert_eq!(
+        state_of(&s, FollowUp, SALLY),
+        Some(OutboundState::Cancelled)
+    );
+}
+
+#[test]
+fn never_two_messages_to_one_person_about_one_referral_on_one_day() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0()); // thank-you to Bob at 10:00
+    // Sally's feedback arrives at 11:00: Bob's outcome report must wait for tomorrow.
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t0() + TimeDelta::hours(1),
+        reported: false,
+    });
+    let sent = tick(&mut s, &sched, t0() + TimeDelta::hours(2));
+    assert!(sent.is_empty(), "{sent:?}");
+    let tomorrow_nine = Utc.with_ymd_and_hms(2026, 11, 3, 9, 0, 0).unwrap();
+    assert!(scheduled(&s).contains(&(OutboundKind::OutcomeReport, BOB, tomorrow_nine)));
+    assert_eq!(
+        tick(&mut s, &sched, tomorrow_nine),
+        vec![(OutboundKind::OutcomeReport, BOB)]
+    );
+}
+
+#[test]
+fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    let t = t0() + days(15);
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t,
+        reported: false,
+    });
+    assert!(tick(&mut s, &sched, t).contains(&(OutboundKind::OutcomeReport, BOB)));
+    // A second answer the same day waits for the next day.
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t + TimeDelta::hours(1),
+        reported: false,
+    });
+    assert!(
+        !tick(&mut s, &sched, t + TimeDelta::hours(2))
+            .contains(&(OutboundKind::OutcomeReport, BOB))
+    );
+    assert!(tick(&mut s, &sched, t + days(1)).contains(&(OutboundKind::OutcomeReport, BOB)));
+    // Another referral's report today counts too: the last report is per introducer.
+    let mut other = referral(t0(), None);
+    other.id = 2;
+    other.introducer_last_report = Some(t + days(3));
+    other.feedback.push(Answer {
+        from: FRED,
+        at: t + days(3),
+        reported: false,
+    });
+    let steps = plan(&other, &rules(&sched), t + days(3) + TimeDelta::hours(1));
+    let report_due = steps.iter().find_map(|st| match st {
+        Step::Schedule {
+            kind: OutboundKind::OutcomeReport,
+            due_at,
+            ..
+        } => Some(*due_at),
+        _ => None,
+    });
+    // Friday the 20th already had one: the next day is Saturday, so Monday at nine.
+    assert_eq!(
+        report_due,
+        Some(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())
+    );
+}
+
+#[test]
+fn no_outcome_report_when_the_owner_introduced() {
+    let sched = schedule();
+    let mut s = referral(t0(), Some(BOB));
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t0(),
+        reported: false,
+    });
+    let sent = tick(&mut s, &sched, t0());
+    assert!(!sent.iter().any(|(k, _)| *k == OutboundKind::OutcomeReport));
+    assert!(state_of(&s, OutboundKind::OutcomeReport, BOB).is_none());
+}
+
+#[test]
+fn answering_early_skips_the_follow_up_and_the_request() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t0() + days(1),
+        reported: false,
+    });
+    s.status = ReferralStatus::Succeeded;
+    let mut sent = Vec::new();
+    for d in [3, 15, 22] {
+        sent.extend(tick(&mut s, &sched, t0() + days(d)));
+    }
+    use OutboundKind::*;
+    assert!(!sent.contains(&(FollowUp, FRED)) && !sent.contains(&(FeedbackRequest, FRED)));
+    // Sally has not told us anything yet: she is still asked how it went.
+    assert!(sent.contains(&(FeedbackRequest, SALLY)));
+    assert!(
+        !sent.contains(&(FollowUp, SALLY)),
+        "no follow-up once the referral succeeded"
+    );
+}
+
+#[test]
+fn group_introductions_plan_for_every_party() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    s.participants.push(who(TOM, Role::Party, false));
+    let sent = tick(&mut s, &sched, t0() + days(3));
+    assert_eq!(
+        sent.iter()
+            .filter(|(k, _)| *k == OutboundKind::FollowUp)
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn a_cancelled_referral_sends_nothing_more() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    s.status = ReferralStatus::Cancelled;
+    assert!(tick(&mut s, &sched, t0() + days(3)).is_empty());
+    assert!(scheduled(&s).is_empty());
+}
+
+#[test]
+fn a_silent_referral_stalls_when_its_plan_runs_out() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    for d in [0, 3, 15, 22] {
+        tick(&mut s, &sched, t0() + days(d));
+    }
+    assert_eq!(s.status, ReferralStatus::Open);
+    tick(&mut s, &sched, t0() + days(28));
+    assert_eq!(
+        s.status,
+        ReferralStatus::Open,
+        "the reminder still has time"
+    );
+    tick(&mut s, &sched, t0() + days(29));
+    assert_eq!(s.status, ReferralStatus::Stalled);
+}
+
+#[test]
+fn planning_is_idempotent() {
+    let sched = schedule();
+    let mut s = referral(t0(), Some(SALLY));
+    for d in [0, 1, 3, 15] {
+        let now = t0() + days(d);
+        tick(&mut s, &sched, now);
+        assert!(plan(&s, &rules(&sched), now).is_empty(), "day {d}");
+    }
+}
+
+#[test]
+fn delays_follow_the_configuration() {
+    let text = r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice"
+[outbound]
+transport = "file"
+[schedule]
+follow-up-after = "3d"
+feedback-after = "10d"
+send-window = "always"
+"#;
+    let config = Config::parse(text, "t", ".".into()).unwrap();
+    let mut s = referral(t0(), None);
+    let steps = plan(&s, &rules(&config.schedule), t0());
+    apply(&mut s, &steps, t0());
+    assert!(scheduled(&s).contains(&(OutboundKind::FollowUp, FRED, t0() + days(3))));
+    assert!(scheduled(&s).contains(&(OutboundKind::FeedbackRequest, FRED, t0() + days(10))));
+    // With send-window "always", a Sunday 03:00 tick sends.
+    let sunday_night = Utc.with_ymd_and_hms(2026, 11, 8, 3, 0, 0).unwrap();
+    let sent = tick(&mut s, &config.schedule, sunday_night);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+}
+
+#[test]
+fn feedback_moves_the_status() {
+    use crate::model::Outcome::*;
+    use ReferralStatus::*;
+    assert_eq!(status_after_feedback(Open, &[Won], true), Succeeded);
+    assert_eq!(
+        status_after_feedback(Connected, &[Met, Won], false),
+        Succeeded
+    );
+    assert_eq!(status_after_feedback(Open, &[Lost], false), Unsuccessful);
+    assert_eq!(status_after_feedback(Open, &[NotMet], false), Unsuccessful);
+    // One says they never met, the other that they did: they met.
+    assert_eq!(
+        status_after_feedback(Open, &[NotMet, Met], false),
+        Connected
+    );
+    assert_eq!(status_after_feedback(Open, &[], true), Connected);
+    assert_eq!(status_after_feedback(Stalled, &[], true), Connected);
+    // A comment alone says nothing about the outcome.
+    assert_eq!(status_after_feedback(Open, &[], false), Open);
+    // Later feedback (the caller passes only the latest per person) can undo a verdict.
+    assert_eq!(
+        status_after_feedback(Succeeded, &[Lost], false),
+        Unsuccessful
+    );
+    assert_eq!(status_after_feedback(Cancelled, &[Won], true), Cancelled);
+}

@@ -1,0 +1,126 @@
+//! What intake may ask the store, answered from SQLite.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::intake::{Known, ThreadHit};
+use crate::model::{ReferralId, Role};
+
+use super::parse_word;
+
+/// A read-only view of the store for classification.
+pub struct StoreView<'a> {
+    conn: &'a Connection,
+}
+
+impl<'a> StoreView<'a> {
+    pub(crate) fn new(conn: &'a Connection) -> StoreView<'a> {
+        StoreView { conn }
+    }
+
+    fn try_seen(&self, message_id: &str) -> rusqlite::Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM processed WHERE message_id = ?1")?
+            .exists([message_id])
+    }
+
+    fn try_thread_of(&self, message_ids: &[String]) -> rusqlite::Result<Option<ThreadHit>> {
+        let mut ours = self.conn.prepare_cached(
+            "SELECT o.referral_id, o.kind, c.email FROM outbound o
+             JOIN contacts c ON c.id = o.contact_id WHERE o.message_id = ?1",
+        )?;
+        let mut intro = self.conn.prepare_cached(
+            "SELECT id FROM referrals WHERE thread_root = ?1 OR intro_message_id = ?1
+             ORDER BY id DESC LIMIT 1",
+        )?;
+        for id in message_ids {
+            let hit = ours
+                .query_row([id], |r| {
+                    Ok(ThreadHit {
+                        referral: r.get(0)?,
+                        outbound: Some((parse_word(&r.get::<_, String>(1)?)?, r.get(2)?)),
+                    })
+                })
+                .optional()?;
+            if hit.is_some() {
+                return Ok(hit);
+            }
+            let hit = intro
+                .query_row([id], |r| {
+                    Ok(ThreadHit {
+                        referral: r.get(0)?,
+                        outbound: None,
+                    })
+                })
+                .optional()?;
+            if hit.is_some() {
+                return Ok(hit);
+            }
+        }
+        Ok(None)
+    }
+
+    fn try_referral_by_subject(
+        &self,
+        subject: &str,
+        email: &str,
+    ) -> rusqlite::Result<Option<ReferralId>> {
+        self.conn
+            .prepare_cached(
+                "SELECT r.id FROM referrals r
+                 JOIN participants p ON p.referral_id = r.id
+                 JOIN contacts c ON c.id = p.contact_id
+                 WHERE r.subject_key = ?1 AND c.email = ?2
+                   AND r.status IN ('open', 'connected', 'stalled')
+                 ORDER BY r.id DESC LIMIT 1",
+            )?
+            .query_row([subject, email], |r| r.get(0))
+            .optional()
+    }
+
+    fn try_role_in(&self, referral: ReferralId, email: &str) -> rusqlite::Result<Option<Role>> {
+        self.conn
+            .prepare_cached(
+                "SELECT p.role FROM participants p JOIN contacts c ON c.id = p.contact_id
+                 WHERE p.referral_id = ?1 AND c.email = ?2",
+            )?
+            .query_row(rusqlite::params![referral, email], |r| {
+                parse_word(&r.get::<_, String>(0)?)
+            })
+            .optional()
+    }
+}
+
+// Classification cannot fail, so a database error while looking something up is logged and
+// answered in the safe direction: "not seen" lets a message be processed (the UNIQUE key on
+// processed Message-IDs still stops a double recording), and "no thread" / "not a
+// participant" can only make a reply be ignored, never answered.
+impl Known for StoreView<'_> {
+    fn seen(&self, message_id: &str) -> bool {
+        self.try_seen(message_id).unwrap_or_else(|e| {
+            tracing::error!("cannot look up Message-ID {message_id}: {e}");
+            false
+        })
+    }
+
+    fn thread_of(&self, message_ids: &[String]) -> Option<ThreadHit> {
+        self.try_thread_of(message_ids).unwrap_or_else(|e| {
+            tracing::error!("cannot look up a thread: {e}");
+            None
+        })
+    }
+
+    fn referral_by_subject(&self, subject: &str, email: &str) -> Option<ReferralId> {
+        self.try_referral_by_subject(subject, email)
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot look up a referral by subject: {e}");
+                None
+            })
+    }
+
+    fn role_in(&self, referral: ReferralId, email: &str) -> Option<Role> {
+        self.try_role_in(referral, email).unwrap_or_else(|e| {
+            tracing::error!("cannot look up a participant: {e}");
+            None
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! The store: one SQLite database, the single source of truth. Bundled SQLite in WAL mode,
+//! numbered migrations each applied in one transaction, STRICT tables, and one writer (the
+//! [`Store`] owns the only read-write connection).
+
+mod known;
+mod read;
+mod record;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension};
+
+pub use known::StoreView;
+pub use read::{
+    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView,
+};
+pub use record::{Applied, DueMessage, Recorded};
+
+/// The migrations, in order; `PRAGMA user_version` is the number of those applied.
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("migrations/0001_initial.sql")),
+    ("0002_mailbox", include_str!("migrations/0002_mailbox.sql")),
+];
+
+/// The database, open for reading and writing.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating with mode 0600 if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        }
+        // Create the file ourselves so it is never world-readable, even for a moment; SQLite
+        // gives the -wal and -shm files the same mode.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot create database {}", path.display()))?;
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        Store::setup(conn).with_context(|| format!("cannot use database {}", path.display()))
+    }
+
+    /// A private in-memory database, for tests and `inspect` without a store.
+    pub fn open_in_memory() -> Result<Store> {
+        Store::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // WAL lets readers (the CLI) look while the daemon writes; NORMAL is durable across
+        // process crashes, which is the failure the daemon must survive.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Applies every migration not yet applied, each in its own transaction.
+    fn migrate(&mut self) -> Result<()> {
+        let applied: usize = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?
+            .try_into()
+            .unwrap_or(0);
+        if applied > MIGRATIONS.len() {
+            anyhow::bail!(
+                "the database has schema version {applied}, newer than this referrald knows ({}); upgrade referrald",
+                MIGRATIONS.len()
+            );
+        }
+        for (number, (name, sql)) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)
+                .with_context(|| format!("migration {name} failed"))?;
+            tx.pragma_update(None, "user_version", number as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version: how many migrations have been applied.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// The IMAP watcher's position in `folder`: (uidvalidity, last processed uid).
+    pub fn mailbox_position(&self, folder: &str) -> Result<Option<(u32, u32)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT uidvalidity, last_uid FROM mailbox WHERE folder = ?1",
+                [folder],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Records the IMAP watcher's position in `folder`.
+    pub fn set_mailbox_position(
+        &mut self,
+        folder: &str,
+        uidvalidity: u32,
+        last_uid: u32,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO mailbox (folder, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
+             ON CONFLICT (folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+            rusqlite::params![folder, uidvalidity, last_uid],
+        )?;
+        Ok(())
+    }
+}
+
+/// A time as stored: UTC, RFC 3339, whole seconds.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Reads a stored time back.
+pub(crate) fn parse_ts(text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+}
+
+/// Reads a word column (status, role, kind…) back into its enum.
+pub(crate) fn parse_word<T>(text: &str) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = crate::model::UnknownWord>,
+{
+    text.parse().map_err(|e: crate::model::UnknownWord| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+#[cfg(test)]
+mod tests;

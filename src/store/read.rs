@@ -1,0 +1,276 @@
+//! Reading the store for people: the shapes `referrals`, `show` and `outbox` print, which are
+//! also the JSON contract of SPEC §5 (fields may be added, never renamed).
+
+use anyhow::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::model::{
+    OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus,
+};
+
+use super::{Store, parse_word};
+
+/// A referral as `referrals` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferralView {
+    /// Its number.
+    pub id: ReferralId,
+    /// Where it stands.
+    pub status: ReferralStatus,
+    /// When it was recorded (RFC 3339, UTC).
+    pub created_at: String,
+    /// The introduction's subject.
+    pub subject: String,
+    /// Who made it.
+    pub introducer: Person,
+    /// The people introduced.
+    pub parties: Vec<ParticipantView>,
+}
+
+/// A party and where they stand.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantView {
+    /// Their address.
+    pub email: String,
+    /// Their name as the introduction gave it.
+    pub name: String,
+    /// pending, responded, opted_out or bounced.
+    pub state: PartyState,
+    /// Whether this party is the owner.
+    pub is_owner: bool,
+}
+
+/// One referral in full, as `show` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferralDetail {
+    /// The fields `referrals` shows.
+    #[serde(flatten)]
+    pub referral: ReferralView,
+    /// Its story.
+    pub events: Vec<EventView>,
+    /// Its mail.
+    pub outbound: Vec<OutboundView>,
+    /// What the participants said.
+    pub feedback: Vec<FeedbackView>,
+}
+
+/// Something that happened to a referral.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventView {
+    /// When.
+    pub at: String,
+    /// What kind of change (recorded, replied, feedback, sent, cancelled, status…).
+    pub kind: String,
+    /// In words.
+    pub detail: String,
+}
+
+/// An outbound message, as `outbox` and `show` print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboundView {
+    /// Its row.
+    pub id: i64,
+    /// The referral it is about.
+    pub referral_id: ReferralId,
+    /// Which message of the plan.
+    pub kind: OutboundKind,
+    /// The recipient's address.
+    pub to: String,
+    /// scheduled, sending, sent, failed or cancelled.
+    pub state: OutboundState,
+    /// When it is (or was) due.
+    pub due_at: String,
+    /// When it was accepted, if it was.
+    pub sent_at: Option<String>,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The last failure, or why it was cancelled.
+    pub last_error: Option<String>,
+    /// Its Message-ID (without brackets).
+    pub message_id: String,
+}
+
+/// One answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackView {
+    /// Who answered.
+    pub from: String,
+    /// 1–5.
+    pub rating: Option<u8>,
+    /// met, not_met, won or lost.
+    pub outcome: Option<Outcome>,
+    /// Business closed.
+    pub value: Option<f64>,
+    /// ISO 4217 code of `value`.
+    pub currency: Option<String>,
+    /// Their own words.
+    pub comment: String,
+    /// When it arrived.
+    pub at: String,
+}
+
+const OUTBOUND_COLUMNS: &str = "o.id, o.referral_id, o.kind, c.email, o.state, o.due_at, o.sent_at,
+     o.attempts, o.last_error, o.message_id
+     FROM outbound o JOIN contacts c ON c.id = o.contact_id";
+
+impl Store {
+    /// Every referral, newest first, optionally only those in one status.
+    pub fn referrals(&self, status: Option<ReferralStatus>) -> Result<Vec<ReferralView>> {
+        let ids: Vec<ReferralId> = match status {
+            Some(s) => collect(
+                &self.conn,
+                "SELECT id FROM referrals WHERE status = ?1 ORDER BY id DESC",
+                params![s.as_str()],
+                |r| r.get(0),
+            )?,
+            None => collect(
+                &self.conn,
+                "SELECT id FROM referrals ORDER BY id DESC",
+                [],
+                |r| r.get(0),
+            )?,
+        };
+        ids.into_iter()
+            .filter_map(|id| referral_view(&self.conn, id).transpose())
+            .collect()
+    }
+
+    /// One referral in full, if it exists.
+    pub fn referral(&self, id: ReferralId) -> Result<Option<ReferralDetail>> {
+        let Some(referral) = referral_view(&self.conn, id)? else {
+            return Ok(None);
+        };
+        let events = collect(
+            &self.conn,
+            "SELECT at, kind, detail FROM events WHERE referral_id = ?1 ORDER BY id",
+            [id],
+            |r| {
+                Ok(EventView {
+                    at: r.get(0)?,
+                    kind: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            },
+        )?;
+        let outbound = collect(
+            &self.conn,
+            &format!("SELECT {OUTBOUND_COLUMNS} WHERE o.referral_id = ?1 ORDER BY o.due_at, o.id"),
+            [id],
+            outbound_view,
+        )?;
+        let feedback = collect(
+            &self.conn,
+            "SELECT c.email, f.rating, f.outcome, f.value, f.currency, f.comment, f.at
+             FROM feedback f JOIN contacts c ON c.id = f.contact_id
+             WHERE f.referral_id = ?1 ORDER BY f.id",
+            [id],
+            |r| {
+                Ok(FeedbackView {
+                    from: r.get(0)?,
+                    rating: r.get(1)?,
+                    outcome: r
+                        .get::<_, Option<String>>(2)?
+                        .map(|o| parse_word(&o))
+                        .transpose()?,
+                    value: r.get(3)?,
+                    currency: r.get(4)?,
+                    comment: r.get(5)?,
+                    at: r.get(6)?,
+                })
+            },
+        )?;
+        Ok(Some(ReferralDetail {
+            referral,
+            events,
+            outbound,
+            feedback,
+        }))
+    }
+
+    /// Every outbound message, by due time.
+    pub fn outbox(&self) -> Result<Vec<OutboundView>> {
+        collect(
+            &self.conn,
+            &format!("SELECT {OUTBOUND_COLUMNS} ORDER BY o.due_at, o.id"),
+            [],
+            outbound_view,
+        )
+    }
+}
+
+fn outbound_view(r: &rusqlite::Row) -> rusqlite::Result<OutboundView> {
+    Ok(OutboundView {
+        id: r.get(0)?,
+        referral_id: r.get(1)?,
+        kind: parse_word(&r.get::<_, String>(2)?)?,
+        to: r.get(3)?,
+        state: parse_word(&r.get::<_, String>(4)?)?,
+        due_at: r.get(5)?,
+        sent_at: r.get(6)?,
+        attempts: r.get(7)?,
+        last_error: r.get(8)?,
+        message_id: r.get(9)?,
+    })
+}
+
+fn referral_view(conn: &Connection, id: ReferralId) -> Result<Option<ReferralView>> {
+    let head: Option<(String, String, String)> = conn
+        .prepare_cached("SELECT status, created_at, subject FROM referrals WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((status, created_at, subject)) = head else {
+        return Ok(None);
+    };
+    let people = collect(
+        conn,
+        "SELECT p.role, c.email, p.name, p.state, p.is_owner FROM participants p
+         JOIN contacts c ON c.id = p.contact_id WHERE p.referral_id = ?1 ORDER BY p.position",
+        [id],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ParticipantView {
+                    email: r.get(1)?,
+                    name: r.get(2)?,
+                    state: parse_word(&r.get::<_, String>(3)?)?,
+                    is_owner: r.get(4)?,
+                },
+            ))
+        },
+    )?;
+    let mut introducer = None;
+    let mut parties = Vec::new();
+    for (role, p) in people {
+        if role == "introducer" {
+            introducer = Some(Person {
+                email: p.email,
+                name: p.name,
+            });
+        } else {
+            parties.push(p);
+        }
+    }
+    let introducer =
+        introducer.ok_or_else(|| anyhow::anyhow!("referral #{id} has no introducer"))?;
+    Ok(Some(ReferralView {
+        id,
+        status: parse_word(&status)?,
+        created_at,
+        subject,
+        introducer,
+        parties,
+    }))
+}
+
+fn collect<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(params, f)?
+        .collect::<rusqlite::Result<_>>()?)
+}

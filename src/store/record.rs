@@ -1,0 +1,1029 @@
+//! Writing to the store: recording classified messages, applying the planner's steps, and the
+//! outbox's bookkeeping (claim, sent, retry, failed). Every change to a referral leaves an
+//! event with its time and cause.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, TimeDelta, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::composer::{Draft, FeedbackSummary, ReferralSummary};
+use crate::config::Config;
+use crate::intake::{
+    self, Bounce, Classified, IgnoreReason, Introduction, Reading, Verdict, normalize_subject,
+};
+use crate::model::{
+    OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
+    ReferralStatus, Role,
+};
+use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step};
+use crate::source::RawMessage;
+
+use super::{Store, StoreView, parse_ts, parse_word, ts};
+
+/// What became of one ingested message.
+#[derive(Debug)]
+pub struct Applied {
+    /// Where it came from (a path, "stdin", an IMAP uid).
+    pub origin: String,
+    /// The verdict, or why the message could not be recorded (it is then kept in `rejected`).
+    pub result: Result<Recorded, String>,
+}
+
+/// A message recorded in the store.
+#[derive(Debug)]
+pub struct Recorded {
+    /// What intake made of it.
+    pub classified: Classified,
+    /// The referral it created or touched.
+    pub referral: Option<ReferralId>,
+}
+
+/// An outbound message claimed for sending: its state is `sending` and its attempt counted.
+#[derive(Debug, Clone)]
+pub struct DueMessage {
+    /// Its row.
+    pub id: OutboundId,
+    /// How many attempts, this one included.
+    pub attempts: i64,
+    /// What to compose.
+    pub draft: Draft,
+}
+
+impl Store {
+    /// A read-only view for classification against what is stored.
+    pub fn view(&self) -> StoreView<'_> {
+        StoreView::new(&self.conn)
+    }
+
+    /// Classifies and records `messages` in one transaction. A message that cannot be recorded
+    /// is rolled back alone, kept whole in `rejected` with the reason, and the rest go on.
+    pub fn ingest<'m>(
+        &mut self,
+        messages: impl IntoIterator<Item = &'m RawMessage>,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Applied>> {
+        let rules = rules(config);
+        let mut tx = self.conn.transaction()?;
+        let mut applied = Vec::new();
+        for message in messages {
+            let classified = intake::classify(&message.bytes, &StoreView::new(&tx), config, now);
+            let mut sp = tx.savepoint()?;
+            let result = record(&sp, &classified, message, config, &rules, now);
+            let result = match result {
+                Ok(referral) => {
+                    sp.commit()?;
+                    Ok(Recorded {
+                        classified,
+                        referral,
+                    })
+                }
+                Err(e) => {
+                    sp.rollback()?;
+                    drop(sp);
+                    let reason = format!("{e:#}");
+                    reject(&tx, &message.origin, &reason, &message.bytes, now)?;
+                    tracing::error!("{}: cannot record message: {reason}", message.origin);
+                    Err(reason)
+                }
+            };
+            applied.push(Applied {
+                origin: message.origin.clone(),
+                result,
+            });
+        }
+        tx.commit().context("cannot commit ingested messages")?;
+        Ok(applied)
+    }
+
+    /// Records one message already classified, in its own transaction.
+    pub fn record(
+        &mut self,
+        classified: &Classified,
+        message: &RawMessage,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReferralId>> {
+        let tx = self.conn.transaction()?;
+        let referral = record(&tx, classified, message, config, &rules(config), now)?;
+        tx.commit()?;
+        Ok(referral)
+    }
+
+    /// Plans every referral with something due by `now` and claims the messages that may go
+    /// now — at most what `max-per-hour` still allows — by moving them to `sending` and
+    /// counting the attempt before it is made.
+    pub fn claim_due(&mut self, config: &Config, now: DateTime<Utc>) -> Result<Vec<DueMessage>> {
+        let rules = rules(config);
+        let tx = self.conn.transaction()?;
+        let referrals: Vec<ReferralId> = {
+            // Referrals with a message due, and open ones with nothing left to send, which may
+            // have stalled.
+            let mut stmt = tx.prepare_cached(
+                "SELECT DISTINCT referral_id FROM outbound WHERE state = 'scheduled' AND due_at <= ?1
+                 UNION
+                 SELECT r.id FROM referrals r WHERE r.status = 'open' AND NOT EXISTS (
+                     SELECT 1 FROM outbound o WHERE o.referral_id = r.id
+                       AND o.state IN ('scheduled', 'sending'))",
+            )?;
+            stmt.query_map([ts(now)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut sendable = Vec::new();
+        for referral in referrals {
+            sendable.extend(replan(
+                &tx,
+                referral,
+                &config.tracking.address,
+                &rules,
+                now,
+            )?);
+        }
+        let hour_ago = ts(now - TimeDelta::hours(1));
+        let used: i64 = tx.query_row(
+            "SELECT count(*) FROM outbound WHERE state = 'sending' OR (state = 'sent' AND sent_at > ?1)",
+            [hour_ago],
+            |r| r.get(0),
+        )?;
+        let allowed = usize::try_from(i64::from(config.schedule.max_per_hour) - used).unwrap_or(0);
+        if sendable.len() > allowed {
+            tracing::info!(
+                "max-per-hour reached: {} message(s) wait for the next hour",
+                sendable.len() - allowed
+            );
+        }
+        let mut claimed = Vec::new();
+        for id in sendable.into_iter().take(allowed) {
+            tx.prepare_cached(
+                "UPDATE outbound SET state = 'sending', attempts = attempts + 1,
+                    first_attempt_at = coalesce(first_attempt_at, ?2)
+                 WHERE id = ?1 AND state = 'scheduled'",
+            )?
+            .execute(params![id, ts(now)])?;
+            let attempts =
+                tx.query_row("SELECT attempts FROM outbound WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            claimed.push(DueMessage {
+                id,
+                attempts,
+                draft: load_draft(&tx, id)?,
+            });
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// The transport accepted the message.
+    pub fn mark_sent(&mut self, id: OutboundId, config: &Config, now: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (referral, kind, to): (ReferralId, String, String) = tx.query_row(
+            "UPDATE outbound SET state = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1
+             RETURNING referral_id, kind, (SELECT email FROM contacts WHERE id = contact_id)",
+            params![id, ts(now)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        event(
+            &tx,
+            Some(referral),
+            now,
+            "sent",
+            &format!("sent {kind} to {to}"),
+            None,
+        )?;
+        if kind == OutboundKind::OutcomeReport.as_str() {
+            tx.execute(
+                "UPDATE feedback SET reported_at = ?2
+                 WHERE referral_id = ?1 AND reported_at IS NULL AND at <= ?2",
+                params![referral, ts(now)],
+            )?;
+        }
+        // Sending a feedback request is what makes its reminder due: plan it now.
+        replan(&tx, referral, &config.tracking.address, &rules(config), now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A temporary failure: try again after an exponential backoff, or give up once
+    /// `give-up-after` has passed since the first attempt.
+    pub fn mark_retry(
+        &mut self,
+        id: OutboundId,
+        error: &str,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (attempts, first): (i64, Option<String>) = self.conn.query_row(
+            "SELECT attempts, first_attempt_at FROM outbound WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let first = first.map(|t| parse_ts(&t)).transpose()?.unwrap_or(now);
+        let out = &config.outbound;
+        if now - first >= span(out.give_up_after) {
+            let why = format!(
+                "gave up after {attempts} attempts over {}: {error}",
+                humantime::format_duration(out.give_up_after)
+            );
+            return self.mark_failed(id, &why, now);
+        }
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(20);
+        let wait = out
+            .retry_initial
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(out.retry_max);
+        self.conn.execute(
+            "UPDATE outbound SET state = 'scheduled', due_at = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, ts(now + span(wait)), error],
+        )?;
+        Ok(())
+    }
+
+    /// A permanent failure: the message will not be sent.
+    pub fn mark_failed(&mut self, id: OutboundId, error: &str, now: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (referral, kind, to): (ReferralId, String, String) = tx.query_row(
+            "UPDATE outbound SET state = 'failed', last_error = ?2 WHERE id = ?1
+             RETURNING referral_id, kind, (SELECT email FROM contacts WHERE id = contact_id)",
+            params![id, error],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        event(
+            &tx,
+            Some(referral),
+            now,
+            "failed",
+            &format!("{kind} to {to} failed: {error}"),
+            None,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// After a crash, messages left in `sending` may or may not have been accepted. They are
+    /// sent again, with the same Message-ID: the one resend SPEC §7 allows, which a receiving
+    /// server or mail client can recognise as the same message. Returns how many.
+    pub fn recover_sending(&mut self, now: DateTime<Utc>) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let rows: Vec<(OutboundId, ReferralId)> = {
+            let mut stmt = tx.prepare(
+                "UPDATE outbound SET state = 'scheduled', due_at = min(due_at, ?1)
+                 WHERE state = 'sending' RETURNING id, referral_id",
+            )?;
+            stmt.query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for (id, referral) in &rows {
+            event(
+                &tx,
+                Some(*referral),
+                now,
+                "resend",
+                &format!(
+                    "outbound #{id} was being sent when referrald stopped; it will be sent again with the same Message-ID"
+                ),
+                None,
+            )?;
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
+    /// When the next scheduled message falls due, if any.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let t: Option<String> = self.conn.query_row(
+            "SELECT min(due_at) FROM outbound WHERE state = 'scheduled'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(t.map(|t| parse_ts(&t)).transpose()?)
+    }
+}
+
+fn rules(config: &Config) -> Rules<'_> {
+    Rules {
+        schedule: &config.schedule,
+        timezone: config.owner.timezone,
+    }
+}
+
+fn span(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// Records one classified message; returns the referral it created or touched.
+fn record(
+    conn: &Connection,
+    c: &Classified,
+    message: &RawMessage,
+    config: &Config,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<Option<ReferralId>> {
+    let tracking = &config.tracking.address;
+    let cause = Some(c.message_id.as_str());
+    let referral = match &c.verdict {
+        // Already recorded once: recording it again would be the mistake.
+        Verdict::Duplicate => return Ok(None),
+        Verdict::Ignored(reason) => {
+            if let IgnoreReason::Unparseable(why) = reason {
+                reject(conn, &message.origin, why, &message.bytes, now)?;
+            }
+            None
+        }
+        Verdict::Introduction(intro) => Some(record_introduction(
+            conn,
+            intro,
+            &c.message_id,
+            config,
+            rules,
+            now,
+        )?),
+        Verdict::ThreadReply { referral, from } => {
+            responded(conn, *referral, from, now, cause)?;
+            replan(conn, *referral, tracking, rules, now)?;
+            Some(*referral)
+        }
+        Verdict::Feedback {
+            referral,
+            from,
+            reading,
+        } => {
+            record_feedback(conn, *referral, from, reading, now, &c.message_id)?;
+            replan(conn, *referral, tracking, rules, now)?;
+            Some(*referral)
+        }
+        Verdict::OptOut { email, referral } => {
+            let name = c.from.as_ref().map(|p| p.name.as_str()).unwrap_or(email);
+            let contact = upsert_contact(conn, &Person::new(email, Some(name)))?.id;
+            conn.execute(
+                "UPDATE contacts SET opted_out_at = coalesce(opted_out_at, ?2) WHERE id = ?1",
+                params![contact, ts(now)],
+            )?;
+            let touched = set_state_everywhere(conn, contact, PartyState::OptedOut)?;
+            let detail = format!("{email} asked not to be emailed again");
+            if touched.is_empty() {
+                event(conn, None, now, "opted_out", &detail, cause)?;
+            }
+            for r in &touched {
+                event(conn, Some(*r), now, "opted_out", &detail, cause)?;
+                replan(conn, *r, tracking, rules, now)?;
+            }
+            *referral
+        }
+        Verdict::Bounce(bounce) => {
+            record_bounce(conn, bounce, tracking, rules, now, cause)?;
+            bounce.referral
+        }
+        Verdict::AutoReply { referral } => {
+            if let Some(r) = referral {
+                let who = c
+                    .from
+                    .as_ref()
+                    .map(|p| p.email.as_str())
+                    .unwrap_or("someone");
+                let detail = format!("auto-reply from {who} (not counted as a response)");
+                event(conn, Some(*r), now, "auto_reply", &detail, cause)?;
+            }
+            *referral
+        }
+    };
+    let reason = match &c.verdict {
+        Verdict::Ignored(reason) => Some(reason.to_string()),
+        _ => None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO processed (message_id, kind, reason, referral_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![c.message_id, c.verdict.kind(), reason, referral, ts(now)])?;
+    Ok(referral)
+}
+
+/// Keeps a message that could not be processed, whole, with the reason.
+fn reject(
+    conn: &Connection,
+    origin: &str,
+    reason: &str,
+    raw: &[u8],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached("INSERT INTO rejected (at, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![ts(now), origin, reason, raw])?;
+    Ok(())
+}
+
+fn event(
+    conn: &Connection,
+    referral: Option<ReferralId>,
+    at: DateTime<Utc>,
+    kind: &str,
+    detail: &str,
+    message_id: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (referral_id, at, kind, detail, message_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![referral, ts(at), kind, detail, message_id])?;
+    Ok(())
+}
+
+struct Contact {
+    id: ContactId,
+    state: PartyState,
+}
+
+/// Finds or creates the contact for `person`; an address that opted out or bounced before
+/// stays that way in every new referral.
+fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
+    let (id, opted_out, bounced): (ContactId, bool, bool) = conn
+        .prepare_cached(
+            "INSERT INTO contacts (email, name) VALUES (?1, ?2)
+             ON CONFLICT (email) DO UPDATE SET name = contacts.name
+             RETURNING id, opted_out_at IS NOT NULL, bounced_at IS NOT NULL",
+        )?
+        .query_row(params![person.email, person.name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let state = if opted_out {
+        PartyState::OptedOut
+    } else if bounced {
+        PartyState::Bounced
+    } else {
+        PartyState::Pending
+    };
+    Ok(Contact { id, state })
+}
+
+fn record_introduction(
+    conn: &Connection,
+    intro: &Introduction,
+    message_id: &str,
+    config: &Config,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<ReferralId> {
+    let referral: ReferralId = conn
+        .prepare_cached(
+            "INSERT INTO referrals (status, subject, subject_key, thread_root, references_,
+                 intro_message_id, forwarded, created_at)
+             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )?
+        .query_row(
+            params![
+                intro.subject,
+                normalize_subject(&intro.subject),
+                intro.thread_root,
+                intro.references.join(" "),
+                message_id,
+                intro.forwarded,
+                ts(now),
+            ],
+            |r| r.get(0),
+        )?;
+    let mut participants = Vec::with_capacity(intro.parties.len() + 1);
+    let people = std::iter::once((Role::Introducer, &intro.introducer))
+        .chain(intro.parties.iter().map(|p| (Role::Party, p)));
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO participants (referral_id, contact_id, position, role, name, is_owner, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (position, (role, person)) in people.enumerate() {
+        let contact = upsert_contact(conn, person)?;
+        let is_owner = config.owner.is_owner(&person.email);
+        insert.execute(params![
+            referral,
+            contact.id,
+            position as i64,
+            role.as_str(),
+            person.name,
+            is_owner,
+            contact.state.as_str(),
+        ])?;
+        participants.push(Participant {
+            contact: contact.id,
+            role,
+            state: contact.state,
+            is_owner,
+        });
+    }
+    let names: Vec<&str> = intro.parties.iter().map(|p| p.name.as_str()).collect();
+    let how = if intro.forwarded { " (forwarded)" } else { "" };
+    event(
+        conn,
+        Some(referral),
+        now,
+        "recorded",
+        &format!(
+            "{} introduced {}{how}",
+            intro.introducer,
+            join_names(&names)
+        ),
+        Some(message_id),
+    )?;
+    // A new referral's snapshot is known without reading it back: plan straight away.
+    let snapshot = Snapshot {
+        id: referral,
+        status: ReferralStatus::Open,
+        introduced_at: now,
+        participants,
+        outbound: Vec::new(),
+        feedback: Vec::new(),
+        introducer_last_report: None,
+    };
+    let steps = planner::plan(&snapshot, rules, now);
+    apply_steps(conn, referral, &steps, &config.tracking.address, now)?;
+    Ok(referral)
+}
+
+/// "Fred", "Fred and Sally", "Fred, Sally and Tom".
+fn join_names(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A participant wrote on the thread: they have responded, and a party responding connects
+/// the referral.
+fn responded(
+    conn: &Connection,
+    referral: ReferralId,
+    from: &Person,
+    now: DateTime<Utc>,
+    cause: Option<&str>,
+) -> Result<()> {
+    let role = mark_responded(conn, referral, &from.email, now)?;
+    event(
+        conn,
+        Some(referral),
+        now,
+        "replied",
+        &format!("{from} replied on the thread"),
+        cause,
+    )?;
+    if role == Some(Role::Party) {
+        let status = referral_status(conn, referral)?;
+        if matches!(status, ReferralStatus::Open | ReferralStatus::Stalled) {
+            set_status(
+                conn,
+                referral,
+                ReferralStatus::Connected,
+                now,
+                "a party replied on the thread",
+                cause,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves a pending participant to `responded`; returns their role.
+fn mark_responded(
+    conn: &Connection,
+    referral: ReferralId,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Role>> {
+    let role: Option<String> = conn
+        .prepare_cached(
+            "UPDATE participants SET
+                 state = CASE state WHEN 'pending' THEN 'responded' ELSE state END,
+                 responded_at = coalesce(responded_at, ?3)
+             WHERE referral_id = ?1 AND contact_id = (SELECT id FROM contacts WHERE email = ?2)
+             RETURNING role",
+        )?
+        .query_row(params![referral, email, ts(now)], |r| r.get(0))
+        .optional()?;
+    Ok(role.map(|r| parse_word(&r)).transpose()?)
+}
+
+fn record_feedback(
+    conn: &Connection,
+    referral: ReferralId,
+    from: &Person,
+    reading: &Reading,
+    now: DateTime<Utc>,
+    message_id: &str,
+) -> Result<()> {
+    mark_responded(conn, referral, &from.email, now)?;
+    conn.prepare_cached(
+        "INSERT INTO feedback (referral_id, contact_id, at, rating, outcome, value, currency, comment, message_id)
+         VALUES (?1, (SELECT id FROM contacts WHERE email = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        referral,
+        from.email,
+        ts(now),
+        reading.rating,
+        reading.outcome.map(Outcome::as_str),
+        reading.value,
+        reading.currency,
+        reading.comment,
+        message_id,
+    ])?;
+    let mut said = Vec::new();
+    if let Some(r) = reading.rating {
+        said.push(format!("rated it {r}/5"));
+    }
+    if let Some(o) = reading.outcome {
+        said.push(format!("outcome {o}"));
+    }
+    if let Some(v) = reading.value {
+        said.push(format!(
+            "value {v}{}",
+            reading
+                .currency
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default()
+        ));
+    }
+    if said.is_empty() {
+        said.push("sent a comment".into());
+    }
+    event(
+        conn,
+        Some(referral),
+        now,
+        "feedback",
+        &format!("{from} {}", said.join(", ")),
+        Some(message_id),
+    )?;
+
+    // The latest answer of each person decides the status: later feedback supersedes earlier.
+    let latest: Vec<(Option<String>, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT outcome, rating FROM feedback f WHERE referral_id = ?1 AND id = (
+                 SELECT max(id) FROM feedback WHERE referral_id = f.referral_id AND contact_id = f.contact_id)",
+        )?
+        .query_map([referral], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let outcomes: Vec<Outcome> = latest
+        .iter()
+        .filter_map(|(o, _)| o.as_deref().and_then(|o| o.parse().ok()))
+        .collect();
+    let rated = latest.iter().any(|(_, r)| r.is_some());
+    let current = referral_status(conn, referral)?;
+    let next = planner::status_after_feedback(current, &outcomes, rated);
+    if next != current {
+        set_status(
+            conn,
+            referral,
+            next,
+            now,
+            &format!("feedback from {}", from.email),
+            Some(message_id),
+        )?;
+    }
+    Ok(())
+}
+
+fn record_bounce(
+    conn: &Connection,
+    bounce: &Bounce,
+    tracking: &str,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    cause: Option<&str>,
+) -> Result<()> {
+    let status = bounce.status.as_deref().unwrap_or("no status given");
+    if let Some(original) = &bounce.original_message_id {
+        let failed: Option<(ReferralId, String)> = conn
+            .query_row(
+                "UPDATE outbound SET state = 'failed', last_error = ?2
+                 WHERE message_id = ?1 AND state IN ('sent', 'sending', 'scheduled')
+                 RETURNING referral_id, kind",
+                params![original, format!("bounced: {status}")],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((referral, kind)) = failed {
+            event(
+                conn,
+                Some(referral),
+                now,
+                "failed",
+                &format!("{kind} bounced: {status}"),
+                cause,
+            )?;
+        }
+    }
+    for email in &bounce.recipients {
+        let contact: Option<ContactId> = conn
+            .query_row(
+                "UPDATE contacts SET bounced_at = coalesce(bounced_at, ?2), bounce_status = ?3
+                 WHERE email = ?1 RETURNING id",
+                params![email, ts(now), status],
+                |r| r.get(0),
+            )
+            .optional()?;
+        // Only people we know can bounce; anything else is someone else's mail.
+        let Some(contact) = contact else { continue };
+        for r in set_state_everywhere(conn, contact, PartyState::Bounced)? {
+            event(
+                conn,
+                Some(r),
+                now,
+                "bounced",
+                &format!("mail to {email} bounced: {status}"),
+                cause,
+            )?;
+            replan(conn, r, tracking, rules, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets a contact's state in every referral they take part in (opting out and bouncing are
+/// about the address); returns the referrals touched.
+fn set_state_everywhere(
+    conn: &Connection,
+    contact: ContactId,
+    state: PartyState,
+) -> Result<Vec<ReferralId>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE participants SET state = ?2 WHERE contact_id = ?1 AND state != ?2 RETURNING referral_id",
+    )?;
+    let touched = stmt
+        .query_map(params![contact, state.as_str()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(touched)
+}
+
+fn referral_status(conn: &Connection, referral: ReferralId) -> Result<ReferralStatus> {
+    let s: String = conn
+        .prepare_cached("SELECT status FROM referrals WHERE id = ?1")?
+        .query_row([referral], |r| r.get(0))?;
+    Ok(parse_word(&s)?)
+}
+
+fn set_status(
+    conn: &Connection,
+    referral: ReferralId,
+    status: ReferralStatus,
+    now: DateTime<Utc>,
+    why: &str,
+    cause: Option<&str>,
+) -> Result<()> {
+    conn.prepare_cached("UPDATE referrals SET status = ?2 WHERE id = ?1")?
+        .execute(params![referral, status.as_str()])?;
+    event(
+        conn,
+        Some(referral),
+        now,
+        "status",
+        &format!("{status}: {why}"),
+        cause,
+    )
+}
+
+/// Reads a referral back and plans it; applies the steps and returns the messages that may
+/// be sent now. Newly scheduled messages that are already due are planned again at once, so
+/// one call settles the referral.
+fn replan(
+    conn: &Connection,
+    referral: ReferralId,
+    tracking: &str,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboundId>> {
+    let mut send = Vec::new();
+    for _ in 0..3 {
+        let snapshot = load_snapshot(conn, referral)?;
+        let steps = planner::plan(&snapshot, rules, now);
+        let scheduled_any = steps.iter().any(|s| matches!(s, Step::Schedule { .. }));
+        send = apply_steps(conn, referral, &steps, tracking, now)?;
+        if !scheduled_any {
+            break;
+        }
+    }
+    Ok(send)
+}
+
+fn apply_steps(
+    conn: &Connection,
+    referral: ReferralId,
+    steps: &[Step],
+    tracking: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboundId>> {
+    let mut send = Vec::new();
+    for step in steps {
+        match step {
+            Step::Schedule { kind, to, due_at } => {
+                conn.prepare_cached(
+                    "INSERT INTO outbound (referral_id, kind, contact_id, state, due_at, message_id, created_at)
+                     VALUES (?1, ?2, ?3, 'scheduled', ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    referral,
+                    kind.as_str(),
+                    to,
+                    ts(*due_at),
+                    new_message_id(tracking, now),
+                    ts(now),
+                ])?;
+            }
+            Step::Cancel { id, reason } => {
+                let row: Option<(String, String)> = conn
+                    .prepare_cached(
+                        "UPDATE outbound SET state = 'cancelled', last_error = ?2
+                         WHERE id = ?1 AND state = 'scheduled'
+                         RETURNING kind, (SELECT email FROM contacts WHERE id = contact_id)",
+                    )?
+                    .query_row(params![id, reason], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((kind, to)) = row {
+                    event(
+                        conn,
+                        Some(referral),
+                        now,
+                        "cancelled",
+                        &format!("{kind} to {to}: {reason}"),
+                        None,
+                    )?;
+                }
+            }
+            Step::Postpone { id, due_at, .. } => {
+                conn.prepare_cached("UPDATE outbound SET due_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, ts(*due_at)])?;
+            }
+            Step::Send { id } => send.push(*id),
+            Step::Status { status, reason } => {
+                set_status(conn, referral, *status, now, reason, None)?;
+            }
+        }
+    }
+    Ok(send)
+}
+
+fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
+    let (status, created): (String, String) = conn
+        .prepare_cached("SELECT status, created_at FROM referrals WHERE id = ?1")?
+        .query_row([referral], |r| Ok((r.get(0)?, r.get(1)?)))
+        .with_context(|| format!("no referral #{referral}"))?;
+    let participants: Vec<Participant> = conn
+        .prepare_cached(
+            "SELECT contact_id, role, state, is_owner FROM participants
+             WHERE referral_id = ?1 ORDER BY position",
+        )?
+        .query_map([referral], |r| {
+            Ok(Participant {
+                contact: r.get(0)?,
+                role: parse_word(&r.get::<_, String>(1)?)?,
+                state: parse_word(&r.get::<_, String>(2)?)?,
+                is_owner: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let outbound: Vec<Planned> = conn
+        .prepare_cached(
+            "SELECT id, kind, contact_id, state, due_at, sent_at FROM outbound WHERE referral_id = ?1 ORDER BY id",
+        )?
+        .query_map([referral], |r| {
+            Ok(Planned {
+                id: r.get(0)?,
+                kind: parse_word(&r.get::<_, String>(1)?)?,
+                to: r.get(2)?,
+                state: parse_word::<OutboundState>(&r.get::<_, String>(3)?)?,
+                due_at: parse_ts(&r.get::<_, String>(4)?)?,
+                sent_at: r.get::<_, Option<String>>(5)?.map(|t| parse_ts(&t)).transpose()?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let feedback: Vec<Answer> = conn
+        .prepare_cached(
+            "SELECT contact_id, at, reported_at IS NOT NULL FROM feedback WHERE referral_id = ?1",
+        )?
+        .query_map([referral], |r| {
+            Ok(Answer {
+                from: r.get(0)?,
+                at: parse_ts(&r.get::<_, String>(1)?)?,
+                reported: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let introducer_last_report = match participants.iter().find(|p| p.role == Role::Introducer) {
+        Some(introducer) if !feedback.is_empty() => conn
+            .prepare_cached(
+                "SELECT max(sent_at) FROM outbound
+                 WHERE contact_id = ?1 AND kind = 'outcome_report' AND state = 'sent'",
+            )?
+            .query_row([introducer.contact], |r| r.get::<_, Option<String>>(0))?
+            .map(|t| parse_ts(&t))
+            .transpose()?,
+        _ => None,
+    };
+    Ok(Snapshot {
+        id: referral,
+        status: parse_word(&status)?,
+        introduced_at: parse_ts(&created)?,
+        participants,
+        outbound,
+        feedback,
+        introducer_last_report,
+    })
+}
+
+/// A Message-ID on the tracking domain, unique without coordination: the time and 64 bits
+/// from the standard library's randomly keyed hasher.
+fn new_message_id(tracking: &str, now: DateTime<Utc>) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random =
+        RandomState::new().hash_one((n, std::process::id(), Utc::now().timestamp_nanos_opt()));
+    let domain = tracking
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or(tracking);
+    format!("referrald.{:x}.{random:016x}@{domain}", now.timestamp())
+}
+
+/// Everything the composer needs for one outbound message.
+fn load_draft(conn: &Connection, id: OutboundId) -> Result<Draft> {
+    let (referral, kind, contact, message_id): (ReferralId, String, ContactId, String) = conn
+        .prepare_cached(
+            "SELECT referral_id, kind, contact_id, message_id FROM outbound WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    let (subject, thread_root, references, created): (String, String, String, String) = conn
+        .prepare_cached(
+            "SELECT subject, thread_root, references_, created_at FROM referrals WHERE id = ?1",
+        )?
+        .query_row([referral], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    let people: Vec<(ContactId, Role, Person)> = conn
+        .prepare_cached(
+            "SELECT p.contact_id, p.role, c.email, p.name FROM participants p
+             JOIN contacts c ON c.id = p.contact_id WHERE p.referral_id = ?1 ORDER BY p.position",
+        )?
+        .query_map([referral], |r| {
+            Ok((
+                r.get(0)?,
+                parse_word(&r.get::<_, String>(1)?)?,
+                Person {
+                    email: r.get(2)?,
+                    name: r.get(3)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let to = people
+        .iter()
+        .find(|(c, _, _)| *c == contact)
+        .map(|(_, _, p)| p.clone())
+        .context("the recipient no longer takes part in the referral")?;
+    let introducer = people
+        .iter()
+        .find(|(_, role, _)| *role == Role::Introducer)
+        .map(|(_, _, p)| p.clone())
+        .context("the referral has no introducer")?;
+    let parties = people
+        .iter()
+        .filter(|(_, role, _)| *role == Role::Party)
+        .map(|(_, _, p)| p.clone())
+        .collect();
+    let feedback = conn
+        .prepare_cached(
+            "SELECT c.email, p.name, f.rating, f.outcome, f.value, f.currency, f.comment, f.at
+             FROM feedback f JOIN contacts c ON c.id = f.contact_id
+             JOIN participants p ON p.referral_id = f.referral_id AND p.contact_id = f.contact_id
+             WHERE f.referral_id = ?1 AND f.id = (
+                 SELECT max(id) FROM feedback WHERE referral_id = f.referral_id AND contact_id = f.contact_id)
+             ORDER BY f.at",
+        )?
+        .query_map([referral], |r| {
+            Ok(FeedbackSummary {
+                from: Person { email: r.get(0)?, name: r.get(1)? },
+                rating: r.get(2)?,
+                outcome: r.get::<_, Option<String>>(3)?.map(|o| parse_word(&o)).transpose()?,
+                value: r.get(4)?,
+                currency: r.get(5)?,
+                comment: r.get(6)?,
+                at: parse_ts(&r.get::<_, String>(7)?)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Draft {
+        kind: parse_word(&kind)?,
+        message_id,
+        to,
+        referral: ReferralSummary {
+            id: referral,
+            subject,
+            thread_root,
+            references: references.split_whitespace().map(str::to_string).collect(),
+            introduced_at: parse_ts(&created)?,
+            introducer,
+            parties,
+        },
+        feedback,
+    })
+}

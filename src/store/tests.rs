@@ -1,0 +1,670 @@
+//! The store against a real SQLite database: migrations, recording verdicts, the outbox's
+//! bookkeeping, and what intake may ask of it.
+
+use super::*;
+use crate::config::Config;
+use crate::intake::{Bounce, Classified, Introduction, Known, Reading, ThreadHit, Verdict};
+use crate::model::{
+    OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus, Role,
+};
+use crate::source::RawMessage;
+use chrono::{TimeDelta, TimeZone};
+
+const CONFIG: &str = r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example"]
+timezone = "Europe/London"
+[outbound]
+transport = "file"
+"#;
+
+fn config() -> Config {
+    Config::parse(CONFIG, "test", ".".into()).unwrap()
+}
+
+/// Monday 2 November 2026, 10:00 London.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
+}
+
+fn person(email: &str, name: &str) -> Person {
+    Person::new(email, Some(name))
+}
+
+fn raw() -> RawMessage {
+    RawMessage {
+        origin: "test".into(),
+        bytes: b"Subject: test\r\n\r\nbody".to_vec(),
+    }
+}
+
+fn classified(message_id: &str, from: &Person, verdict: Verdict) -> Classified {
+    Classified {
+        message_id: message_id.into(),
+        from: Some(from.clone()),
+        subject: "Intro: Fred <> Sally".into(),
+        date: None,
+        verdict,
+    }
+}
+
+fn bob() -> Person {
+    person("bob@networkers.example", "Bob Brown")
+}
+fn fred() -> Person {
+    person("fred@fredsbooks.example", "Fred Jones")
+}
+fn sally() -> Person {
+    person("Sally@Sallysdesign.example", "Sally Lee")
+}
+
+/// Records "Bob introduces Fred and Sally" at `now`; returns the referral.
+fn introduce(store: &mut Store, id: &str, now: DateTime<Utc>) -> ReferralId {
+    let intro = Introduction {
+        introducer: bob(),
+        parties: vec![fred(), sally()],
+        subject: "Intro: Fred <> Sally".into(),
+        thread_root: id.into(),
+        references: vec![id.into()],
+        forwarded: false,
+    };
+    store
+        .record(
+            &classified(id, &bob(), Verdict::Introduction(intro)),
+            &raw(),
+            &config(),
+            now,
+        )
+        .unwrap()
+        .unwrap()
+}
+
+fn outbound_of(store: &Store, referral: ReferralId) -> Vec<(OutboundKind, String, OutboundState)> {
+    store
+        .referral(referral)
+        .unwrap()
+        .unwrap()
+        .outbound
+        .into_iter()
+        .map(|o| (o.kind, o.to, o.state))
+        .collect()
+}
+
+fn state(store: &Store, referral: ReferralId, kind: OutboundKind, to: &str) -> OutboundState {
+    outbound_of(store, referral)
+        .into_iter()
+        .find(|(k, t, _)| *k == kind && t == to)
+        .map(|(_, _, s)| s)
+        .unwrap_or_else(|| panic!("no {kind} to {to}"))
+}
+
+#[test]
+fn an_empty_database_migrates_to_the_latest_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/referrald.db");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    // Every table is STRICT: a wrong type is refused, not stored.
+    let err = store
+        .conn
+        .execute("INSERT INTO contacts (email, name) VALUES (1, x'00')", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot store"), "{err}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Opening again changes nothing.
+    drop(store);
+    assert_eq!(
+        Store::open(&path).unwrap().schema_version().unwrap(),
+        MIGRATIONS.len() as i64
+    );
+}
+
+#[test]
+fn a_previous_version_database_migrates_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database as the first release left it: migration 0001 only, with a referral in it.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO contacts (id, email, name) VALUES (1, 'bob@x.example', 'Bob');
+             INSERT INTO referrals (id, status, subject, subject_key, thread_root, references_,
+                 intro_message_id, forwarded, created_at)
+             VALUES (1, 'open', 'Intro', 'intro', 'a@b', 'a@b', 'a@b', 0, '2026-11-02T10:00:00Z');
+             INSERT INTO participants VALUES (1, 1, 0, 'introducer', 'Bob', 0, 'pending', NULL);",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(
+        store.referrals(None).unwrap()[0].introducer.email,
+        "bob@x.example"
+    );
+    store.set_mailbox_position("INBOX", 7, 42).unwrap();
+    assert_eq!(store.mailbox_position("INBOX").unwrap(), Some((7, 42)));
+}
+
+#[test]
+fn a_database_from_a_newer_release_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(
+        format!("{err:#}").contains("newer than this referrald"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn an_introduction_is_recorded_with_its_plan() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let list = store.referrals(None).unwrap();
+    assert_eq!(list.len(), 1);
+    let v = &list[0];
+    assert_eq!((v.id, v.status), (r, ReferralStatus::Open));
+    assert_eq!(v.introducer, bob());
+    let parties: Vec<_> = v
+        .parties
+        .iter()
+        .map(|p| (p.email.as_str(), p.state))
+        .collect();
+    assert_eq!(
+        parties,
+        vec![
+            ("fred@fredsbooks.example", PartyState::Pending),
+            ("sally@sallysdesign.example", PartyState::Pending)
+        ]
+    );
+    use OutboundKind::*;
+    let kinds: Vec<_> = outbound_of(&store, r)
+        .into_iter()
+        .map(|(k, t, _)| (k, t))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (ThankYou, "bob@networkers.example".into()),
+            (FollowUp, "fred@fredsbooks.example".into()),
+            (FollowUp, "sally@sallysdesign.example".into()),
+            (FeedbackRequest, "fred@fredsbooks.example".into()),
+            (FeedbackRequest, "sally@sallysdesign.example".into()),
+        ]
+    );
+    let detail = store.referral(r).unwrap().unwrap();
+    assert_eq!(detail.events[0].kind, "recorded");
+    assert!(detail.events[0].detail.contains("Fred Jones and Sally Lee"));
+    // Message-IDs are on the tracking domain and all different.
+    let ids: std::collections::HashSet<_> = detail
+        .outbound
+        .iter()
+        .map(|o| o.message_id.clone())
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with("referrald.") && id.ends_with("@tracker.example.org"))
+    );
+}
+
+#[test]
+fn intake_can_ask_what_the_store_knows() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let follow_up_id = store
+        .referral(r)
+        .unwrap()
+        .unwrap()
+        .outbound
+        .into_iter()
+        .find(|o| o.kind == OutboundKind::FollowUp)
+        .unwrap()
+        .message_id;
+    let view = store.view();
+    assert!(view.seen("intro-1@mail.example"));
+    assert!(!view.seen("other@mail.example"));
+    assert_eq!(
+        view.thread_of(&["unknown@x".into(), "intro-1@mail.example".into()]),
+        Some(ThreadHit {
+            referral: r,
+            outbound: None
+        })
+    );
+    assert_eq!(
+        view.thread_of(&[follow_up_id]),
+        Some(ThreadHit {
+            referral: r,
+            outbound: Some((OutboundKind::FollowUp, "fred@fredsbooks.example".into()))
+        })
+    );
+    assert_eq!(view.thread_of(&["unknown@x".into()]), None);
+    assert_eq!(
+        view.referral_by_subject("intro: fred <> sally", "sally@sallysdesign.example"),
+        Some(r)
+    );
+    assert_eq!(
+        view.referral_by_subject("intro: fred <> sally", "eve@x.example"),
+        None
+    );
+    assert_eq!(
+        view.role_in(r, "bob@networkers.example"),
+        Some(Role::Introducer)
+    );
+    assert_eq!(
+        view.role_in(r, "fred@fredsbooks.example"),
+        Some(Role::Party)
+    );
+    assert_eq!(view.role_in(r, "eve@x.example"), None);
+}
+
+#[test]
+fn a_reply_on_the_thread_connects_and_cancels_that_follow_up() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let reply = classified(
+        "reply-1@mail.example",
+        &fred(),
+        Verdict::ThreadReply {
+            referral: r,
+            from: fred(),
+        },
+    );
+    store
+        .record(&reply, &raw(), &config(), t0() + TimeDelta::hours(2))
+        .unwrap();
+    let detail = store.referral(r).unwrap().unwrap();
+    assert_eq!(detail.referral.status, ReferralStatus::Connected);
+    assert_eq!(detail.referral.parties[0].state, PartyState::Responded);
+    assert_eq!(
+        state(&store, r, OutboundKind::FollowUp, "fred@fredsbooks.example"),
+        OutboundState::Cancelled
+    );
+    assert_eq!(
+        state(
+            &store,
+            r,
+            OutboundKind::FollowUp,
+            "sally@sallysdesign.example"
+        ),
+        OutboundState::Scheduled
+    );
+    let kinds: Vec<_> = detail.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["recorded", "replied", "status", "cancelled"]);
+}
+
+#[test]
+fn feedback_sets_the_status_and_plans_an_outcome_report() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let reading = Reading {
+        rating: Some(5),
+        outcome: Some(Outcome::Won),
+        value: Some(2500.0),
+        currency: Some("USD".into()),
+        comment: "We signed a $2,500 contract!".into(),
+    };
+    let fb = classified(
+        "fb-1@mail.example",
+        &sally(),
+        Verdict::Feedback {
+            referral: r,
+            from: sally(),
+            reading,
+        },
+    );
+    store
+        .record(&fb, &raw(), &config(), t0() + TimeDelta::days(15))
+        .unwrap();
+    let detail = store.referral(r).unwrap().unwrap();
+    assert_eq!(detail.referral.status, ReferralStatus::Succeeded);
+    assert_eq!(detail.feedback.len(), 1);
+    assert_eq!(detail.feedback[0].rating, Some(5));
+    assert_eq!(detail.feedback[0].value, Some(2500.0));
+    assert_eq!(
+        state(
+            &store,
+            r,
+            OutboundKind::OutcomeReport,
+            "bob@networkers.example"
+        ),
+        OutboundState::Scheduled
+    );
+    // Her request is no longer needed; Fred, who has said nothing, is still asked.
+    assert_eq!(
+        state(
+            &store,
+            r,
+            OutboundKind::FeedbackRequest,
+            "sally@sallysdesign.example"
+        ),
+        OutboundState::Cancelled
+    );
+    assert_eq!(
+        state(
+            &store,
+            r,
+            OutboundKind::FeedbackRequest,
+            "fred@fredsbooks.example"
+        ),
+        OutboundState::Scheduled
+    );
+}
+
+#[test]
+fn an_opt_out_holds_across_referrals_and_for_new_ones() {
+    let mut store = Store::open_in_memory().unwrap();
+    let a = introduce(&mut store, "intro-a@mail.example", t0());
+    let b = introduce(&mut store, "intro-b@mail.example", t0());
+    let stop = classified(
+        "stop@mail.example",
+        &fred(),
+        Verdict::OptOut {
+            email: fred().email,
+            referral: Some(a),
+        },
+    );
+    store
+        .record(&stop, &raw(), &config(), t0() + TimeDelta::hours(1))
+        .unwrap();
+    for r in [a, b] {
+        for (kind, to, st) in outbound_of(&store, r) {
+            if to == fred().email {
+                assert_eq!(st, OutboundState::Cancelled, "{kind} in #{r}");
+            }
+        }
+    }
+    // A later introduction of Fred plans nothing for him.
+    let c = introduce(
+        &mut store,
+        "intro-c@mail.example",
+        t0() + TimeDelta::days(1),
+    );
+    assert!(
+        outbound_of(&store, c)
+            .iter()
+            .all(|(_, to, _)| *to != fred().email)
+    );
+    let detail = store.referral(c).unwrap().unwrap();
+    assert_eq!(detail.referral.parties[0].state, PartyState::OptedOut);
+}
+
+#[test]
+fn a_bounce_fails_the_message_and_stops_mail_to_the_address() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let thank_you = store
+        .referral(r)
+        .unwrap()
+        .unwrap()
+        .outbound
+        .into_iter()
+        .find(|o| o.kind == OutboundKind::ThankYou)
+        .unwrap();
+    let bounce = Bounce {
+        recipients: vec!["bob@networkers.example".into(), "stranger@x.example".into()],
+        status: Some("5.1.1 (user unknown)".into()),
+        original_message_id: Some(thank_you.message_id.clone()),
+        referral: Some(r),
+    };
+    let mailer = person("mailer-daemon@mx.example", "Mail Delivery System");
+    store
+        .record(
+            &classified("dsn@mx.example", &mailer, Verdict::Bounce(bounce)),
+            &raw(),
+            &config(),
+            t0(),
+        )
+        .unwrap();
+    let detail = store.referral(r).unwrap().unwrap();
+    let o = detail
+        .outbound
+        .iter()
+        .find(|o| o.id == thank_you.id)
+        .unwrap();
+    assert_eq!(o.state, OutboundState::Failed);
+    assert!(o.last_error.as_deref().unwrap().contains("5.1.1"));
+    assert!(detail.events.iter().any(|e| e.kind == "bounced"));
+    // Someone we never mailed is not invented as a contact.
+    let unknown: i64 = store
+        .conn
+        .query_row(
+            "SELECT count(*) FROM contacts WHERE email = 'stranger@x.example'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unknown, 0);
+}
+
+#[test]
+fn a_message_that_cannot_be_recorded_is_kept_and_the_batch_goes_on() {
+    let mut store = Store::open_in_memory().unwrap();
+    // A reply naming a referral that does not exist violates a foreign key.
+    let bad = classified(
+        "bad@mail.example",
+        &fred(),
+        Verdict::Feedback {
+            referral: 999,
+            from: fred(),
+            reading: Reading::default(),
+        },
+    );
+    let err = store.record(&bad, &raw(), &config(), t0()).unwrap_err();
+    assert!(
+        format!("{err:#}").to_lowercase().contains("constraint"),
+        "{err:#}"
+    );
+    // Nothing of it was kept half-done.
+    let feedback: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM feedback", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(feedback, 0);
+    assert!(!store.view().seen("bad@mail.example"));
+
+    // Through ingest, every message is either recorded or kept whole in `rejected`.
+    let messages = vec![
+        RawMessage {
+            origin: "a.eml".into(),
+            bytes: b"\x00\x01 not mail".to_vec(),
+        },
+        RawMessage {
+            origin: "b.eml".into(),
+            bytes: b"\xff\xfe".to_vec(),
+        },
+    ];
+    let applied = store.ingest(&messages, &config(), t0()).unwrap();
+    assert_eq!(applied.len(), 2);
+    let kept: Vec<(String, Vec<u8>)> = store
+        .conn
+        .prepare("SELECT origin, raw FROM rejected ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        kept,
+        vec![
+            ("a.eml".into(), messages[0].bytes.clone()),
+            ("b.eml".into(), messages[1].bytes.clone())
+        ]
+    );
+}
+
+#[test]
+fn the_outbox_claims_sends_retries_and_fails() {
+    let mut store = Store::open_in_memory().unwrap();
+    let config = config();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    // At T the thank-you is due.
+    let due = store.claim_due(&config, t0()).unwrap();
+    assert_eq!(due.len(), 1);
+    let thank_you = &due[0];
+    assert_eq!(thank_you.draft.kind, OutboundKind::ThankYou);
+    assert_eq!(thank_you.draft.to, bob());
+    assert_eq!(thank_you.draft.referral.parties, vec![fred(), sally()]);
+    assert_eq!(thank_you.draft.referral.thread_root, "intro-1@mail.example");
+    assert_eq!(thank_you.attempts, 1);
+    // Claimed messages are not claimed twice.
+    assert!(store.claim_due(&config, t0()).unwrap().is_empty());
+
+    // A temporary failure retries after the initial backoff, with the same Message-ID.
+    store
+        .mark_retry(thank_you.id, "421 try later", &config, t0())
+        .unwrap();
+    assert!(
+        store
+            .claim_due(&config, t0() + TimeDelta::minutes(4))
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_due(&config, t0() + TimeDelta::minutes(5))
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].draft.message_id, thank_you.draft.message_id);
+    assert_eq!(again[0].attempts, 2);
+    // The second wait is twice the first.
+    store
+        .mark_retry(
+            thank_you.id,
+            "421 try later",
+            &config,
+            t0() + TimeDelta::minutes(5),
+        )
+        .unwrap();
+    assert!(
+        store
+            .claim_due(&config, t0() + TimeDelta::minutes(14))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_due(&config, t0() + TimeDelta::minutes(15))
+            .unwrap()
+            .len(),
+        1
+    );
+    // Past give-up-after it fails for good.
+    store
+        .mark_retry(
+            thank_you.id,
+            "421 still down",
+            &config,
+            t0() + TimeDelta::days(2),
+        )
+        .unwrap();
+    let o = &store.outbox().unwrap()[0];
+    assert_eq!(o.state, OutboundState::Failed);
+    assert!(
+        o.last_error
+            .as_deref()
+            .unwrap()
+            .contains("gave up after 3 attempts")
+    );
+
+    // Follow-ups at T+2d: sent.
+    let due = store.claim_due(&config, t0() + TimeDelta::days(2)).unwrap();
+    assert_eq!(due.len(), 2);
+    for d in &due {
+        store
+            .mark_sent(d.id, &config, t0() + TimeDelta::days(2))
+            .unwrap();
+    }
+    assert_eq!(
+        state(&store, r, OutboundKind::FollowUp, "fred@fredsbooks.example"),
+        OutboundState::Sent
+    );
+    // A permanent failure is recorded with the server's reply.
+    let due = store
+        .claim_due(&config, t0() + TimeDelta::days(14))
+        .unwrap();
+    store
+        .mark_failed(
+            due[0].id,
+            "550 5.1.1 no such user",
+            t0() + TimeDelta::days(14),
+        )
+        .unwrap();
+    let detail = store.referral(r).unwrap().unwrap();
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| e.kind == "failed" && e.detail.contains("550 5.1.1"))
+    );
+    // Sending the other request planned its reminder a week on.
+    store
+        .mark_sent(due[1].id, &config, t0() + TimeDelta::days(14))
+        .unwrap();
+    let reminder = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .find(|o| o.kind == OutboundKind::FeedbackReminder)
+        .unwrap();
+    assert_eq!(reminder.due_at, ts(t0() + TimeDelta::days(21)));
+    assert_eq!(store.next_due().unwrap(), Some(t0() + TimeDelta::days(21)));
+}
+
+#[test]
+fn messages_left_sending_by_a_crash_are_sent_again_with_the_same_message_id() {
+    let mut store = Store::open_in_memory().unwrap();
+    let config = config();
+    introduce(&mut store, "intro-1@mail.example", t0());
+    let claimed = store.claim_due(&config, t0()).unwrap();
+    assert_eq!(claimed.len(), 1);
+    // The process dies here. On start:
+    assert_eq!(
+        store.recover_sending(t0() + TimeDelta::minutes(1)).unwrap(),
+        1
+    );
+    let again = store
+        .claim_due(&config, t0() + TimeDelta::minutes(1))
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].draft.message_id, claimed[0].draft.message_id);
+}
+
+#[test]
+fn max_per_hour_holds_back_the_rest() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut config = config();
+    config.schedule.max_per_hour = 3;
+    for i in 0..5 {
+        introduce(&mut store, &format!("intro-{i}@mail.example"), t0());
+    }
+    let first = store.claim_due(&config, t0()).unwrap();
+    assert_eq!(first.len(), 3);
+    for d in &first {
+        store.mark_sent(d.id, &config, t0()).unwrap();
+    }
+    assert!(
+        store
+            .claim_due(&config, t0() + TimeDelta::minutes(30))
+            .unwrap()
+            .is_empty()
+    );
+    // An hour later, the other two go.
+    assert_eq!(
+        store
+            .claim_due(&config, t0() + TimeDelta::minutes(61))
+            .unwrap()
+            .len(),
+        2
+    );
+}
