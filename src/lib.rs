@@ -12,6 +12,7 @@
 //! [`planner`] decides what is due. Everything that touches the disk or the network stays at
 //! the edges.
 
+pub mod cli;
 pub mod composer;
 pub mod config;
 pub mod intake;

@@ -50,6 +50,18 @@ impl fmt::Display for Person {
     }
 }
 
+/// Names joined as a person would write them: "Fred", "Fred and Sally", "Fred, Sally and Tom".
+pub fn join_names<S: AsRef<str>>(names: &[S]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [rest @ .., last] => {
+            let rest: Vec<&str> = rest.iter().map(AsRef::as_ref).collect();
+            format!("{} and {}", rest.join(", "), last.as_ref())
+        }
+    }
+}
+
 /// Trims and lower-cases an address, dropping surrounding angle brackets.
 pub fn normalize_email(email: &str) -> String {
     email
@@ -284,6 +296,14 @@ mod tests {
             "Sally"
         );
         assert_eq!(Person::new("a@x", Some("Prince")).first_name(), "Prince");
+    }
+
+    #[test]
+    fn names_join_like_prose() {
+        assert_eq!(join_names::<&str>(&[]), "");
+        assert_eq!(join_names(&["Fred"]), "Fred");
+        assert_eq!(join_names(&["Fred", "Sally"]), "Fred and Sally");
+        assert_eq!(join_names(&["Fred", "Sally", "Tom"]), "Fred, Sally and Tom");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub use known::StoreView;
 pub use read::{
-    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView,
+    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
 };
 pub use record::{Applied, DueMessage, Recorded};
 
@@ -49,6 +49,22 @@ impl Store {
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open database {}", path.display()))?;
         Store::setup(conn).with_context(|| format!("cannot use database {}", path.display()))
+    }
+
+    /// Opens an existing database without writing to it (`inspect`).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        let store = Store { conn };
+        let version = store.schema_version()?;
+        if version != MIGRATIONS.len() as i64 {
+            anyhow::bail!(
+                "database {} has schema version {version}, this referrald expects {}; run `referrald referrals` once to migrate it",
+                path.display(),
+                MIGRATIONS.len()
+            );
+        }
+        Ok(store)
     }
 
     /// A private in-memory database, for tests and `inspect` without a store.

@@ -2,6 +2,7 @@
 //! also the JSON contract of SPEC §5 (fields may be added, never renamed).
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -9,7 +10,7 @@ use crate::model::{
     OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus,
 };
 
-use super::{Store, parse_word};
+use super::{Store, parse_ts, parse_word};
 
 /// A referral as `referrals` lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -110,6 +111,21 @@ pub struct FeedbackView {
     pub at: String,
 }
 
+/// One event, for following the store as it changes (the demo's story).
+#[derive(Debug, Clone)]
+pub struct StoryLine {
+    /// The event's row: later events have larger ids.
+    pub id: i64,
+    /// The referral, when the event is about one.
+    pub referral: Option<ReferralId>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What kind of change.
+    pub kind: String,
+    /// In words.
+    pub detail: String,
+}
+
 const OUTBOUND_COLUMNS: &str = "o.id, o.referral_id, o.kind, c.email, o.state, o.due_at, o.sent_at,
      o.attempts, o.last_error, o.message_id
      FROM outbound o JOIN contacts c ON c.id = o.contact_id";
@@ -186,6 +202,33 @@ impl Store {
             outbound,
             feedback,
         }))
+    }
+
+    /// Events recorded after event `id`, oldest first.
+    pub fn events_after(&self, id: i64) -> Result<Vec<StoryLine>> {
+        collect(
+            &self.conn,
+            "SELECT id, referral_id, at, kind, detail FROM events WHERE id > ?1 ORDER BY id",
+            [id],
+            |r| {
+                Ok(StoryLine {
+                    id: r.get(0)?,
+                    referral: r.get(1)?,
+                    at: parse_ts(&r.get::<_, String>(2)?)?,
+                    kind: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    /// The Message-ID a referral's mail threads under.
+    pub fn thread_root(&self, referral: ReferralId) -> Result<String> {
+        Ok(self.conn.query_row(
+            "SELECT thread_root FROM referrals WHERE id = ?1",
+            [referral],
+            |r| r.get(0),
+        )?)
     }
 
     /// Every outbound message, by due time.

@@ -16,7 +16,7 @@ use crate::intake::{
 };
 use crate::model::{
     OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
-    ReferralStatus, Role,
+    ReferralStatus, Role, join_names,
 };
 use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step};
 use crate::source::RawMessage;
@@ -538,15 +538,6 @@ fn record_introduction(
     let steps = planner::plan(&snapshot, rules, now);
     apply_steps(conn, referral, &steps, &config.tracking.address, now)?;
     Ok(referral)
-}
-
-/// "Fred", "Fred and Sally", "Fred, Sally and Tom".
-fn join_names(names: &[&str]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 /// A participant wrote on the thread: they have responded, and a party responding connects

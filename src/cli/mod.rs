@@ -1,0 +1,223 @@
+//! The command line (SPEC §5). Exit status: 0 success, 1 runtime failure, 2 bad usage or
+//! configuration. Errors are one sentence with their context, never a backtrace.
+
+mod print;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::model::{ReferralId, ReferralStatus};
+use crate::source::files;
+use crate::store::Store;
+
+/// Messages recorded per transaction when ingesting: large enough to make recording cheap,
+/// small enough that memory stays flat.
+const INGEST_BATCH: usize = 512;
+
+/// referrald: tracks email introductions and follows them up.
+#[derive(Debug, Parser)]
+#[command(name = "referrald", version, about, long_about = None)]
+struct Cli {
+    /// The configuration file [default: ./referrald.toml, then /etc/referrald/referrald.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Use this instant as the current time (RFC 3339), for tests, demos and dry runs
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
+    now: Option<DateTime<Utc>>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Process .eml files, Maildir folders or - (standard input) as if they had just arrived
+    Ingest {
+        /// Files, folders, or - for standard input
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Classify one message against the current store without changing anything
+    Inspect {
+        /// The message (.eml), or - for standard input
+        file: PathBuf,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List referrals, newest first
+    Referrals {
+        /// Only referrals in this status (open, connected, succeeded, unsuccessful, stalled, cancelled)
+        #[arg(long, value_parser = parse_status)]
+        status: Option<ReferralStatus>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one referral: participants, events, outbound mail, feedback
+    Show {
+        /// The referral's number
+        id: ReferralId,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List scheduled, sent, failed and cancelled outbound mail
+    Outbox {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e} (expected RFC 3339, like 2026-11-02T10:00:00Z)"))
+}
+
+fn parse_status(text: &str) -> Result<ReferralStatus, String> {
+    text.parse().map_err(|e| format!("{e}"))
+}
+
+/// Runs the command line and returns the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("referrald: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let now = cli.now.unwrap_or_else(Utc::now);
+    let config = || load_config(cli.config.as_deref());
+    match cli.command {
+        Command::Ingest { paths } => ingest(&config()?, &paths, now),
+        Command::Inspect { file, json } => inspect(&config()?, &file, json, now),
+        Command::Referrals { status, json } => {
+            let config = config()?;
+            let store = open_store(&config)?;
+            let list = store.referrals(status)?;
+            if json {
+                print::json(&list)?;
+            } else {
+                print::referrals(&list, &config);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { id, json } => {
+            let config = config()?;
+            let store = open_store(&config)?;
+            let Some(detail) = store.referral(id)? else {
+                eprintln!("referrald: there is no referral #{id}");
+                return Ok(ExitCode::from(1));
+            };
+            if json {
+                print::json(&detail)?;
+            } else {
+                print::referral(&detail, &config);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox { json } => {
+            let config = config()?;
+            let store = open_store(&config)?;
+            let rows = store.outbox()?;
+            if json {
+                print::json(&rows)?;
+            } else {
+                print::outbox(&rows, &config);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The configuration named by `--config`, else `./referrald.toml`, else
+/// `/etc/referrald/referrald.toml`.
+fn load_config(explicit: Option<&Path>) -> Result<Config> {
+    if let Some(path) = explicit {
+        return Ok(Config::load(path)?);
+    }
+    for candidate in ["referrald.toml", "/etc/referrald/referrald.toml"] {
+        let path = Path::new(candidate);
+        if path.exists() {
+            return Ok(Config::load(path)?);
+        }
+    }
+    Err(ConfigError(
+        "no configuration found: pass --config PATH, or create ./referrald.toml (config.example.toml shows every key)"
+            .into(),
+    )
+    .into())
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Store::open(&config.store_path())
+}
+
+fn ingest(config: &Config, paths: &[PathBuf], now: DateTime<Utc>) -> Result<ExitCode> {
+    let inputs = files::expand(paths)?;
+    let mut store = open_store(config)?;
+    let mut tally = print::Tally::default();
+    let mut failed = false;
+    for chunk in inputs.chunks(INGEST_BATCH) {
+        let mut messages = Vec::with_capacity(chunk.len());
+        for input in chunk {
+            match input.read() {
+                Ok(m) => messages.push(m),
+                Err(e) => {
+                    eprintln!("referrald: {e:#}");
+                    failed = true;
+                }
+            }
+        }
+        for applied in store.ingest(&messages, config, now)? {
+            print::applied(&applied);
+            tally.add(&applied);
+            failed |= applied.result.is_err();
+        }
+    }
+    println!("{tally}");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn inspect(config: &Config, file: &Path, json: bool, now: DateTime<Utc>) -> Result<ExitCode> {
+    let input = files::expand(&[file.to_path_buf()])?
+        .into_iter()
+        .next()
+        .with_context(|| format!("{} holds no message", file.display()))?;
+    let message = input.read()?;
+    // Inspecting never writes: without a database yet, classify against an empty one.
+    let path = config.store_path();
+    let store = if path.exists() {
+        Store::open_read_only(&path)?
+    } else {
+        Store::open_in_memory()?
+    };
+    let classified = crate::intake::classify(&message.bytes, &store.view(), config, now);
+    if json {
+        print::json(&print::Inspection::from(&classified))?;
+    } else {
+        print::inspection(&classified);
+    }
+    Ok(ExitCode::SUCCESS)
+}

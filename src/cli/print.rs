@@ -1,0 +1,352 @@
+//! What the commands print: short aligned lines for people, JSON for programs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::intake::{Classified, Verdict};
+use crate::model::{Outcome, Person, ReferralId, join_names};
+use crate::store::{Applied, OutboundView, ReferralDetail, ReferralView};
+
+/// Prints a value as pretty JSON on standard output.
+pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `inspect --json`: the SPEC §5 shape, plus a few fields that help a person reading it.
+#[derive(Debug, Serialize)]
+pub struct Inspection<'a> {
+    kind: &'static str,
+    reason: Option<String>,
+    introducer: Option<&'a Person>,
+    parties: &'a [Person],
+    referral: Option<ReferralId>,
+    rating: Option<u8>,
+    outcome: Option<Outcome>,
+    value: Option<f64>,
+    currency: Option<&'a str>,
+    comment: Option<&'a str>,
+    message_id: &'a str,
+    from: Option<&'a Person>,
+    subject: &'a str,
+    forwarded: Option<bool>,
+}
+
+impl<'a> From<&'a Classified> for Inspection<'a> {
+    fn from(c: &'a Classified) -> Self {
+        let mut out = Inspection {
+            kind: c.verdict.kind(),
+            reason: None,
+            introducer: None,
+            parties: &[],
+            referral: c.verdict.referral(),
+            rating: None,
+            outcome: None,
+            value: None,
+            currency: None,
+            comment: None,
+            message_id: &c.message_id,
+            from: c.from.as_ref(),
+            subject: &c.subject,
+            forwarded: None,
+        };
+        match &c.verdict {
+            Verdict::Ignored(reason) => out.reason = Some(reason.to_string()),
+            Verdict::Introduction(intro) => {
+                out.introducer = Some(&intro.introducer);
+                out.parties = &intro.parties;
+                out.forwarded = Some(intro.forwarded);
+            }
+            Verdict::Feedback { reading, .. } => {
+                out.rating = reading.rating;
+                out.outcome = reading.outcome;
+                out.value = reading.value;
+                out.currency = reading.currency.as_deref();
+                out.comment = Some(&reading.comment);
+            }
+            Verdict::Bounce(b) => {
+                out.reason = Some(match (&b.status, b.recipients.is_empty()) {
+                    (_, true) => "delivery report without failed recipients".to_string(),
+                    (Some(s), false) => format!("{} failed: {s}", b.recipients.join(", ")),
+                    (None, false) => format!("{} failed", b.recipients.join(", ")),
+                });
+            }
+            Verdict::OptOut { email, .. } => {
+                out.reason = Some(format!("{email} asks not to be emailed"));
+            }
+            Verdict::AutoReply { .. } | Verdict::Duplicate | Verdict::ThreadReply { .. } => {}
+        }
+        out
+    }
+}
+
+/// `inspect` for people.
+pub fn inspection(c: &Classified) {
+    println!("kind:       {}", c.verdict.kind());
+    println!("message-id: {}", c.message_id);
+    if let Some(from) = &c.from {
+        println!("from:       {from}");
+    }
+    println!("subject:    {}", c.subject);
+    if let Some(r) = c.verdict.referral() {
+        println!("referral:   #{r}");
+    }
+    println!("verdict:    {}", describe(&c.verdict));
+    if let Verdict::Introduction(intro) = &c.verdict {
+        println!("introducer: {}", intro.introducer);
+        for p in &intro.parties {
+            println!("party:      {p}");
+        }
+    }
+}
+
+/// One line about one ingested message.
+pub fn applied(a: &Applied) {
+    match &a.result {
+        Ok(r) => {
+            let what = describe(&r.classified.verdict);
+            match r.referral {
+                Some(id) => println!(
+                    "{}  {}  #{id} {what}",
+                    a.origin,
+                    r.classified.verdict.kind()
+                ),
+                None => println!("{}  {}  {what}", a.origin, r.classified.verdict.kind()),
+            }
+        }
+        Err(reason) => println!("{}  rejected  {reason} (kept in the database)", a.origin),
+    }
+}
+
+/// A verdict in a few words.
+pub fn describe(v: &Verdict) -> String {
+    match v {
+        Verdict::Ignored(reason) => reason.to_string(),
+        Verdict::Bounce(b) if b.recipients.is_empty() => "a delivery report with no failure".into(),
+        Verdict::Bounce(b) => format!(
+            "mail to {} bounced{}",
+            b.recipients.join(", "),
+            b.status
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default()
+        ),
+        Verdict::AutoReply { .. } => "an automatic reply: not answered, not counted".into(),
+        Verdict::Duplicate => "already processed".into(),
+        Verdict::OptOut { email, .. } => format!("{email} asks not to be emailed again"),
+        Verdict::Feedback { from, reading, .. } => {
+            let mut said = Vec::new();
+            if let Some(r) = reading.rating {
+                said.push(format!("rated it {r}/5"));
+            }
+            if let Some(o) = reading.outcome {
+                said.push(outcome_words(o).to_string());
+            }
+            if let Some(v) = reading.value {
+                let currency = reading.currency.as_deref().unwrap_or("");
+                said.push(format!("worth {v} {currency}").trim_end().to_string());
+            }
+            if said.is_empty() {
+                said.push("wrote back".into());
+            }
+            format!("{} {}", from.name, said.join(", "))
+        }
+        Verdict::ThreadReply { from, .. } => format!("{} replied on the thread", from.name),
+        Verdict::Introduction(intro) => {
+            let names: Vec<&str> = intro.parties.iter().map(|p| p.name.as_str()).collect();
+            format!(
+                "{} introduced {}{}",
+                intro.introducer.name,
+                join_names(&names),
+                if intro.forwarded { " (forwarded)" } else { "" }
+            )
+        }
+    }
+}
+
+fn outcome_words(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Met => "they met",
+        Outcome::NotMet => "they never met",
+        Outcome::Won => "they did business",
+        Outcome::Lost => "it did not work out",
+    }
+}
+
+/// Counts ingested messages by kind, for the closing line.
+#[derive(Debug, Default)]
+pub struct Tally {
+    total: usize,
+    kinds: BTreeMap<&'static str, usize>,
+}
+
+impl Tally {
+    /// Counts one message.
+    pub fn add(&mut self, a: &Applied) {
+        self.total += 1;
+        let kind = match &a.result {
+            Ok(r) => r.classified.verdict.kind(),
+            Err(_) => "rejected",
+        };
+        *self.kinds.entry(kind).or_default() += 1;
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.total == 1 { "" } else { "s" };
+        write!(f, "{} message{plural}", self.total)?;
+        let parts: Vec<String> = self.kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        if !parts.is_empty() {
+            write!(f, ": {}", parts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A stored time in the owner's timezone, to the minute.
+pub fn local(at: &str, config: &Config) -> String {
+    match DateTime::parse_from_rfc3339(at) {
+        Ok(t) => t
+            .with_timezone(&Utc)
+            .with_timezone(&config.owner.timezone)
+            .format("%a %Y-%m-%d %H:%M")
+            .to_string(),
+        Err(_) => at.to_string(),
+    }
+}
+
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// `referrals` for people.
+pub fn referrals(list: &[ReferralView], config: &Config) {
+    if list.is_empty() {
+        println!("No referrals yet.");
+        return;
+    }
+    println!(
+        "{:>4}  {:<12}  {:<20}  {:<18}  {:<32}  SUBJECT",
+        "ID", "STATUS", "RECORDED", "INTRODUCER", "PARTIES"
+    );
+    for r in list {
+        let parties: Vec<&str> = r.parties.iter().map(|p| p.name.as_str()).collect();
+        println!(
+            "{:>4}  {:<12}  {:<20}  {:<18}  {:<32}  {}",
+            r.id,
+            r.status.as_str(),
+            local(&r.created_at, config),
+            clip(&r.introducer.name, 18),
+            clip(&join_names(&parties), 32),
+            clip(&r.subject, 50)
+        );
+    }
+}
+
+/// `show` for people: who, what happened, what was sent, what they said.
+pub fn referral(d: &ReferralDetail, config: &Config) {
+    let r = &d.referral;
+    println!("Referral #{} — {}", r.id, r.subject);
+    println!("  status:     {}", r.status);
+    println!("  recorded:   {}", local(&r.created_at, config));
+    println!("  introducer: {}", r.introducer);
+    for p in &r.parties {
+        let owner = if p.is_owner { ", the owner" } else { "" };
+        println!(
+            "  party:      {} <{}> ({}{owner})",
+            p.name, p.email, p.state
+        );
+    }
+    println!();
+    println!("Story:");
+    for e in &d.events {
+        println!("  {}  {:<10}  {}", local(&e.at, config), e.kind, e.detail);
+    }
+    if !d.outbound.is_empty() {
+        println!();
+        println!("Mail:");
+        for o in &d.outbound {
+            let when = o.sent_at.as_deref().unwrap_or(&o.due_at);
+            let note = o
+                .last_error
+                .as_deref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default();
+            println!(
+                "  {}  {:<10}  {:<18} to {}{note}",
+                local(when, config),
+                o.state.as_str(),
+                o.kind.as_str(),
+                o.to
+            );
+        }
+    }
+    if !d.feedback.is_empty() {
+        println!();
+        println!("Feedback:");
+        for f in &d.feedback {
+            let mut said = Vec::new();
+            if let Some(r) = f.rating {
+                said.push(format!("{r}/5"));
+            }
+            if let Some(o) = f.outcome {
+                said.push(o.to_string());
+            }
+            if let Some(v) = f.value {
+                said.push(
+                    format!("{v} {}", f.currency.as_deref().unwrap_or(""))
+                        .trim_end()
+                        .to_string(),
+                );
+            }
+            println!(
+                "  {}  {}  {}",
+                local(&f.at, config),
+                f.from,
+                said.join(", ")
+            );
+            if !f.comment.is_empty() {
+                println!("      “{}”", clip(&f.comment.replace('\n', " "), 100));
+            }
+        }
+    }
+}
+
+/// `outbox` for people.
+pub fn outbox(rows: &[OutboundView], config: &Config) {
+    if rows.is_empty() {
+        println!("The outbox is empty.");
+        return;
+    }
+    println!(
+        "{:>5}  {:>4}  {:<18}  {:<10}  {:<20}  {:<32}  NOTE",
+        "ID", "REF", "KIND", "STATE", "DUE / SENT", "TO"
+    );
+    for o in rows {
+        let when = o.sent_at.as_deref().unwrap_or(&o.due_at);
+        println!(
+            "{:>5}  {:>4}  {:<18}  {:<10}  {:<20}  {:<32}  {}",
+            o.id,
+            o.referral_id,
+            o.kind.as_str(),
+            o.state.as_str(),
+            local(when, config),
+            clip(&o.to, 32),
+            o.last_error
+                .as_deref()
+                .map(|e| clip(e, 60))
+                .unwrap_or_default()
+        );
+    }
+}
