@@ -35,10 +35,10 @@ impl Person {
     /// The first word of the name, for greetings ("Hi Sally,").
     pub fn first_name(&self) -> &str {
         // "Smith, Fred" is how some directories write names: the first name follows the comma.
-        if let Some((_, given)) = self.name.split_once(',') {
-            if let Some(first) = given.split_whitespace().next() {
-                return first;
-            }
+        if let Some((_, given)) = self.name.split_once(',')
+            && let Some(first) = given.split_whitespace().next()
+        {
+            return first;
         }
         self.name.split_whitespace().next().unwrap_or(&self.name)
     }
@@ -258,7 +258,10 @@ mod tests {
     #[test]
     fn person_names_fall_back_to_the_local_part() {
         assert_eq!(Person::new("Sally.Jones@X.org", None).name, "Sally Jones");
-        assert_eq!(Person::new("fred_bloggs+crm@x.org", Some("  ")).name, "Fred Bloggs");
+        assert_eq!(
+            Person::new("fred_bloggs+crm@x.org", Some("  ")).name,
+            "Fred Bloggs"
+        );
         assert_eq!(
             Person::new("<FRED@X.ORG>", Some("\"Fred  Bloggs\"")),
             Person {
@@ -272,8 +275,14 @@ mod tests {
 
     #[test]
     fn first_names_read_naturally() {
-        assert_eq!(Person::new("a@x", Some("Sally Jones")).first_name(), "Sally");
-        assert_eq!(Person::new("a@x", Some("Jones, Sally")).first_name(), "Sally");
+        assert_eq!(
+            Person::new("a@x", Some("Sally Jones")).first_name(),
+            "Sally"
+        );
+        assert_eq!(
+            Person::new("a@x", Some("Jones, Sally")).first_name(),
+            "Sally"
+        );
         assert_eq!(Person::new("a@x", Some("Prince")).first_name(), "Prince");
     }
 
