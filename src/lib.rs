@@ -16,3 +16,4 @@ pub mod composer;
 pub mod config;
 pub mod intake;
 pub mod model;
+pub mod transport;
