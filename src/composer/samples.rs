@@ -103,7 +103,13 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
         let mut recipients = vec![referral.introducer.clone(), owner.clone()];
         recipients.extend(referral.parties.iter().cloned());
         for to in recipients {
-            for feedback in &feedback_sets {
+            // Only the outcome report sees feedback; one set is enough for the other kinds.
+            let sets = if kind == OutboundKind::OutcomeReport {
+                &feedback_sets[..]
+            } else {
+                &feedback_sets[..1]
+            };
+            for feedback in sets {
                 drafts.push(Draft {
                     kind,
                     message_id: "sample@tracker.example".into(),
