@@ -1,8 +1,30 @@
 //! Composer: turns a due outbound message into an email, from one template per message kind.
+//!
+//! Templates are plain-text minijinja files, one per [`OutboundKind`], built into the binary
+//! and overridable from `templates.dir` (see `templates/README.md` for the file format and
+//! every variable). All of them are compiled, checked for variables their kind does not have,
+//! and rendered against sample drafts when the [`Composer`] is built, so a bad template stops
+//! the daemon at startup instead of putting a blank into someone's inbox.
 
+mod samples;
+mod templates;
+mod vars;
+mod words;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, SinglePart};
+use minijinja::{Environment, Value};
 
+use crate::config::Config;
 use crate::model::{OutboundKind, Outcome, Person, ReferralId};
+use templates::{Part, Source};
 
 /// Everything a template may say about one outbound message.
 #[derive(Debug, Clone)]
@@ -55,4 +77,298 @@ pub struct FeedbackSummary {
     pub comment: String,
     /// When it arrived.
     pub at: DateTime<Utc>,
+}
+
+/// A rendered message before it becomes an email: what the recipient will read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body, ending with the opt-out footer.
+    pub body: String,
+}
+
+/// At most this many Message-IDs in `References:`. Long chains are trimmed as RFC 5322 §3.6.4
+/// suggests clients do: the first (the thread's root) and the most recent ones are kept.
+const MAX_REFERENCES: usize = 10;
+
+/// Renders drafts into email, with the owner's templates.
+pub struct Composer {
+    env: Environment<'static>,
+    sources: BTreeMap<OutboundKind, Source>,
+    owner: vars::Owner,
+    timezone: Tz,
+    tracking_address: String,
+}
+
+impl std::fmt::Debug for Composer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Composer")
+            .field(
+                "templates",
+                &self.sources.values().map(|s| &s.origin).collect::<Vec<_>>(),
+            )
+            .field("tracking_address", &self.tracking_address)
+            .finish()
+    }
+}
+
+impl Composer {
+    /// Loads and checks one template per kind: built in, or from `templates.dir`. A syntax
+    /// error, a variable the kind does not have, a file in the directory that names no kind,
+    /// or a template that fails on a sample draft is an error naming the file and the kind.
+    pub fn new(config: &Config) -> anyhow::Result<Composer> {
+        let dir = config.templates_dir();
+        let sources = templates::load(dir.as_deref())?;
+        let mut composer = Composer {
+            env: templates::environment(),
+            sources: BTreeMap::new(),
+            owner: vars::Owner {
+                name: config.owner.name.clone(),
+                emails: config.owner.emails.clone(),
+            },
+            timezone: config.owner.timezone,
+            tracking_address: config.tracking.address.clone(),
+        };
+        for source in sources {
+            composer.add(source)?;
+        }
+        composer.check()?;
+        Ok(composer)
+    }
+
+    /// Where the template of `kind` came from: `built-in follow_up.txt`, or the override's path.
+    pub fn template_origin(&self, kind: OutboundKind) -> &str {
+        self.sources.get(&kind).map_or("", |s| s.origin.as_str())
+    }
+
+    /// Compiles one template file.
+    fn add(&mut self, source: Source) -> anyhow::Result<()> {
+        let parts = templates::split(&source)?;
+        for (part, text) in [(Part::Subject, parts.subject), (Part::Body, parts.body)] {
+            self.env
+                .add_template_owned(templates::template_name(source.kind, part), text)
+                .map_err(|e| templates::describe(&source, part, &e))?;
+        }
+        self.sources.insert(source.kind, source);
+        Ok(())
+    }
+
+    /// The startup checks: every variable a template names exists for its kind (all branches,
+    /// statically), and every template renders against every sample draft (strictly).
+    fn check(&self) -> anyhow::Result<()> {
+        for (kind, source) in &self.sources {
+            if let Some((part, path)) = templates::unknown_variables(&self.env, *kind).first() {
+                let line = match part {
+                    Part::Subject => Some(1),
+                    Part::Body => templates::line_of(&source.text, path),
+                };
+                let place = match line {
+                    Some(line) => format!("template {} ({kind}), line {line}", source.origin),
+                    None => format!("template {} ({kind})", source.origin),
+                };
+                let head = path.split('.').next().unwrap_or(path);
+                let hint = if head != path.as_str() && vars::names(*kind).contains(&head) {
+                    match vars::fields_of(*kind, head) {
+                        Some(fields) => format!("`{head}` has {}", fields.join(", ")),
+                        None => format!("`{head}` has no attributes"),
+                    }
+                } else if source.text.contains(&format!("set {head} ")) {
+                    format!(
+                        "a `{{% set %}}` inside `{{% if %}}` does not last beyond the block; set `{head}` with an if-expression instead"
+                    )
+                } else {
+                    format!("{kind} templates can use {}", vars::names(*kind).join(", "))
+                };
+                bail!("{place}: unknown variable `{path}`; {hint} (see templates/README.md)");
+            }
+        }
+        // The samples need an owner that can appear in them, whatever the configuration says.
+        let sample_owner = vars::Owner {
+            name: self.owner.name.clone(),
+            emails: vec!["owner@sample.example".into()],
+        };
+        for kind in self.sources.keys() {
+            for draft in samples::drafts(*kind, &self.owner.name, &sample_owner.emails[0]) {
+                self.render_as(&draft, &sample_owner, samples::now())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The subject and body of a draft as the recipient will read them, footer included.
+    pub fn render(&self, draft: &Draft, now: DateTime<Utc>) -> anyhow::Result<Rendered> {
+        self.render_as(draft, &self.owner, now)
+    }
+
+    fn render_as(
+        &self,
+        draft: &Draft,
+        owner: &vars::Owner,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Rendered> {
+        let source = self
+            .sources
+            .get(&draft.kind)
+            .ok_or_else(|| anyhow!("no template for {}", draft.kind))?;
+        let context = vars::Context::new(draft, owner, self.timezone, &self.tracking_address, now);
+        let context = Value::from(minijinja::value::Serde(&context));
+        let render = |part: Part| -> anyhow::Result<String> {
+            let template = self
+                .env
+                .get_template(&templates::template_name(draft.kind, part))
+                .map_err(|e| templates::describe(source, part, &e))?;
+            template
+                .render(&context)
+                .map_err(|e| templates::describe(source, part, &e))
+        };
+        let subject = words::one_line(&render(Part::Subject)?);
+        if subject.is_empty() {
+            bail!(
+                "template {} ({}): the subject rendered empty",
+                source.origin,
+                draft.kind
+            );
+        }
+        let body = words::tidy(&render(Part::Body)?);
+        Ok(Rendered {
+            subject,
+            body: format!("{body}\n\n-- \n{}\n", self.footer()),
+        })
+    }
+
+    /// The opt-out line under every message. Not part of the templates: no override can drop it.
+    fn footer(&self) -> String {
+        format!(
+            "Sent automatically on behalf of {}. Reply STOP and you won't get any more of these notes.",
+            words::one_line(&self.owner.name)
+        )
+    }
+
+    /// The email for a draft, with every header of SPEC §2, dated `now`.
+    pub fn compose(&self, draft: &Draft, now: DateTime<Utc>) -> anyhow::Result<Message> {
+        let rendered = self.render(draft, now)?;
+        let tracking = self
+            .tracking_address
+            .parse::<lettre::Address>()
+            .with_context(|| {
+                format!(
+                    "tracking address {:?} cannot be used in From",
+                    self.tracking_address
+                )
+            })?;
+        let to = draft.to.email.parse::<lettre::Address>().with_context(|| {
+            format!("cannot write to {:?}: not an email address", draft.to.email)
+        })?;
+        if !is_message_id(&draft.message_id) {
+            bail!("{:?} cannot be a Message-ID", draft.message_id);
+        }
+        let mut builder = Message::builder()
+            .from(Mailbox::new(
+                Some(words::one_line(&self.owner.name)),
+                tracking.clone(),
+            ))
+            .reply_to(Mailbox::new(None, tracking))
+            .to(Mailbox::new(Some(words::one_line(&draft.to.name)), to))
+            .subject(rendered.subject)
+            .date(SystemTime::from(now))
+            .message_id(Some(format!("<{}>", draft.message_id)));
+        let root = bare_id(&draft.referral.thread_root);
+        if is_message_id(root) {
+            builder = builder.in_reply_to(format!("<{root}>")).references(
+                references(&draft.referral.references, root)
+                    .iter()
+                    .map(|id| format!("<{id}>"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        let unsubscribe = format!("<mailto:{}?subject=unsubscribe>", self.tracking_address);
+        for (name, value) in [
+            // RFC 3834: automatic responders must not answer this.
+            ("Auto-Submitted", "auto-generated"),
+            // Exchange and Outlook: no out-of-office or auto replies.
+            ("X-Auto-Response-Suppress", "OOF, AutoReply"),
+            ("List-Unsubscribe", unsubscribe.as_str()),
+            // How intake knows its own mail when it comes back.
+            ("X-Referrald-Kind", draft.kind.as_str()),
+        ] {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value.to_string(),
+            ));
+        }
+        builder
+            .singlepart(SinglePart::plain(rendered.body))
+            .with_context(|| {
+                format!(
+                    "cannot build the {} email to {}",
+                    draft.kind, draft.to.email
+                )
+            })
+    }
+}
+
+/// Whether `id` (without brackets) can go between `<` and `>` in a header.
+fn is_message_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 250
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+}
+
+/// A Message-ID without the angle brackets it may have been stored with.
+fn bare_id(id: &str) -> &str {
+    id.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
+/// The References chain: unique, well-formed ids ending with the root, at most
+/// [`MAX_REFERENCES`] long, keeping the first and the most recent.
+fn references(chain: &[String], root: &str) -> Vec<String> {
+    let mut ids: Vec<&str> = Vec::new();
+    for id in chain.iter().map(|id| bare_id(id)) {
+        if is_message_id(id) && id != root && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids.push(root);
+    if ids.len() > MAX_REFERENCES {
+        let tail = ids.len() - (MAX_REFERENCES - 1);
+        ids = std::iter::once(ids[0])
+            .chain(ids[tail..].iter().copied())
+            .collect();
+    }
+    ids.into_iter().map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_keep_the_first_and_the_latest() {
+        let chain: Vec<String> = (1..=15).map(|i| format!("m{i}@x")).collect();
+        let refs = references(&chain, "m15@x");
+        assert_eq!(refs.len(), MAX_REFERENCES);
+        assert_eq!(refs[0], "m1@x");
+        assert_eq!(refs[1], "m7@x");
+        assert_eq!(refs.last().unwrap(), "m15@x");
+
+        let refs = references(
+            &["a@x".into(), "<b@x>".into(), "bad id".into(), "a@x".into()],
+            "r@x",
+        );
+        assert_eq!(refs, ["a@x", "b@x", "r@x"]);
+        assert_eq!(references(&[], "r@x"), ["r@x"]);
+    }
+
+    #[test]
+    fn message_ids_are_checked() {
+        assert!(is_message_id("abc.123@tracker.example.org"));
+        assert!(!is_message_id(""));
+        assert!(!is_message_id("a b@x"));
+        assert!(!is_message_id("<a@x>"));
+        assert!(!is_message_id("a@x\r\nBcc: eve@x"));
+    }
 }

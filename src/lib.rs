@@ -20,3 +20,4 @@ pub mod model;
 pub mod planner;
 pub mod source;
 pub mod store;
+pub mod transport;

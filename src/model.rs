@@ -35,12 +35,15 @@ impl Person {
     /// The first word of the name, for greetings ("Hi Sally,").
     pub fn first_name(&self) -> &str {
         // "Smith, Fred" is how some directories write names: the first name follows the comma.
-        if let Some((_, given)) = self.name.split_once(',')
+        // In "Fred Smith, CPA" the comma starts a suffix: the first name comes first.
+        if let Some((family, given)) = self.name.split_once(',')
+            && family.split_whitespace().count() == 1
             && let Some(first) = given.split_whitespace().next()
         {
             return first;
         }
-        self.name.split_whitespace().next().unwrap_or(&self.name)
+        let first = self.name.split_whitespace().next().unwrap_or(&self.name);
+        first.trim_end_matches(',')
     }
 }
 
@@ -296,6 +299,11 @@ mod tests {
             "Sally"
         );
         assert_eq!(Person::new("a@x", Some("Prince")).first_name(), "Prince");
+        assert_eq!(
+            Person::new("a@x", Some("Fred Bloggs, CPA")).first_name(),
+            "Fred"
+        );
+        assert_eq!(Person::new("a@x", Some("Bloggs, ")).first_name(), "Bloggs");
     }
 
     #[test]

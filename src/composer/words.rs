@@ -1,0 +1,291 @@
+//! Small pieces of English the templates lean on: lists of names, dates, sums of money,
+//! subjects. Pure functions, so the product's voice can be tested without any mail.
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::model::Outcome;
+
+/// "Fred", "Fred and Sally", "Fred, Sally and Tom".
+pub fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Prefixes mail clients put before a subject when replying, in the languages we meet.
+const REPLY_PREFIXES: &[&str] = &[
+    "re", "aw", "antw", "sv", "vs", "ref", "réf", "rif", "r", "odp", "ynt", "res", "ant", "回复",
+    "答复",
+];
+/// Prefixes for forwarding.
+const FORWARD_PREFIXES: &[&str] = &["fw", "fwd", "wg", "tr", "rv", "enc", "doorst", "vb", "pd"];
+
+/// The prefix word before the first colon, if it is one of `prefixes`; returns the rest.
+fn strip_prefix<'a>(subject: &'a str, prefixes: &[&str]) -> Option<&'a str> {
+    let (head, rest) = subject
+        .split_once(':')
+        .or_else(|| subject.split_once('：'))?;
+    // "Re[2]: x" and "Re(2): x" count as "Re:" too.
+    let word = head
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')'));
+    let word = word.to_lowercase();
+    prefixes
+        .iter()
+        .any(|p| *p == word)
+        .then(|| rest.trim_start())
+}
+
+/// Whether the subject already starts like a reply ("Re:", "AW:", "SV:", …).
+pub fn is_reply_subject(subject: &str) -> bool {
+    strip_prefix(subject.trim(), REPLY_PREFIXES).is_some()
+}
+
+/// The subject without any leading reply or forward prefixes: "Re: Fwd: Intro" → "Intro".
+pub fn topic(subject: &str) -> &str {
+    let mut s = subject.trim();
+    while let Some(rest) =
+        strip_prefix(s, REPLY_PREFIXES).or_else(|| strip_prefix(s, FORWARD_PREFIXES))
+    {
+        s = rest;
+    }
+    s
+}
+
+/// "Re: <subject>", without doubling a reply prefix the subject already has: a thread that
+/// reads "AW: Vorstellung" keeps reading that way.
+pub fn reply_subject(subject: &str) -> String {
+    let subject = subject.trim();
+    if is_reply_subject(subject) {
+        subject.to_string()
+    } else {
+        format!("Re: {subject}")
+    }
+}
+
+/// Whitespace (newlines included) collapsed to single spaces: safe for one header line.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// "Monday 2 November", with the year when it is not the year of `today`.
+pub fn day_name(date: NaiveDate, today: NaiveDate) -> String {
+    if date.year() == today.year() {
+        date.format("%A %-d %B").to_string()
+    } else {
+        date.format("%A %-d %B %Y").to_string()
+    }
+}
+
+/// When something happened, as a person would say it: "today", "yesterday", "on Monday",
+/// "last week", "two weeks ago", "three weeks ago", else "on Monday 2 November".
+pub fn when(date: NaiveDate, today: NaiveDate) -> String {
+    match (today - date).num_days() {
+        // A date in the future can only be clock skew; it happened just now.
+        ..=0 => "today".into(),
+        1 => "yesterday".into(),
+        2..=6 => format!("on {}", date.format("%A")),
+        7..=10 => "last week".into(),
+        11..=17 => "two weeks ago".into(),
+        18..=24 => "three weeks ago".into(),
+        _ => format!("on {}", day_name(date, today)),
+    }
+}
+
+/// What a party's outcome means, as a phrase that follows "they" or "we":
+/// "they did business together", "we haven't met yet".
+pub fn outcome_words(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Won => "did business together",
+        Outcome::Met => "have met",
+        Outcome::NotMet => "haven't met yet",
+        Outcome::Lost => "didn't end up doing business",
+    }
+}
+
+/// A sum of money as people write it: "£1,200", "€80.50", "$5,000", "CHF 1,200", "1,200".
+pub fn money(value: f64, currency: Option<&str>) -> Option<String> {
+    if !value.is_finite() {
+        return None;
+    }
+    let code = currency
+        .map(|c| c.trim().to_uppercase())
+        .filter(|c| !c.is_empty());
+    let no_minor_units = matches!(code.as_deref(), Some("JPY" | "KRW" | "ISK"));
+    let cents = (value.abs() * 100.0).round() as u64;
+    let mut number = group_thousands(cents / 100);
+    if !cents.is_multiple_of(100) && !no_minor_units {
+        number.push_str(&format!(".{:02}", cents % 100));
+    }
+    let sign = if value < 0.0 && cents > 0 { "-" } else { "" };
+    let symbol = match code.as_deref() {
+        Some("GBP") => Some("£"),
+        Some("EUR") => Some("€"),
+        Some("USD") => Some("$"),
+        Some("JPY") => Some("¥"),
+        Some("INR") => Some("₹"),
+        _ => None,
+    };
+    Some(match (symbol, code) {
+        (Some(symbol), _) => format!("{sign}{symbol}{number}"),
+        (None, Some(code)) => format!("{sign}{code} {number}"),
+        (None, None) => format!("{sign}{number}"),
+    })
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The longest comment quoted in a report: a reply is a line or two; more is pasted text.
+const MAX_COMMENT_CHARS: usize = 600;
+
+/// A comment trimmed, with runs of blank lines collapsed and overlong text cut at a word.
+pub fn comment(text: &str) -> String {
+    let tidy = tidy(text.trim());
+    if tidy.chars().count() <= MAX_COMMENT_CHARS {
+        return tidy;
+    }
+    let cut: String = tidy.chars().take(MAX_COMMENT_CHARS).collect();
+    let cut = match cut.rfind(char::is_whitespace) {
+        Some(i) if i > MAX_COMMENT_CHARS / 2 => &cut[..i],
+        _ => &cut,
+    };
+    format!("{}…", cut.trim_end())
+}
+
+/// A rendered body tidied: trailing spaces dropped, at most one blank line in a row, no blank
+/// lines at either end. Lets a template leave out a paragraph without leaving a hole.
+pub fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = false;
+    for line in text.lines().map(str::trim_end) {
+        if line.is_empty() {
+            blank_run = !out.is_empty();
+            continue;
+        }
+        if blank_run {
+            out.push('\n');
+            blank_run = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn lists_join_like_a_person_writes_them() {
+        assert_eq!(join_and(&names(&[])), "");
+        assert_eq!(join_and(&names(&["Fred"])), "Fred");
+        assert_eq!(join_and(&names(&["Fred", "Sally"])), "Fred and Sally");
+        assert_eq!(
+            join_and(&names(&["Fred", "Sally", "Tom"])),
+            "Fred, Sally and Tom"
+        );
+        assert_eq!(
+            join_and(&names(&["Fred", "Sally", "Tom", "José"])),
+            "Fred, Sally, Tom and José"
+        );
+    }
+
+    #[test]
+    fn reply_prefixes_are_never_doubled() {
+        assert_eq!(reply_subject("Fred, meet Sally"), "Re: Fred, meet Sally");
+        assert_eq!(
+            reply_subject("Re: Fred, meet Sally"),
+            "Re: Fred, meet Sally"
+        );
+        assert_eq!(
+            reply_subject("RE: Fred, meet Sally"),
+            "RE: Fred, meet Sally"
+        );
+        assert_eq!(reply_subject("AW: Vorstellung"), "AW: Vorstellung");
+        assert_eq!(reply_subject("Sv: Introduktion"), "Sv: Introduktion");
+        assert_eq!(reply_subject("Re[2]: Intro"), "Re[2]: Intro");
+        assert_eq!(reply_subject("  Intro  "), "Re: Intro");
+        // A colon in the subject is not a prefix.
+        assert_eq!(
+            reply_subject("Intro: Fred <> Sally"),
+            "Re: Intro: Fred <> Sally"
+        );
+        // "Fwd:" is not a reply: the reply to a forward is "Re: Fwd: …".
+        assert_eq!(reply_subject("Fwd: Intro"), "Re: Fwd: Intro");
+    }
+
+    #[test]
+    fn topics_lose_every_prefix() {
+        assert_eq!(topic("Re: AW: Fwd: Fred, meet Sally"), "Fred, meet Sally");
+        assert_eq!(topic("Intro: Fred <> Sally"), "Intro: Fred <> Sally");
+        assert_eq!(topic("[club] Re: Intro"), "[club] Re: Intro");
+        assert_eq!(topic("回复：介绍"), "介绍");
+    }
+
+    #[test]
+    fn dates_read_naturally() {
+        let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let monday = d(11, 2);
+        assert_eq!(day_name(monday, d(11, 4)), "Monday 2 November");
+        assert_eq!(
+            day_name(NaiveDate::from_ymd_opt(2025, 12, 29).unwrap(), d(1, 5)),
+            "Monday 29 December 2025"
+        );
+        assert_eq!(when(monday, monday), "today");
+        assert_eq!(when(d(11, 3), monday), "today");
+        assert_eq!(when(monday, d(11, 3)), "yesterday");
+        assert_eq!(when(monday, d(11, 4)), "on Monday");
+        assert_eq!(when(monday, d(11, 9)), "last week");
+        assert_eq!(when(monday, d(11, 16)), "two weeks ago");
+        assert_eq!(when(monday, d(11, 23)), "three weeks ago");
+        assert_eq!(when(monday, d(12, 2)), "on Monday 2 November");
+    }
+
+    #[test]
+    fn money_is_written_with_its_symbol() {
+        assert_eq!(money(1200.0, Some("GBP")).unwrap(), "£1,200");
+        assert_eq!(money(80.5, Some("eur")).unwrap(), "€80.50");
+        assert_eq!(money(1_234_567.0, Some("USD")).unwrap(), "$1,234,567");
+        assert_eq!(money(1200.0, Some("CHF")).unwrap(), "CHF 1,200");
+        assert_eq!(money(999.0, None).unwrap(), "999");
+        assert_eq!(money(150000.4, Some("JPY")).unwrap(), "¥150,000");
+        assert_eq!(money(0.0, None).unwrap(), "0");
+        assert_eq!(money(f64::NAN, Some("GBP")), None);
+    }
+
+    #[test]
+    fn bodies_are_tidied() {
+        assert_eq!(
+            tidy("\n\nHi Fred,  \n\n\n\nThanks.\n\n"),
+            "Hi Fred,\n\nThanks."
+        );
+        assert_eq!(tidy("a\n \nb"), "a\n\nb");
+    }
+
+    #[test]
+    fn long_comments_are_cut_at_a_word() {
+        let long = "word ".repeat(200);
+        let cut = comment(&long);
+        assert!(cut.ends_with("word…"), "{cut}");
+        assert!(cut.chars().count() <= MAX_COMMENT_CHARS + 1);
+        assert_eq!(comment("  Great.\n\n\n\nThanks!  "), "Great.\n\nThanks!");
+    }
+}

@@ -1,0 +1,580 @@
+//! Transport: the seam between the outbox and the world. A message is handed over and the
+//! answer is sorted at once, the way Delta Chat does it: accepted, [`SendError::Temporary`]
+//! (try again later) or [`SendError::Permanent`] (record the server's reply and give up).
+//! Nothing above this module looks at SMTP reply codes.
+
+use std::future::Future;
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls as SmtpTls, TlsParameters};
+use lettre::transport::smtp::{self, PoolConfig};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::{Config, Smtp, Tls, TransportKind};
+
+/// Why a message was not accepted, sorted by what the outbox should do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Try again later: a 4xx reply, a lost, refused or timed-out connection, a TLS failure,
+    /// a refused login, a full disk.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+    /// Give up and record why: the server refused this message with a 5xx reply.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    /// Whether the outbox should try again later.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, SendError::Temporary(_))
+    }
+
+    /// The reason, as the server or the system put it.
+    pub fn reason(&self) -> &str {
+        match self {
+            SendError::Temporary(r) | SendError::Permanent(r) => r,
+        }
+    }
+}
+
+/// What [`Transport`] methods return: boxed, so transports can be chosen at runtime
+/// (`Box<dyn Transport>`) and faked in tests.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
+/// Something that can take a finished message off our hands.
+pub trait Transport: Send + Sync {
+    /// Hands over one message. `Ok` means it was accepted (written to disk, or the SMTP server
+    /// said 250 to the end of DATA); sending it again sends it twice.
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a>;
+
+    /// Checks that sending could work right now (the server answers and accepts our login;
+    /// the directory is writable), for `referrald doctor`.
+    fn test_connection(&self) -> SendFuture<'_>;
+}
+
+/// The transport the configuration asks for. Must be called inside a Tokio runtime: the SMTP
+/// connection pool starts a task that closes idle connections.
+pub fn from_config(config: &Config) -> anyhow::Result<Box<dyn Transport>> {
+    Ok(match config.outbound.transport {
+        TransportKind::File => Box::new(FileTransport::new(config.outbox_dir())),
+        TransportKind::Smtp => {
+            let smtp = config.smtp.as_ref().ok_or_else(|| {
+                anyhow!("outbound.transport is \"smtp\" but there is no [smtp] section")
+            })?;
+            Box::new(SmtpTransport::new(smtp, &config.base_dir)?)
+        }
+    })
+}
+
+/// Writes each message to `<dir>/<Message-ID>.eml`: for dry runs, the demo and tests.
+///
+/// lettre's own file transport names files by a fresh UUID and writes them in place; we want
+/// a retry of the same message to replace its file (the name comes from the Message-ID, which
+/// is fixed when the message is scheduled) and a reader never to see half a file (written to
+/// a hidden temporary file, synced, then renamed).
+#[derive(Debug, Clone)]
+pub struct FileTransport {
+    dir: PathBuf,
+}
+
+impl FileTransport {
+    /// A transport writing into `dir`, which is created when the first message is written.
+    pub fn new(dir: impl Into<PathBuf>) -> FileTransport {
+        FileTransport { dir: dir.into() }
+    }
+
+    /// The directory messages are written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the message with this Message-ID (with or without brackets) is written.
+    pub fn path_for(&self, message_id: &str) -> PathBuf {
+        self.dir.join(eml_file_name(message_id))
+    }
+}
+
+impl Transport for FileTransport {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        Box::pin(async move {
+            let id = message.headers().get_raw("Message-ID").ok_or_else(|| {
+                SendError::Permanent("the message has no Message-ID to name its file".into())
+            })?;
+            let path = self.path_for(id);
+            let bytes = message.formatted();
+            let dir = self.dir.clone();
+            tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
+                .await
+                .map_err(|e| SendError::Temporary(format!("the writer task failed: {e}")))?
+                .map_err(|e| {
+                    SendError::Temporary(format!("cannot write to {}: {e}", self.dir.display()))
+                })
+        })
+    }
+
+    fn test_connection(&self) -> SendFuture<'_> {
+        Box::pin(async move {
+            let dir = self.dir.clone();
+            tokio::task::spawn_blocking(move || {
+                let probe = dir.join(format!(".probe.{}", std::process::id()));
+                write_atomically(&dir, &probe, b"")?;
+                std::fs::remove_file(&probe)
+            })
+            .await
+            .map_err(|e| SendError::Temporary(format!("the writer task failed: {e}")))?
+            .map_err(|e| {
+                SendError::Temporary(format!("cannot write to {}: {e}", self.dir.display()))
+            })
+        })
+    }
+}
+
+/// The longest file name stem we write; most file systems allow 255 bytes.
+const MAX_STEM: usize = 180;
+
+/// `<id>.eml`, with anything but letters, digits and `.@+=_-` replaced by `_`. When anything
+/// was replaced or cut, a hash of the whole id is appended, so two ids never share a file.
+fn eml_file_name(message_id: &str) -> String {
+    let id = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    let mut stem: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '+' | '=' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // No hidden files, no "." or "..".
+    if stem.starts_with('.') || stem.is_empty() {
+        stem.insert(0, '_');
+    }
+    if stem != id || stem.len() > MAX_STEM {
+        stem.truncate(MAX_STEM);
+        stem.push_str(&format!("-{:016x}", fnv1a(id.as_bytes())));
+    }
+    format!("{stem}.eml")
+}
+
+/// FNV-1a: a stable hash (unlike `DefaultHasher`, the same on every build) for file names.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Tells concurrent writers' temporary files apart within this process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` so that `path` is either absent, the old file or the whole new
+/// one, even if we are killed halfway: temp file in the same directory, fsync, rename, fsync
+/// the directory. Files are private to the owner (they hold people's mail).
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let mut file = options.open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result?;
+    // The rename is durable only once the directory is synced; where directories cannot be
+    // opened (not on Unix), the file itself is already safe.
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// How long one SMTP command (connecting included) may take. RFC 5321 allows servers minutes;
+/// a minute is what Delta Chat and most clients give, and a stuck server then costs one retry.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections kept open for reuse between messages.
+const POOL_SIZE: u32 = 4;
+/// An idle pooled connection is closed after this long: servers drop idle clients after a
+/// few minutes anyway, and a long-lived idle socket is no use to a daemon that sends in bursts.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// Submits mail to the `[smtp]` server over pooled, reused connections.
+pub struct SmtpTransport {
+    inner: AsyncSmtpTransport<Tokio1Executor>,
+    /// `host:port` as configured, for messages.
+    server: String,
+}
+
+impl std::fmt::Debug for SmtpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpTransport")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl SmtpTransport {
+    /// A transport for `[smtp]`; `base_dir` resolves a relative `password-file`.
+    ///
+    /// `tls = "none"` is refused unless the host is a loopback address (or resolves only to
+    /// loopback addresses): a password or anyone's email must never cross a network in clear.
+    /// Must be called inside a Tokio runtime (the pool starts a cleanup task).
+    pub fn new(smtp: &Smtp, base_dir: &Path) -> anyhow::Result<SmtpTransport> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            bail!("internal error: the SMTP transport must be created inside the Tokio runtime");
+        }
+        let port = smtp.port();
+        let server = format!("{}:{port}", smtp.host);
+        let tls_parameters = || {
+            TlsParameters::new(smtp.host.clone())
+                .with_context(|| format!("cannot set up TLS for {}", smtp.host))
+        };
+        let builder = match smtp.tls {
+            Tls::Implicit => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
+                    .tls(SmtpTls::Wrapper(tls_parameters()?))
+            }
+            Tls::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
+                    .tls(SmtpTls::Required(tls_parameters()?))
+            }
+            Tls::None => {
+                let host = plaintext_host(&smtp.host, port, |host, port| {
+                    (host, port).to_socket_addrs().map(|addrs| addrs.collect())
+                })
+                .map_err(|reason| anyhow!("[smtp] tls = \"none\": {reason}"))?;
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).tls(SmtpTls::None)
+            }
+        };
+        let mut builder = builder.port(port).timeout(Some(SMTP_TIMEOUT)).pool_config(
+            PoolConfig::new()
+                .max_size(POOL_SIZE)
+                .idle_timeout(POOL_IDLE),
+        );
+        if let Some(username) = &smtp.username {
+            let password = smtp
+                .secret()
+                .reveal(base_dir)
+                .map_err(|e| anyhow!("[smtp]: {e}"))?;
+            builder = builder.credentials(Credentials::new(username.clone(), password));
+        }
+        Ok(SmtpTransport {
+            inner: builder.build(),
+            server,
+        })
+    }
+}
+
+impl Transport for SmtpTransport {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        Box::pin(async move {
+            self.inner
+                .send_raw(message.envelope(), &message.formatted())
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(&e, &self.server))
+        })
+    }
+
+    fn test_connection(&self) -> SendFuture<'_> {
+        Box::pin(async move {
+            match self.inner.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(SendError::Temporary(format!(
+                    "{} accepted the connection but did not answer NOOP",
+                    self.server
+                ))),
+                Err(e) => Err(classify(&e, &self.server)),
+            }
+        })
+    }
+}
+
+/// Sorts a lettre error: [`sort`] by the reply code, if the server sent one.
+fn classify(err: &smtp::Error, server: &str) -> SendError {
+    let code = err.status().and_then(|c| c.to_string().parse::<u16>().ok());
+    sort(code, format!("{server}: {err}"))
+}
+
+/// The sorting rule. Only a 5xx reply fails a message for good; everything else is retried
+/// (the outbox gives up after `outbound.give-up-after`):
+/// - 4xx replies are temporary by definition (RFC 5321 §4.2.1);
+/// - no reply at all means the connection failed: refused, reset, timed out, TLS handshake,
+///   a garbled reply, or a server lacking STARTTLS — nothing about this message;
+/// - 530/534/535/538 refuse our login, not the message: a rotated password must not fail
+///   every queued message before the owner can fix it.
+fn sort(code: Option<u16>, text: String) -> SendError {
+    match code {
+        Some(530 | 534 | 535 | 538) => SendError::Temporary(format!(
+            "{text} (the server refused the login: check [smtp] username and password)"
+        )),
+        Some(500..=599) => SendError::Permanent(text),
+        _ => SendError::Temporary(text),
+    }
+}
+
+/// The host to connect to without TLS, or why not: it must be a loopback address, or a name
+/// all of whose addresses are loopback. A name other than `localhost` is pinned to the address
+/// it resolved to now, so a later DNS answer cannot redirect the clear-text session.
+fn plaintext_host(
+    host: &str,
+    port: u16,
+    resolve: impl FnOnce(&str, u16) -> io::Result<Vec<SocketAddr>>,
+) -> Result<String, String> {
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return if ip.is_loopback() {
+            Ok(bare.to_string())
+        } else {
+            Err(format!(
+                "{host} is not a loopback address; use tls = \"starttls\" or \"implicit\" for any other server"
+            ))
+        };
+    }
+    let addrs = resolve(bare, port).map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    if addrs.is_empty() {
+        return Err(format!("{host} resolves to no address"));
+    }
+    if let Some(outside) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(format!(
+            "{host} resolves to {}, which is not a loopback address; use tls = \"starttls\" or \"implicit\" for any other server",
+            outside.ip()
+        ));
+    }
+    let is_localhost =
+        bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost");
+    Ok(if is_localhost {
+        bare.to_string()
+    } else {
+        addrs[0].ip().to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_sorted_into_retry_and_failure() {
+        let sorted = |code, text: &str| sort(code, text.to_string());
+        assert!(sorted(Some(421), "421 4.3.2 shutting down").is_temporary());
+        assert!(sorted(Some(450), "450 4.2.1 mailbox busy").is_temporary());
+        assert!(sorted(Some(452), "452 4.3.1 insufficient storage").is_temporary());
+        assert_eq!(
+            sorted(Some(550), "550 5.1.1 <x@y>: Recipient address rejected"),
+            SendError::Permanent("550 5.1.1 <x@y>: Recipient address rejected".into())
+        );
+        assert!(!sorted(Some(554), "554 5.7.1 rejected").is_temporary());
+        assert!(!sorted(Some(552), "552 message too big").is_temporary());
+        // A refused login is the configuration's fault, not the message's.
+        let login = sorted(Some(535), "535 5.7.8 authentication failed");
+        assert!(login.is_temporary());
+        assert!(login.reason().contains("username and password"), "{login}");
+        // No reply at all: the connection failed.
+        assert!(sorted(None, "Connection error: Connection refused").is_temporary());
+        assert!(sorted(None, "network error: timed out").is_temporary());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_temporary() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let smtp: Smtp = toml::from_str(&format!(
+            "host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n"
+        ))
+        .unwrap();
+        let transport = SmtpTransport::new(&smtp, Path::new(".")).unwrap();
+        let message = Message::builder()
+            .from("a@example.org".parse().unwrap())
+            .to("b@example.org".parse().unwrap())
+            .body(String::from("hi"))
+            .unwrap();
+        let err = transport.send(&message).await.unwrap_err();
+        assert!(err.is_temporary(), "{err}");
+        assert!(err.reason().contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(
+            transport
+                .test_connection()
+                .await
+                .unwrap_err()
+                .is_temporary()
+        );
+    }
+
+    #[test]
+    fn clear_text_goes_only_to_loopback() {
+        let never = |_: &str, _: u16| -> io::Result<Vec<SocketAddr>> { panic!("no lookup") };
+        assert_eq!(plaintext_host("127.0.0.1", 25, never).unwrap(), "127.0.0.1");
+        assert_eq!(plaintext_host("::1", 25, never).unwrap(), "::1");
+        assert_eq!(plaintext_host("[::1]", 25, never).unwrap(), "::1");
+        assert!(
+            plaintext_host("192.0.2.10", 25, never)
+                .unwrap_err()
+                .contains("not a loopback")
+        );
+
+        let to = |ips: &'static [&'static str]| {
+            move |_: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
+                Ok(ips
+                    .iter()
+                    .map(|ip| SocketAddr::new(ip.parse().unwrap(), port))
+                    .collect())
+            }
+        };
+        assert_eq!(
+            plaintext_host("localhost", 25, to(&["::1", "127.0.0.1"])).unwrap(),
+            "localhost"
+        );
+        // Pinned to the address checked, not looked up again when connecting.
+        assert_eq!(
+            plaintext_host("mail.internal", 25, to(&["127.0.0.2"])).unwrap(),
+            "127.0.0.2"
+        );
+        let err =
+            plaintext_host("smtp.example.org", 25, to(&["127.0.0.1", "203.0.113.5"])).unwrap_err();
+        assert!(err.contains("203.0.113.5"), "{err}");
+        let failing =
+            |_: &str, _: u16| -> io::Result<Vec<SocketAddr>> { Err(io::Error::other("NXDOMAIN")) };
+        assert!(
+            plaintext_host("nowhere.invalid", 25, failing)
+                .unwrap_err()
+                .contains("cannot resolve")
+        );
+        // The real resolver agrees about localhost.
+        assert!(
+            plaintext_host("localhost", 25, |h, p| {
+                (h, p).to_socket_addrs().map(|a| a.collect())
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn smtp_over_clear_text_to_a_remote_host_is_refused() {
+        let smtp: Smtp =
+            toml::from_str("host = \"192.0.2.10\"\nport = 25\ntls = \"none\"\n").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt.block_on(async { SmtpTransport::new(&smtp, Path::new(".")).unwrap_err() });
+        assert!(err.to_string().contains("not a loopback address"), "{err}");
+    }
+
+    #[test]
+    fn file_names_come_from_the_message_id() {
+        assert_eq!(
+            eml_file_name("<abc.1@tracker.example.org>"),
+            "abc.1@tracker.example.org.eml"
+        );
+        assert_eq!(
+            eml_file_name("abc.1@tracker.example.org"),
+            "abc.1@tracker.example.org.eml"
+        );
+        let odd = eml_file_name("<../x/y@z>");
+        assert!(
+            odd.starts_with("_.._x_y@z-") && odd.ends_with(".eml"),
+            "{odd}"
+        );
+        assert!(!odd.contains('/'));
+        // Different ids that sanitise alike still get different files.
+        assert_ne!(eml_file_name("a/b@z"), eml_file_name("a_b@z"));
+        assert_ne!(eml_file_name("a/b@z"), eml_file_name("a:b@z"));
+        assert!(eml_file_name(&"x".repeat(400)).len() < 255);
+    }
+
+    fn message(id: &str, body: &str) -> Message {
+        Message::builder()
+            .from("a@example.org".parse().unwrap())
+            .to("b@example.org".parse().unwrap())
+            .message_id(Some(format!("<{id}>")))
+            .body(body.to_string())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn file_transport_writes_one_file_per_message_id() {
+        let tmp = tempfile::tempdir().unwrap();
+        let transport = FileTransport::new(tmp.path().join("outbox/new"));
+        transport.test_connection().await.unwrap();
+
+        transport
+            .send(&message("one@x", "first try"))
+            .await
+            .unwrap();
+        transport
+            .send(&message("one@x", "second try"))
+            .await
+            .unwrap();
+        transport.send(&message("two@x", "other")).await.unwrap();
+
+        let mut names: Vec<String> = std::fs::read_dir(transport.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        // A retry replaced its file; no temporary files are left behind.
+        assert_eq!(names, ["one@x.eml", "two@x.eml"]);
+        let written = std::fs::read_to_string(transport.path_for("one@x")).unwrap();
+        assert!(written.contains("second try"), "{written}");
+        assert!(written.contains("Message-ID: <one@x>"), "{written}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(transport.path_for("one@x"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[tokio::test]
+    async fn file_transport_failures_are_temporary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let blocker = tmp.path().join("not-a-dir");
+        std::fs::write(&blocker, "").unwrap();
+        let transport = FileTransport::new(blocker.join("outbox"));
+        let err = transport.send(&message("one@x", "hi")).await.unwrap_err();
+        assert!(err.is_temporary(), "{err}");
+        assert!(transport.test_connection().await.is_err());
+
+        // Without a Message-ID there is no file name, and no retry would change that.
+        let no_id = Message::builder()
+            .from("a@example.org".parse().unwrap())
+            .to("b@example.org".parse().unwrap())
+            .body(String::from("hi"))
+            .unwrap();
+        let ok = FileTransport::new(tmp.path().join("ok"));
+        assert!(!ok.send(&no_id).await.unwrap_err().is_temporary());
+    }
+}
