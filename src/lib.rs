@@ -15,8 +15,10 @@
 pub mod cli;
 pub mod composer;
 pub mod config;
+pub mod demo;
 pub mod intake;
 pub mod model;
+pub mod outbox;
 pub mod planner;
 pub mod source;
 pub mod store;

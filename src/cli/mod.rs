@@ -10,10 +10,12 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
+use crate::composer::Composer;
 use crate::config::{Config, ConfigError};
 use crate::model::{ReferralId, ReferralStatus};
 use crate::source::files;
 use crate::store::Store;
+use crate::{outbox, transport};
 
 /// Messages recorded per transaction when ingesting: large enough to make recording cheap,
 /// small enough that memory stays flat.
@@ -43,6 +45,8 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Send everything due now, once, and exit
+    Tick,
     /// Classify one message against the current store without changing anything
     Inspect {
         /// The message (.eml), or - for standard input
@@ -59,6 +63,12 @@ enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+    /// An offline walkthrough on bundled sample introductions: no servers, no network
+    Demo {
+        /// Where to leave the database and the .eml outbox
+        #[arg(default_value = "referrald-demo")]
+        dir: PathBuf,
     },
     /// Show one referral: participants, events, outbound mail, feedback
     Show {
@@ -107,6 +117,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let config = || load_config(cli.config.as_deref());
     match cli.command {
         Command::Ingest { paths } => ingest(&config()?, &paths, now),
+        Command::Tick => tick(&config()?, now),
+        Command::Demo { dir } => {
+            runtime()?.block_on(crate::demo::run(&dir))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inspect { file, json } => inspect(&config()?, &file, json, now),
         Command::Referrals { status, json } => {
             let config = config()?;
@@ -193,6 +208,37 @@ fn ingest(config: &Config, paths: &[PathBuf], now: DateTime<Utc>) -> Result<Exit
         }
     }
     println!("{tally}");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A single-threaded runtime: the commands do one thing at a time.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn tick(config: &Config, now: DateTime<Utc>) -> Result<ExitCode> {
+    // Templates are checked before the database is touched: a broken override sends nothing.
+    let composer = Composer::new(config)?;
+    let mut store = open_store(config)?;
+    let runtime = runtime()?;
+    let deliveries = runtime.block_on(async {
+        let transport = transport::from_config(config)?;
+        outbox::deliver_due(&mut store, &composer, transport.as_ref(), config, now).await
+    })?;
+    let mut failed = false;
+    for d in &deliveries {
+        print::delivery(d);
+        failed |= matches!(d.result, outbox::DeliveryResult::Failed(_));
+    }
+    let next = store.next_due()?;
+    print::tick_summary(&deliveries, next, config);
     Ok(if failed {
         ExitCode::from(1)
     } else {

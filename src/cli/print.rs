@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::intake::{Classified, Verdict};
 use crate::model::{Outcome, Person, ReferralId, join_names};
+use crate::outbox::{Delivery, DeliveryResult};
 use crate::store::{Applied, OutboundView, ReferralDetail, ReferralView};
 
 /// Prints a value as pretty JSON on standard output.
@@ -227,6 +228,32 @@ fn clip(text: &str, width: usize) -> String {
         let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
         s.push('…');
         s
+    }
+}
+
+/// One line about one delivery attempt.
+pub fn delivery(d: &Delivery) {
+    let what = format!("#{} {} to {}", d.referral, d.kind, d.to);
+    match &d.result {
+        DeliveryResult::Sent => println!("sent    {what}"),
+        DeliveryResult::Retry(e) => println!("retry   {what}: {e}"),
+        DeliveryResult::Failed(e) => println!("failed  {what}: {e}"),
+    }
+}
+
+/// The closing line of `tick`.
+pub fn tick_summary(deliveries: &[Delivery], next: Option<DateTime<Utc>>, config: &Config) {
+    let sent = deliveries
+        .iter()
+        .filter(|d| d.result == DeliveryResult::Sent)
+        .count();
+    let plural = if sent == 1 { "" } else { "s" };
+    match next {
+        Some(t) => println!(
+            "{sent} message{plural} sent; next one due {}",
+            local(&t.to_rfc3339(), config)
+        ),
+        None => println!("{sent} message{plural} sent; nothing else is scheduled"),
     }
 }
 

@@ -1,0 +1,76 @@
+//! Outbox: sends what is due. The store decides what may go (plan, window, one a day,
+//! max-per-hour) and counts each attempt before it is made; the composer renders it; the
+//! transport carries it; the outcome goes back to the store. A message is therefore never
+//! handed to the transport twice unless an attempt's outcome was lost (SPEC §7).
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::composer::Composer;
+use crate::config::Config;
+use crate::model::{OutboundId, OutboundKind, Person, ReferralId};
+use crate::store::Store;
+use crate::transport::{SendError, Transport};
+
+/// What happened to one due message.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Its row.
+    pub id: OutboundId,
+    /// The referral it is about.
+    pub referral: ReferralId,
+    /// Which message of the plan.
+    pub kind: OutboundKind,
+    /// The recipient.
+    pub to: Person,
+    /// Sent, to be retried, or failed.
+    pub result: DeliveryResult,
+}
+
+/// The fate of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryResult {
+    /// Accepted by the transport.
+    Sent,
+    /// A temporary failure: it will be tried again later.
+    Retry(String),
+    /// A permanent failure: it will not be sent.
+    Failed(String),
+}
+
+/// Sends every message due at `now`, once each.
+pub async fn deliver_due(
+    store: &mut Store,
+    composer: &Composer,
+    transport: &dyn Transport,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<Delivery>> {
+    let due = store.claim_due(config, now)?;
+    let mut deliveries = Vec::with_capacity(due.len());
+    for message in due {
+        let result = match composer.compose(&message.draft, now) {
+            // Templates are checked at start-up, so this is a broken draft, not a bad day:
+            // retrying would not help.
+            Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
+            Ok(email) => match transport.send(&email).await {
+                Ok(()) => DeliveryResult::Sent,
+                Err(SendError::Temporary(e)) => DeliveryResult::Retry(e),
+                Err(SendError::Permanent(e)) => DeliveryResult::Failed(e),
+            },
+        };
+        match &result {
+            DeliveryResult::Sent => store.mark_sent(message.id, config, now)?,
+            DeliveryResult::Retry(e) => store.mark_retry(message.id, e, config, now)?,
+            DeliveryResult::Failed(e) => store.mark_failed(message.id, e, now)?,
+        }
+        deliveries.push(Delivery {
+            id: message.id,
+            referral: message.draft.referral.id,
+            kind: message.draft.kind,
+            to: message.draft.to,
+            result,
+        });
+    }
+    Ok(deliveries)
+}
