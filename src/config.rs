@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::{NaiveTime, Weekday};
 use chrono_tz::Tz;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::model::normalize_email;
 
@@ -127,10 +127,12 @@ impl Intake {
     /// Whether `email` (lower-cased) matches an `accept-from` entry.
     pub fn accepts(&self, email: &str) -> bool {
         let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        self.accept_from.iter().any(|pattern| match pattern.strip_prefix("*@") {
-            Some(d) => d == domain,
-            None => pattern == email,
-        })
+        self.accept_from
+            .iter()
+            .any(|pattern| match pattern.strip_prefix("*@") {
+                Some(d) => d == domain,
+                None => pattern == email,
+            })
     }
 }
 
@@ -520,7 +522,9 @@ impl Config {
             return Err(ConfigError("intake.max-parties must be at least 2".into()));
         }
         if self.schedule.max_per_hour == 0 {
-            return Err(ConfigError("schedule.max-per-hour must be at least 1".into()));
+            return Err(ConfigError(
+                "schedule.max-per-hour must be at least 1".into(),
+            ));
         }
         if let Some(imap) = &self.imap {
             imap.secret().check("imap")?;
@@ -551,13 +555,18 @@ impl Config {
 
     /// The template override directory, if any, resolved against the config file's directory.
     pub fn templates_dir(&self) -> Option<PathBuf> {
-        self.templates.dir.as_ref().map(|d| resolve(&self.base_dir, d))
+        self.templates
+            .dir
+            .as_ref()
+            .map(|d| resolve(&self.base_dir, d))
     }
 }
 
 fn check_address(key: &str, address: &str) -> Result<(), ConfigError> {
     match address.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && domain.contains('.') || domain == "localhost" => {
+        Some((local, domain))
+            if !local.is_empty() && domain.contains('.') || domain == "localhost" =>
+        {
             Ok(())
         }
         _ => Err(ConfigError(format!(
@@ -662,7 +671,9 @@ impl<'de> Visitor<'de> for SendWindowVisitor {
     type Value = SendWindow;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("\"always\" or a table like { days = \"Mon-Fri\", from = \"09:00\", to = \"17:00\" }")
+        f.write_str(
+            "\"always\" or a table like { days = \"Mon-Fri\", from = \"09:00\", to = \"17:00\" }",
+        )
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<SendWindow, E> {
@@ -691,7 +702,13 @@ impl<'de> Visitor<'de> for SendWindowVisitor {
             }
         }
         let days = days.unwrap_or_else(|| {
-            vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
+            vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ]
         });
         let from = from.ok_or_else(|| de::Error::custom("send-window needs `from`"))?;
         let to = to.ok_or_else(|| de::Error::custom("send-window needs `to`"))?;
@@ -819,7 +836,10 @@ transport = "file"
     fn bad_values_are_explained() {
         let text = MINIMAL.replace("Europe/London", "Mars/Olympus");
         let err = parse(&text).unwrap_err().to_string();
-        assert!(err.contains("IANA timezone") && err.contains("line 8"), "{err}");
+        assert!(
+            err.contains("IANA timezone") && err.contains("line 8"),
+            "{err}"
+        );
 
         let text = format!("{MINIMAL}\n[schedule]\nfollow-up-after = \"two days\"\n");
         let err = parse(&text).unwrap_err().to_string();
@@ -841,7 +861,10 @@ transport = "file"
         assert_eq!(to, NaiveTime::from_hms_opt(18, 0, 0).unwrap());
 
         let text = format!("{MINIMAL}\n[schedule]\nsend-window = \"always\"\n");
-        assert_eq!(parse(&text).unwrap().schedule.send_window, SendWindow::Always);
+        assert_eq!(
+            parse(&text).unwrap().schedule.send_window,
+            SendWindow::Always
+        );
 
         let text = format!(
             "{MINIMAL}\n[schedule]\nsend-window = {{ from = \"18:00\", to = \"09:00\" }}\n"
@@ -851,7 +874,9 @@ transport = "file"
 
     #[test]
     fn accept_from_patterns_match_domains() {
-        let text = format!("{MINIMAL}\n[intake]\naccept-from = [\"*@Brightside.example\", \"bob@networkers.example\"]\n");
+        let text = format!(
+            "{MINIMAL}\n[intake]\naccept-from = [\"*@Brightside.example\", \"bob@networkers.example\"]\n"
+        );
         let c = parse(&text).unwrap();
         assert!(c.intake.accepts("carol@brightside.example"));
         assert!(c.intake.accepts("bob@networkers.example"));
@@ -870,7 +895,12 @@ transport = "file"
         assert_eq!(imap.secret().reveal(Path::new(".")).unwrap(), "hunter2");
 
         let text = format!("{MINIMAL}\n[imap]\nhost = \"h\"\nusername = \"u\"\n");
-        assert!(parse(&text).unwrap_err().to_string().contains("password-file"));
+        assert!(
+            parse(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("password-file")
+        );
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pw"), "s3cret\nignored\n").unwrap();

@@ -258,7 +258,10 @@ mod tests {
     #[test]
     fn person_names_fall_back_to_the_local_part() {
         assert_eq!(Person::new("Sally.Jones@X.org", None).name, "Sally Jones");
-        assert_eq!(Person::new("fred_bloggs+crm@x.org", Some("  ")).name, "Fred Bloggs");
+        assert_eq!(
+            Person::new("fred_bloggs+crm@x.org", Some("  ")).name,
+            "Fred Bloggs"
+        );
         assert_eq!(
             Person::new("<FRED@X.ORG>", Some("\"Fred  Bloggs\"")),
             Person {
@@ -272,8 +275,14 @@ mod tests {
 
     #[test]
     fn first_names_read_naturally() {
-        assert_eq!(Person::new("a@x", Some("Sally Jones")).first_name(), "Sally");
-        assert_eq!(Person::new("a@x", Some("Jones, Sally")).first_name(), "Sally");
+        assert_eq!(
+            Person::new("a@x", Some("Sally Jones")).first_name(),
+            "Sally"
+        );
+        assert_eq!(
+            Person::new("a@x", Some("Jones, Sally")).first_name(),
+            "Sally"
+        );
         assert_eq!(Person::new("a@x", Some("Prince")).first_name(), "Prince");
     }
 
