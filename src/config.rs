@@ -529,10 +529,10 @@ impl Config {
         if let Some(imap) = &self.imap {
             imap.secret().check("imap")?;
         }
-        if let Some(smtp) = &self.smtp {
-            if smtp.username.is_some() {
-                smtp.secret().check("smtp")?;
-            }
+        if let Some(smtp) = &self.smtp
+            && smtp.username.is_some()
+        {
+            smtp.secret().check("smtp")?;
         }
         if self.outbound.transport == TransportKind::Smtp && self.smtp.is_none() {
             return Err(ConfigError(

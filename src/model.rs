@@ -35,10 +35,10 @@ impl Person {
     /// The first word of the name, for greetings ("Hi Sally,").
     pub fn first_name(&self) -> &str {
         // "Smith, Fred" is how some directories write names: the first name follows the comma.
-        if let Some((_, given)) = self.name.split_once(',') {
-            if let Some(first) = given.split_whitespace().next() {
-                return first;
-            }
+        if let Some((_, given)) = self.name.split_once(',')
+            && let Some(first) = given.split_whitespace().next()
+        {
+            return first;
         }
         self.name.split_whitespace().next().unwrap_or(&self.name)
     }

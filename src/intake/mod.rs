@@ -218,10 +218,10 @@ pub fn normalize_subject(subject: &str) -> String {
     let mut s = subject.trim();
     loop {
         let before = s;
-        if let Some(rest) = s.strip_prefix('[') {
-            if let Some(end) = rest.find(']') {
-                s = rest[end + 1..].trim_start();
-            }
+        if let Some(rest) = s.strip_prefix('[')
+            && let Some(end) = rest.find(']')
+        {
+            s = rest[end + 1..].trim_start();
         }
         if let Some((head, rest)) = s.split_once(':') {
             // "Re[2]: x" and "Re(2): x" count as "Re:" too.
