@@ -149,7 +149,7 @@ pub(crate) fn plausible(email: &str) -> bool {
                 && !domain.is_empty()
                 && email.len() <= 254
                 && !domain.contains('@')
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !email.bytes().any(|b| b <= b' ' || b == 0x7f)
         }
         None => false,
     }

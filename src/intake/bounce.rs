@@ -13,7 +13,7 @@ use mail_parser::decoders::html::html_to_text;
 use mail_parser::{HeaderValue, MessageParser, PartType};
 
 use super::address::{find_addresses, plausible};
-use super::message::{Mail, part_text, part_type};
+use super::message::{Field, Mail, part_text, part_type};
 use super::{Bounce, Known};
 use crate::config::Config;
 use crate::model::{normalize_email, strip_plus_detail};
@@ -64,6 +64,8 @@ const COPY_MARKERS: &[&str] = &[
 const MAX_PROSE: usize = 64 * 1024;
 /// At most this many recipients are taken from prose.
 const MAX_PROSE_RECIPIENTS: usize = 5;
+/// At most this many failed recipients are read from one bounce: ours go to one person each.
+const MAX_RECIPIENTS: usize = 100;
 /// Diagnostics are cut to this many characters.
 const MAX_DIAGNOSTIC: usize = 300;
 
@@ -80,14 +82,14 @@ pub(crate) fn is_bounce(mail: &Mail<'_>, subject: &str) -> bool {
 }
 
 fn is_bounce_subject(subject: &str) -> bool {
-    let subject = subject.to_lowercase();
+    let subject = super::automatic::subject_head(subject);
     BOUNCE_SUBJECTS.iter().any(|s| subject.contains(s))
 }
 
 /// A null sender (`Return-Path: <>`), no From at all, or a mail-system From.
 fn from_mail_system(mail: &Mail<'_>) -> bool {
     let null_sender = mail
-        .fields("Return-Path")
+        .fields(Field::ReturnPath)
         .next()
         .is_some_and(|h| match &h.value {
             HeaderValue::Text(t) => {
@@ -112,8 +114,7 @@ pub(crate) fn is_mail_system(address: &str) -> bool {
         .trim_matches(|c| c == '<' || c == '>' || c == '"')
         .split('@')
         .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .unwrap_or("");
     [
         "mailer-daemon",
         "mailer_daemon",
@@ -123,7 +124,11 @@ pub(crate) fn is_mail_system(address: &str) -> bool {
         "microsoftexchange",
     ]
     .iter()
-    .any(|m| local.starts_with(m))
+    .any(|m| {
+        local
+            .get(..m.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(m))
+    })
 }
 
 fn dsn_part<'m>(mail: &Mail<'m>) -> Option<Cow<'m, str>> {
@@ -149,6 +154,9 @@ pub(crate) fn read(mail: &Mail<'_>, subject: &str, known: &dyn Known, config: &C
             None => r.status.as_deref().is_some_and(|s| s.starts_with('5')),
         };
         for record in records.iter().filter(failed) {
+            if bounce.recipients.len() >= MAX_RECIPIENTS {
+                break;
+            }
             if let Some(email) = record.recipient.clone().or_else(|| record.original.clone())
                 && !bounce.recipients.contains(&email)
             {
@@ -327,8 +335,8 @@ fn prose<'m>(mail: &Mail<'m>) -> Option<Cow<'m, str>> {
 /// Failed recipients of a bounce without a delivery-status part.
 fn prose_recipients(mail: &Mail<'_>, subject: &str, config: &Config) -> Vec<String> {
     let mut recipients: Vec<String> = Vec::new();
-    for field in mail.texts("X-Failed-Recipients") {
-        for (start, end) in find_addresses(field) {
+    for field in mail.texts(Field::XFailedRecipients) {
+        for (start, end) in find_addresses(field).take(MAX_RECIPIENTS) {
             if let Some(email) = field.get(start..end).map(normalize_email)
                 && !recipients.contains(&email)
             {

@@ -1,27 +1,28 @@
 //! The classifier: one verdict per message, decided in the order of SPEC §3, loop guards
 //! first. Each step is one method of [`Intake`], called in order by [`Intake::verdict`].
 
+use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 
 use chrono::{DateTime, Duration, Utc};
 use mail_parser::MessageParser;
 
 use super::forward::{self, Original};
-use super::message::{Mail, synthetic_message_id};
+use super::message::{Field, Mail, synthetic_message_id};
 use super::{
     Classified, IgnoreReason, Introduction, Known, Verdict, auth, automatic, bounce,
     normalize_subject, reply,
 };
 use crate::config::Config;
-use crate::model::{Person, Role, normalize_email, strip_plus_detail};
+use crate::model::{Person, Role, normalize_email};
 
 /// Fields that name the mailbox a message was delivered to: how a Bcc to the tracking
 /// address shows, since a Bcc leaves no trace in To or Cc.
-const DELIVERY_FIELDS: &[&str] = &[
-    "Delivered-To",
-    "X-Original-To",
-    "Envelope-To",
-    "X-Envelope-To",
+const DELIVERY_FIELDS: &[Field] = &[
+    Field::DeliveredTo,
+    Field::XOriginalTo,
+    Field::EnvelopeTo,
+    Field::XEnvelopeTo,
 ];
 
 /// Classifies one raw message (SPEC §3). Pure: it reads the message and asks `known` what
@@ -142,16 +143,13 @@ impl Intake<'_, '_> {
             return verdict;
         }
 
-        let mut recipients = self.mail.people("To");
-        recipients.extend(self.mail.people("Cc"));
+        let mut recipients = self.mail.people(Field::To);
+        recipients.extend(self.mail.people(Field::Cc));
         if !self.addressed_to_tracking(&recipients) {
             return Verdict::Ignored(NotAddressed);
         }
         // The mailto: List-Unsubscribe our mail carries writes exactly this.
-        if matches!(
-            normalize_subject(self.subject).as_str(),
-            "unsubscribe" | "stop"
-        ) {
+        if is_stop_subject(self.subject) {
             return Verdict::OptOut {
                 email: from.email.clone(),
                 referral: None,
@@ -165,7 +163,7 @@ impl Intake<'_, '_> {
     fn is_own_mail(&self) -> bool {
         self.from
             .is_some_and(|f| is_tracking(&f.email, self.config))
-            || self.mail.has("X-Referrald-Kind")
+            || self.mail.has(Field::ReferraldKind)
             || self
                 .message_id
                 .rsplit_once('@')
@@ -238,10 +236,10 @@ impl Intake<'_, '_> {
     fn addressed_to_tracking(&self, recipients: &[Person]) -> bool {
         recipients
             .iter()
-            .chain(self.mail.people("Bcc").iter())
+            .chain(self.mail.people(Field::Bcc).iter())
             .any(|p| is_tracking(&p.email, self.config))
             || DELIVERY_FIELDS.iter().any(|field| {
-                self.mail.texts(field).any(|value| {
+                self.mail.texts(*field).any(|value| {
                     value
                         .split(',')
                         .any(|a| is_tracking(&normalize_email(a), self.config))
@@ -273,7 +271,7 @@ impl Intake<'_, '_> {
         }
         if config.intake.require_authentication {
             let domain = from.email.rsplit_once('@').map_or("", |(_, d)| d);
-            let results = self.mail.texts("Authentication-Results");
+            let results = self.mail.texts(Field::AuthenticationResults);
             if let Err(why) = auth::check(results, domain, &config.intake.trusted_authserv_ids) {
                 return Verdict::Ignored(IgnoreReason::Unauthenticated(why));
             }
@@ -340,39 +338,72 @@ pub(crate) fn parties(
     introducer: &Person,
     config: &Config,
 ) -> Vec<Person> {
+    /// Up to this many recipients, a scan of those kept so far beats hashing.
+    const SCAN_LIMIT: usize = 16;
     let owner_introduces = config.owner.is_owner(&introducer.email);
-    let mut parties: Vec<Person> = Vec::with_capacity(recipients.len());
-    for person in recipients {
-        let excluded = person.email == introducer.email
-            || is_tracking(&person.email, config)
-            || (owner_introduces && config.owner.is_owner(&person.email))
-            || is_never_party(&person.email, config)
-            || parties.iter().any(|p| p.email == person.email);
-        if !excluded {
-            parties.push(person);
-        }
+    // A hostile To line can hold thousands of addresses: past a handful, a set.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut keep: Vec<bool> = Vec::with_capacity(recipients.len());
+    for (i, person) in recipients.iter().enumerate() {
+        let email = person.email.as_str();
+        let excluded = email == introducer.email
+            || is_tracking(email, config)
+            || (owner_introduces && config.owner.is_owner(email))
+            || is_never_party(email, config);
+        let first = if recipients.len() <= SCAN_LIMIT {
+            !recipients
+                .iter()
+                .zip(&keep)
+                .take(i)
+                .any(|(earlier, kept)| *kept && earlier.email == email)
+        } else {
+            seen.insert(email)
+        };
+        keep.push(!excluded && first);
     }
-    parties
+    recipients
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(person, keep)| keep.then_some(person))
+        .collect()
+}
+
+/// An address as (local part without its `+detail`, domain).
+fn without_detail(email: &str) -> (&str, &str) {
+    let (local, domain) = email.rsplit_once('@').unwrap_or((email, ""));
+    (local.split('+').next().unwrap_or(local), domain)
 }
 
 /// Whether a (lower-cased) address is the tracking address or a `+detail` variant of it.
 fn is_tracking(email: &str, config: &Config) -> bool {
-    let tracking = &config.tracking.address;
-    email == tracking || strip_plus_detail(email) == strip_plus_detail(tracking)
+    let tracking = config.tracking.address.as_str();
+    email == tracking || without_detail(email) == without_detail(tracking)
 }
 
 /// Whether a (lower-cased) address is configured never to be a party: listed, listed
 /// without its `+detail` (CRM BCC addresses carry one), or under a listed `*@domain`.
 fn is_never_party(email: &str, config: &Config) -> bool {
-    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+    let (base, domain) = without_detail(email);
     config
         .intake
         .never_party
         .iter()
         .any(|entry| match entry.strip_prefix("*@") {
             Some(d) => d == domain,
-            None => entry == email || *entry == strip_plus_detail(email),
+            None => entry == email || without_detail(entry) == (base, domain),
         })
+}
+
+/// Whether a subject is just "unsubscribe" or "stop" (after any reply prefixes).
+fn is_stop_subject(subject: &str) -> bool {
+    // Only a subject ending in the word can be one: spare every introduction the normalising.
+    let ends_with = |word: &str| {
+        let t = subject.trim_end();
+        t.get(t.len().saturating_sub(word.len())..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(word))
+    };
+    (ends_with("stop") || ends_with("unsubscribe"))
+        && matches!(normalize_subject(subject).as_str(), "unsubscribe" | "stop")
 }
 
 /// A References chain ending with `id`.
@@ -523,6 +554,22 @@ transport = "file"
     }
 
     #[test]
+    fn stop_subjects() {
+        for s in ["unsubscribe", "STOP", " Re: Stop ", "AW: unsubscribe"] {
+            assert!(is_stop_subject(s), "{s}");
+        }
+        for s in [
+            "Intro: stop doing your own books",
+            "Please stop",
+            "stop it",
+            "",
+            "é",
+        ] {
+            assert!(!is_stop_subject(s), "{s}");
+        }
+    }
+
+    #[test]
     fn chains_end_with_the_root_once() {
         assert_eq!(chain(vec!["a", "b", "c"], "b"), ["a", "c", "b"]);
         assert_eq!(chain(Vec::<String>::new(), "x"), ["x"]);
@@ -535,5 +582,16 @@ transport = "file"
         assert!(is_tracking("intros+vip@tracker.example.org", &c));
         assert!(!is_tracking("intros@tracker.example.com", &c));
         assert!(!is_tracking("intros2@tracker.example.org", &c));
+        assert!(!is_tracking("intros", &c));
+    }
+
+    #[test]
+    fn thousands_of_recipients_are_deduplicated_in_linear_time() {
+        let c = config();
+        let bob = Person::new("bob@brightside.example", None);
+        let many: Vec<Person> = (0..50_000)
+            .map(|i| Person::new(&format!("p{}@x.example", i % 25_000), None))
+            .collect();
+        assert_eq!(parties(many, &bob, &c).len(), 25_000);
     }
 }

@@ -23,7 +23,7 @@ use mail_parser::PartType;
 use mail_parser::decoders::html::html_to_text;
 
 use super::address::{address_list, decode_words};
-use super::message::Mail;
+use super::message::{Field, Mail};
 use crate::model::Person;
 
 /// At most this many lines of the body are searched for the forwarded header block.
@@ -63,8 +63,8 @@ fn attached(mail: &Mail<'_>) -> Option<Original> {
         };
         let inner = Mail::new(inner);
         let from = inner.from()?;
-        let mut recipients = inner.people("To");
-        recipients.extend(inner.people("Cc"));
+        let mut recipients = inner.people(Field::To);
+        recipients.extend(inner.people(Field::Cc));
         if recipients.is_empty() {
             return None;
         }
@@ -161,7 +161,7 @@ pub(crate) fn has_forward_prefix(subject: &str) -> bool {
 
 /// The fields of a quoted header block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+enum Label {
     From,
     To,
     Cc,
@@ -182,20 +182,20 @@ struct Block {
 
 impl Block {
     /// Adds a field's value, or with `continued` a wrapped line of it.
-    fn append(&mut self, field: Field, value: &str, continued: bool) {
+    fn append(&mut self, field: Label, value: &str, continued: bool) {
         let target = match field {
-            Field::From => self.from.get_or_insert_with(String::new),
-            Field::To | Field::Cc => &mut self.to,
-            Field::Subject => self.subject.get_or_insert_with(String::new),
-            Field::Date => {
+            Label::From => self.from.get_or_insert_with(String::new),
+            Label::To | Label::Cc => &mut self.to,
+            Label::Subject => self.subject.get_or_insert_with(String::new),
+            Label::Date => {
                 self.dated = true;
                 return;
             }
-            Field::Other => return,
+            Label::Other => return,
         };
         if !target.is_empty() {
             // To and Cc are one list; a wrapped line continues the value.
-            target.push(if continued || field == Field::Subject {
+            target.push(if continued || field == Label::Subject {
                 ' '
             } else {
                 ','
@@ -253,7 +253,7 @@ fn header_block(text: &str) -> Option<(Block, bool)> {
 /// Reads the block starting at line `start`; returns it and the line after it.
 fn read_block(lines: &[&str], start: usize) -> (Block, usize) {
     let mut block = Block::default();
-    let mut last: Option<Field> = None;
+    let mut last: Option<Label> = None;
     let mut previous_soft_break = false;
     let mut j = start;
     while let Some(raw) = lines.get(j) {
@@ -268,7 +268,7 @@ fn read_block(lines: &[&str], start: usize) -> (Block, usize) {
                     if lines
                         .get(k)
                         .and_then(|l| label(unquote(l)))
-                        .is_some_and(|(f, _)| f != Field::From) =>
+                        .is_some_and(|(f, _)| f != Label::From) =>
                 {
                     j = k;
                     last = None;
@@ -278,7 +278,7 @@ fn read_block(lines: &[&str], start: usize) -> (Block, usize) {
             }
         }
         if let Some((field, value)) = label(line) {
-            if field == Field::From && block.from.is_some() {
+            if field == Label::From && block.from.is_some() {
                 break;
             }
             block.append(field, value, false);
@@ -287,11 +287,11 @@ fn read_block(lines: &[&str], start: usize) -> (Block, usize) {
             // A wrapped value: an address list goes on while it names addresses, a subject
             // only after a format=flowed soft break.
             match last {
-                Some(f @ (Field::To | Field::Cc | Field::From)) if line.contains('@') => {
+                Some(f @ (Label::To | Label::Cc | Label::From)) if line.contains('@') => {
                     block.append(f, line, true)
                 }
-                Some(Field::Subject) if previous_soft_break => {
-                    block.append(Field::Subject, line, true)
+                Some(Label::Subject) if previous_soft_break => {
+                    block.append(Label::Subject, line, true)
                 }
                 _ => break,
             }
@@ -334,7 +334,7 @@ fn is_forward_marker(line: &str) -> bool {
 }
 
 /// A `Label: value` line of a quoted header block.
-fn label(line: &str) -> Option<(Field, &str)> {
+fn label(line: &str) -> Option<(Label, &str)> {
     let (at, colon_len) = match (line.find(':'), line.find('：')) {
         (Some(a), Some(b)) if b < a => (b, '：'.len_utf8()),
         (Some(a), _) => (a, 1),
@@ -353,15 +353,15 @@ fn label(line: &str) -> Option<(Field, &str)> {
     let value = line.get(at + colon_len..)?.trim_start_matches('*').trim();
     let field = match name.as_str() {
         "from" | "von" | "de" | "da" | "van" | "fra" | "från" | "od" | "от" | "发件人"
-        | "寄件者" | "差出人" => Field::From,
+        | "寄件者" | "差出人" => Label::From,
         "to" | "an" | "à" | "a" | "para" | "aan" | "til" | "till" | "do" | "кому" | "收件人"
-        | "宛先" => Field::To,
+        | "宛先" => Label::To,
         "cc" | "kopie" | "copie" | "cópia" | "kopia" | "копия" | "抄送" | "副本" => {
-            Field::Cc
+            Label::Cc
         }
         "subject" | "betreff" | "objet" | "asunto" | "oggetto" | "onderwerp" | "assunto"
         | "emne" | "ämne" | "temat" | "тема" | "主题" | "主旨" | "件名" => {
-            Field::Subject
+            Label::Subject
         }
         "date"
         | "sent"
@@ -382,9 +382,9 @@ fn label(line: &str) -> Option<(Field, &str)> {
         | "日期"
         | "发送时间"
         | "送信日時"
-        | "日時" => Field::Date,
+        | "日時" => Label::Date,
         "reply-to" | "antwort an" | "répondre à" | "bcc" | "importance" | "priority"
-        | "attachments" | "anlagen" | "pièces jointes" => Field::Other,
+        | "attachments" | "anlagen" | "pièces jointes" => Label::Other,
         _ => return None,
     };
     Some((field, value))
