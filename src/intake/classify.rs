@@ -14,7 +14,7 @@ use super::{
     normalize_subject, reply,
 };
 use crate::config::Config;
-use crate::model::{Person, Role, normalize_email};
+use crate::model::{Person, Role, normalize_email, strip_plus_detail};
 
 /// Fields that name the mailbox a message was delivered to: how a Bcc to the tracking
 /// address shows, since a Bcc leaves no trace in To or Cc.
@@ -186,25 +186,36 @@ impl Intake<'_, '_> {
     fn reply(&self, from: &Person, thread: &[String], reply_like: bool) -> Option<Verdict> {
         // `answers_us`: Some(true) when it answers one of our messages, Some(false) when it
         // answers the introduction's thread, None when only the subject matched.
+        let addresses = self.addresses_of(from);
         let (referral, answers_us) = match self.thread_hit(thread) {
             Some(hit) => (hit.referral, Some(hit.outbound.is_some())),
             None if reply_like => {
                 let subject = normalize_subject(self.subject);
-                (self.known.referral_by_subject(&subject, &from.email)?, None)
+                let referral = addresses
+                    .iter()
+                    .find_map(|a| self.known.referral_by_subject(&subject, a))?;
+                (referral, None)
             }
             None => return None,
         };
-        let Some(role) = self.known.role_in(referral, &from.email) else {
+        // The verdict names the participant by the address the referral knows them by.
+        let Some((role, email)) = addresses
+            .into_iter()
+            .find_map(|a| self.known.role_in(referral, &a).map(|role| (role, a)))
+        else {
             return Some(Verdict::Ignored(IgnoreReason::Stranger(from.email.clone())));
         };
         let words = self.own_words();
         if reply::says_stop(&words, self.subject) {
             return Some(Verdict::OptOut {
-                email: from.email.clone(),
+                email,
                 referral: Some(referral),
             });
         }
-        let from = from.clone();
+        let from = Person {
+            email,
+            name: from.name.clone(),
+        };
         Some(match (answers_us, role) {
             (Some(true), Role::Party) => Verdict::Feedback {
                 referral,
@@ -225,6 +236,24 @@ impl Intake<'_, '_> {
             }
             _ => Verdict::ThreadReply { referral, from },
         })
+    }
+
+    /// The addresses a sender may take part under: their own, without its `+detail`, and
+    /// for the owner every address of the owner's (a referral knows the owner by one).
+    fn addresses_of(&self, from: &Person) -> Vec<String> {
+        let mut addresses = vec![from.email.clone()];
+        let base = strip_plus_detail(&from.email);
+        if base != from.email {
+            addresses.push(base);
+        }
+        if is_owner(&from.email, self.config) {
+            for email in &self.config.owner.emails {
+                if !addresses.contains(email) {
+                    addresses.push(email.clone());
+                }
+            }
+        }
+        addresses
     }
 
     fn own_words(&self) -> String {
@@ -259,7 +288,7 @@ impl Intake<'_, '_> {
     /// forwarder as the introducer.
     fn introduction(&self, from: &Person, recipients: Vec<Person>) -> Verdict {
         let config = self.config;
-        if !(config.owner.is_owner(&from.email) || config.intake.accepts(&from.email)) {
+        if !is_allowed(&from.email, config) {
             // Anyone may ask us to leave them alone, even in a message of their own.
             if reply::says_stop(&self.own_words(), self.subject) {
                 return Verdict::OptOut {
@@ -340,7 +369,7 @@ pub(crate) fn parties(
 ) -> Vec<Person> {
     /// Up to this many recipients, a scan of those kept so far beats hashing.
     const SCAN_LIMIT: usize = 16;
-    let owner_introduces = config.owner.is_owner(&introducer.email);
+    let owner_introduces = is_owner(&introducer.email, config);
     // A hostile To line can hold thousands of addresses: past a handful, a set.
     let mut seen: HashSet<&str> = HashSet::new();
     let mut keep: Vec<bool> = Vec::with_capacity(recipients.len());
@@ -348,7 +377,7 @@ pub(crate) fn parties(
         let email = person.email.as_str();
         let excluded = email == introducer.email
             || is_tracking(email, config)
-            || (owner_introduces && config.owner.is_owner(email))
+            || (owner_introduces && is_owner(email, config))
             || is_never_party(email, config);
         let first = if recipients.len() <= SCAN_LIMIT {
             !recipients
@@ -366,6 +395,19 @@ pub(crate) fn parties(
         .zip(keep)
         .filter_map(|(person, keep)| keep.then_some(person))
         .collect()
+}
+
+/// Whether a (lower-cased) address is one of the owner's, `+detail` variants included.
+fn is_owner(email: &str, config: &Config) -> bool {
+    config.owner.is_owner(email) || config.owner.is_owner(&strip_plus_detail(email))
+}
+
+/// Whether a (lower-cased) address may introduce: the owner's, or one `accept-from` lets in.
+/// A `+detail` variant (`bob+crm@x`) is its owner's mailbox and is allowed with it: forging
+/// one is no easier than forging the plain address.
+fn is_allowed(email: &str, config: &Config) -> bool {
+    let base = strip_plus_detail(email);
+    is_owner(email, config) || config.intake.accepts(email) || config.intake.accepts(&base)
 }
 
 /// An address as (local part without its `+detail`, domain).
