@@ -4,14 +4,29 @@
 //!
 //! Kinds are decided in the order of SPEC §3, loop guards first: a message from ourselves, a
 //! bounce or an auto-reply can never be taken for an introduction or a reply.
+//!
+//! Layout: [`classify`] runs the steps in order (`classify.rs`) over a view of the parsed
+//! message (`message.rs`); each question that takes more than a header lookup has its own
+//! module: `bounce.rs` (delivery-status reports), `automatic.rs` (lists and auto-responders),
+//! `auth.rs` (`Authentication-Results`), `forward.rs` (forwarded introductions), with
+//! `address.rs` reading addresses written as text; `reply.rs` reads a participant's answer.
 
-mod pending;
-pub use pending::classify;
+mod address;
+mod auth;
+mod automatic;
+mod bounce;
+mod classify;
+mod forward;
+mod message;
+
+pub use classify::classify;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::model::{OutboundKind, Outcome, Person, ReferralId, Role};
+
+pub mod reply;
 
 /// What the store knows that classification needs. Implemented by the store over SQLite and
 /// by plain structs in tests.
@@ -110,6 +125,15 @@ impl Verdict {
             Verdict::Feedback { .. } => "feedback",
             Verdict::ThreadReply { .. } => "thread_reply",
             Verdict::Introduction(_) => "introduction",
+        }
+    }
+
+    /// Why, in a few words, for logs and `inspect`: the ignore reason, or a bounce's status.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Verdict::Ignored(reason) => Some(reason.to_string()),
+            Verdict::Bounce(bounce) => bounce.status.clone(),
+            _ => None,
         }
     }
 

@@ -1,0 +1,639 @@
+//! The classifier: one verdict per message, decided in the order of SPEC §3, loop guards
+//! first. Each step is one method of [`Intake`], called in order by [`Intake::verdict`].
+
+use std::collections::HashSet;
+use std::panic::{self, AssertUnwindSafe};
+
+use chrono::{DateTime, Duration, Utc};
+use mail_parser::MessageParser;
+
+use super::forward::{self, Original};
+use super::message::{Field, Mail, synthetic_message_id};
+use super::{
+    Classified, IgnoreReason, Introduction, Known, Verdict, auth, automatic, bounce,
+    normalize_subject, reply,
+};
+use crate::config::Config;
+use crate::model::{Person, Role, normalize_email, strip_plus_detail};
+
+/// Fields that name the mailbox a message was delivered to: how a Bcc to the tracking
+/// address shows, since a Bcc leaves no trace in To or Cc.
+const DELIVERY_FIELDS: &[Field] = &[
+    Field::DeliveredTo,
+    Field::XOriginalTo,
+    Field::EnvelopeTo,
+    Field::XEnvelopeTo,
+];
+
+/// Classifies one raw message (SPEC §3). Pure: it reads the message and asks `known` what
+/// the store holds, and returns the verdict for the store to apply.
+///
+/// Never panics: bytes that are not a message come back as
+/// [`IgnoreReason::Unparseable`], and should a bug panic inside the parser or here, the
+/// panic is caught and the message is ignored as unparseable rather than taking the
+/// daemon down.
+pub fn classify(raw: &[u8], known: &dyn Known, config: &Config, now: DateTime<Utc>) -> Classified {
+    panic::catch_unwind(AssertUnwindSafe(|| classify_bytes(raw, known, config, now)))
+        .unwrap_or_else(|_| unparseable(raw, "the message could not be read (internal error)"))
+}
+
+fn unparseable(raw: &[u8], why: &str) -> Classified {
+    Classified {
+        message_id: synthetic_message_id(raw),
+        from: None,
+        subject: String::new(),
+        date: None,
+        verdict: Verdict::Ignored(IgnoreReason::Unparseable(why.to_string())),
+    }
+}
+
+fn classify_bytes(
+    raw: &[u8],
+    known: &dyn Known,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Classified {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return unparseable(raw, "empty message");
+    }
+    // mail-parser drops a last header field that no line break ends (a message cut off in
+    // its header): give it one.
+    let terminated;
+    let bytes = if raw.ends_with(b"\n") {
+        raw
+    } else {
+        terminated = [raw, b"\n"].concat();
+        &terminated
+    };
+    let Some(msg) = MessageParser::default().parse(bytes) else {
+        return unparseable(raw, "no header fields");
+    };
+    let mail = Mail::new(&msg);
+    if !mail.has_mail_headers() {
+        return unparseable(raw, "no mail header fields");
+    }
+    let message_id = mail
+        .message_id()
+        .map_or_else(|| synthetic_message_id(raw), str::to_string);
+    let from = mail.from();
+    let subject = mail.subject();
+    // A Date more than a day ahead of now comes from a broken clock; the store falls back to
+    // the time of arrival.
+    let date = mail.date().filter(|d| *d <= now + Duration::days(1));
+    let verdict = Intake {
+        mail,
+        known,
+        config,
+        message_id: &message_id,
+        from: from.as_ref(),
+        subject: &subject,
+    }
+    .verdict();
+    Classified {
+        message_id,
+        from,
+        subject,
+        date,
+        verdict,
+    }
+}
+
+/// One message being classified, with what every step needs.
+struct Intake<'a, 'm> {
+    mail: Mail<'m>,
+    known: &'a dyn Known,
+    config: &'a Config,
+    message_id: &'a str,
+    from: Option<&'a Person>,
+    subject: &'a str,
+}
+
+impl Intake<'_, '_> {
+    fn verdict(&self) -> Verdict {
+        use IgnoreReason::*;
+
+        if self.is_own_mail() {
+            return Verdict::Ignored(OwnMail);
+        }
+        if bounce::is_bounce(&self.mail, self.subject) {
+            return Verdict::Bounce(bounce::read(
+                &self.mail,
+                self.subject,
+                self.known,
+                self.config,
+            ));
+        }
+        let Some(from) = self.from else {
+            return Verdict::Ignored(NoFrom);
+        };
+        let thread = self.mail.thread_ids();
+        let reply_like = !thread.is_empty() || has_reply_prefix(self.subject);
+        if automatic::is_list(&self.mail, reply_like) {
+            return Verdict::Ignored(List);
+        }
+        if automatic::is_auto_reply(&self.mail, self.subject) {
+            return Verdict::AutoReply {
+                referral: self.thread_hit(&thread).map(|hit| hit.referral),
+            };
+        }
+        if self.known.seen(self.message_id) {
+            return Verdict::Duplicate;
+        }
+        if let Some(verdict) = self.reply(from, &thread, reply_like) {
+            return verdict;
+        }
+
+        let mut recipients = self.mail.people(Field::To);
+        recipients.extend(self.mail.people(Field::Cc));
+        if !self.addressed_to_tracking(&recipients) {
+            return Verdict::Ignored(NotAddressed);
+        }
+        // The mailto: List-Unsubscribe our mail carries writes exactly this.
+        if is_stop_subject(self.subject) {
+            return Verdict::OptOut {
+                email: from.email.clone(),
+                referral: None,
+            };
+        }
+        self.introduction(from, recipients)
+    }
+
+    /// Mail we sent, come back: from the tracking address, marked with our header, or
+    /// carrying one of our Message-IDs (`referrald.<token>@<tracking domain>`).
+    fn is_own_mail(&self) -> bool {
+        self.from
+            .is_some_and(|f| is_tracking(&f.email, self.config))
+            || self.mail.has(Field::ReferraldKind)
+            || self
+                .message_id
+                .rsplit_once('@')
+                .is_some_and(|(local, domain)| {
+                    local.starts_with("referrald.")
+                        && domain.eq_ignore_ascii_case(self.config.tracking.domain())
+                })
+    }
+
+    fn thread_hit(&self, thread: &[String]) -> Option<super::ThreadHit> {
+        if thread.is_empty() {
+            None
+        } else {
+            self.known.thread_of(thread)
+        }
+    }
+
+    /// A reply on a referral's thread, matched by its thread ids, else (when it looks like a
+    /// reply) by subject and sender. `None` when it belongs to no referral.
+    fn reply(&self, from: &Person, thread: &[String], reply_like: bool) -> Option<Verdict> {
+        // `answers_us`: Some(true) when it answers one of our messages, Some(false) when it
+        // answers the introduction's thread, None when only the subject matched.
+        let addresses = self.addresses_of(from);
+        let (referral, answers_us) = match self.thread_hit(thread) {
+            Some(hit) => (hit.referral, Some(hit.outbound.is_some())),
+            None if reply_like => {
+                let subject = normalize_subject(self.subject);
+                let referral = addresses
+                    .iter()
+                    .find_map(|a| self.known.referral_by_subject(&subject, a))?;
+                (referral, None)
+            }
+            None => return None,
+        };
+        // The verdict names the participant by the address the referral knows them by.
+        let Some((role, email)) = addresses
+            .into_iter()
+            .find_map(|a| self.known.role_in(referral, &a).map(|role| (role, a)))
+        else {
+            return Some(Verdict::Ignored(IgnoreReason::Stranger(from.email.clone())));
+        };
+        let words = self.own_words();
+        if reply::says_stop(&words, self.subject) {
+            return Some(Verdict::OptOut {
+                email,
+                referral: Some(referral),
+            });
+        }
+        let from = Person {
+            email,
+            name: from.name.clone(),
+        };
+        Some(match (answers_us, role) {
+            (Some(true), Role::Party) => Verdict::Feedback {
+                referral,
+                from,
+                reading: reply::read(&words),
+            },
+            (None, Role::Party) => {
+                let reading = reply::read(&words);
+                if reading.rating.is_some() || reading.outcome.is_some() {
+                    Verdict::Feedback {
+                        referral,
+                        from,
+                        reading,
+                    }
+                } else {
+                    Verdict::ThreadReply { referral, from }
+                }
+            }
+            _ => Verdict::ThreadReply { referral, from },
+        })
+    }
+
+    /// The addresses a sender may take part under: their own, without its `+detail`, and
+    /// for the owner every address of the owner's (a referral knows the owner by one).
+    fn addresses_of(&self, from: &Person) -> Vec<String> {
+        let mut addresses = vec![from.email.clone()];
+        let base = strip_plus_detail(&from.email);
+        if base != from.email {
+            addresses.push(base);
+        }
+        if is_owner(&from.email, self.config) {
+            for email in &self.config.owner.emails {
+                if !addresses.contains(email) {
+                    addresses.push(email.clone());
+                }
+            }
+        }
+        addresses
+    }
+
+    fn own_words(&self) -> String {
+        reply::own_words(self.mail.plain_body(), self.mail.html_body())
+    }
+
+    /// The tracking address (or a `+detail` variant) in To or Cc, or for a Bcc in the
+    /// delivery fields.
+    fn addressed_to_tracking(&self, recipients: &[Person]) -> bool {
+        recipients
+            .iter()
+            .chain(self.mail.people(Field::Bcc).iter())
+            .any(|p| is_tracking(&p.email, self.config))
+            || DELIVERY_FIELDS.iter().any(|field| {
+                self.mail.texts(*field).any(|value| {
+                    value
+                        .split(',')
+                        .any(|a| is_tracking(&normalize_email(a), self.config))
+                })
+            })
+    }
+
+    /// A new introduction, direct or forwarded.
+    ///
+    /// Forwarded introductions: when the message names fewer than two parties itself and is
+    /// a forward, the forwarded original decides. Its From is the introducer; the forwarder
+    /// only has to be allowed — it is the introducer forwarding their own introduction, or
+    /// the owner (or another allowed sender) forwarding one they received, who is then a
+    /// party when the original was addressed to them. The authenticity check, when on,
+    /// applies to the forwarder, the only sender we can check. An original whose From shows
+    /// no address (Outlook prints only the name of people in the address book) leaves the
+    /// forwarder as the introducer.
+    fn introduction(&self, from: &Person, recipients: Vec<Person>) -> Verdict {
+        let config = self.config;
+        if !is_allowed(&from.email, config) {
+            // Anyone may ask us to leave them alone, even in a message of their own.
+            if reply::says_stop(&self.own_words(), self.subject) {
+                return Verdict::OptOut {
+                    email: from.email.clone(),
+                    referral: None,
+                };
+            }
+            return Verdict::Ignored(IgnoreReason::NotAllowed(from.email.clone()));
+        }
+        if config.intake.require_authentication {
+            let domain = from.email.rsplit_once('@').map_or("", |(_, d)| d);
+            let results = self.mail.texts(Field::AuthenticationResults);
+            if let Err(why) = auth::check(results, domain, &config.intake.trusted_authserv_ids) {
+                return Verdict::Ignored(IgnoreReason::Unauthenticated(why));
+            }
+        }
+
+        let direct = parties(recipients, from, config);
+        if direct.len() < 2
+            && let Some(original) = forward::original(&self.mail, self.subject)
+        {
+            return self.forwarded(from, original);
+        }
+        let references = chain(self.mail.references(), self.message_id);
+        self.introduced(Introduction {
+            introducer: from.clone(),
+            parties: direct,
+            subject: self.subject.to_string(),
+            thread_root: self.message_id.to_string(),
+            references,
+            forwarded: false,
+        })
+    }
+
+    fn forwarded(&self, forwarder: &Person, original: Original) -> Verdict {
+        let introducer = original.from.unwrap_or_else(|| forwarder.clone());
+        let parties = parties(original.recipients, &introducer, self.config);
+        let subject = original
+            .subject
+            .unwrap_or_else(|| strip_forward_prefixes(self.subject).to_string());
+        let (thread_root, references) = match original.message_id {
+            Some(id) => (id.clone(), chain(original.references, &id)),
+            None => (
+                self.message_id.to_string(),
+                chain(self.mail.references(), self.message_id),
+            ),
+        };
+        self.introduced(Introduction {
+            introducer,
+            parties,
+            subject,
+            thread_root,
+            references,
+            forwarded: true,
+        })
+    }
+
+    /// The introduction, if its party count is within bounds.
+    fn introduced(&self, intro: Introduction) -> Verdict {
+        let n = intro.parties.len();
+        if n < 2 {
+            Verdict::Ignored(IgnoreReason::TooFewParties)
+        } else if n > self.config.intake.max_parties {
+            Verdict::Ignored(IgnoreReason::TooManyParties(n))
+        } else {
+            Verdict::Introduction(intro)
+        }
+    }
+}
+
+/// The parties among an introduction's recipients (SPEC §3): everyone but the introducer,
+/// the tracking address and its `+detail` variants, the owner's other addresses when the
+/// owner introduces, and never-party addresses; each once, in the order addressed.
+pub(crate) fn parties(
+    recipients: Vec<Person>,
+    introducer: &Person,
+    config: &Config,
+) -> Vec<Person> {
+    /// Up to this many recipients, a scan of those kept so far beats hashing.
+    const SCAN_LIMIT: usize = 16;
+    let owner_introduces = is_owner(&introducer.email, config);
+    // A hostile To line can hold thousands of addresses: past a handful, a set.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut keep: Vec<bool> = Vec::with_capacity(recipients.len());
+    for (i, person) in recipients.iter().enumerate() {
+        let email = person.email.as_str();
+        let excluded = email == introducer.email
+            || is_tracking(email, config)
+            || (owner_introduces && is_owner(email, config))
+            || is_never_party(email, config);
+        let first = if recipients.len() <= SCAN_LIMIT {
+            !recipients
+                .iter()
+                .zip(&keep)
+                .take(i)
+                .any(|(earlier, kept)| *kept && earlier.email == email)
+        } else {
+            seen.insert(email)
+        };
+        keep.push(!excluded && first);
+    }
+    recipients
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(person, keep)| keep.then_some(person))
+        .collect()
+}
+
+/// Whether a (lower-cased) address is one of the owner's, `+detail` variants included.
+fn is_owner(email: &str, config: &Config) -> bool {
+    config.owner.is_owner(email) || config.owner.is_owner(&strip_plus_detail(email))
+}
+
+/// Whether a (lower-cased) address may introduce: the owner's, or one `accept-from` lets in.
+/// A `+detail` variant (`bob+crm@x`) is its owner's mailbox and is allowed with it: forging
+/// one is no easier than forging the plain address.
+fn is_allowed(email: &str, config: &Config) -> bool {
+    let base = strip_plus_detail(email);
+    is_owner(email, config) || config.intake.accepts(email) || config.intake.accepts(&base)
+}
+
+/// An address as (local part without its `+detail`, domain).
+fn without_detail(email: &str) -> (&str, &str) {
+    let (local, domain) = email.rsplit_once('@').unwrap_or((email, ""));
+    (local.split('+').next().unwrap_or(local), domain)
+}
+
+/// Whether a (lower-cased) address is the tracking address or a `+detail` variant of it.
+fn is_tracking(email: &str, config: &Config) -> bool {
+    let tracking = config.tracking.address.as_str();
+    email == tracking || without_detail(email) == without_detail(tracking)
+}
+
+/// Whether a (lower-cased) address is configured never to be a party: listed, listed
+/// without its `+detail` (CRM BCC addresses carry one), or under a listed `*@domain`.
+fn is_never_party(email: &str, config: &Config) -> bool {
+    let (base, domain) = without_detail(email);
+    config
+        .intake
+        .never_party
+        .iter()
+        .any(|entry| match entry.strip_prefix("*@") {
+            Some(d) => d == domain,
+            None => entry == email || without_detail(entry) == (base, domain),
+        })
+}
+
+/// Whether a subject is just "unsubscribe" or "stop" (after any reply prefixes).
+fn is_stop_subject(subject: &str) -> bool {
+    // Only a subject ending in the word can be one: spare every introduction the normalising.
+    let ends_with = |word: &str| {
+        let t = subject.trim_end();
+        t.get(t.len().saturating_sub(word.len())..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(word))
+    };
+    (ends_with("stop") || ends_with("unsubscribe"))
+        && matches!(normalize_subject(subject).as_str(), "unsubscribe" | "stop")
+}
+
+/// A References chain ending with `id`.
+fn chain<S: AsRef<str>>(references: Vec<S>, id: &str) -> Vec<String> {
+    let mut chain: Vec<String> = references
+        .iter()
+        .map(|r| r.as_ref())
+        .filter(|r| *r != id)
+        .map(str::to_string)
+        .collect();
+    chain.push(id.to_string());
+    chain
+}
+
+/// Whether a subject starts with a reply prefix (`Re:`, `AW:`, `SV:`, `Re[2]:`, `回复:`…).
+fn has_reply_prefix(subject: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "re", "aw", "antw", "antwort", "sv", "vs", "ref", "rif", "r", "odp", "res", "ynt", "atb",
+        "回复", "回覆", "答复",
+    ];
+    let mut s = subject.trim();
+    while let Some(rest) = s.strip_prefix('[') {
+        s = rest
+            .split_once(']')
+            .map_or("", |(_, after)| after)
+            .trim_start();
+    }
+    let Some((head, _)) = s.split_once([':', '：']) else {
+        return false;
+    };
+    let head = head
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_digit() || "[]()".contains(c));
+    PREFIXES.iter().any(|p| head.eq_ignore_ascii_case(p))
+}
+
+/// A forward's subject without its forward prefixes, case kept: "Fwd: FW: Intro" → "Intro".
+fn strip_forward_prefixes(subject: &str) -> &str {
+    let mut s = subject.trim();
+    while forward::has_forward_prefix(s) {
+        match s.split_once([':', '：']) {
+            Some((_, rest)) => s = rest.trim_start(),
+            None => break,
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn config() -> Config {
+        Config::parse(
+            r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example", "alice.smith@gmail.example"]
+[intake]
+accept-from = ["*@brightside.example"]
+never-party = ["assistant@brightside.example", "crm@hub.example", "*@bcc.crm.example"]
+[outbound]
+transport = "file"
+"#,
+            "test.toml",
+            PathBuf::from("."),
+        )
+        .unwrap()
+    }
+
+    fn people(list: &[&str]) -> Vec<Person> {
+        list.iter().map(|e| Person::new(e, None)).collect()
+    }
+
+    fn emails(people: &[Person]) -> Vec<&str> {
+        people.iter().map(|p| p.email.as_str()).collect()
+    }
+
+    #[test]
+    fn parties_exclude_introducer_tracking_never_party_and_duplicates() {
+        let c = config();
+        let bob = Person::new("bob@brightside.example", None);
+        let got = parties(
+            people(&[
+                "Fred@X.example",
+                "intros@tracker.example.org",
+                "intros+bob@tracker.example.org",
+                "bob@brightside.example",
+                "assistant@brightside.example",
+                "crm+4711@hub.example",
+                "deals@bcc.crm.example",
+                "fred@x.example",
+                "sally@y.example",
+                "alice@brightside.example",
+            ]),
+            &bob,
+            &c,
+        );
+        assert_eq!(
+            emails(&got),
+            [
+                "fred@x.example",
+                "sally@y.example",
+                "alice@brightside.example"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_owner_introducing_is_no_party_under_another_address() {
+        let c = config();
+        let alice = Person::new("alice@brightside.example", None);
+        let got = parties(
+            people(&[
+                "alice.smith@gmail.example",
+                "fred@x.example",
+                "sally@y.example",
+            ]),
+            &alice,
+            &c,
+        );
+        assert_eq!(emails(&got), ["fred@x.example", "sally@y.example"]);
+    }
+
+    #[test]
+    fn reply_and_forward_prefixes() {
+        for s in [
+            "Re: Intro",
+            "RE: RE: x",
+            "AW: Vorstellung",
+            "Re[2]: x",
+            "[EXT] Re: x",
+            "回复：介绍",
+        ] {
+            assert!(has_reply_prefix(s), "{s}");
+        }
+        for s in ["Intro: Fred", "Fwd: Intro", "Regarding: x", ""] {
+            assert!(!has_reply_prefix(s), "{s}");
+        }
+        assert_eq!(
+            strip_forward_prefixes("Fwd: FW: Intro: Fred <> Sally"),
+            "Intro: Fred <> Sally"
+        );
+        assert_eq!(strip_forward_prefixes("Intro"), "Intro");
+    }
+
+    #[test]
+    fn stop_subjects() {
+        for s in ["unsubscribe", "STOP", " Re: Stop ", "AW: unsubscribe"] {
+            assert!(is_stop_subject(s), "{s}");
+        }
+        for s in [
+            "Intro: stop doing your own books",
+            "Please stop",
+            "stop it",
+            "",
+            "é",
+        ] {
+            assert!(!is_stop_subject(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn chains_end_with_the_root_once() {
+        assert_eq!(chain(vec!["a", "b", "c"], "b"), ["a", "c", "b"]);
+        assert_eq!(chain(Vec::<String>::new(), "x"), ["x"]);
+    }
+
+    #[test]
+    fn tracking_variants_match() {
+        let c = config();
+        assert!(is_tracking("intros@tracker.example.org", &c));
+        assert!(is_tracking("intros+vip@tracker.example.org", &c));
+        assert!(!is_tracking("intros@tracker.example.com", &c));
+        assert!(!is_tracking("intros2@tracker.example.org", &c));
+        assert!(!is_tracking("intros", &c));
+    }
+
+    #[test]
+    fn thousands_of_recipients_are_deduplicated_in_linear_time() {
+        let c = config();
+        let bob = Person::new("bob@brightside.example", None);
+        let many: Vec<Person> = (0..50_000)
+            .map(|i| Person::new(&format!("p{}@x.example", i % 25_000), None))
+            .collect();
+        assert_eq!(parties(many, &bob, &c).len(), 25_000);
+    }
+}
