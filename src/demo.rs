@@ -334,7 +334,7 @@ impl Story {
 fn why(detail: &str) -> &'static str {
     let kind = detail
         .split_whitespace()
-        .nth(1)
+        .next()
         .and_then(|k| k.parse::<OutboundKind>().ok());
     match kind {
         Some(OutboundKind::ThankYou) => "  (thanks for the introduction)",

@@ -77,6 +77,8 @@ pub struct Answer {
     pub at: DateTime<Utc>,
     /// Whether an outcome report has carried it to the introducer.
     pub reported: bool,
+    /// Whether it says how it went (a rating or an outcome), rather than only a comment.
+    pub says_how_it_went: bool,
 }
 
 /// What the store should do.
@@ -202,7 +204,10 @@ fn intent(
     reachable(s, who)?;
     let t0 = s.introduced_at;
     let sched = rules.schedule;
-    let answered = s.feedback.iter().any(|a| a.from == who.contact);
+    let theirs = || s.feedback.iter().filter(|a| a.from == who.contact);
+    // Any answer means they responded; only a rating or an outcome tells us how it went.
+    let answered = theirs().next().is_some();
+    let told_us = theirs().any(|a| a.says_how_it_went);
     let party = who.role == Role::Party;
     let finished = matches!(
         s.status,
@@ -243,7 +248,7 @@ fn intent(
         OutboundKind::FeedbackRequest => {
             if !party || who.is_owner {
                 Err("feedback is asked of parties other than the owner".into())
-            } else if answered {
+            } else if told_us {
                 Err("they already told us how it went".into())
             } else {
                 Ok(t0 + span(sched.feedback_after))
@@ -257,7 +262,9 @@ fn intent(
             });
             match request.and_then(|r| r.sent_at) {
                 None => Err("no feedback request was sent".into()),
-                Some(_) if answered => Err("they already told us how it went".into()),
+                Some(sent) if theirs().any(|a| a.at >= sent || a.says_how_it_went) => {
+                    Err("they already answered".into())
+                }
                 Some(sent) => Ok(sent + span(sched.reminder_after)),
             }
         }
@@ -266,7 +273,8 @@ fn intent(
 }
 
 /// Whether an outcome report is wanted for `who` and when: the introducer (not the owner)
-/// hears when there is feedback they have not been told about, at most once a day.
+/// hears when a party has said how it went (a rating or an outcome; a bare comment is news
+/// only alongside those) and they have not been told yet, at most once a day.
 fn report_intent(
     s: &Snapshot,
     who: &Participant,
@@ -280,7 +288,7 @@ fn report_intent(
     let newest = s
         .feedback
         .iter()
-        .filter(|a| !a.reported)
+        .filter(|a| !a.reported && a.says_how_it_went)
         .map(|a| a.at)
         .max()
         .ok_or_else(|| "no feedback to report".to_string())?;

@@ -265,6 +265,7 @@ fn the_scripted_timeline_sends_each_row_on_its_day() {
         from: SALLY,
         at: t0() + days(16),
         reported: false,
+        says_how_it_went: true,
     });
     assert_eq!(
         tick(&mut s, &sched, t0() + days(22)),
@@ -372,6 +373,7 @@ fn never_two_messages_to_one_person_about_one_referral_on_one_day() {
         from: SALLY,
         at: t0() + TimeDelta::hours(1),
         reported: false,
+        says_how_it_went: true,
     });
     let sent = tick(&mut s, &sched, t0() + TimeDelta::hours(2));
     assert!(sent.is_empty(), "{sent:?}");
@@ -393,6 +395,7 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         from: FRED,
         at: t,
         reported: false,
+        says_how_it_went: true,
     });
     assert!(tick(&mut s, &sched, t).contains(&(OutboundKind::OutcomeReport, BOB)));
     // A second answer the same day waits for the next day.
@@ -400,6 +403,7 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         from: SALLY,
         at: t + TimeDelta::hours(1),
         reported: false,
+        says_how_it_went: true,
     });
     assert!(
         !tick(&mut s, &sched, t + TimeDelta::hours(2))
@@ -414,6 +418,7 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         from: FRED,
         at: t + days(3),
         reported: false,
+        says_how_it_went: true,
     });
     let steps = plan(&other, &rules(&sched), t + days(3) + TimeDelta::hours(1));
     let report_due = steps.iter().find_map(|st| match st {
@@ -439,6 +444,7 @@ fn no_outcome_report_when_the_owner_introduced() {
         from: FRED,
         at: t0(),
         reported: false,
+        says_how_it_went: true,
     });
     let sent = tick(&mut s, &sched, t0());
     assert!(!sent.iter().any(|(k, _)| *k == OutboundKind::OutcomeReport));
@@ -454,6 +460,7 @@ fn answering_early_skips_the_follow_up_and_the_request() {
         from: FRED,
         at: t0() + days(1),
         reported: false,
+        says_how_it_went: true,
     });
     s.status = ReferralStatus::Succeeded;
     let mut sent = Vec::new();
@@ -575,4 +582,29 @@ fn feedback_moves_the_status() {
         Unsuccessful
     );
     assert_eq!(status_after_feedback(Cancelled, &[Won], true), Cancelled);
+}
+
+#[test]
+fn a_bare_comment_is_a_response_but_not_news_for_the_introducer() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    // Fred answers the follow-up with "not yet, I'll call her next week".
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t0() + days(3),
+        reported: false,
+        says_how_it_went: false,
+    });
+    let mut sent = tick(&mut s, &sched, t0() + days(3));
+    use OutboundKind::*;
+    assert!(!sent.contains(&(OutcomeReport, BOB)), "{sent:?}");
+    assert_eq!(state_of(&s, FollowUp, FRED), Some(OutboundState::Cancelled));
+    // He is still asked how it went, and, having not answered the request, reminded.
+    sent.extend(tick(&mut s, &sched, t0() + days(15)));
+    sent.extend(tick(&mut s, &sched, t0() + days(22)));
+    assert!(
+        sent.contains(&(FeedbackRequest, FRED)) && sent.contains(&(FeedbackReminder, FRED)),
+        "{sent:?}"
+    );
 }

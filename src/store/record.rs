@@ -191,7 +191,7 @@ impl Store {
             Some(referral),
             now,
             "sent",
-            &format!("sent {kind} to {to}"),
+            &format!("{kind} to {to}"),
             None,
         )?;
         if kind == OutboundKind::OutcomeReport.as_str() {
@@ -890,13 +890,15 @@ fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
         .collect::<rusqlite::Result<_>>()?;
     let feedback: Vec<Answer> = conn
         .prepare_cached(
-            "SELECT contact_id, at, reported_at IS NOT NULL FROM feedback WHERE referral_id = ?1",
+            "SELECT contact_id, at, reported_at IS NOT NULL, rating IS NOT NULL OR outcome IS NOT NULL
+             FROM feedback WHERE referral_id = ?1",
         )?
         .query_map([referral], |r| {
             Ok(Answer {
                 from: r.get(0)?,
                 at: parse_ts(&r.get::<_, String>(1)?)?,
                 reported: r.get(2)?,
+                says_how_it_went: r.get(3)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -1,0 +1,153 @@
+//! Intake throughput (SPEC §7): introductions parsed, classified and recorded per second on
+//! one core, against two baselines measured in the same run — mail-parser parsing alone, and
+//! the same pipeline recording one message per transaction — so the results are ratios that
+//! hold on a noisy machine. Also reports peak memory after a small and a large run, which
+//! should be about the same: intake streams, it does not accumulate.
+//!
+//! Run: `cargo bench --bench intake` (N=20000 by default; set INTAKE_BENCH_N to change it).
+
+use std::time::Instant;
+
+use chrono::{TimeZone, Utc};
+use referrald::config::Config;
+use referrald::source::RawMessage;
+use referrald::store::Store;
+
+const CONFIG: &str = r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example"]
+[intake]
+accept-from = ["*@networkers.example"]
+[outbound]
+transport = "file"
+"#;
+
+const FIRST: &[&str] = &[
+    "Fred", "Sally", "José", "Zoë", "Priya", "Tom", "Ana", "Wei", "Olu", "Kim",
+];
+const LAST: &[&str] = &[
+    "Jones", "Lee", "Müller", "Okafor", "Patel", "Ng", "Smith", "García",
+];
+
+/// A realistic two-party introduction, different for each `i`.
+fn introduction(i: usize) -> RawMessage {
+    let a = FIRST[i % FIRST.len()];
+    let b = FIRST[(i / 7 + 3) % FIRST.len()];
+    let la = LAST[i % LAST.len()];
+    let lb = LAST[(i / 3 + 1) % LAST.len()];
+    let text = format!(
+        "Return-Path: <bob{k}@networkers.example>\r\n\
+         Delivered-To: intros@tracker.example.org\r\n\
+         From: Bob Brown <bob{k}@networkers.example>\r\n\
+         To: {a} {la} <{a_l}.{i}@clients.example>, {b} {lb} <{b_l}.{i}@suppliers.example>\r\n\
+         Cc: intros@tracker.example.org\r\n\
+         Subject: Intro: {a} <> {b}\r\n\
+         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Message-ID: <bench-{i}@mail.networkers.example>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"b{i}\"\r\n\r\n\
+         --b{i}\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+         {a}, meet {b}! {b} needs exactly what you do, and I can't think of anyone better.\r\n\
+         {a}'s number is 020 7946 0{i:03}. I'd love to hear how it goes.\r\n\r\nBob\r\n\
+         --b{i}\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n\
+         <div>{a}, meet {b}! {b} needs exactly what you do.</div><div>Bob</div>\r\n\
+         --b{i}--\r\n",
+        k = i % 50,
+        a_l = a.to_lowercase(),
+        b_l = b.to_lowercase(),
+    );
+    RawMessage {
+        origin: format!("bench/{i}.eml"),
+        bytes: text.into_bytes(),
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Records `n` introductions in batches of `batch`; returns messages per second.
+fn record(config: &Config, n: usize, batch: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = Store::open(&dir.path().join("bench.db")).expect("store");
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+    let start = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let messages: Vec<RawMessage> = (done..(done + batch).min(n)).map(introduction).collect();
+        let applied = store.ingest(&messages, config, now).expect("ingest");
+        let recorded = applied
+            .iter()
+            .filter(|a| matches!(&a.result, Ok(r) if r.classified.verdict.kind() == "introduction"))
+            .count();
+        assert_eq!(
+            recorded,
+            messages.len(),
+            "every message must be recorded as an introduction"
+        );
+        done += messages.len();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let n: usize = std::env::var("INTAKE_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let config = Config::parse(CONFIG, "bench", ".".into()).expect("config");
+
+    // Baseline 1: mail-parser alone.
+    let start = Instant::now();
+    let mut parsed = 0;
+    for i in 0..n {
+        let m = introduction(i);
+        if mail_parser::MessageParser::default()
+            .parse(&m.bytes)
+            .is_some()
+        {
+            parsed += 1;
+        }
+    }
+    let parse_rate = parsed as f64 / start.elapsed().as_secs_f64();
+
+    // Baseline 2: the same pipeline, one transaction per message.
+    let naive_n = (n / 4).max(1);
+    let naive_rate = record(&config, naive_n, 1);
+
+    // referrald: batches of 512 per transaction, as `ingest` and the IMAP watcher do.
+    let small = record(&config, n / 4, 512);
+    let rss_small = peak_rss_kib();
+    let rate = record(&config, n, 512);
+    let rss_large = peak_rss_kib();
+
+    println!("intake benchmark, {n} introductions (one core)");
+    println!("  mail-parser parse only        {parse_rate:>10.0} msg/s   (baseline)");
+    println!(
+        "  record, 1 msg/transaction     {naive_rate:>10.0} msg/s   (baseline, {naive_n} msgs)"
+    );
+    println!("  record, 512 msgs/transaction  {rate:>10.0} msg/s");
+    println!("  ({:.0} msg/s on a quarter of the run)", small);
+    println!(
+        "  ratios: {:.2}x mail-parser alone, {:.1}x one-per-transaction",
+        rate / parse_rate,
+        rate / naive_rate
+    );
+    println!(
+        "  peak RSS: {} KiB after {} msgs, {} KiB after {} more",
+        rss_small,
+        n / 4,
+        rss_large,
+        n
+    );
+}
