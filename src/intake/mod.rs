@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::model::{OutboundKind, Outcome, Person, ReferralId, Role};
 
+pub mod reply;
+
 /// What the store knows that classification needs. Implemented by the store over SQLite and
 /// by plain structs in tests.
 pub trait Known {
