@@ -3,7 +3,8 @@
 //!
 //! The reading is deliberately cautious: **when unsure, nothing is read** (the reply is still
 //! kept as a comment). A missed rating costs the owner one glance at the comment; a wrong one
-//! silently skews the statistics.
+//! silently skews the statistics. English and German are read; French, Dutch, Spanish and
+//! Italian only as far as quote markers go.
 //!
 //! # The reply's own words ([`own_words`])
 //!
@@ -19,19 +20,21 @@
 //!   `>` lines, where `Fred wrote:` is enough. When unmarked text follows an attribution, that
 //!   text is the original and everything from the attribution on is dropped.
 //! - Everything from the start of the original on is dropped: an Outlook header block
-//!   (`From:` followed by two of `Sent:`/`Date:`/`To:`/`Subject:`, or `Von:`/`Gesendet:`/`An:`/
-//!   `Betreff:`, `De :`/`Envoyé :`/`À :`/`Objet :`…), a line of 20 or more underscores,
-//!   `-----Original Message-----`, `-----Ursprüngliche Nachricht-----`,
-//!   `---------- Forwarded message ---------`, `Begin forwarded message:` and their kin.
+//!   (`From:` with two of `Sent:`/`Date:`/`To:`/`Subject:` in the lines after it, or
+//!   `Von:`/`Gesendet:`/`An:`/`Betreff:`, `De :`/`Envoyé :`/`À :`/`Objet :`…; also GMX's order
+//!   with `Gesendet:` first), a line of 20 or more underscores, `-----Original Message-----`,
+//!   `-----Ursprüngliche Nachricht-----`, `---------- Forwarded message ---------`,
+//!   `Begin forwarded message:` and their kin.
 //! - `[Quoted text hidden]` and `[image: …]` placeholders are dropped.
 //! - The signature goes: everything after a `-- ` (or `--`) line; device lines ("Sent from my
 //!   iPhone", "Get Outlook for iOS", "Von meinem iPhone gesendet", "Sent from Mail for
 //!   Windows"…); confidentiality disclaimers; a closing ("Best,", "Thanks,", "Kind regards",
-//!   "Viele Grüße", "Mit freundlichen Grüßen", "Cheers, Sally"…) when only name, title and
-//!   contact lines follow it; and a trailing block of name, title and contact lines holding at
-//!   least one contact line (a phone number, "M:"/"Tel."/"Mobile" labels, an email address, a
-//!   URL, an address, a company-register line). A line with a digit, a rating word or an
-//!   outcome phrase is never taken for a name or title, so content is not eaten.
+//!   "Viele Grüße", "Mit freundlichen Grüßen", "Cheers, Sally"…) when at most 15 name, title
+//!   and contact lines follow it; and a trailing block of name, title and contact lines holding
+//!   at least one contact line (a phone number, "M:"/"Tel."/"Mobile" labels, an email address,
+//!   a URL, an address, a company-register line). A line with a digit, a rating word or an
+//!   outcome phrase is never taken for a name or title, so content is not eaten ("Thanks,\n5"
+//!   keeps the 5).
 //! - Whitespace is normalised: runs of spaces collapse, lines are trimmed, and several empty
 //!   lines become one (paragraphs stay apart; line breaks inside a paragraph are kept).
 //!
@@ -44,20 +47,22 @@
 //! | fraction of 5 | `4/5`, `4 / 5`, `4 out of 5`, `4 of 5`, `4 von 5`, `four out of five`, `3/5 stars` | the number |
 //! | fraction of 10 | `8/10`, `9 out of 10` | half, rounded up (`9/10` → 5, `7/10` → 4) |
 //! | halves | `4.5/5`, `4,5 von 5` | rounded up (5) |
-//! | stars | `★★★★☆` (filled stars count), `⭐⭐⭐⭐⭐`, `5 stars`, `4-star`, `4 Sterne`, `5*` | the count |
-//! | keyword | `Rating: 3`, `rating 4`, `rated it 4`, `Score: 5`, `Bewertung: 4`, `I'd give it a 4`, `ich würde eine 4 geben` | the number |
-//! | article | `It was a 4.`, `a solid 4`, `that's an easy 5!` | the number |
-//! | opening digit | `5 — we signed…`, `4. Good chat`, `3, it was ok`, `Hi Alice,\n5` | the digit |
+//! | stars | `★★★★☆` (filled stars count), `⭐⭐⭐⭐⭐`, `5 stars`, `five stars`, `4-star`, `4 Sterne`, `5*` | the count |
+//! | keyword | `Rating: 3`, `rating 4`, `rated it 4`, `Score: 5`, `Bewertung: 4`, `I'd give it a 4`, `I'd say 3`, `ich würde eine 4 geben` | the number |
+//! | article | `It was a 4.`, `a solid 4`, `that's an easy 5!`, `Def a 5!` | the number |
+//! | opening a sentence | `5 — we signed…`, `4. Good chat`, `Five. We signed.`, `Hi Alice,\n5`, `Thanks. 3 (meh)`, `We're in talks. 4 for now.` | the digit |
+//! | closing the reply | `No business yet, but promising. 4` | the digit |
 //! | lone line | a line holding only `4` (or `4.`); several such lines must agree | the digit |
 //!
 //! Never a rating: digits in the quoted original (already gone), dates (`3/5/2026`, `on 3/5`,
-//! `the 5th`, `May 5`, `05.11.`, `5. November`), times (`at 5` in a sentence, `5pm`, `10:30`),
-//! phone numbers, money (`$5k`, `5 €`), counts (`5 people`, `2 meetings`, `in 3 weeks`),
-//! ranges (`4-5`, `4 or 5`), versions (`v2`, `4.2`), list numbering (`1.` when a line starting
-//! `2.` follows), a digit inside a sentence without a keyword ("we spoke 3 times"), and any
-//! number above 5 outside a fraction of 10 ("I'd give it a 7" gives nothing). German school
-//! grades are **not** read: `Note: 2` means "good" to a German and "poor" to everyone else,
-//! so it gives no rating.
+//! `Tue 4/5`, `3/5 at 10am`, `the 5th`, `May 5`, `Nov. 5`, `05.11.`, `5. November`), times
+//! (`at 5`, `5pm`, `10:30`), phone numbers, money (`$5k`, `5 €`), counts (`5 people`,
+//! `2 meetings`, `in 3 weeks`), ranges (`4-5`, `4 or 5`), versions (`v2`, `4.2`), references
+//! (`No. 5`), list numbering (`1.` when a line starting `2.` follows), a star decorating a
+//! number (`⭐ 4/5` is 4), names (`Five Star Plumbing`), a digit inside a sentence without a
+//! keyword ("we spoke 3 times"), and any number above 5 outside a fraction of 10 ("I'd give it
+//! a 7" gives nothing). German school grades are **not** read: `Note: 2` means "good" to a
+//! German and "poor" to everyone else, so it gives no rating.
 //!
 //! Words, when there is no explicit form (English and German; inflected German forms such as
 //! "gutes", "tolle" count too):
@@ -66,74 +71,83 @@
 //! |---|---|
 //! | 5 | excellent, outstanding, fantastic, amazing, perfect, superb, brilliant, exceptional, phenomenal, incredible, wonderful, awesome, fabulous, terrific, super, stellar, top-notch, first-class, world-class, five-star, "couldn't be better"; ausgezeichnet, hervorragend, exzellent, perfekt, fantastisch, großartig, klasse, spitze, genial, wunderbar, erstklassig, überragend, bestens, **sehr gut** |
 //! | 4 | great, good, very/really/pretty good, nice, pleasant, helpful, useful, productive, positive, valuable, worthwhile, promising, lovely, enjoyable, fruitful, constructive, solid, "went well"; gut, toll, prima, schön, hilfreich, nützlich, produktiv, positiv, angenehm, erfreulich, wertvoll, vielversprechend, nett, "lief gut", "gut gelaufen" |
-//! | 3 | ok, okay, fine, alright (only after a verb or adverb: "it was ok", "just fine"—a bare "Ok, so…" is not a rating), average, decent, so-so, mediocre, mixed, neutral, "good enough", "nothing special"; "ganz ok", "ganz gut", "geht so", mittelmäßig, durchschnittlich, passabel, akzeptabel, "in Ordnung" |
+//! | 3 | ok, okay, fine, alright (only after a verb, an adverb or a negation: "it was ok", "just fine", "not ok"—a bare "Ok, so…" is not a rating), average, decent, so-so, mediocre, mixed, neutral, "good enough", "nothing special"; "ganz ok", "ganz gut", "geht so", mittelmäßig, durchschnittlich, passabel, akzeptabel, "in Ordnung" |
 //! | 2 | poor, disappointing, underwhelming, meh, weak, bad, lacklustre, unhelpful, unproductive, frustrating, "not ideal", "a let down"; schlecht, enttäuschend, mäßig, dürftig, schwach, mau, durchwachsen |
-//! | 1 | terrible, awful, useless, horrible, dreadful, appalling, atrocious, worst, disaster, pointless, abysmal, hopeless, nightmare, rubbish, "waste of time", "very bad", "very poor"; "sehr schlecht", furchtbar, schrecklich, katastrophal, Zeitverschwendung, nutzlos, unbrauchbar, miserabel, grauenhaft, unterirdisch, sinnlos |
+//! | 1 | terrible, awful, useless, horrible, dreadful, appalling, atrocious, worst, disaster, pointless, abysmal, hopeless, rubbish, "waste of time", "very bad", "very poor"; "sehr schlecht", furchtbar, schrecklich, katastrophal, Zeitverschwendung, nutzlos, unbrauchbar, miserabel, grauenhaft, unterirdisch, sinnlos |
 //!
-//! Negation ("not", "never", "n't", "hardly", "nicht", "kein", "wenig", up to three words
-//! before, in the same clause) turns a 5 into 3 ("not amazing"), a 4 or 3 into 2 ("not good",
-//! "nicht gut", "not ok"), a 2 or 1 into 3 ("not bad", "nicht schlecht", "not terrible");
-//! "nicht sehr gut" is 2. A rating word does not count in a question, after "would", "hope",
-//! "if", "wenn", "würde"…, or in set phrases ("good morning", "good luck", "good news",
-//! "sounds good", "have a great weekend", "best regards", "guten Tag", "alles Gute", "schönes
-//! Wochenende"…). The first rating word counts, unless the rating words of the reply differ by
-//! two or more points ("great intro, but the meeting was terrible"): then there is no rating.
+//! Negation ("not", "never", "n't", "no", "nothing", "hardly", "nicht", "kein", "nichts",
+//! "wenig", up to three words before, in the same clause) turns a 5 into 3 ("not amazing"), a 4
+//! or 3 into 2 ("not good", "nicht gut", "not ok"), a 2 or 1 into 3 ("not bad", "nicht
+//! schlecht", "not terrible"); "nicht sehr gut" is 2. A rating word does not count in a
+//! question, after "would", "hope", "if", "wenn", "würde"…, or in set phrases ("good morning",
+//! "good luck", "good news", "sounds good", "all good", "have a great weekend", "best regards",
+//! "guten Tag", "alles Gute", "schönes Wochenende"…). The first rating word counts, unless the
+//! rating words of the reply differ by two or more points ("great intro, but the meeting was
+//! terrible"): then there is no rating.
 //!
 //! # The outcome
 //!
 //! | outcome | phrases (a selection) |
 //! |---|---|
-//! | won | did business, signed, closed the deal, won the contract, hired them, became a client, now a client, working together, we're working with, ordered, bought, placed an order, went ahead, accepted the offer; Auftrag erteilt/bekommen, unterschrieben, beauftragt, wir arbeiten (jetzt) zusammen, Vertrag abgeschlossen, Kunde geworden, bestellt |
-//! | lost | didn't work out, not a (good) fit, went with someone else, chose another, too expensive, out of budget, we passed, decided not to, decided against, not moving forward, no deal, lost the deal, declined, turned it down, not interested, nothing came of it, fell through; hat nicht gepasst, nicht geklappt, kein Auftrag, zu teuer, abgesagt, abgelehnt, kein Interesse, nichts draus geworden, für einen anderen entschieden |
-//! | not met | never heard from him, haven't heard back, no reply/response, couldn't reach, didn't connect, we haven't met, ghosted, no-show, yet to meet, still waiting to hear; nie gemeldet, nicht getroffen, nicht erreicht, keine Antwort/Rückmeldung, kein Kontakt |
-//! | met | we met, had a call/chat/coffee/meeting, spoke, talked, connected, got in touch, heard from, replied, called me; getroffen, telefoniert, gesprochen, ausgetauscht, kennengelernt, hatten ein Gespräch, gemeldet, angerufen |
+//! | won | did business, led to some business/work/a project, signed, closed the deal, won the contract, got a contract, contract in place, hired them, engaged them, became a client, now a client, working together, we're working with, going to work together, agreed to start, ordered, bought, placed an order, went ahead, accepted the offer; Auftrag erteilt/bekommen, unterschrieben, beauftragt, wir arbeiten (jetzt) zusammen, Vertrag abgeschlossen, Angebot angenommen, Zuschlag bekommen, Kunde geworden, bestellt, ins Geschäft gekommen |
+//! | lost | didn't work out, not a (good) fit, went with someone else, chose another, stayed with our existing provider, too expensive, out of budget, we passed, decided not to, decided against, not moving forward, not what we need, not the right time, not taking on clients, didn't lead to anything, no deal, no business, lost the deal, declined, turned it down, not interested, nothing came of it, fell through; hat nicht gepasst, passt nicht, nicht geklappt, kein Auftrag, zu teuer, abgesagt, abgelehnt, kein Interesse, nichts draus geworden, für einen anderen entschieden |
+//! | not met | never heard from him, haven't heard back, no reply/response, never received an email, couldn't reach, didn't connect, we haven't met, no call yet, ghosted, no-show, yet to meet, still waiting to hear; nie gemeldet, nicht getroffen, nicht erreicht, nicht zurückgerufen, keine Antwort/Rückmeldung, kein Kontakt |
+//! | met | we met, had a call/chat/coffee/meeting, a great chat, a first call yesterday, spoke, talked, on the phone, connected, got in touch, in talks, we're talking, heard from, replied, called me; getroffen, telefoniert, gesprochen, ausgetauscht, kennengelernt, hatten ein Gespräch, ein gutes Gespräch, im Gespräch, in Kontakt, gemeldet, angerufen |
 //!
-//! Negation matters: a negated won phrase is **met** when it says "yet"/"still"/"noch"
-//! ("we haven't signed yet", "noch nicht unterschrieben") and **lost** otherwise ("we didn't
-//! sign", "decided not to", "keinen Auftrag erteilt"); a negated met phrase is **not met**
-//! ("we haven't met", "never heard from him"); "signed with someone else" is lost. Won and met
-//! phrases do not count after "would", "hope", "if", "plan", "probably", "wenn", "würde"… ("we'd
-//! love to work together"), nor "looking forward to working together", nor in questions.
-//! When several outcomes appear: won beats everything, lost beats met, met beats not met—except
-//! that "lost" with "not met" and no meeting is not met ("never heard back, so nothing came of
-//! it").
+//! Negation matters: a negated won phrase is **met** when "yet"/"still"/"noch"/"bisher" is
+//! near it in the sentence ("we haven't signed yet", "noch nicht unterschrieben") and **lost**
+//! otherwise ("we didn't sign", "decided not to", "keinen Auftrag erteilt"); a negated met
+//! phrase is **not met** ("we haven't met", "never heard from him"); "signed with someone else"
+//! is lost; a lost phrase with "yet" says nothing ("no business yet"). Won and met phrases do
+//! not count after "would", "hope", "if", "plan", "probably", "once", "when", "wenn",
+//! "würde"… ("we'd love to work together"), nor "looking forward to working together", nor
+//! signing an NDA or up for a newsletter, nor a described meeting in the future ("a first call
+//! next week"), nor anything in a question. When several outcomes appear: won beats
+//! everything, lost beats met, met beats not met—except that "lost" with "not met" and no
+//! meeting is not met ("never heard back, so nothing came of it"). A bare "yes" or "no" is not
+//! read as an answer to "did it lead to business?".
 //!
 //! # The closed-business value
 //!
 //! An amount needs a currency marker—`$`, `€`, `£`, `¥`, `₹`, `US$`, `A$`, `C$`, ISO codes
-//! (`USD`, `EUR`, `GBP`, `CHF`, `CAD`, `AUD`, `NZD`, `JPY`, `SEK`, `NOK`, `DKK`, `PLN`, `INR`)
-//! before or after, or the words dollars, bucks, euro(s), pounds, quid, sterling, Franken, yen—
-//! or a context word: "worth", "value(d)", "deal", "contract", "order", "fee", "budget",
-//! "revenue", "Wert", "Auftragswert", "Volumen", "Umsatz", "Honorar" up to three words before,
-//! or "deal", "contract", "order", "project", "job", "Auftrag", "Projekt" right after ("a 3000
-//! deal"). A number without a currency must be at least 100 (or carry k/m) and a plain year
-//! (1900–2100) never is money. `$` is read as USD.
+//! (`USD`, `EUR`, `GBP`, `CHF`, `CAD`, `AUD`, `NZD`, `JPY`, `SEK`, `NOK`, `DKK`, `PLN`, `INR`,
+//! also glued: `USD4000`) before or after, or the words dollars, bucks, euro(s), pounds, quid,
+//! sterling, Franken, yen—or a context word: "worth", "value(d)", "deal", "contract", "order",
+//! "fee", "invoice", "revenue", "Wert", "Auftragswert", "Volumen", "Umsatz", "Honorar" up to
+//! three words before, or "deal", "contract", "order", "project", "job", "Auftrag", "Projekt"
+//! right after ("a 3000 deal"). A number without a currency must be at least 100 (or carry
+//! k/m) and a plain year (1900–2100) never is money. `$` is read as USD.
 //!
 //! Numbers are read in both conventions: a single `.` or `,` followed by exactly three digits
 //! groups thousands ("2.500 €" and "$2,500" are 2500), otherwise it is the decimal point
 //! ("2,50 €" is 2.5); with both, the last one is the decimal point ("1,200.50" and "1.200,50"
-//! are 1200.5); `3'000` is 3000; "2.500,- €" is 2500. Multipliers: `k`/`K` (glued: "$10K"),
-//! `m`/`mn` (glued: "£1.2m"), thousand, Tausend, Tsd., million, Mio., grand; with a multiplier
-//! a single separator is always decimal ("$2.5k" is 2500). Phone numbers, dates, times, ranges
-//! and percentages are never amounts.
+//! are 1200.5); `3'000` is 3000; "2.500,- €" is 2500; "2 500 €" (groups of three apart by
+//! spaces) is 2500 next to a currency only. Multipliers: `k`/`K` (glued: "$10K"), `m`/`mn`
+//! (glued: "£1.2m"), thousand, Tausend, Tsd., million, Mio., grand; with a multiplier a single
+//! separator is always decimal ("$2.5k" is 2500). Phone numbers, dates, times, ranges and
+//! percentages are never amounts.
 //!
-//! With several amounts, the one nearest a won phrase counts; with no won phrase, the largest.
-//! When the outcome is lost or not met, no value is read: an amount there is a price quoted,
-//! not business done.
+//! Which amount: an amount in a sentence about a proposal, a quote, an offer, an estimate, a
+//! budget, a price or what might be ("could", "would", "hope", "Angebot", "Preis"…) is a price
+//! under discussion and is skipped—unless that sentence also says it was won ("we accepted
+//! their quote of €4,800"). Of the rest, the one nearest a won phrase counts; with no won
+//! phrase, the largest. When the outcome is lost or not met, no value is read at all.
 //!
 //! # Opt-out ([`says_stop`])
 //!
 //! A reply opts out when a sentence or a line is just a command—`STOP`, `Stop please`,
 //! `unsubscribe (me)`, `opt out`, `remove me`, `abmelden`, `austragen`, `STOPP`—or when it says
-//! "unsubscribe"/"opt out"/"abmelden"/"austragen"/"abbestellen" (not negated), "stop emailing /
-//! sending / contacting / these emails", "don't email / contact / send me", "I don't want
+//! "unsubscribe"/"opt out"/"abmelden"/"austragen"/"abbestellen" (not negated, and not inside
+//! instructions such as "to unsubscribe, click here"), "stop emailing / sending / contacting /
+//! these emails", "don't email / contact / remind me", "don't write to me again", "I don't want
 //! (any more) emails", "no more emails", "remove me from your list", "take me off", "delete my
 //! data", "leave me alone", "bitte keine E-Mails mehr", "schreiben Sie mir nicht mehr", "mich
 //! aus dem Verteiler entfernen", "melden Sie mich ab", "tragen Sie mich aus". The subject counts
 //! too ("unsubscribe", as a `List-Unsubscribe` mailto sends it). "stop" inside an ordinary
 //! sentence never opts out: "we can't stop talking about the project", "don't stop", "I'll
-//! stop by Tuesday", "the bus stop". "Don't email me until Monday" / "at this address" is not
-//! an opt-out.
+//! stop by Tuesday", "the bus stop", a line "stop." that ends a sentence wrapped from the line
+//! before. A refusal that is qualified is not an opt-out: "don't email me until Monday", "…
+//! at this address", "…, call me instead", "no more reminders needed".
 
 mod html;
 mod money;
@@ -199,9 +213,11 @@ pub fn says_stop(own_words: &str, subject: &str) -> bool {
 }
 
 /// HTML to readable plain text: block elements end lines, entities are decoded, scripts and
-/// styles are removed; `<blockquote>` and Gmail/Yahoo/Proton/Thunderbird quote containers come
-/// out as `> ` lines, and Outlook's start of the original (`appendonsend`, `divRplyFwdMsg`, a
-/// `border-top` separator, `<hr>`) as a line of underscores, so [`own_words`] drops them.
+/// styles are removed; `<blockquote>` (Gmail, Apple Mail, Thunderbird), Gmail's attribution,
+/// Yahoo's, Proton's and GMX's quote containers come out as `> ` lines, Outlook's start of the
+/// original (`appendonsend`, `divRplyFwdMsg`, a `border-top` separator, `<hr>`) as a line of
+/// underscores and signature containers as a `-- ` line, so [`own_words`] drops them. Emoji
+/// sent as images keep their alt text ("⭐").
 pub fn html_to_text(html: &str) -> String {
     html::html_to_text(html)
 }

@@ -97,6 +97,7 @@ struct Attrs {
     style: String,
     alt: Option<String>,
     smartmail: String,
+    name: String,
 }
 
 impl Parser<'_> {
@@ -255,18 +256,22 @@ fn is_quote_container(attrs: &Attrs) -> bool {
             c,
             "gmail_attr" | "yahoo_quoted" | "protonmail_quote" | "moz-cite-prefix" | "zmail_extra"
         )
-    }) || (style.contains("border-left:solid") || style.contains("border-left:1pxsolid"))
-        && style.contains("padding")
+    }) || attrs.name.eq_ignore_ascii_case("quote")
+        || (style.contains("border-left") && style.contains("solid") && style.contains("padding"))
 }
 
 /// Whether the original message starts at this element (Outlook).
 fn starts_original(name: &str, attrs: &Attrs) -> bool {
     let id = attrs.id.to_ascii_lowercase();
     let style = attrs.style.to_ascii_lowercase().replace(' ', "");
+    let class = attrs.class.to_ascii_lowercase();
     matches!(
         id.as_str(),
         "appendonsend" | "divrplyfwdmsg" | "mail-editor-reference-message-container"
-    ) || (name == "div" && style.contains("border-top:solid"))
+    ) || class
+        .split_whitespace()
+        .any(|c| c == "outlookmessageheader")
+        || (name == "div" && style.contains("border-top:solid"))
 }
 
 /// Whether the element is a signature container.
@@ -371,6 +376,7 @@ fn read_attrs(src: &str, from: usize) -> (Attrs, usize, bool) {
             "style" => attrs.style = value.to_string(),
             "alt" => attrs.alt = Some(decode_entities(value)),
             "data-smartmail" => attrs.smartmail = value.to_string(),
+            "name" => attrs.name = value.to_string(),
             _ => {}
         }
     }

@@ -13,10 +13,16 @@ struct Amount {
 }
 
 /// The closed-business value and its currency. With several amounts, the one nearest a won
-/// phrase (`won_at`, token indices) counts, else the largest.
+/// phrase (`won_at`, token indices) counts, else the largest. An amount in a sentence about a
+/// proposal, a quote or a budget is not business done, unless that sentence says it was won
+/// ("we accepted their quote of €4,800").
 pub(super) fn read(tokens: &[Token], won_at: &[usize]) -> Option<(f64, Option<&'static str>)> {
     let amounts: Vec<Amount> = (0..tokens.len())
         .filter_map(|i| amount_at(tokens, i))
+        .filter(|a| {
+            let sentence = tokens[a.at].sentence;
+            !pending(tokens, a.at) || won_at.iter().any(|&w| tokens[w].sentence == sentence)
+        })
         .collect();
     let distance = |a: &Amount| won_at.iter().map(|&w| w.abs_diff(a.at)).min();
     let best = amounts.into_iter().max_by(|a, b| {
@@ -108,8 +114,54 @@ const CONTEXT_BEFORE: &[&str] = &[
     "invoice",
     "invoiced",
     "billed",
-    "budget",
 ];
+
+/// Words that make an amount near them a price under discussion, not business done.
+const PENDING: &[&str] = &[
+    "proposal",
+    "quote",
+    "quoted",
+    "quoting",
+    "offer",
+    "offered",
+    "estimate",
+    "budget",
+    "pipeline",
+    "potential",
+    "potentially",
+    "could",
+    "might",
+    "would",
+    "hope",
+    "hoping",
+    "expect",
+    "expecting",
+    "asking",
+    "asked",
+    "wanted",
+    "wants",
+    "charge",
+    "charges",
+    "price",
+    "angebot",
+    "kostenvoranschlag",
+    "potenzial",
+    "könnte",
+    "würde",
+    "vielleicht",
+    "preis",
+    "wollte",
+];
+
+/// Whether a [`PENDING`] word stands within twelve tokens of `at`, in its sentence.
+fn pending(tokens: &[Token], at: usize) -> bool {
+    let sentence = tokens[at].sentence;
+    let from = at.saturating_sub(12);
+    let to = (at + 13).min(tokens.len());
+    tokens[from..to]
+        .iter()
+        .any(|t| t.sentence == sentence && t.is_any_word(PENDING))
+}
 /// Words after a bare number that make it money: "a 3000 deal".
 const CONTEXT_AFTER: &[&str] = &[
     "deal",
@@ -162,10 +214,18 @@ fn currency_before(tokens: &[Token], i: usize) -> Option<&'static str> {
 /// The amount whose number is the token at `i`, if it is one.
 fn amount_at(tokens: &[Token], i: usize) -> Option<Amount> {
     let t = &tokens[i];
-    if t.kind != Kind::Number || !stands_alone(tokens, i) {
+    if t.kind != Kind::Number {
         return None;
     }
-    let mut j = i + 1;
+    let grouped = space_grouped(tokens, i);
+    let (text, last) = match &grouped {
+        Some((digits, last)) => (digits.as_str(), *last),
+        None => (t.as_str(), i),
+    };
+    if !stands_alone(tokens, i, last) {
+        return None;
+    }
+    let mut j = last + 1;
     let mut multiplier = None;
     if let Some(next) = tokens.get(j).filter(|n| n.line == t.line) {
         let glued_mult = GLUED_MULTIPLIERS.iter().find(|(w, _)| next.is_word(w));
@@ -194,8 +254,12 @@ fn amount_at(tokens: &[Token], i: usize) -> Option<Amount> {
     let currency = after
         .and_then(|a| symbol(a).or_else(|| currency_word(a)))
         .or_else(|| currency_before(tokens, i));
-    let value = parse_number(&t.text, multiplier.is_some())? * multiplier.unwrap_or(1.0);
+    let value = parse_number(text, multiplier.is_some())? * multiplier.unwrap_or(1.0);
     if !(value.is_finite() && value > 0.0) {
+        return None;
+    }
+    // "2 500 €" is grouped by spaces only next to a currency; "20 7946" is a phone number.
+    if grouped.is_some() && currency.is_none() {
         return None;
     }
     if currency.is_none() && !bare_is_money(tokens, i, after, value, multiplier.is_some()) {
@@ -208,23 +272,44 @@ fn amount_at(tokens: &[Token], i: usize) -> Option<Amount> {
     })
 }
 
-/// Whether the number at `i` is free of phone, date, time, range and percentage shapes.
-fn stands_alone(tokens: &[Token], i: usize) -> bool {
-    let t = &tokens[i];
+/// "2 500" or "1 200 000": digit groups of three after a first group of one to three, apart by
+/// spaces (the French and Swiss way). The digits and the index of the last group.
+fn space_grouped(tokens: &[Token], i: usize) -> Option<(String, usize)> {
+    let plain = |t: &Token| t.kind == Kind::Number && t.text.bytes().all(|b| b.is_ascii_digit());
+    let first = &tokens[i];
+    if !plain(first) || first.text.len() > 3 {
+        return None;
+    }
+    let mut digits = first.as_str().to_string();
+    let mut last = i;
+    while let Some(g) = tokens.get(last + 1) {
+        if !plain(g) || g.glued || g.line != first.line || g.text.len() != 3 {
+            break;
+        }
+        digits.push_str(g.as_str());
+        last += 1;
+    }
+    (last > i).then_some((digits, last))
+}
+
+/// Whether the number from token `first` to token `last` is free of phone, date, time, range
+/// and percentage shapes.
+fn stands_alone(tokens: &[Token], first: usize, last: usize) -> bool {
+    let t = &tokens[first];
     let same_line = |k: usize| tokens.get(k).filter(|o| o.line == t.line);
-    if let Some(prev) = i.checked_sub(1).and_then(same_line) {
-        // "+44 20 7946 0958", "#5", "v2", "20 7946".
+    if let Some(prev) = first.checked_sub(1).and_then(same_line) {
+        // "+44 20 7946 0958", "#5", "v2", "20 7946" (but "USD4000" is money).
         if prev.kind == Kind::Number
-            || (t.glued && prev.kind == Kind::Word)
+            || (t.glued && prev.kind == Kind::Word && currency_word(prev).is_none())
             || (t.glued && prev.is_any_mark(&["+", "#", "/", ":", "-", "."]))
         {
             return false;
         }
     }
-    if let Some(next) = same_line(i + 1) {
+    if let Some(next) = same_line(last + 1) {
         let chained = next.glued
             && next.is_any_mark(&["/", ":", "-", "."])
-            && same_line(i + 2).is_some_and(|n| n.glued && n.kind == Kind::Number);
+            && same_line(last + 2).is_some_and(|n| n.glued && n.kind == Kind::Number);
         if chained || next.kind == Kind::Number || next.is_mark("%") {
             return false;
         }

@@ -23,9 +23,12 @@ enum Signal {
     Met,
     /// A contact verb in its base form ("reach", "meet"): it only says something negated.
     MetVerb,
+    /// A meeting described ("a great chat", "ein gutes Gespräch"): met, even when the
+    /// description is negated ("not a great call" was still a call).
+    MetNoun,
 }
 
-use Signal::{Lost, Met, MetVerb, NotMet, Won, WonVerb};
+use Signal::{Lost, Met, MetNoun, MetVerb, NotMet, Won, WonVerb};
 
 /// The phrase lists documented in the module doc of [`super`].
 static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
@@ -59,6 +62,13 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ),
         ("now ?a|an|our ?new ?paying client|customer", Won),
         ("working|worked together", Won),
+        ("going ?to work together|with", Won),
+        ("gonna work together|with", Won),
+        ("contract|agreement|retainer|vertrag ~ in place", Won),
+        (
+            "got|gotten|landed ~ contract|deal|retainer|order|job|project|gig",
+            Won,
+        ),
         ("work together|zusammenarbeiten", WonVerb),
         ("are|now|started|been|begun working with", Won),
         ("work with them|him|her", WonVerb),
@@ -76,7 +86,27 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("accepted ~ offer|proposal|quote|terms", Won),
         ("accept ~ offer|proposal|quote", WonVerb),
         ("agreed ~ terms|deal|contract|price|fee|scope", Won),
+        (
+            "agreed to ~ start|proceed|pilot|work|engage|hire|sign|buy|order",
+            Won,
+        ),
         ("in business", Won),
+        (
+            "led|leads|leading to ~ ~ business|work|project|projects|deal|contract|order|orders|sale|sales|engagement|job|client",
+            Won,
+        ),
+        (
+            "lead to ~ business|work|project|projects|deal|contract|order|sale|sales|engagement|job",
+            WonVerb,
+        ),
+        (
+            "got|gotten|won|generated|brought ~ business|work out of",
+            Won,
+        ),
+        (
+            "zu ~ auftrag|aufträgen|geschäft|projekt|zusammenarbeit geführt",
+            Won,
+        ),
         (
             "auftrag ~ erteilt|bekommen|erhalten|vergeben|gegeben|unterschrieben",
             Won,
@@ -86,6 +116,7 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
             Won,
         ),
         ("angebot ~ angenommen", Won),
+        ("zusage|zuschlag ~ bekommen|erhalten", Won),
         ("ins geschäft gekommen", Won),
         ("arbeiten|arbeitet ~ zusammen", Won),
         (
@@ -112,6 +143,26 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("over|beyond ?our budget", Lost),
         ("no budget", Lost),
         ("not afford", Lost),
+        (
+            "not taking on ~ clients|customers|work|projects|anyone",
+            Lost,
+        ),
+        (
+            "not need|want ~ our|my services|help|product|products|offer|offering",
+            Lost,
+        ),
+        ("not what we|i ~ need|needed|want|wanted|looking", Lost),
+        ("not the right time|timing", Lost),
+        ("timing ~ not right", Lost),
+        ("not lead|led to anything", Lost),
+        (
+            "stay|stayed|staying|stick|stuck|sticking with our|my existing|current|old",
+            Lost,
+        ),
+        (
+            "existing|current provider|supplier|agency|vendor|accountant|advisor|adviser",
+            Lost,
+        ),
         ("we|i|they passed", Lost),
         ("passed on", Lost),
         ("decided|decide|chose|going to pass", Lost),
@@ -132,7 +183,7 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("not go|lead anywhere", Lost),
         ("no-go", Lost),
         ("nicht ~ gepasst|geklappt|zustande|zusammengepasst", Lost),
-        ("passt|passte nicht", Lost),
+        ("passt|passte ~ nicht", Lost),
         ("kein|keinen auftrag|geschäft|vertrag|deal", Lost),
         ("zu teuer", Lost),
         ("nichts ?dar|draus|daraus geworden", Lost),
@@ -169,10 +220,19 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("connected|reconnected", Met),
         ("got|been|are|were|is|am in touch|contact", Met),
         ("heard from|back", Met),
+        (
+            "received|got ~ email|e-mail|call|message|reply|response|answer|word",
+            Met,
+        ),
         ("got|gotten back to", Met),
         ("replied|responded|answered|wrote back", Met),
         ("called|emailed|messaged|texted|rang me|us", Met),
         ("got together", Met),
+        ("did talk|speak|meet|chat|connect", Met),
+        ("on the phone", Met),
+        ("im gespräch", Met),
+        ("in talks|discussions|negotiations", Met),
+        ("are|were|been talking|speaking|chatting|negotiating", Met),
         (
             "meeting|call|chat|coffee|lunch|conversation ~ yesterday|last|earlier|ago",
             Met,
@@ -186,7 +246,18 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
             "getroffen|telefoniert|gesprochen|ausgetauscht|kennengelernt|geantwortet",
             Met,
         ),
-        ("zurückgemeldet|angerufen|gemeldet|unterhalten", Met),
+        (
+            "zurückgemeldet|angerufen|zurückgerufen|gemeldet|unterhalten",
+            Met,
+        ),
+        (
+            "good|great|nice|quick|productive|lovely|long|short|brief|first|initial|interesting|helpful|useful|fantastic|excellent|positive|friendly|pleasant|fruitful|intro|introductory chat|call|meeting|conversation|coffee|lunch|talk|discussion|exchange",
+            MetNoun,
+        ),
+        (
+            "gutes|gute|nettes|nette|tolles|tolle|kurzes|kurze|erstes|erste|langes|angenehmes|produktives|interessantes|hilfreiches gespräch|telefonat|treffen|meeting|kennenlernen|austausch",
+            MetNoun,
+        ),
         ("uns gesehen", Met),
         (
             "hatten ~ gespräch|telefonat|termin|meeting|treffen|call|austausch|kaffee|videocall",
@@ -218,6 +289,11 @@ static NOT_OUTCOMES: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
             (),
         ),
         ("signed|sign off", ()),
+        ("signed|sign ~ nda|ndas|non-disclosure|confidentiality", ()),
+        (
+            "signed|sign up for|to ~ newsletter|webinar|event|mailing|list|updates",
+            (),
+        ),
         ("look|looking|looks forward ~", ()),
         (
             "freue|freuen ~ zusammenarbeit|treffen|gespräch|austausch",
@@ -225,6 +301,10 @@ static NOT_OUTCOMES: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
         ),
         ("auf ~ zusammenarbeit", ()),
         ("do not reply", ()),
+        (
+            "got|received your ~ email|e-mail|message|note|reminder|mail",
+            (),
+        ),
     ])
 });
 
@@ -233,7 +313,7 @@ pub(super) fn mentions_outcome(words: &Words) -> bool {
     PHRASES
         .find_all(words)
         .iter()
-        .any(|h| !matches!(h.value, WonVerb | MetVerb))
+        .any(|h| !matches!(h.value, WonVerb | MetVerb | MetNoun))
 }
 
 /// Words that make a positive signal hypothetical: "we'd love to work together", "hope to sign".
@@ -272,6 +352,24 @@ const CONDITIONALS: &[&str] = &[
     "sobald",
 ];
 
+/// Words that put a described meeting in the future: "a first call next week".
+const FUTURE: &[&str] = &[
+    "next",
+    "tomorrow",
+    "upcoming",
+    "scheduled",
+    "planned",
+    "will",
+    "going",
+    "nächste",
+    "nächsten",
+    "nächster",
+    "morgen",
+    "geplant",
+    "kommende",
+    "kommenden",
+];
+
 /// Words that turn "not signed" into "not signed yet".
 const YET: &[&str] = &["yet", "still", "noch", "bisher", "bislang"];
 
@@ -305,11 +403,14 @@ pub(super) fn read(tokens: &[Token], words: &Words) -> (Option<Outcome>, Vec<usi
             continue;
         }
         let neg = negated(words, hit.start);
-        let positive = matches!(hit.value, Won | WonVerb | Met | MetVerb);
+        let positive = matches!(hit.value, Won | WonVerb | Met | MetVerb | MetNoun);
         if positive && words.before_has(hit.start, 4, CONDITIONALS) {
             continue;
         }
-        let yet = words.before_has(hit.start, 4, YET) || words.after_has(hit.end - 1, 3, YET);
+        if hit.value == MetNoun && words.sentence_has_near(hit.start, hit.end, 6, FUTURE) {
+            continue;
+        }
+        let yet = words.sentence_has_near(hit.start, hit.end, 4, YET);
         match (hit.value, neg) {
             (Won, false) if words.after_has(hit.end - 1, 4, ELSEWHERE) => seen.lost = true,
             (Won, false) => {
@@ -321,7 +422,7 @@ pub(super) fn read(tokens: &[Token], words: &Words) -> (Option<Outcome>, Vec<usi
             // "no deal yet" is still open.
             (Lost, false) if !yet => seen.lost = true,
             (NotMet, false) | (Met | MetVerb, true) => seen.not_met = true,
-            (Met, false) => seen.met = true,
+            (Met, false) | (MetNoun, _) => seen.met = true,
             (WonVerb | MetVerb, false) | (Lost, _) | (NotMet, true) => {}
         }
     }

@@ -236,24 +236,37 @@ const HEADER_LABELS: &[&str] = &[
     "sent by",
 ];
 
-/// "From: Fred" followed within a few lines by at least two of "Sent:", "To:", "Subject:"….
+/// A header block: "From: Fred" with at least two of "Sent:", "To:", "Subject:"… in the lines
+/// after it—or GMX's order, "Gesendet:" first and "Von:" among the next lines.
 fn header_block_at(lines: &[&str], i: usize) -> bool {
     let Some((label, rest)) = header_label(lines[i]) else {
         return false;
     };
-    if rest.is_empty() || !is_one_of(label, FROM_LABELS) {
+    let from_first = is_one_of(label, FROM_LABELS);
+    if rest.is_empty() || !(from_first || is_one_of(label, DATE_LABELS)) {
         return false;
     }
-    // The block ends where the next one starts.
-    let others = lines[i + 1..]
+    let mut froms = usize::from(from_first);
+    let mut others = usize::from(!from_first);
+    for (label, _) in lines[i + 1..]
         .iter()
         .take(12)
         .filter_map(|l| header_label(l))
-        .take_while(|(label, _)| !is_one_of(label, FROM_LABELS))
-        .filter(|(label, _)| is_one_of(label, HEADER_LABELS))
-        .count();
-    others >= 2
+    {
+        if is_one_of(label, FROM_LABELS) {
+            if from_first {
+                break; // the next block starts
+            }
+            froms += 1;
+        } else if is_one_of(label, HEADER_LABELS) {
+            others += 1;
+        }
+    }
+    froms >= 1 && others >= 2
 }
+
+/// Labels of the date line, which some clients put first.
+const DATE_LABELS: &[&str] = &["sent", "date", "gesendet", "datum", "envoyé"];
 
 /// Whether `label` is one of the lower-case `labels`, ignoring case.
 fn is_one_of(label: &str, labels: &[&str]) -> bool {

@@ -37,8 +37,53 @@ const NUMBER_WORDS: &[(&str, f64)] = &[
 
 /// Words after which a number is a date: "on 3/5", "am 4.".
 const DATE_WORDS: &[&str] = &[
-    "on", "by", "until", "till", "since", "before", "after", "due", "dated", "the", "am", "vom",
-    "bis", "ab", "seit", "zum", "le", "du",
+    "on",
+    "by",
+    "until",
+    "till",
+    "since",
+    "before",
+    "after",
+    "due",
+    "dated",
+    "the",
+    "am",
+    "vom",
+    "bis",
+    "ab",
+    "seit",
+    "zum",
+    "le",
+    "du",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "mo",
+    "di",
+    "mi",
+    "fr",
+    "sa",
 ];
 
 /// Words that make the number before them a count, a time, an amount or a date.
@@ -233,9 +278,11 @@ const KEYWORDS: &[&str] = &[
     "bewerte",
     "bewerten",
 ];
-/// Verbs after which a number ending its clause is a rating: "I'd give it a 4", but not
-/// "gave me 3 leads".
-const GIVE_WORDS: &[&str] = &["give", "giving", "gave", "gebe", "vergebe", "geben"];
+/// Verbs after which a number ending its clause is a rating: "I'd give it a 4", "I'd say 3",
+/// but not "gave me 3 leads".
+const GIVE_WORDS: &[&str] = &[
+    "give", "giving", "gave", "gebe", "vergebe", "geben", "say", "sagen",
+];
 
 /// Words allowed between a keyword and its number.
 const FILLERS: &[&str] = &[
@@ -299,21 +346,23 @@ fn explicit(tokens: &[Token]) -> Option<u8> {
             found = Some((at, rating));
         }
     };
+    let start = after_greeting(tokens);
     for i in 0..tokens.len() {
         let rating = fraction(tokens, i)
             .or_else(|| counted_stars(tokens, i))
             .or_else(|| after_keyword(tokens, i))
             .or_else(|| after_article(tokens, i))
-            .or_else(|| star_run(tokens, i));
+            .or_else(|| star_run(tokens, i))
+            .or_else(|| leading_digit(tokens, i, start));
         if let Some(r) = rating {
             keep(i, r);
             break;
         }
     }
-    if let Some((at, r)) = opening_digit(tokens) {
-        keep(at, r);
-    }
-    if let Some((at, r)) = lone_line_digit(tokens) {
+    for (at, r) in [lone_line_digit(tokens), closing_digit(tokens)]
+        .into_iter()
+        .flatten()
+    {
         keep(at, r);
     }
     found.map(|(_, r)| r)
@@ -454,7 +503,14 @@ fn fraction(tokens: &[Token], i: usize) -> Option<u8> {
     if continues(tokens, d_at) {
         return None;
     }
-    let follows = tokens.get(d_at + 1);
+    let follows = tokens.get(d_at + 1).filter(|t| t.line == d_token.line);
+    // "3/5 10:30", "3/5 at 10am": a date with its time.
+    let then_time = tokens.get(d_at + 2).is_some_and(|t| t.kind == Kind::Number);
+    if follows
+        .is_some_and(|t| t.kind == Kind::Number || (t.is_any_word(&["at", "um", "à"]) && then_time))
+    {
+        return None;
+    }
     if slash {
         // "1/5 of the budget" is a fraction of something.
         if follows.is_some_and(|t| t.is_any_word(&["of", "der", "des"])) {
@@ -477,7 +533,9 @@ fn counted_stars(tokens: &[Token], i: usize) -> Option<u8> {
         j += 1;
     }
     let t = tokens.get(j)?;
-    let is_star = t.is_any_word(STAR_WORDS)
+    // "five stars", but not "Five Star Plumbing Ltd".
+    let word_ok = tokens[i].kind == Kind::Number || t.is_any_word(&["stars", "sterne", "sternen"]);
+    let is_star = (t.is_any_word(STAR_WORDS) && word_ok)
         || (j == i + 1
             && t.glued
             && t.is_mark("*")
@@ -537,7 +595,29 @@ fn after_article(tokens: &[Token], i: usize) -> Option<u8> {
     }
     k = k.checked_sub(1)?;
     let lead = &tokens[k];
-    let copula = lead.is_any_word(&["was", "is", "be", "been", "say", "definitely", "war", "ist"]);
+    let copula = lead.is_any_word(&[
+        "was",
+        "is",
+        "be",
+        "been",
+        "say",
+        "definitely",
+        "def",
+        "defo",
+        "easily",
+        "probably",
+        "maybe",
+        "honestly",
+        "overall",
+        "solid",
+        "strong",
+        "clear",
+        "easy",
+        "war",
+        "ist",
+        "eher",
+        "klar",
+    ]);
     copula.then(|| u8::try_from(n).ok()).flatten()
 }
 
@@ -550,12 +630,21 @@ fn star_run(tokens: &[Token], i: usize) -> Option<u8> {
         return None;
     }
     let line = tokens[i].line;
-    let filled = tokens[i..]
+    let run = tokens[i..]
         .iter()
         .take_while(|t| is_star(t) && t.line == line)
+        .count();
+    // "⭐ 4/5": a star decorating a number is not a one-star rating.
+    let decorates = tokens
+        .get(i + run)
+        .is_some_and(|t| t.kind == Kind::Number && t.line == line);
+    let filled = tokens[i..i + run]
+        .iter()
         .filter(|t| t.is_any_mark(FILLED_STARS))
         .count();
-    u8::try_from(filled).ok().filter(|n| (1..=5).contains(n))
+    u8::try_from(filled)
+        .ok()
+        .filter(|n| (1..=5).contains(n) && !decorates)
 }
 
 /// Greeting words that may open a reply before the rating: "Hi Alice, 5 – we signed".
@@ -583,6 +672,9 @@ const STARTERS: &[&str] = &[
     "overall",
     "absolutely",
     "definitely",
+    "for",
+    "from",
+    "insgesamt",
 ];
 
 /// Where the reply's first words are once a greeting ("Hi Alice,") is skipped.
@@ -604,29 +696,52 @@ fn after_greeting(tokens: &[Token]) -> usize {
     0
 }
 
-/// A digit 1–5 opening the reply: "5 — we signed", "4. Good chat", "3" (but not "5 people",
-/// "5pm", "2-3 weeks", "5. November" or the "1." of a numbered list).
-fn opening_digit(tokens: &[Token]) -> Option<(usize, u8)> {
-    let i = after_greeting(tokens);
-    let t = tokens.get(i)?;
-    let n = t
-        .small_int()
-        .filter(|n| (1..=5).contains(n) && t.text.len() == 1)?;
-    let rating = u8::try_from(n).ok()?;
+/// Number words that may open a sentence as its rating: "Five. We signed."
+const OPENING_WORDS: &[(&str, u32)] = &[
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("eins", 1),
+    ("zwei", 2),
+    ("drei", 3),
+    ("vier", 4),
+    ("fünf", 5),
+];
+
+/// A digit 1–5 (or "four") opening the reply or a sentence: "5 — we signed", "4. Good chat",
+/// "Thanks. 3 (meh)", but not "5 people", "5pm", "2-3 weeks", "5. November" or the "1." of a
+/// numbered list.
+fn leading_digit(tokens: &[Token], i: usize, start: usize) -> Option<u8> {
+    let t = &tokens[i];
+    let opens = i == start || (i > 0 && t.sentence != tokens[i - 1].sentence);
+    // "Nov. 5", "No. 5": the dot ended an abbreviation, not a sentence.
+    let abbreviated = i >= 2
+        && tokens[i - 1].is_mark(".")
+        && (tokens[i - 2].is_any_word(MONTHS) || tokens[i - 2].is_any_word(REFERENCE_WORDS));
+    if !opens || abbreviated {
+        return None;
+    }
+    let n = match t.kind {
+        Kind::Number if t.text.len() == 1 => t.small_int()?,
+        Kind::Word => OPENING_WORDS.iter().find(|(w, _)| t.is_word(w))?.1,
+        _ => return None,
+    };
+    let rating = u8::try_from(n).ok().filter(|n| (1..=5).contains(n))?;
     if i > 0 && t.glued && tokens[i - 1].line == t.line {
         return None;
     }
-    let Some(next) = tokens.get(i + 1) else {
-        return Some((i, rating));
+    let Some(next) = tokens.get(i + 1).filter(|n| n.line == t.line) else {
+        return Some(rating);
     };
-    if next.line != t.line {
-        return Some((i, rating));
-    }
     match next.kind {
-        Kind::Word => (!next.glued && next.is_any_word(STARTERS)).then_some((i, rating)),
+        Kind::Word => {
+            (t.kind == Kind::Number && !next.glued && next.is_any_word(STARTERS)).then_some(rating)
+        }
         Kind::Number => None,
         Kind::Mark => {
-            if !next.is_any_mark(&["-", "–", "—", ",", ".", ":", "!", ")", ";"]) {
+            if !next.is_any_mark(&["-", "–", "—", ",", ".", ":", "!", ")", ";", "("]) {
                 return None;
             }
             let then = tokens.get(i + 2).filter(|a| a.line == t.line);
@@ -634,9 +749,39 @@ fn opening_digit(tokens: &[Token]) -> Option<(usize, u8)> {
                 a.kind == Kind::Number || a.is_any_word(MONTHS) || a.is_any_word(UNIT_WORDS)
             });
             let list = next.is_any_mark(&[".", ")"]) && numbered_list(tokens, n, &next.text);
-            (!blocked && !list).then_some((i, rating))
+            (!blocked && !list).then_some(rating)
         }
     }
+}
+
+/// Words that make the following "No. 5" or "Nov. 5" a reference or a date.
+const REFERENCE_WORDS: &[&str] = &[
+    "no", "nr", "number", "nummer", "p", "pp", "vol", "ch", "ref", "art", "fig",
+];
+
+/// A digit 1–5 closing the reply after a sentence: "No business yet, but promising. 4".
+fn closing_digit(tokens: &[Token]) -> Option<(usize, u8)> {
+    let mut end = tokens.len();
+    while end > 0 && tokens[end - 1].is_any_mark(&[".", "!", ")"]) {
+        end -= 1;
+    }
+    let i = end.checked_sub(1)?;
+    let t = &tokens[i];
+    let n = t
+        .small_int()
+        .filter(|n| (1..=5).contains(n) && t.text.len() == 1)?;
+    let prev = &tokens[i.checked_sub(1)?];
+    if prev.line == t.line {
+        let after_sentence = prev.is_any_mark(&[".", "!", "?", ",", ";", "-", "–", "—", "("]);
+        let before = i.checked_sub(2).map(|k| &tokens[k]);
+        let reference = before.is_some_and(|b| {
+            b.kind == Kind::Number || b.is_any_word(MONTHS) || b.is_any_word(REFERENCE_WORDS)
+        });
+        if !after_sentence || reference {
+            return None;
+        }
+    }
+    u8::try_from(n).ok().map(|r| (i, r))
 }
 
 /// Whether some line starts with `n + 1` and the same mark: "1. … 2. …" is a list.
@@ -771,7 +916,7 @@ static RATING_WORDS: LazyLock<PhraseSet<u8>> = LazyLock::new(|| {
             "terrible|awful|useless|horrible|dreadful|appalling|atrocious|worst|disaster",
             1,
         ),
-        ("disastrous|pointless|abysmal|hopeless|nightmare|rubbish", 1),
+        ("disastrous|pointless|abysmal|hopeless|rubbish", 1),
         ("waste of ?my|our time", 1),
         ("complete|total|a waste", 1),
         ("very|really|extremely bad|poor", 1),
@@ -805,6 +950,7 @@ static NOT_RATINGS: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
         ("sounds|looks|seems good|great|fine|perfect|ok|okay", ()),
         ("hope ~ good|great|well|fine|ok|okay", ()),
         ("all the best", ()),
+        ("all good|fine|well|ok|okay", ()),
         ("best|kind|warm regards|wishes", ()),
         ("ok|okay|fine|alright with|for|by|if", ()),
         ("is|are it|that|this|you ok|okay|fine|good", ()),

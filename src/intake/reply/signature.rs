@@ -255,7 +255,9 @@ fn is_signature_line(line: &str) -> bool {
 /// Little words that may be lower-case in a name or title line.
 const CONNECTORS: &[&str] = &[
     "of", "and", "&", "und", "für", "the", "for", "van", "von", "de", "der", "den", "da", "du",
-    "la", "le", "y", "at", "aus", "from", "bei", "zu", "|", "-", "–", "/", "·", "•",
+    "la", "le", "y", "at", "aus", "from", "bei", "zu", "|", "-", "–", "/", "·", "•", "mbb", "gmbh",
+    "e.v.", "eg", "plc", "llc", "llp", "ltd", "ltd.", "inc", "inc.", "ag", "kg", "co", "co.",
+    "gbr", "ug", "e.k.", "bv", "sarl", "sas",
 ];
 
 /// A short line capitalised like a name, a title or a company: "Sally Jones", "Head of Sales",

@@ -55,72 +55,109 @@ const POLITE: &[&str] = &[
     "asap",
 ];
 
-/// The phrases that ask to stop. A phrase counts unless negated ("don't unsubscribe me") or
-/// qualified afterwards ("don't email me until Monday").
-static STOP_PHRASES: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
+/// How a stop phrase is weighed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// "unsubscribe", "abmelden": counts unless negated or part of instructions ("to
+    /// unsubscribe, click here").
+    Word,
+    /// "stop emailing me", "remove me from your list": counts unless negated.
+    Plain,
+    /// "don't email me", "no more emails", "bitte keine E-Mails mehr": negative by itself;
+    /// counts unless qualified ("… until Monday", "… at this address", "no more reminders
+    /// needed").
+    Refusal,
+}
+
+/// The phrases that ask to stop.
+static STOP_PHRASES: LazyLock<PhraseSet<Ask>> = LazyLock::new(|| {
+    use Ask::{Plain, Refusal, Word};
     PhraseSet::new(&[
         (
             "unsubscribe|unsubscribing|opt-out|opting-out|abmelden|abmeldung|austragen|abbestellen",
-            (),
+            Word,
         ),
-        ("désabonner|désinscrire|désabonnez-moi|désinscrivez-moi", ()),
-        ("opt|opting out", ()),
+        (
+            "désabonner|désinscrire|désabonnez-moi|désinscrivez-moi",
+            Word,
+        ),
+        ("opt|opting out", Word),
         (
             "stop|stopp ~ emailing|e-mailing|mailing|sending|contacting|writing|messaging|spamming|pestering|bugging|reminding|chasing|receiving|emails|e-mails|mails|messages|reminders|newsletters|notifications|spam",
-            (),
+            Plain,
         ),
+        ("remove|take|delete|drop me|us from|off", Plain),
         (
-            "not|never ?ever email|e-mail|mail|contact|message|write|send|spam|remind|bother|chase|cc|include|text|ping ?to me|us",
-            (),
+            "remove|delete my|our email|e-mail|address|details|data|name|contact",
+            Plain,
         ),
+        ("leave me alone", Plain),
+        ("mich|uns ~ entfernen|austragen|löschen", Plain),
+        ("entfernen|löschen sie mich|uns", Plain),
+        ("melde|melden|meldet ~ mich|uns ~ ab", Plain),
+        ("trage|tragen|tragt ~ mich|uns ~ aus", Plain),
+        (
+            "not|never ?ever email|e-mail|mail|contact|message|spam|remind|bother|chase|pester|ping|text me|us",
+            Refusal,
+        ),
+        ("not|never write|send ~ again|anymore|more", Refusal),
         (
             "not|never send ~ emails|e-mails|mails|messages|reminders|newsletters",
-            (),
+            Refusal,
         ),
         (
             "not|never|longer want|wish|need|like ~ ~ emails|e-mails|mails|messages|reminders|newsletters|notifications|follow-ups",
-            (),
+            Refusal,
         ),
         (
-            "no more|further emails|e-mails|mails|mail|email|messages|reminders|contact|follow-ups",
-            (),
+            "no more|further emails|e-mails|mails|mail|email|messages|reminders",
+            Refusal,
         ),
-        ("remove|take|delete|drop me|us from|off", ()),
-        (
-            "remove|delete my|our email|e-mail|address|details|data|name|contact",
-            (),
-        ),
-        ("leave me alone", ()),
         (
             "keine ~ e-mails|emails|mails|mail|e-mail|nachrichten|erinnerungen|post|werbung mehr",
-            (),
+            Refusal,
         ),
         (
             "keine weiteren e-mails|emails|mails|nachrichten|erinnerungen",
-            (),
+            Refusal,
         ),
         (
             "nicht mehr anschreiben|kontaktieren|schreiben|mailen|anmailen|belästigen|erinnern",
-            (),
+            Refusal,
         ),
         (
             "schreiben|schreibt|mailen|kontaktieren|kontaktiert|anschreiben|belästigen|erinnern ~ nicht mehr",
-            (),
+            Refusal,
         ),
-        ("mich|uns ~ entfernen|austragen|löschen", ()),
-        ("entfernen|löschen sie mich|uns", ()),
-        ("melde|melden|meldet ~ mich|uns ~ ab", ()),
-        ("trage|tragen|tragt ~ mich|uns ~ aus", ()),
-        ("ne plus recevoir", ()),
+        ("ne plus recevoir", Refusal),
     ])
 });
 
-/// Words after a phrase that make it something else than an opt-out: "don't email me until
-/// Monday", "don't contact me at work, use my private address".
+/// Words near a refusal, in its sentence, that make it something else than an opt-out: "don't email me until Monday", "no more reminders needed".
 const QUALIFIERS: &[&str] = &[
-    "until", "till", "before", "instead", "except", "unless", "at", "on", "via", "through", "bis",
-    "sondern", "außer", "an", "auf",
+    "until",
+    "till",
+    "before",
+    "instead",
+    "except",
+    "unless",
+    "needed",
+    "necessary",
+    "required",
+    "bis",
+    "sondern",
+    "außer",
+    "stattdessen",
+    "nötig",
+    "notwendig",
+    "erforderlich",
 ];
+
+/// Words right after a refusal that point it elsewhere: "don't email me at this address".
+const REDIRECTS: &[&str] = &["at", "on", "via", "through", "an", "auf", "über"];
+
+/// Words of unsubscribe instructions (a newsletter footer), not of a request.
+const INSTRUCTIONS: &[&str] = &["click", "link", "here", "below", "klicken", "hier", "unten"];
 
 /// Whether any sentence of `text` is a stop command or any phrase asks to stop.
 fn text_says_stop(text: &str) -> bool {
@@ -132,14 +169,21 @@ fn text_says_stop(text: &str) -> bool {
         return true;
     }
     let words = Words::new(&tokens);
-    STOP_PHRASES.find_all(&words).iter().any(|hit| {
-        let first = words.text(hit.start);
-        let self_negating = matches!(first, "not" | "never" | "longer" | "keine" | "nicht");
-        // Only "don't email me …" can be qualified; "unsubscribe me at once" cannot.
-        let qualified =
-            matches!(first, "not" | "never") && words.after_has(hit.end - 1, 3, QUALIFIERS);
-        (self_negating || !negated(&words, hit.start)) && !qualified
-    })
+    STOP_PHRASES
+        .find_all(&words)
+        .iter()
+        .any(|hit| match hit.value {
+            Ask::Word => {
+                !negated(&words, hit.start)
+                    && !words.sentence_has_near(hit.start, hit.end, 8, INSTRUCTIONS)
+            }
+            Ask::Plain => !negated(&words, hit.start),
+            Ask::Refusal => {
+                let redirected = words.after_has(hit.end - 1, 2, REDIRECTS)
+                    && !words.after_has(hit.end - 1, 3, &["all"]);
+                !redirected && !words.sentence_has_near(hit.start, hit.end, 6, QUALIFIERS)
+            }
+        })
 }
 
 /// Whether a sentence consists of a command and politeness only: "STOP.", "Please unsubscribe

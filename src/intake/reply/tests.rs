@@ -77,6 +77,13 @@ fn explicit_ratings() {
             ("10/10 would recommend", Some(5)),
             ("4.5/5", Some(5)),
             ("4,5 von 5", Some(5)),
+            ("⭐ 4/5", Some(4)),
+            ("Five. We signed.", Some(5)),
+            ("I'd say 3.", Some(3)),
+            ("We're in talks. 4 for now.", Some(4)),
+            ("No business yet, but promising. 4", Some(4)),
+            ("Thanks. 3 (meh)", Some(3)),
+            ("Def a 5!", Some(5)),
         ],
         rating,
     );
@@ -119,6 +126,15 @@ fn numbers_that_are_never_ratings() {
         "They gave us 3 options",
         "24/7 support",
         "On a good day",
+        "Tue 4/5 works",
+        "Meeting 3/5 at 10am",
+        "Meeting 3/5 10:30",
+        "Let's meet again on Nov. 5",
+        "See you at 5",
+        "Ref. No. 5",
+        "Sally Jones\nFive Star Plumbing Ltd",
+        "2 calls so far",
+        "One more thing: we met.",
         "",
         "12",
         "0",
@@ -294,6 +310,13 @@ fn outcome_negation_and_precedence() {
             ("We're meeting next week", None),
             ("I'll call him tomorrow", None),
             ("We signed off on the plan", None),
+            ("Signed an NDA, first meeting next week.", None),
+            ("We signed up for his newsletter", None),
+            ("We didn't meet, but we did talk on the phone.", Some(Met)),
+            ("Wir sind noch im Gespräch", Some(Met)),
+            ("Wir haben den Zuschlag bekommen", Some(Won)),
+            ("Got your email - we met on Monday.", Some(Met)),
+            ("Got your email, nothing to report yet.", None),
             ("", None),
         ],
         outcome,
@@ -332,6 +355,10 @@ fn values_with_currencies() {
             ("a 3000 deal", (Some(3000.0), None)),
             ("Auftragswert: 4.000", (Some(4000.0), None)),
             ("a deal worth 5k", (Some(5000.0), None)),
+            ("2 500 €", (Some(2500.0), eur.clone())),
+            ("CHF 1 200 000", (Some(1_200_000.0), Some("CHF".into()))),
+            ("USD4000", (Some(4000.0), usd.clone())),
+            ("$2,500/month", (Some(2500.0), usd.clone())),
         ],
         value,
     );
@@ -368,8 +395,21 @@ fn several_amounts_take_the_one_nearest_business_else_the_largest() {
         (Some(12000.0), Some("USD".into()))
     );
     assert_eq!(
-        value("Budget €2,000 to €5,000, still talking."),
+        value("Two small jobs so far: €2,000 and €5,000."),
         (Some(5000.0), Some("EUR".into()))
+    );
+    assert_eq!(
+        value("We met. Their proposal is €5,000, we're thinking about it."),
+        (None, None),
+        "a proposal is not business done"
+    );
+    assert_eq!(
+        value("Budget €2,000 to €5,000, still talking."),
+        (None, None)
+    );
+    assert_eq!(
+        value("We accepted their quote of €4,800."),
+        (Some(4800.0), Some("EUR".into()))
     );
 }
 
@@ -426,6 +466,10 @@ fn opt_out_requests() {
         "Melden Sie mich bitte ab.",
         "Hi Alice,\n\nSTOP\n\nThanks",
         "Hi Alice,\nstop\nFred",
+        "Please don't email me at all.",
+        "Don't write to me again.",
+        "Please don't send me any more reminders",
+        "Until further notice, unsubscribe me.",
     ]
     .iter()
     .map(|s| (*s, true))
@@ -449,6 +493,11 @@ fn opt_out_requests() {
         "Don't forget to email me the deck",
         "She unsubscribed from their newsletter",
         "I don't want to unsubscribe, this is useful",
+        "No more reminders needed, we've met!",
+        "Don't send me the invoice yet",
+        "To unsubscribe from our newsletter, click here.",
+        "Don't email me, call me instead.",
+        "Don't remind me until the new year",
         "5/5, we signed",
         "",
     ]
@@ -633,6 +682,171 @@ fn signatures_go_but_content_stays() {
     assert_eq!(own_words(Some("4\n\nSent from my iPad"), None), "4");
     assert_eq!(own_words(Some("4\n\nGet Outlook for iOS"), None), "4");
     assert_eq!(own_words(Some("-- \nonly a signature"), None), "");
+}
+
+/// What one reply should read as: rating, outcome, value and currency.
+type Expected = (Option<u8>, Option<Outcome>, Option<(f64, &'static str)>);
+
+#[test]
+fn short_replies_as_people_write_them() {
+    let cases: &[(&str, Expected)] = &[
+        (
+            "4 - we've had two calls and she's sending over a proposal next week.",
+            (Some(4), Some(Met), None),
+        ),
+        (
+            "5! It led to a €3k website project. Thanks Bob!",
+            (Some(5), Some(Won), Some((3000.0, "EUR"))),
+        ),
+        (
+            "Hi Alice, I'd say 3. We met for coffee but nothing came of it.",
+            (Some(3), Some(Lost), None),
+        ),
+        (
+            "2. Never really got going – he didn't answer my last two emails.",
+            (Some(2), Some(NotMet), None),
+        ),
+        (
+            "Five. We signed a 12-month retainer at £800/month.",
+            (Some(5), Some(Won), Some((800.0, "GBP"))),
+        ),
+        (
+            "3/5 — nice enough guy but not what we need right now.",
+            (Some(3), Some(Lost), None),
+        ),
+        ("No business yet, but promising. 4", (Some(4), None, None)),
+        (
+            "We did! Signed last Friday, about $25,000 over the year.",
+            (None, Some(Won), Some((25000.0, "USD"))),
+        ),
+        ("Not yet – we're meeting on the 28th.", (None, None, None)),
+        (
+            "1. Waste of time, he was just trying to sell me insurance.",
+            (Some(1), None, None),
+        ),
+        (
+            "4/5, led to some work: 2,000 EUR so far",
+            (Some(4), Some(Won), Some((2000.0, "EUR"))),
+        ),
+        (
+            "Great chat with Sally, really helpful. No business (yet).",
+            (Some(4), Some(Met), None),
+        ),
+        (
+            "Unfortunately it didn't lead to anything.",
+            (None, Some(Lost), None),
+        ),
+        (
+            "3 – we spoke but the timing isn't right for us",
+            (Some(3), Some(Lost), None),
+        ),
+        ("We're in talks. 4 for now.", (Some(4), Some(Met), None)),
+        ("Def a 5!", (Some(5), None, None)),
+        (
+            "Solid 4. Had lunch, might work together later in the year.",
+            (Some(4), Some(Met), None),
+        ),
+        (
+            "It's a 5 from me – we closed a deal worth $40k last week.",
+            (Some(5), Some(Won), Some((40000.0, "USD"))),
+        ),
+        (
+            "We have been working together since March – it's going great! 5 stars",
+            (Some(5), Some(Won), None),
+        ),
+        ("3 (meh)", (Some(3), None, None)),
+        (
+            "4/5: helpful chat, they're putting a quote together.",
+            (Some(4), Some(Met), None),
+        ),
+        (
+            "We had a call on 12/11 but he quoted $8,000 which is way over budget.",
+            (None, Some(Lost), None),
+        ),
+        (
+            "Yes! We're now a client of theirs. 5/5, brilliant intro.",
+            (Some(5), Some(Won), None),
+        ),
+        (
+            "Thanks for checking in. We have a first call scheduled for next Tuesday at 3.",
+            (None, None, None),
+        ),
+        (
+            "Very helpful intro. Not a customer yet but we're talking.",
+            (Some(4), Some(Met), None),
+        ),
+        (
+            "5 - they're doing our books now (approx. £250/month)",
+            (Some(5), None, Some((250.0, "GBP"))),
+        ),
+        (
+            "I'd rate the intro 4/5. We haven't done any business yet, but I expect we will in Q1.",
+            (Some(4), Some(Met), None),
+        ),
+        ("Nope, didn't work out. 2", (Some(2), Some(Lost), None)),
+        (
+            "Re the intro: we never connected, he's been travelling.",
+            (None, Some(NotMet), None),
+        ),
+        (
+            "We haven't managed to meet yet, diaries are a nightmare. Will report back.",
+            (None, Some(NotMet), None),
+        ),
+        (
+            "thx alice. met him twice, nice guy, doesnt need our services tho. 3",
+            (Some(3), Some(Lost), None),
+        ),
+        (
+            "Alice, I never received an email from Fred. Can you resend his details? 1/5 so far, sorry!",
+            (Some(1), Some(NotMet), None),
+        ),
+        (
+            "Thanks. Yes, did some business - small job (€450). Would rate 4.",
+            (Some(4), Some(Won), Some((450.0, "EUR"))),
+        ),
+        (
+            "Hallo Alice, 4 von 5 – wir hatten ein gutes Gespräch, ein Auftrag ist noch nicht zustande gekommen.",
+            (Some(4), Some(Met), None),
+        ),
+        (
+            "Leider kein Kontakt zustande gekommen, er hat nie zurückgerufen.",
+            (None, Some(NotMet), None),
+        ),
+        (
+            "Wir haben einen Auftrag über 8.500 € erhalten. Top!",
+            (None, Some(Won), Some((8500.0, "EUR"))),
+        ),
+        (
+            "Gut, 4 von 5. Wir arbeiten ab Januar zusammen, Volumen ca. 12.000 Euro.",
+            (Some(4), Some(Won), Some((12000.0, "EUR"))),
+        ),
+        (
+            "Hat leider nicht gepasst – der Preis war zu hoch. 2/5",
+            (Some(2), Some(Lost), None),
+        ),
+        (
+            "Wir hatten am 3.12. ein Telefonat, sehr nett, aber bisher kein Auftrag. 3",
+            (Some(3), Some(Met), None),
+        ),
+        (
+            "Die Vorstellung war super, vielen Dank! Wir sind seit zwei Wochen in Kontakt und haben ein Angebot über 4.800 EUR angenommen.",
+            (Some(5), Some(Won), Some((4800.0, "EUR"))),
+        ),
+        (
+            "Es passt leider preislich nicht: sein Angebot lag bei 15.000 €, unser Budget bei 8.000 €. 2 von 5.",
+            (Some(2), Some(Lost), None),
+        ),
+    ];
+    table(cases, |s| {
+        let r = read(s);
+        let money = r.value.map(|v| {
+            // The currency as a &'static str, for comparing with the table.
+            let c = r.currency.as_deref().unwrap_or("none");
+            let known = ["EUR", "USD", "GBP", "CHF", "none"];
+            (v, known.into_iter().find(|k| *k == c).unwrap_or("other"))
+        });
+        (r.rating, r.outcome, money)
+    });
 }
 
 /// A small deterministic generator (xorshift64*), so the fuzz cases are the same every run.

@@ -169,17 +169,30 @@ pub(super) fn tokenize(text: &str) -> Vec<Token<'_>> {
             push_word(&mut out, &place, &text[start..end]);
         } else {
             chars.next();
-            let mark = &text[start..start + c.len_utf8()];
-            out.push(place.token(Kind::Mark, Cow::Borrowed(mark)));
-            if CLAUSE_MARKS.contains(&c) {
+            let end = start + c.len_utf8();
+            out.push(place.token(Kind::Mark, Cow::Borrowed(&text[start..end])));
+            // "am 3.12. ein Telefonat", "approx. £250", "z. B. wir": a dot before a lower-case
+            // word ends an abbreviation or a date, not the sentence.
+            let abbreviation = c == '.' && continues_lower_case(&text[end..]);
+            if CLAUSE_MARKS.contains(&c) && !abbreviation {
                 clause += 1;
             }
-            if SENTENCE_MARKS.contains(&c) {
+            if SENTENCE_MARKS.contains(&c) && !abbreviation {
                 sentence += 1;
             }
         }
     }
     out
+}
+
+/// Whether the next visible character on the line is a lower-case letter (or the next word,
+/// past a currency sign, is: "approx. £250").
+fn continues_lower_case(rest: &str) -> bool {
+    rest.chars()
+        .take(16)
+        .take_while(|&c| c != '\n')
+        .find(|c| !c.is_whitespace())
+        .is_some_and(char::is_lowercase)
 }
 
 /// Where a token stands, shared by the tokens a contraction expands to.
@@ -376,6 +389,22 @@ impl<'t> Words<'t> {
             .map_while(|k| pos.checked_sub(k))
             .map_while(|p| self.in_clause(p, clause))
             .any(|w| ws.contains(&w))
+    }
+
+    /// Whether one of `ws` occurs within `n` words before `start` or after `end` (exclusive),
+    /// in the same sentence: "no deal (yet)", "noch nicht unterschrieben".
+    pub fn sentence_has_near(&self, start: usize, end: usize, n: usize, ws: &[&str]) -> bool {
+        let Some(&first) = self.at.get(start) else {
+            return false;
+        };
+        let sentence = self.tokens[first].sentence;
+        let near = |p: usize| {
+            let t = &self.tokens[self.at[p]];
+            t.sentence == sentence && ws.contains(&t.as_str())
+        };
+        let before = (start.saturating_sub(n)..start).any(near);
+        let after = (end..(end + n).min(self.len())).any(near);
+        before || after
     }
 
     /// Whether one of `ws` occurs among the `n` words after `pos`, within its clause.
