@@ -25,46 +25,12 @@ pub(super) fn html_to_text(html: &str) -> String {
 }
 
 /// Elements that end a line and that we track while open.
+#[rustfmt::skip]
 const BLOCKS: &[&str] = &[
-    "div",
-    "p",
-    "blockquote",
-    "pre",
-    "ul",
-    "ol",
-    "li",
-    "table",
-    "tr",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "address",
-    "center",
-    "dl",
-    "dt",
-    "dd",
-    "form",
-    "nav",
-    "main",
-    "aside",
-    "figure",
-    "figcaption",
-    "fieldset",
-    "body",
-    "html",
-    "span",
-    "font",
-    "td",
-    "th",
-    "tbody",
-    "thead",
+    "div", "p", "blockquote", "pre", "ul", "ol", "li", "table", "tr", "h1", "h2", "h3", "h4", "h5",
+    "h6", "section", "article", "header", "footer", "address", "center", "dl", "dt", "dd", "form",
+    "nav", "main", "aside", "figure", "figcaption", "fieldset", "body", "html", "span", "font",
+    "td", "th", "tbody", "thead",
 ];
 /// Of [`BLOCKS`], those that are inline: tracked (a signature may be a `<span>`) but no line.
 const INLINE: &[&str] = &["span", "font", "td", "th", "tbody", "thead", "html", "body"];
@@ -475,7 +441,7 @@ impl Sink {
 
 /// Decodes `&amp;`, `&#8364;`, `&#x20AC;` and the named entities mail uses; anything else is
 /// kept as written.
-pub(super) fn decode_entities(s: &str) -> String {
+fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }

@@ -93,64 +93,20 @@ const WORD_MULTIPLIERS: &[(&str, f64)] = &[
 ];
 
 /// Words before a bare number that make it money: "worth 4000", "Auftragswert: 4000".
+#[rustfmt::skip]
 const CONTEXT_BEFORE: &[&str] = &[
-    "worth",
-    "value",
-    "valued",
-    "volume",
-    "wert",
-    "volumen",
-    "auftragswert",
-    "umsatz",
-    "revenue",
-    "deal",
-    "contract",
-    "order",
-    "auftrag",
-    "honorar",
-    "fee",
-    "fees",
-    "retainer",
-    "invoice",
-    "invoiced",
-    "billed",
+    "worth", "value", "valued", "volume", "wert", "volumen", "auftragswert", "umsatz", "revenue",
+    "deal", "contract", "order", "auftrag", "honorar", "fee", "fees", "retainer", "invoice",
+    "invoiced", "billed",
 ];
 
 /// Words that make an amount near them a price under discussion, not business done.
+#[rustfmt::skip]
 const PENDING: &[&str] = &[
-    "proposal",
-    "quote",
-    "quoted",
-    "quoting",
-    "offer",
-    "offered",
-    "estimate",
-    "budget",
-    "pipeline",
-    "potential",
-    "potentially",
-    "could",
-    "might",
-    "would",
-    "hope",
-    "hoping",
-    "expect",
-    "expecting",
-    "asking",
-    "asked",
-    "wanted",
-    "wants",
-    "charge",
-    "charges",
-    "price",
-    "angebot",
-    "kostenvoranschlag",
-    "potenzial",
-    "könnte",
-    "würde",
-    "vielleicht",
-    "preis",
-    "wollte",
+    "proposal", "quote", "quoted", "quoting", "offer", "offered", "estimate", "budget", "pipeline",
+    "potential", "potentially", "could", "might", "would", "hope", "hoping", "expect", "expecting",
+    "asking", "asked", "wanted", "wants", "charge", "charges", "price", "angebot",
+    "kostenvoranschlag", "potenzial", "könnte", "würde", "vielleicht", "preis", "wollte",
 ];
 
 /// Whether a [`PENDING`] word stands within twelve tokens of `at`, in its sentence.
@@ -163,16 +119,9 @@ fn pending(tokens: &[Token], at: usize) -> bool {
         .any(|t| t.sentence == sentence && t.is_any_word(PENDING))
 }
 /// Words after a bare number that make it money: "a 3000 deal".
+#[rustfmt::skip]
 const CONTEXT_AFTER: &[&str] = &[
-    "deal",
-    "contract",
-    "order",
-    "project",
-    "job",
-    "auftrag",
-    "projekt",
-    "engagement",
-    "retainer",
+    "deal", "contract", "order", "project", "job", "auftrag", "projekt", "engagement", "retainer",
     "sale",
 ];
 
@@ -214,7 +163,7 @@ fn currency_before(tokens: &[Token], i: usize) -> Option<&'static str> {
 /// The amount whose number is the token at `i`, if it is one.
 fn amount_at(tokens: &[Token], i: usize) -> Option<Amount> {
     let t = &tokens[i];
-    if t.kind != Kind::Number {
+    if t.kind != Kind::Number || !free_start(tokens, i) {
         return None;
     }
     let grouped = space_grouped(tokens, i);
@@ -222,7 +171,7 @@ fn amount_at(tokens: &[Token], i: usize) -> Option<Amount> {
         Some((digits, last)) => (digits.as_str(), *last),
         None => (t.as_str(), i),
     };
-    if !stands_alone(tokens, i, last) {
+    if !free_end(tokens, last) {
         return None;
     }
     let mut j = last + 1;
@@ -292,29 +241,33 @@ fn space_grouped(tokens: &[Token], i: usize) -> Option<(String, usize)> {
     (last > i).then_some((digits, last))
 }
 
-/// Whether the number from token `first` to token `last` is free of phone, date, time, range
-/// and percentage shapes.
-fn stands_alone(tokens: &[Token], first: usize, last: usize) -> bool {
+/// Whether the number starting at token `first` is not the tail of a phone number, a code or
+/// a date: "+44 20 7946 0958", "#5", "v2", "3/5" (but "USD4000" is money).
+fn free_start(tokens: &[Token], first: usize) -> bool {
     let t = &tokens[first];
-    let same_line = |k: usize| tokens.get(k).filter(|o| o.line == t.line);
-    if let Some(prev) = first.checked_sub(1).and_then(same_line) {
-        // "+44 20 7946 0958", "#5", "v2", "20 7946" (but "USD4000" is money).
-        if prev.kind == Kind::Number
-            || (t.glued && prev.kind == Kind::Word && currency_word(prev).is_none())
-            || (t.glued && prev.is_any_mark(&["+", "#", "/", ":", "-", "."]))
-        {
-            return false;
-        }
+    let Some(prev) = first.checked_sub(1).map(|p| &tokens[p]) else {
+        return true;
+    };
+    if prev.line != t.line {
+        return true;
     }
-    if let Some(next) = same_line(last + 1) {
-        let chained = next.glued
-            && next.is_any_mark(&["/", ":", "-", "."])
-            && same_line(last + 2).is_some_and(|n| n.glued && n.kind == Kind::Number);
-        if chained || next.kind == Kind::Number || next.is_mark("%") {
-            return false;
-        }
-    }
-    true
+    let glued_word = t.glued && prev.kind == Kind::Word && currency_word(prev).is_none();
+    let glued_mark = t.glued && prev.is_any_mark(&["+", "#", "/", ":", "-", "."]);
+    !(prev.kind == Kind::Number || glued_word || glued_mark)
+}
+
+/// Whether the number ending at token `last` does not go on as a date, a time, a range, a
+/// phone number or a percentage: "3/5", "10:30", "2-3", "555-0100", "50%".
+fn free_end(tokens: &[Token], last: usize) -> bool {
+    let line = tokens[last].line;
+    let same_line = |k: usize| tokens.get(k).filter(|o| o.line == line);
+    let Some(next) = same_line(last + 1) else {
+        return true;
+    };
+    let chained = next.glued
+        && next.is_any_mark(&["/", ":", "-", "."])
+        && same_line(last + 2).is_some_and(|n| n.glued && n.kind == Kind::Number);
+    !(chained || next.kind == Kind::Number || next.is_mark("%"))
 }
 
 /// Whether a number without a currency is money by its context: "worth 4000", "a 3000 deal".

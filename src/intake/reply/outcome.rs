@@ -317,72 +317,28 @@ pub(super) fn mentions_outcome(words: &Words) -> bool {
 }
 
 /// Words that make a positive signal hypothetical: "we'd love to work together", "hope to sign".
+#[rustfmt::skip]
 const CONDITIONALS: &[&str] = &[
-    "would",
-    "might",
-    "hope",
-    "hoping",
-    "hopefully",
-    "if",
-    "wish",
-    "plan",
-    "planning",
-    "want",
-    "wants",
-    "expect",
-    "expecting",
-    "likely",
-    "probably",
-    "maybe",
-    "perhaps",
-    "wenn",
-    "falls",
-    "würde",
-    "wäre",
-    "hoffe",
-    "hoffentlich",
-    "ob",
-    "vielleicht",
-    "wahrscheinlich",
-    "wollen",
-    "möchten",
-    "planen",
-    "once",
-    "when",
-    "sobald",
+    "would", "might", "hope", "hoping", "hopefully", "if", "wish", "plan", "planning", "want",
+    "wants", "expect", "expecting", "likely", "probably", "maybe", "perhaps", "wenn", "falls",
+    "würde", "wäre", "hoffe", "hoffentlich", "ob", "vielleicht", "wahrscheinlich", "wollen",
+    "möchten", "planen", "once", "when", "sobald",
 ];
 
 /// Words that put a described meeting in the future: "a first call next week".
+#[rustfmt::skip]
 const FUTURE: &[&str] = &[
-    "next",
-    "tomorrow",
-    "upcoming",
-    "scheduled",
-    "planned",
-    "will",
-    "going",
-    "nächste",
-    "nächsten",
-    "nächster",
-    "morgen",
-    "geplant",
-    "kommende",
-    "kommenden",
+    "next", "tomorrow", "upcoming", "scheduled", "planned", "will", "going", "nächste", "nächsten",
+    "nächster", "morgen", "geplant", "kommende", "kommenden",
 ];
 
 /// Words that turn "not signed" into "not signed yet".
 const YET: &[&str] = &["yet", "still", "noch", "bisher", "bislang"];
 
 /// Words after a won phrase that mean the business went elsewhere: "signed with another firm".
+#[rustfmt::skip]
 const ELSEWHERE: &[&str] = &[
-    "someone",
-    "somebody",
-    "another",
-    "competitor",
-    "jemand",
-    "jemanden",
-    "anderen",
-    "konkurrenz",
+    "someone", "somebody", "another", "competitor", "jemand", "jemanden", "anderen", "konkurrenz",
 ];
 
 /// The outcome, and the token indices of the won phrases (money is read nearest to them).

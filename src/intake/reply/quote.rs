@@ -36,7 +36,7 @@ pub(super) fn strip_quotes<'a>(lines: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// A line quoted with `>`.
-pub(super) fn is_quoted(line: &str) -> bool {
+fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
@@ -74,19 +74,10 @@ fn quote_follows(lines: &[&str], from: usize) -> bool {
 const OPENERS: &[&str] = &["on ", "am ", "le ", "el ", "op ", "il ", "den ", "em "];
 
 /// Endings of an attribution line.
+#[rustfmt::skip]
 const ENDINGS: &[&str] = &[
-    "wrote:",
-    "wrote :",
-    "writes:",
-    "a écrit :",
-    "a écrit:",
-    "escribió:",
-    "ha scritto:",
-    "skrev:",
-    "schreef:",
-    "napisał:",
-    "kirjoitti:",
-    "escreveu:",
+    "wrote:", "wrote :", "writes:", "a écrit :", "a écrit:", "escribió:", "ha scritto:", "skrev:",
+    "schreef:", "napisał:", "kirjoitti:", "escreveu:",
 ];
 
 /// How many lines (1–3, as clients wrap long ones) the attribution starting at `i` spans.
@@ -152,23 +143,13 @@ fn weak_attribution(line: &str) -> bool {
 }
 
 /// Separators before the original in forwarded and Outlook-style replies.
+#[rustfmt::skip]
 const ORIGINAL_MARKERS: &[&str] = &[
-    "original message",
-    "original-nachricht",
-    "originalnachricht",
-    "ursprüngliche nachricht",
-    "forwarded message",
-    "weitergeleitete nachricht",
-    "message d'origine",
-    "message d’origine",
-    "message transféré",
-    "mensaje original",
-    "messaggio originale",
-    "oorspronkelijk bericht",
-    "begin forwarded message",
-    "anfang der weitergeleiteten nachricht",
-    "début du message réexpédié",
-    "original message follows",
+    "original message", "original-nachricht", "originalnachricht", "ursprüngliche nachricht",
+    "forwarded message", "weitergeleitete nachricht", "message d'origine", "message d’origine",
+    "message transféré", "mensaje original", "messaggio originale", "oorspronkelijk bericht",
+    "begin forwarded message", "anfang der weitergeleiteten nachricht",
+    "début du message réexpédié", "original message follows",
 ];
 
 /// Whether the original message starts at line `i`: a marker, a separator line before a header
@@ -196,44 +177,16 @@ fn is_original_marker(t: &str) -> bool {
 }
 
 /// Labels that open an Outlook header block.
+#[rustfmt::skip]
 const FROM_LABELS: &[&str] = &[
-    "from",
-    "von",
-    "de",
-    "van",
-    "da",
-    "från",
-    "fra",
-    "od",
-    "expéditeur",
+    "from", "von", "de", "van", "da", "från", "fra", "od", "expéditeur",
 ];
 /// Labels of the other lines of a header block.
+#[rustfmt::skip]
 const HEADER_LABELS: &[&str] = &[
-    "sent",
-    "date",
-    "to",
-    "cc",
-    "bcc",
-    "subject",
-    "gesendet",
-    "datum",
-    "an",
-    "betreff",
-    "envoyé",
-    "à",
-    "objet",
-    "verzonden",
-    "aan",
-    "onderwerp",
-    "enviado",
-    "para",
-    "asunto",
-    "inviato",
-    "a",
-    "oggetto",
-    "reply-to",
-    "antwort an",
-    "sent by",
+    "sent", "date", "to", "cc", "bcc", "subject", "gesendet", "datum", "an", "betreff", "envoyé",
+    "à", "objet", "verzonden", "aan", "onderwerp", "enviado", "para", "asunto", "inviato", "a",
+    "oggetto", "reply-to", "antwort an", "sent by",
 ];
 
 /// A header block: "From: Fred" with at least two of "Sent:", "To:", "Subject:"… in the lines

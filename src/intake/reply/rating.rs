@@ -36,247 +36,52 @@ const NUMBER_WORDS: &[(&str, f64)] = &[
 ];
 
 /// Words after which a number is a date: "on 3/5", "am 4.".
+#[rustfmt::skip]
 const DATE_WORDS: &[&str] = &[
-    "on",
-    "by",
-    "until",
-    "till",
-    "since",
-    "before",
-    "after",
-    "due",
-    "dated",
-    "the",
-    "am",
-    "vom",
-    "bis",
-    "ab",
-    "seit",
-    "zum",
-    "le",
-    "du",
-    "mon",
-    "tue",
-    "tues",
-    "wed",
-    "thu",
-    "thur",
-    "thurs",
-    "fri",
-    "sat",
-    "sun",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "montag",
-    "dienstag",
-    "mittwoch",
-    "donnerstag",
-    "freitag",
-    "samstag",
-    "sonntag",
-    "mo",
-    "di",
-    "mi",
-    "fr",
-    "sa",
+    "on", "by", "until", "till", "since", "before", "after", "due", "dated", "the", "am", "vom",
+    "bis", "ab", "seit", "zum", "le", "du", "mon", "tue", "tues", "wed", "thu", "thur", "thurs",
+    "fri", "sat", "sun", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+    "sunday", "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag", "mo",
+    "di", "mi", "fr", "sa",
 ];
 
 /// Words that make the number before them a count, a time, an amount or a date.
-pub(super) const UNIT_WORDS: &[&str] = &[
-    "people",
-    "person",
-    "persons",
-    "guys",
-    "folks",
-    "attendees",
-    "participants",
-    "employees",
-    "staff",
-    "meetings",
-    "meeting",
-    "calls",
-    "call",
-    "times",
-    "time",
-    "weeks",
-    "week",
-    "days",
-    "day",
-    "months",
-    "month",
-    "years",
-    "year",
-    "yrs",
-    "hours",
-    "hour",
-    "hrs",
-    "hr",
-    "h",
-    "minutes",
-    "minute",
-    "mins",
-    "min",
-    "seconds",
-    "secs",
-    "pm",
-    "am",
-    "o'clock",
-    "uhr",
-    "leute",
-    "personen",
-    "teilnehmer",
-    "mitarbeiter",
-    "termine",
-    "termin",
-    "treffen",
-    "gespräche",
-    "wochen",
-    "woche",
-    "tage",
-    "tagen",
-    "tag",
-    "monate",
-    "monaten",
-    "monat",
-    "jahre",
-    "jahren",
-    "jahr",
-    "stunden",
-    "stunde",
-    "std",
-    "minuten",
-    "mal",
-    "x",
-    "projects",
-    "clients",
-    "customers",
-    "deals",
-    "offices",
-    "items",
-    "pages",
-    "emails",
-    "messages",
-    "kunden",
-    "k",
-    "m",
-    "mio",
-    "tsd",
-    "thousand",
-    "million",
-    "grand",
-    "percent",
-    "prozent",
-    "per",
-    "euro",
-    "euros",
-    "eur",
-    "dollars",
-    "dollar",
-    "usd",
-    "pounds",
-    "gbp",
-    "chf",
-    "bucks",
-    "quid",
-    "companies",
-    "firms",
-    "candidates",
-    "options",
-    "quotes",
-    "proposals",
-    "st",
-    "nd",
-    "rd",
-    "th",
-    "to",
-    "or",
-    "bis",
-    "oder",
-    "different",
-    "other",
-    "more",
-    "new",
-    "of",
+#[rustfmt::skip]
+const UNIT_WORDS: &[&str] = &[
+    "people", "person", "persons", "guys", "folks", "attendees", "participants", "employees",
+    "staff", "meetings", "meeting", "calls", "call", "times", "time", "weeks", "week", "days",
+    "day", "months", "month", "years", "year", "yrs", "hours", "hour", "hrs", "hr", "h", "minutes",
+    "minute", "mins", "min", "seconds", "secs", "pm", "am", "o'clock", "uhr", "leute", "personen",
+    "teilnehmer", "mitarbeiter", "termine", "termin", "treffen", "gespräche", "wochen", "woche",
+    "tage", "tagen", "tag", "monate", "monaten", "monat", "jahre", "jahren", "jahr", "stunden",
+    "stunde", "std", "minuten", "mal", "x", "projects", "clients", "customers", "deals", "offices",
+    "items", "pages", "emails", "messages", "kunden", "k", "m", "mio", "tsd", "thousand", "million",
+    "grand", "percent", "prozent", "per", "euro", "euros", "eur", "dollars", "dollar", "usd",
+    "pounds", "gbp", "chf", "bucks", "quid", "companies", "firms", "candidates", "options",
+    "quotes", "proposals", "st", "nd", "rd", "th", "to", "or", "bis", "oder", "different", "other",
+    "more", "new", "of",
 ];
 
 /// Month names: a number next to one is a date.
-pub(super) const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-    "januar",
-    "februar",
-    "märz",
-    "mai",
-    "juni",
-    "juli",
-    "oktober",
-    "dezember",
-    "okt",
-    "dez",
+#[rustfmt::skip]
+const MONTHS: &[&str] = &[
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec", "januar", "februar", "märz", "mai", "juni", "juli", "oktober",
+    "dezember", "okt", "dez",
 ];
 
 /// Words that may follow a rating number in a sentence ("4 out of 5", "5 from me").
+#[rustfmt::skip]
 const RATING_TAIL: &[&str] = &[
-    "from",
-    "for",
-    "overall",
-    "out",
-    "stars",
-    "star",
-    "points",
-    "punkte",
-    "sterne",
-    "sternen",
-    "insgesamt",
-    "von",
-    "geben",
-    "vergeben",
-    "because",
-    "since",
-    "but",
-    "though",
-    "weil",
-    "aber",
+    "from", "for", "overall", "out", "stars", "star", "points", "punkte", "sterne", "sternen",
+    "insgesamt", "von", "geben", "vergeben", "because", "since", "but", "though", "weil", "aber",
 ];
 
 /// Words after which a number is a rating: "Rating: 4", "rated it 4".
+#[rustfmt::skip]
 const KEYWORDS: &[&str] = &[
-    "rating",
-    "rated",
-    "rate",
-    "score",
-    "scored",
-    "grade",
-    "bewertung",
-    "bewerte",
-    "bewerten",
+    "rating", "rated", "rate", "score", "scored", "grade", "bewertung", "bewerte", "bewerten",
 ];
 /// Verbs after which a number ending its clause is a rating: "I'd give it a 4", "I'd say 3",
 /// but not "gave me 3 leads".
@@ -285,56 +90,13 @@ const GIVE_WORDS: &[&str] = &[
 ];
 
 /// Words allowed between a keyword and its number.
+#[rustfmt::skip]
 const FILLERS: &[&str] = &[
-    "it",
-    "this",
-    "that",
-    "them",
-    "him",
-    "her",
-    "the",
-    "a",
-    "an",
-    "is",
-    "was",
-    "would",
-    "be",
-    "as",
-    "at",
-    "of",
-    "intro",
-    "introduction",
-    "meeting",
-    "call",
-    "experience",
-    "overall",
-    "i",
-    "we",
-    "me",
-    "us",
-    "my",
-    "our",
-    "solid",
-    "strong",
-    "clear",
-    "easy",
-    "definitely",
-    "probably",
-    "ich",
-    "es",
-    "eine",
-    "einen",
-    "ihm",
-    "ihr",
-    "die",
-    "der",
-    "das",
-    "mit",
-    "eher",
-    "glatte",
-    "klare",
-    "solide",
-    "würde",
+    "it", "this", "that", "them", "him", "her", "the", "a", "an", "is", "was", "would", "be", "as",
+    "at", "of", "intro", "introduction", "meeting", "call", "experience", "overall", "i", "we",
+    "me", "us", "my", "our", "solid", "strong", "clear", "easy", "definitely", "probably", "ich",
+    "es", "eine", "einen", "ihm", "ihr", "die", "der", "das", "mit", "eher", "glatte", "klare",
+    "solide", "würde",
 ];
 const FILLER_MARKS: &[&str] = &[":", "=", "-", "–", "—", "(", "~", "*", "\""];
 
@@ -347,13 +109,14 @@ fn explicit(tokens: &[Token]) -> Option<u8> {
         }
     };
     let start = after_greeting(tokens);
+    let lists = ListNumbers::of(tokens);
     for i in 0..tokens.len() {
         let rating = fraction(tokens, i)
             .or_else(|| counted_stars(tokens, i))
             .or_else(|| after_keyword(tokens, i))
             .or_else(|| after_article(tokens, i))
             .or_else(|| star_run(tokens, i))
-            .or_else(|| leading_digit(tokens, i, start));
+            .or_else(|| leading_digit(tokens, i, start, &lists));
         if let Some(r) = rating {
             keep(i, r);
             break;
@@ -386,6 +149,7 @@ fn on_scale(n: f64, out_of: f64) -> Option<u8> {
         return None;
     }
     let five = if out_of == 10.0 { n / 2.0 } else { n };
+    // Clamped to 1–5 first, so the cast is exact.
     Some((five + 0.5).floor().clamp(1.0, 5.0) as u8)
 }
 
@@ -497,7 +261,7 @@ fn fraction(tokens: &[Token], i: usize) -> Option<u8> {
     };
     let d_token = tokens.get(d_at)?;
     let out_of = number_value(d_token)?;
-    if out_of != 5.0 && out_of != 10.0 || d_token.text.contains(['.', ',']) {
+    if (out_of != 5.0 && out_of != 10.0) || d_token.text.contains(['.', ',']) {
         return None;
     }
     if continues(tokens, d_at) {
@@ -585,41 +349,28 @@ fn after_article(tokens: &[Token], i: usize) -> Option<u8> {
         return None;
     }
     let mut k = i.checked_sub(1)?;
-    if tokens[k].is_any_word(&[
-        "solid", "strong", "clear", "easy", "glatte", "klare", "solide",
-    ]) {
+    if tokens[k].is_any_word(FIRM) {
         return u8::try_from(n).ok();
     }
     if !tokens[k].is_any_word(&["a", "an", "eine", "ne"]) {
         return None;
     }
     k = k.checked_sub(1)?;
-    let lead = &tokens[k];
-    let copula = lead.is_any_word(&[
-        "was",
-        "is",
-        "be",
-        "been",
-        "say",
-        "definitely",
-        "def",
-        "defo",
-        "easily",
-        "probably",
-        "maybe",
-        "honestly",
-        "overall",
-        "solid",
-        "strong",
-        "clear",
-        "easy",
-        "war",
-        "ist",
-        "eher",
-        "klar",
-    ]);
-    copula.then(|| u8::try_from(n).ok()).flatten()
+    let lead = tokens[k].is_any_word(ARTICLE_LEADS) || tokens[k].is_any_word(FIRM);
+    lead.then(|| u8::try_from(n).ok()).flatten()
 }
+
+/// Words that make a number after them a rating: "a solid 4".
+const FIRM: &[&str] = &[
+    "solid", "strong", "clear", "easy", "glatte", "klare", "solide", "klar",
+];
+
+/// Words before "a 4" that make it a rating: "it was a 4", "def a 5".
+#[rustfmt::skip]
+const ARTICLE_LEADS: &[&str] = &[
+    "was", "is", "be", "been", "say", "definitely", "def", "defo", "easily", "probably", "maybe",
+    "honestly", "overall", "war", "ist", "eher",
+];
 
 /// A run of filled stars (★★★★☆ is 4; ⭐⭐⭐⭐⭐ is 5), on one line.
 fn star_run(tokens: &[Token], i: usize) -> Option<u8> {
@@ -654,27 +405,10 @@ const GREETINGS: &[&str] = &[
 ];
 
 /// Words that may follow a rating digit opening the reply without punctuation: "5 we signed".
+#[rustfmt::skip]
 const STARTERS: &[&str] = &[
-    "we",
-    "i",
-    "it",
-    "they",
-    "he",
-    "she",
-    "thanks",
-    "thank",
-    "wir",
-    "ich",
-    "es",
-    "sie",
-    "er",
-    "danke",
-    "overall",
-    "absolutely",
-    "definitely",
-    "for",
-    "from",
-    "insgesamt",
+    "we", "i", "it", "they", "he", "she", "thanks", "thank", "wir", "ich", "es", "sie", "er",
+    "danke", "overall", "absolutely", "definitely", "for", "from", "insgesamt",
 ];
 
 /// Where the reply's first words are once a greeting ("Hi Alice,") is skipped.
@@ -713,7 +447,7 @@ const OPENING_WORDS: &[(&str, u32)] = &[
 /// A digit 1–5 (or "four") opening the reply or a sentence: "5 — we signed", "4. Good chat",
 /// "Thanks. 3 (meh)", but not "5 people", "5pm", "2-3 weeks", "5. November" or the "1." of a
 /// numbered list.
-fn leading_digit(tokens: &[Token], i: usize, start: usize) -> Option<u8> {
+fn leading_digit(tokens: &[Token], i: usize, start: usize, lists: &ListNumbers) -> Option<u8> {
     let t = &tokens[i];
     let opens = i == start || (i > 0 && t.sentence != tokens[i - 1].sentence);
     // "Nov. 5", "No. 5": the dot ended an abbreviation, not a sentence.
@@ -748,7 +482,7 @@ fn leading_digit(tokens: &[Token], i: usize, start: usize) -> Option<u8> {
             let blocked = then.is_some_and(|a| {
                 a.kind == Kind::Number || a.is_any_word(MONTHS) || a.is_any_word(UNIT_WORDS)
             });
-            let list = next.is_any_mark(&[".", ")"]) && numbered_list(tokens, n, &next.text);
+            let list = lists.has(n + 1, next.as_str());
             (!blocked && !list).then_some(rating)
         }
     }
@@ -784,11 +518,40 @@ fn closing_digit(tokens: &[Token]) -> Option<(usize, u8)> {
     u8::try_from(n).ok().map(|r| (i, r))
 }
 
-/// Whether some line starts with `n + 1` and the same mark: "1. … 2. …" is a list.
-fn numbered_list(tokens: &[Token], n: u32, mark: &str) -> bool {
-    tokens.windows(2).any(|w| {
-        w[0].line_start && w[0].small_int() == Some(n + 1) && w[1].glued && w[1].is_mark(mark)
-    })
+/// Which list numbers ("2.", "3)") start a line: a "1." opening the reply is list numbering
+/// when a line starting "2." follows.
+struct ListNumbers {
+    dot: [bool; 7],
+    paren: [bool; 7],
+}
+
+impl ListNumbers {
+    fn of(tokens: &[Token]) -> ListNumbers {
+        let mut lists = ListNumbers {
+            dot: [false; 7],
+            paren: [false; 7],
+        };
+        for w in tokens.windows(2) {
+            let n = w[0].small_int().and_then(|n| usize::try_from(n).ok());
+            if let Some(n) = n.filter(|&n| n < 7 && w[0].line_start && w[1].glued) {
+                lists.dot[n] |= w[1].is_mark(".");
+                lists.paren[n] |= w[1].is_mark(")");
+            }
+        }
+        lists
+    }
+
+    /// Whether a line starts with `n` followed by `mark`.
+    fn has(&self, n: u32, mark: &str) -> bool {
+        let Ok(n) = usize::try_from(n) else {
+            return false;
+        };
+        match mark {
+            "." => self.dot.get(n).copied().unwrap_or(false),
+            ")" => self.paren.get(n).copied().unwrap_or(false),
+            _ => false,
+        }
+    }
 }
 
 /// A digit 1–5 alone on its line ("4" or "4."); several such lines must agree.
@@ -970,24 +733,10 @@ static NOT_RATINGS: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
 });
 
 /// Words that make a rating word hypothetical: "would be great", "hope it goes well".
+#[rustfmt::skip]
 const CONDITIONALS: &[&str] = &[
-    "would",
-    "could",
-    "might",
-    "hope",
-    "hoping",
-    "hopefully",
-    "if",
-    "wish",
-    "should",
-    "wenn",
-    "falls",
-    "würde",
-    "wäre",
-    "hoffe",
-    "hoffentlich",
-    "sollte",
-    "ob",
+    "would", "could", "might", "hope", "hoping", "hopefully", "if", "wish", "should", "wenn",
+    "falls", "würde", "wäre", "hoffe", "hoffentlich", "sollte", "ob",
 ];
 
 /// Words that need a verb before them to rate anything: "it was ok" rates, "Ok, so…" does not.

@@ -34,25 +34,10 @@ const COMMANDS: &[&[&str]] = &[
 ];
 
 /// Words that may surround a command: "STOP please", "bitte abmelden, danke".
+#[rustfmt::skip]
 const POLITE: &[&str] = &[
-    "please",
-    "pls",
-    "plz",
-    "bitte",
-    "just",
-    "now",
-    "thanks",
-    "thank",
-    "you",
-    "danke",
-    "sofort",
-    "immediately",
-    "ok",
-    "okay",
-    "sorry",
-    "merci",
-    "kindly",
-    "asap",
+    "please", "pls", "plz", "bitte", "just", "now", "thanks", "thank", "you", "danke", "sofort",
+    "immediately", "ok", "okay", "sorry", "merci", "kindly", "asap",
 ];
 
 /// How a stop phrase is weighed.
@@ -134,23 +119,10 @@ static STOP_PHRASES: LazyLock<PhraseSet<Ask>> = LazyLock::new(|| {
 });
 
 /// Words near a refusal, in its sentence, that make it something else than an opt-out: "don't email me until Monday", "no more reminders needed".
+#[rustfmt::skip]
 const QUALIFIERS: &[&str] = &[
-    "until",
-    "till",
-    "before",
-    "instead",
-    "except",
-    "unless",
-    "needed",
-    "necessary",
-    "required",
-    "bis",
-    "sondern",
-    "außer",
-    "stattdessen",
-    "nötig",
-    "notwendig",
-    "erforderlich",
+    "until", "till", "before", "instead", "except", "unless", "needed", "necessary", "required",
+    "bis", "sondern", "außer", "stattdessen", "nötig", "notwendig", "erforderlich",
 ];
 
 /// Words right after a refusal that point it elsewhere: "don't email me at this address".

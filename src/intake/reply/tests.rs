@@ -1020,7 +1020,7 @@ fn arbitrary_input_never_panics() {
 
 #[test]
 fn long_replies_are_read_in_linear_time() {
-    // Shapes that would be quadratic in a naive scanner, 256 KiB each (every step is linear:
+    // Shapes that would be quadratic in a naive scanner, 128 KiB each (every step is linear:
     // quadrupling the size quadruples the time), and one realistic 1 MiB reply.
     let shapes = [
         "a",
@@ -1043,9 +1043,14 @@ fn long_replies_are_read_in_linear_time() {
         "great ",
         "&amp",
         "Best,\nSally\n",
+        "123 €",
+        "1. a\n",
+        "Thanks. ",
+        "not ",
+        "Hi, ",
     ];
     for unit in shapes {
-        let s = unit.repeat((256 << 10) / unit.len());
+        let s = unit.repeat((128 << 10) / unit.len());
         let words = own_words(Some(&s), None);
         assert_sane(unit, &read(&words));
         let _ = says_stop(&words, &s);
