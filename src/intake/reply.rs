@@ -48,11 +48,11 @@
 //! | fraction of 10 | `8/10`, `9 out of 10` | half, rounded up (`9/10` → 5, `7/10` → 4) |
 //! | halves | `4.5/5`, `4,5 von 5` | rounded up (5) |
 //! | stars | `★★★★☆` (filled stars count), `⭐⭐⭐⭐⭐`, `5 stars`, `five stars`, `4-star`, `4 Sterne`, `5*` | the count |
-//! | keyword | `Rating: 3`, `rating 4`, `rated it 4`, `Score: 5`, `Bewertung: 4`, `I'd give it a 4`, `I'd say 3`, `ich würde eine 4 geben` | the number |
-//! | article | `It was a 4.`, `a solid 4`, `that's an easy 5!`, `Def a 5!` | the number |
+//! | keyword | `Rating: 3`, `Rating: four`, `rating 4`, `rated it 4`, `Score: 5`, `Bewertung: 4`, `I'd give it a 4`, `I'd say 3`, `ich würde eine 4 geben` | the number |
+//! | article | `It was a 4.`, `a solid 4`, `a solid four`, `that's an easy 5!`, `Def a 5!` | the number |
 //! | opening a sentence | `5 — we signed…`, `4. Good chat`, `Five. We signed.`, `Hi Alice,\n5`, `Thanks. 3 (meh)`, `We're in talks. 4 for now.` | the digit |
 //! | closing the reply | `No business yet, but promising. 4` | the digit |
-//! | lone line | a line holding only `4` (or `4.`); several such lines must agree | the digit |
+//! | lone line | a line holding only `4` (or `4.`, or `4️⃣`); several such lines must agree | the digit |
 //!
 //! Never a rating: digits in the quoted original (already gone), dates (`3/5/2026`, `on 3/5`,
 //! `Tue 4/5`, `3/5 at 10am`, `the 5th`, `May 5`, `Nov. 5`, `05.11.`, `5. November`), times
@@ -89,10 +89,10 @@
 //!
 //! | outcome | phrases (a selection) |
 //! |---|---|
-//! | won | did business, led to some business/work/a project, signed, closed the deal, won the contract, got a contract, contract in place, hired them, engaged them, became a client, now a client, working together, we're working with, going to work together, agreed to start, ordered, bought, placed an order, went ahead, accepted the offer; Auftrag erteilt/bekommen, unterschrieben, beauftragt, wir arbeiten (jetzt) zusammen, Vertrag abgeschlossen, Angebot angenommen, Zuschlag bekommen, Kunde geworden, bestellt, ins Geschäft gekommen |
-//! | lost | didn't work out, not a (good) fit, went with someone else, chose another, stayed with our existing provider, too expensive, out of budget, we passed, decided not to, decided against, not moving forward, not what we need, not the right time, not taking on clients, didn't lead to anything, no deal, no business, lost the deal, declined, turned it down, not interested, nothing came of it, fell through; hat nicht gepasst, passt nicht, nicht geklappt, kein Auftrag, zu teuer, abgesagt, abgelehnt, kein Interesse, nichts draus geworden, für einen anderen entschieden |
-//! | not met | never heard from him, haven't heard back, no reply/response, never received an email, couldn't reach, didn't connect, we haven't met, no call yet, ghosted, no-show, yet to meet, still waiting to hear; nie gemeldet, nicht getroffen, nicht erreicht, nicht zurückgerufen, keine Antwort/Rückmeldung, kein Kontakt |
-//! | met | we met, had a call/chat/coffee/meeting, a great chat, a first call yesterday, spoke, talked, on the phone, connected, got in touch, in talks, we're talking, heard from, replied, called me; getroffen, telefoniert, gesprochen, ausgetauscht, kennengelernt, hatten ein Gespräch, ein gutes Gespräch, im Gespräch, in Kontakt, gemeldet, angerufen |
+//! | won | did business, led to some business/work/a project, signed, closed the deal, won the contract, got a contract, contract in place, hired them, engaged them, went with them, became a client, now a client, working together, we're working with, going to work together, agreed to start, ordered, bought, placed an order, went ahead, accepted the offer; Auftrag erteilt/bekommen, unterschrieben, beauftragt, wir arbeiten (jetzt) zusammen, zusammengearbeitet, Vertrag abgeschlossen, Angebot angenommen, Zuschlag bekommen, Kunde geworden, bestellt, ins Geschäft gekommen |
+//! | lost | didn't work out, not a (good) fit, went with someone else, chose another, stayed with our existing provider, too expensive, out of budget, we passed, decided not to, decided against, not moving forward, not what we need, not the right time, not taking on clients, didn't lead to anything, no deal, no business, lost the deal, declined, turned it down, not interested, nothing came of it, fell through; hat nicht gepasst, passt nicht, nicht geklappt, kein Auftrag, zu teuer, abgesagt, abgelehnt, kein Interesse, nichts draus geworden, hat sich nichts ergeben, nicht einig geworden, für einen anderen entschieden |
+//! | not met | never heard from him, haven't heard back, no reply/response, never received an email, couldn't reach, didn't connect, we haven't met, haven't had a chance to, no call yet, ghosted, no-show, yet to meet, still waiting to hear; nie gemeldet, nicht getroffen, nicht erreicht, nicht zurückgerufen, keine Antwort/Rückmeldung, kein Kontakt |
+//! | met | we met, had a call/chat/coffee/meeting, a great chat, a first call yesterday, the meeting went well, spoke, talked, on the phone, connected, got in touch, in talks, we're talking, heard from, replied, called me; getroffen, telefoniert, gesprochen, ausgetauscht, kennengelernt, hatten ein Gespräch, ein gutes Gespräch, das Gespräch lief gut, im Gespräch, in Kontakt, gemeldet, angerufen |
 //!
 //! Negation matters: a negated won phrase is **met** when "yet"/"still"/"noch"/"bisher" is
 //! near it in the sentence ("we haven't signed yet", "noch nicht unterschrieben") and **lost**
@@ -115,8 +115,10 @@
 //! sterling, Franken, yen—or a context word: "worth", "value(d)", "deal", "contract", "order",
 //! "fee", "invoice", "revenue", "Wert", "Auftragswert", "Volumen", "Umsatz", "Honorar" up to
 //! three words before, or "deal", "contract", "order", "project", "job", "Auftrag", "Projekt"
-//! right after ("a 3000 deal"). A number without a currency must be at least 100 (or carry
-//! k/m) and a plain year (1900–2100) never is money. `$` is read as USD.
+//! right after ("a 3000 deal"); "5 grand" is money by itself. A number without a currency must
+//! be at least 100 (or carry k/m), is never money before a count ("300 units", "40 hours"), and
+//! a plain year (1900–2100) never is money. `$` is read as USD. A recurring amount is read as
+//! written ("£1,500 a month" is 1500).
 //!
 //! Numbers are read in both conventions: a single `.` or `,` followed by exactly three digits
 //! groups thousands ("2.500 €" and "$2,500" are 2500), otherwise it is the decimal point
@@ -135,12 +137,13 @@
 //!
 //! # Opt-out ([`says_stop`])
 //!
-//! A reply opts out when a sentence or a line is just a command—`STOP`, `Stop please`,
+//! A reply opts out when a sentence, the last clause of a sentence ("Not interested, please
+//! stop.") or a line is just a command—`STOP`, `Stop please`,
 //! `unsubscribe (me)`, `opt out`, `remove me`, `abmelden`, `austragen`, `STOPP`—or when it says
 //! "unsubscribe"/"opt out"/"abmelden"/"austragen"/"abbestellen" (not negated, and not inside
 //! instructions such as "to unsubscribe, click here"), "stop emailing / sending / contacting /
 //! these emails", "don't email / contact / remind me", "don't write to me again", "I don't want
-//! (any more) emails", "no more emails", "remove me from your list", "take me off", "delete my
+//! (any more) emails", "I'd rather not get these emails", "no more emails", "remove me from your list", "take me off", "delete my
 //! data", "leave me alone", "bitte keine E-Mails mehr", "schreiben Sie mir nicht mehr", "mich
 //! aus dem Verteiler entfernen", "melden Sie mich ab", "tragen Sie mich aus". The subject counts
 //! too ("unsubscribe", as a `List-Unsubscribe` mailto sends it). "stop" inside an ordinary

@@ -211,45 +211,66 @@ impl Parser<'_> {
     }
 }
 
+/// The element's classes, lower-cased, without the `x_` Outlook puts before the classes and
+/// ids of HTML it quotes again.
+fn classes(attrs: &Attrs) -> Vec<String> {
+    attrs
+        .class
+        .split_whitespace()
+        .map(|c| c.to_ascii_lowercase().trim_start_matches("x_").to_string())
+        .collect()
+}
+
+/// The element's id, lower-cased, without Outlook's `x_`.
+fn id(attrs: &Attrs) -> String {
+    attrs
+        .id
+        .to_ascii_lowercase()
+        .trim_start_matches("x_")
+        .to_string()
+}
+
+/// The element's style, lower-cased, without spaces: `border-top:1ptsolid`.
+fn style(attrs: &Attrs) -> String {
+    attrs.style.to_ascii_lowercase().replace(' ', "")
+}
+
 /// Whether the element holds a quoted message (its attribution included).
 fn is_quote_container(attrs: &Attrs) -> bool {
-    let class = attrs.class.to_ascii_lowercase();
-    let style = attrs.style.to_ascii_lowercase().replace(' ', "");
+    let style = style(attrs);
     // Not Gmail's `gmail_quote` div: inline answers are typed inside it, between its
     // blockquotes. Its attribution (`gmail_attr`) is quoted.
-    class.split_whitespace().any(|c| {
+    let quote_class = classes(attrs).iter().any(|c| {
         matches!(
-            c,
+            c.as_str(),
             "gmail_attr" | "yahoo_quoted" | "protonmail_quote" | "moz-cite-prefix" | "zmail_extra"
         )
-    }) || attrs.name.eq_ignore_ascii_case("quote")
+    });
+    quote_class
+        || attrs.name.eq_ignore_ascii_case("quote")
         || (style.contains("border-left") && style.contains("solid") && style.contains("padding"))
 }
 
 /// Whether the original message starts at this element (Outlook).
 fn starts_original(name: &str, attrs: &Attrs) -> bool {
-    let id = attrs.id.to_ascii_lowercase();
-    let style = attrs.style.to_ascii_lowercase().replace(' ', "");
-    let class = attrs.class.to_ascii_lowercase();
+    let style = style(attrs);
     matches!(
-        id.as_str(),
+        id(attrs).as_str(),
         "appendonsend" | "divrplyfwdmsg" | "mail-editor-reference-message-container"
-    ) || class
-        .split_whitespace()
-        .any(|c| c == "outlookmessageheader")
-        || (name == "div" && style.contains("border-top:solid"))
+    ) || classes(attrs).iter().any(|c| c == "outlookmessageheader")
+        || (name == "div" && style.contains("border-top") && style.contains("solid"))
 }
 
 /// Whether the element is a signature container.
 fn is_signature(attrs: &Attrs) -> bool {
-    let class = attrs.class.to_ascii_lowercase();
-    let id = attrs.id.to_ascii_lowercase();
-    class
-        .split_whitespace()
-        .any(|c| matches!(c, "gmail_signature" | "moz-signature" | "signature"))
-        || attrs.smartmail.eq_ignore_ascii_case("gmail_signature")
+    classes(attrs).iter().any(|c| {
+        matches!(
+            c.as_str(),
+            "gmail_signature" | "moz-signature" | "signature"
+        )
+    }) || attrs.smartmail.eq_ignore_ascii_case("gmail_signature")
         || matches!(
-            id.as_str(),
+            id(attrs).as_str(),
             "signature" | "applemailsignature" | "ms-outlook-mobile-signature"
         )
 }

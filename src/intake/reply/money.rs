@@ -100,6 +100,13 @@ const CONTEXT_BEFORE: &[&str] = &[
     "invoiced", "billed",
 ];
 
+/// Words after a bare number that make it a count, not money: "an order of 300 units".
+#[rustfmt::skip]
+const COUNTED: &[&str] = &[
+    "units", "pieces", "pcs", "items", "licenses", "licences", "seats", "users", "people", "hours",
+    "days", "stück", "stk", "lizenzen", "stunden", "tage", "leute",
+];
+
 /// Words that make an amount near them a price under discussion, not business done.
 #[rustfmt::skip]
 const PENDING: &[&str] = &[
@@ -279,6 +286,13 @@ fn bare_is_money(
     value: f64,
     multiplied: bool,
 ) -> bool {
+    // "5 grand" is money by itself; "300 units" never is.
+    if tokens.get(i + 1).is_some_and(|t| t.is_word("grand")) {
+        return true;
+    }
+    if after.is_some_and(|a| a.is_any_word(COUNTED)) {
+        return false;
+    }
     let plain_year = !multiplied
         && tokens[i].text.len() == 4
         && tokens[i].text.bytes().all(|b| b.is_ascii_digit())

@@ -31,6 +31,7 @@ enum Signal {
 use Signal::{Lost, Met, MetNoun, MetVerb, NotMet, Won, WonVerb};
 
 /// The phrase lists documented in the module doc of [`super`].
+#[rustfmt::skip]
 static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
     PhraseSet::new(&[
         // Won
@@ -38,44 +39,26 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("do ?some|any business", WonVerb),
         ("signed|unterschrieben|unterzeichnet", Won),
         ("sign|unterschreiben|unterzeichnen", WonVerb),
-        (
-            "closed|won|landed|secured ~ deal|sale|contract|business|project|job|pitch|account|order|tender|work",
-            Won,
-        ),
+        ("closed|won|landed|secured ~ deal|sale|contract|business|project|job|pitch|account|order|tender|work", Won),
         ("close ~ deal|sale|contract", WonVerb),
-        (
-            "deal|contract|sale ?is|was|has|got ?been closed|done|agreed|finalised|finalized",
-            Won,
-        ),
-        (
-            "hired|engaged|retained|appointed|commissioned|onboarded|beauftragt",
-            Won,
-        ),
-        (
-            "hire|engage|retain|appoint|commission|onboard|beauftragen",
-            WonVerb,
-        ),
+        ("deal|contract|sale ?is|was|has|got ?been closed|done|agreed|finalised|finalized", Won),
+        ("hired|engaged|retained|appointed|commissioned|onboarded|beauftragt", Won),
+        ("went|gone with him|her|them", Won),
+        ("chose|picked|selected him|her|them", Won),
+        ("zusammengearbeitet", Won),
+        ("hire|engage|retain|appoint|commission|onboard|beauftragen", WonVerb),
         ("booked them|him|her", Won),
-        (
-            "became|become|becoming ?a|an|our ?new ?paying client|customer|clients|customers",
-            Won,
-        ),
+        ("became|become|becoming ?a|an|our ?new ?paying client|customer|clients|customers", Won),
         ("now ?a|an|our ?new ?paying client|customer", Won),
         ("working|worked together", Won),
         ("going ?to work together|with", Won),
         ("gonna work together|with", Won),
         ("contract|agreement|retainer|vertrag ~ in place", Won),
-        (
-            "got|gotten|landed ~ contract|deal|retainer|order|job|project|gig",
-            Won,
-        ),
+        ("got|gotten|landed ~ contract|deal|retainer|order|job|project|gig", Won),
         ("work together|zusammenarbeiten", WonVerb),
         ("are|now|started|been|begun working with", Won),
         ("work with them|him|her", WonVerb),
-        (
-            "started|began|begun|kicked off ~ project|work|engagement|contract|retainer",
-            Won,
-        ),
+        ("started|began|begun|kicked off ~ project|work|engagement|contract|retainer", Won),
         ("ordered|purchased|bought|bestellt|gekauft", Won),
         ("order|purchase|buy|bestellen|kaufen", WonVerb),
         ("placed ~ order", Won),
@@ -86,83 +69,41 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("accepted ~ offer|proposal|quote|terms", Won),
         ("accept ~ offer|proposal|quote", WonVerb),
         ("agreed ~ terms|deal|contract|price|fee|scope", Won),
-        (
-            "agreed to ~ start|proceed|pilot|work|engage|hire|sign|buy|order",
-            Won,
-        ),
+        ("agreed to ~ start|proceed|pilot|work|engage|hire|sign|buy|order", Won),
         ("in business", Won),
-        (
-            "led|leads|leading to ~ ~ business|work|project|projects|deal|contract|order|orders|sale|sales|engagement|job|client",
-            Won,
-        ),
-        (
-            "lead to ~ business|work|project|projects|deal|contract|order|sale|sales|engagement|job",
-            WonVerb,
-        ),
-        (
-            "got|gotten|won|generated|brought ~ business|work out of",
-            Won,
-        ),
-        (
-            "zu ~ auftrag|aufträgen|geschäft|projekt|zusammenarbeit geführt",
-            Won,
-        ),
-        (
-            "auftrag ~ erteilt|bekommen|erhalten|vergeben|gegeben|unterschrieben",
-            Won,
-        ),
-        (
-            "vertrag|deal|geschäft|geschäfte ~ abgeschlossen|unterschrieben|gemacht",
-            Won,
-        ),
+        ("led|leads|leading to ~ ~ business|work|project|projects|deal|contract|order|orders|sale|sales|engagement|job|client", Won),
+        ("lead to ~ business|work|project|projects|deal|contract|order|sale|sales|engagement|job", WonVerb),
+        ("got|gotten|won|generated|brought ~ business|work out of", Won),
+        ("zu ~ auftrag|aufträgen|geschäft|projekt|zusammenarbeit geführt", Won),
+        ("auftrag ~ erteilt|bekommen|erhalten|vergeben|gegeben|unterschrieben", Won),
+        ("vertrag|deal|geschäft|geschäfte ~ abgeschlossen|unterschrieben|gemacht", Won),
         ("angebot ~ angenommen", Won),
         ("zusage|zuschlag ~ bekommen|erhalten", Won),
         ("ins geschäft gekommen", Won),
         ("arbeiten|arbeitet ~ zusammen", Won),
-        (
-            "zusammenarbeit ~ vereinbart|begonnen|gestartet|läuft|beschlossen",
-            Won,
-        ),
+        ("zusammenarbeit ~ vereinbart|begonnen|gestartet|läuft|beschlossen", Won),
         ("kunde|kundin|kunden geworden", Won),
         ("jetzt|nun ~ kunde|kundin", Won),
         // Lost
         ("not work|worked|pan|panned out", Lost),
         ("not work for us|me", Lost),
-        (
-            "not ?really ?a|the ?good|great|right|perfect fit|match",
-            Lost,
-        ),
+        ("not ?really ?a|the ?good|great|right|perfect fit|match", Lost),
         ("no|bad|poor|wrong fit|match", Lost),
         ("not ?right for us|me", Lost),
-        (
-            "went|go|going|chose|choose|chosen|picked|pick|hired|selected|decided|signed ~ someone|somebody|another|competitor",
-            Lost,
-        ),
+        ("went|go|going|chose|choose|chosen|picked|pick|hired|selected|decided|signed ~ someone|somebody|another|competitor", Lost),
         ("too expensive|pricey|costly", Lost),
         ("out of ?our budget|price", Lost),
         ("over|beyond ?our budget", Lost),
         ("no budget", Lost),
         ("not afford", Lost),
-        (
-            "not taking on ~ clients|customers|work|projects|anyone",
-            Lost,
-        ),
-        (
-            "not need|want ~ our|my services|help|product|products|offer|offering",
-            Lost,
-        ),
+        ("not taking on ~ clients|customers|work|projects|anyone", Lost),
+        ("not need|want ~ our|my services|help|product|products|offer|offering", Lost),
         ("not what we|i ~ need|needed|want|wanted|looking", Lost),
         ("not the right time|timing", Lost),
         ("timing ~ not right", Lost),
         ("not lead|led to anything", Lost),
-        (
-            "stay|stayed|staying|stick|stuck|sticking with our|my existing|current|old",
-            Lost,
-        ),
-        (
-            "existing|current provider|supplier|agency|vendor|accountant|advisor|adviser",
-            Lost,
-        ),
+        ("stay|stayed|staying|stick|stuck|sticking with our|my existing|current|old", Lost),
+        ("existing|current provider|supplier|agency|vendor|accountant|advisor|adviser", Lost),
         ("we|i|they passed", Lost),
         ("passed on", Lost),
         ("decided|decide|chose|going to pass", Lost),
@@ -186,44 +127,32 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("passt|passte ~ nicht", Lost),
         ("kein|keinen auftrag|geschäft|vertrag|deal", Lost),
         ("zu teuer", Lost),
+        ("nichts ~ ergeben", Lost),
+        ("nicht einig", Lost),
         ("nichts ?dar|draus|daraus geworden", Lost),
         ("dagegen|anders entschieden", Lost),
-        (
-            "für einen|eine|jemanden|jemand anderen|andere|anderes",
-            Lost,
-        ),
+        ("für einen|eine|jemanden|jemand anderen|andere|anderes", Lost),
         ("anderen anbieter|dienstleister|partner", Lost),
         // Not met
-        (
-            "no reply|replies|response|responses|answer|reaction|word|contact|luck",
-            NotMet,
-        ),
+        ("no reply|replies|response|responses|answer|reaction|word|contact|luck", NotMet),
         ("unable to ~ reach|contact|meet|connect|speak|talk", NotMet),
+        ("not had|found ~ chance|time|opportunity", NotMet),
         ("ghosted|ghosting|no-show", NotMet),
         ("radio silence", NotMet),
         ("no show", NotMet),
         ("yet to ~ meet|hear|speak|talk|connect", NotMet),
-        (
-            "still waiting ~ hear|reply|response|answer|him|her|them",
-            NotMet,
-        ),
+        ("still waiting ~ hear|reply|response|answer|him|her|them", NotMet),
         ("waiting to hear", NotMet),
         ("keine antwort|rückmeldung|reaktion", NotMet),
         ("nichts ~ gehört", NotMet),
         // Met
         ("met", Met),
         ("spoke|spoken|talked|chatted|phoned|zoomed|skyped", Met),
-        (
-            "had ~ call|calls|chat|chats|coffee|meeting|meetings|lunch|dinner|breakfast|drinks|conversation|conversations|zoom|talk|discussion|catch-up|catchup|phone|video|intro",
-            Met,
-        ),
+        ("had ~ call|calls|chat|chats|coffee|meeting|meetings|lunch|dinner|breakfast|drinks|conversation|conversations|zoom|talk|discussion|catch-up|catchup|phone|video|intro", Met),
         ("connected|reconnected", Met),
         ("got|been|are|were|is|am in touch|contact", Met),
         ("heard from|back", Met),
-        (
-            "received|got ~ email|e-mail|call|message|reply|response|answer|word",
-            Met,
-        ),
+        ("received|got ~ email|e-mail|call|message|reply|response|answer|word", Met),
         ("got|gotten back to", Met),
         ("replied|responded|answered|wrote back", Met),
         ("called|emailed|messaged|texted|rang me|us", Met),
@@ -232,42 +161,20 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("on the phone", Met),
         ("im gespräch", Met),
         ("in talks|discussions|negotiations", Met),
+        ("meeting|call|chat|coffee|lunch|conversation went", MetNoun),
+        ("gespräch|telefonat|treffen|kennenlernen lief", MetNoun),
         ("are|were|been talking|speaking|chatting|negotiating", Met),
-        (
-            "meeting|call|chat|coffee|lunch|conversation ~ yesterday|last|earlier|ago",
-            Met,
-        ),
-        (
-            "treffen|gespräch|telefonat|termin ~ gestern|letzte|letzten|letzter|vorige|vorigen",
-            Met,
-        ),
+        ("meeting|call|chat|coffee|lunch|conversation ~ yesterday|last|earlier|ago", Met),
+        ("treffen|gespräch|telefonat|termin ~ gestern|letzte|letzten|letzter|vorige|vorigen", Met),
         ("caught up", Met),
-        (
-            "getroffen|telefoniert|gesprochen|ausgetauscht|kennengelernt|geantwortet",
-            Met,
-        ),
-        (
-            "zurückgemeldet|angerufen|zurückgerufen|gemeldet|unterhalten",
-            Met,
-        ),
-        (
-            "good|great|nice|quick|productive|lovely|long|short|brief|first|initial|interesting|helpful|useful|fantastic|excellent|positive|friendly|pleasant|fruitful|intro|introductory chat|call|meeting|conversation|coffee|lunch|talk|discussion|exchange",
-            MetNoun,
-        ),
-        (
-            "gutes|gute|nettes|nette|tolles|tolle|kurzes|kurze|erstes|erste|langes|angenehmes|produktives|interessantes|hilfreiches gespräch|telefonat|treffen|meeting|kennenlernen|austausch",
-            MetNoun,
-        ),
+        ("getroffen|telefoniert|gesprochen|ausgetauscht|kennengelernt|geantwortet", Met),
+        ("zurückgemeldet|angerufen|zurückgerufen|gemeldet|unterhalten", Met),
+        ("good|great|nice|quick|productive|lovely|long|short|brief|first|initial|interesting|helpful|useful|fantastic|excellent|positive|friendly|pleasant|fruitful|intro|introductory chat|call|meeting|conversation|coffee|lunch|talk|discussion|exchange", MetNoun),
+        ("gutes|gute|nettes|nette|tolles|tolle|kurzes|kurze|erstes|erste|langes|angenehmes|produktives|interessantes|hilfreiches gespräch|telefonat|treffen|meeting|kennenlernen|austausch", MetNoun),
         ("uns gesehen", Met),
-        (
-            "hatten ~ gespräch|telefonat|termin|meeting|treffen|call|austausch|kaffee|videocall",
-            Met,
-        ),
+        ("hatten ~ gespräch|telefonat|termin|meeting|treffen|call|austausch|kaffee|videocall", Met),
         ("in kontakt", Met),
-        (
-            "reach|reached|contact|contacted|hear|meet|speak|talk|connect|respond|reply|answer|call|called|emailed",
-            MetVerb,
-        ),
+        ("reach|reached|contact|contacted|hear|meet|speak|talk|connect|respond|reply|answer|call|called|emailed", MetVerb),
         ("show|showed|turn|turned up", MetVerb),
         ("get|got hold", MetVerb),
         ("reach|reached out", MetVerb),
@@ -278,33 +185,19 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
 });
 
 /// Phrases that look like outcomes but are not.
+#[rustfmt::skip]
 static NOT_OUTCOMES: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
     PhraseSet::new(&[
-        (
-            "met|meet|meets ~ deadline|deadlines|expectations|requirements|needs|criteria|standards|goal|goals|target|targets|budget|bar|brief",
-            (),
-        ),
-        (
-            "entscheidung|wahl|vereinbarung|absprache|auswahl|maßnahmen|vorkehrungen ~ getroffen",
-            (),
-        ),
+        ("met|meet|meets ~ deadline|deadlines|expectations|requirements|needs|criteria|standards|goal|goals|target|targets|budget|bar|brief", ()),
+        ("entscheidung|wahl|vereinbarung|absprache|auswahl|maßnahmen|vorkehrungen ~ getroffen", ()),
         ("signed|sign off", ()),
         ("signed|sign ~ nda|ndas|non-disclosure|confidentiality", ()),
-        (
-            "signed|sign up for|to ~ newsletter|webinar|event|mailing|list|updates",
-            (),
-        ),
+        ("signed|sign up for|to ~ newsletter|webinar|event|mailing|list|updates", ()),
         ("look|looking|looks forward ~", ()),
-        (
-            "freue|freuen ~ zusammenarbeit|treffen|gespräch|austausch",
-            (),
-        ),
+        ("freue|freuen ~ zusammenarbeit|treffen|gespräch|austausch", ()),
         ("auf ~ zusammenarbeit", ()),
         ("do not reply", ()),
-        (
-            "got|received your ~ email|e-mail|message|note|reminder|mail",
-            (),
-        ),
+        ("got|received your ~ email|e-mail|message|note|reminder|mail", ()),
     ])
 });
 

@@ -314,7 +314,10 @@ fn counted_stars(tokens: &[Token], i: usize) -> Option<u8> {
 /// "Rating: 4", "rated it 4", "I'd give it a 4", "Bewertung: 5", "ich würde eine 4 geben".
 fn after_keyword(tokens: &[Token], i: usize) -> Option<u8> {
     let t = &tokens[i];
-    let n = t.small_decimal()?;
+    let n = match t.kind {
+        Kind::Number => t.small_decimal()?,
+        _ => f64::from(OPENING_WORDS.iter().find(|(w, _)| t.is_word(w))?.1),
+    };
     if !(1.0..=5.0).contains(&n) || !free_before(tokens, i) || !tail_allows(tokens, i) {
         return None;
     }
@@ -344,7 +347,10 @@ fn after_keyword(tokens: &[Token], i: usize) -> Option<u8> {
 /// nothing after it in the clause.
 fn after_article(tokens: &[Token], i: usize) -> Option<u8> {
     let t = &tokens[i];
-    let n = t.small_int()?;
+    let n = match t.kind {
+        Kind::Number => t.small_int()?,
+        _ => OPENING_WORDS.iter().find(|(w, _)| t.is_word(w))?.1,
+    };
     if !(1..=5).contains(&n) || !free_before(tokens, i) || !ends_clause(tokens, i) {
         return None;
     }
@@ -585,113 +591,60 @@ fn lone_line_digit(tokens: &[Token]) -> Option<(usize, u8)> {
 // ---------------------------------------------------------------------------------------------
 
 /// The word scale documented in the module doc of [`super`].
+#[rustfmt::skip]
 static RATING_WORDS: LazyLock<PhraseSet<u8>> = LazyLock::new(|| {
     PhraseSet::new(&[
         // 5
-        (
-            "excellent|outstanding|fantastic|amazing|perfect|superb|brilliant|exceptional",
-            5,
-        ),
-        (
-            "phenomenal|incredible|wonderful|awesome|fabulous|terrific|super|stellar",
-            5,
-        ),
+        ("excellent|outstanding|fantastic|amazing|perfect|superb|brilliant|exceptional", 5),
+        ("phenomenal|incredible|wonderful|awesome|fabulous|terrific|super|stellar", 5),
         ("top-notch|first-class|world-class|five-star", 5),
         ("top notch", 5),
         ("first|world class", 5),
         ("could not ?have ?been ?be better", 5),
-        (
-            "ausgezeichnet|ausgezeichnete|ausgezeichneter|ausgezeichnetes|hervorragend",
-            5,
-        ),
-        (
-            "hervorragende|hervorragender|hervorragendes|exzellent|exzellente|perfekt|perfekte",
-            5,
-        ),
-        (
-            "fantastisch|phantastisch|großartig|grossartig|großartige|klasse|spitze|genial",
-            5,
-        ),
+        ("ausgezeichnet|ausgezeichnete|ausgezeichneter|ausgezeichnetes|hervorragend", 5),
+        ("hervorragende|hervorragender|hervorragendes|exzellent|exzellente|perfekt|perfekte", 5),
+        ("fantastisch|phantastisch|großartig|grossartig|großartige|klasse|spitze|genial", 5),
         ("wunderbar|erstklassig|überragend|traumhaft|bestens", 5),
         ("sehr gut|gute|guter|gutes|guten", 5),
         ("sehr sehr gut", 5),
         // 4
-        (
-            "great|good|nice|pleasant|helpful|useful|productive|positive|valuable|worthwhile",
-            4,
-        ),
-        (
-            "promising|lovely|enjoyable|fruitful|constructive|encouraging|solid",
-            4,
-        ),
-        (
-            "very|really|pretty|quite|extremely good|great|helpful|useful|productive",
-            4,
-        ),
+        ("great|good|nice|pleasant|helpful|useful|productive|positive|valuable|worthwhile", 4),
+        ("promising|lovely|enjoyable|fruitful|constructive|encouraging|solid", 4),
+        ("very|really|pretty|quite|extremely good|great|helpful|useful|productive", 4),
         ("went ?very|really|pretty well", 4),
         ("worked ?out ?very|really well", 4),
-        (
-            "gut|gute|guter|gutes|gutem|toll|tolle|toller|tolles|prima|schön|schöne|schönes",
-            4,
-        ),
-        (
-            "hilfreich|hilfreiche|hilfreiches|nützlich|produktiv|produktive|positiv|positive",
-            4,
-        ),
-        (
-            "angenehm|angenehme|angenehmes|erfreulich|wertvoll|wertvolle|vielversprechend",
-            4,
-        ),
+        ("gut|gute|guter|gutes|gutem|toll|tolle|toller|tolles|prima|schön|schöne|schönes", 4),
+        ("hilfreich|hilfreiche|hilfreiches|nützlich|produktiv|produktive|positiv|positive", 4),
+        ("angenehm|angenehme|angenehmes|erfreulich|wertvoll|wertvolle|vielversprechend", 4),
         ("sehr hilfreich|nett|toll|angenehm", 4),
         ("lief|läuft gut", 4),
         ("gut gelaufen", 4),
         // 3
-        (
-            "ok|okay|fine|alright|average|decent|so-so|mediocre|mixed|ok-ish|okayish|okish",
-            3,
-        ),
+        ("ok|okay|fine|alright|average|decent|so-so|mediocre|mixed|ok-ish|okayish|okish", 3),
         ("neutral|middling|unremarkable", 3),
         ("good enough", 3),
         ("nothing special", 3),
         ("so so", 3),
         ("ganz ok|okay|gut", 3),
         ("geht|ging so", 3),
-        (
-            "mittelmäßig|mittelmässig|durchschnittlich|passabel|akzeptabel|soso|befriedigend",
-            3,
-        ),
+        ("mittelmäßig|mittelmässig|durchschnittlich|passabel|akzeptabel|soso|befriedigend", 3),
         ("in ordnung", 3),
         // 2
-        (
-            "poor|disappointing|disappointed|underwhelming|meh|weak|bad|lacklustre|lackluster",
-            2,
-        ),
+        ("poor|disappointing|disappointed|underwhelming|meh|weak|bad|lacklustre|lackluster", 2),
         ("unhelpful|unproductive|frustrating|letdown", 2),
         ("not ideal", 2),
         ("a let down", 2),
-        (
-            "schlecht|schlechte|schlechter|schlechtes|enttäuschend|enttäuscht|mäßig|dürftig",
-            2,
-        ),
+        ("schlecht|schlechte|schlechter|schlechtes|enttäuschend|enttäuscht|mäßig|dürftig", 2),
         ("schwach|mau|durchwachsen", 2),
         // 1
-        (
-            "terrible|awful|useless|horrible|dreadful|appalling|atrocious|worst|disaster",
-            1,
-        ),
+        ("terrible|awful|useless|horrible|dreadful|appalling|atrocious|worst|disaster", 1),
         ("disastrous|pointless|abysmal|hopeless|rubbish", 1),
         ("waste of ?my|our time", 1),
         ("complete|total|a waste", 1),
         ("very|really|extremely bad|poor", 1),
         ("sehr|total|ganz schlecht|schlechte|schlechtes", 1),
-        (
-            "furchtbar|schrecklich|katastrophal|katastrophe|zeitverschwendung|nutzlos",
-            1,
-        ),
-        (
-            "unbrauchbar|miserabel|grauenhaft|grottig|unterirdisch|sinnlos",
-            1,
-        ),
+        ("furchtbar|schrecklich|katastrophal|katastrophe|zeitverschwendung|nutzlos", 1),
+        ("unbrauchbar|miserabel|grauenhaft|grottig|unterirdisch|sinnlos", 1),
         ("völlig daneben", 1),
     ])
 });
@@ -702,12 +655,10 @@ pub(super) fn mentions_rating_word(words: &Words) -> bool {
 }
 
 /// Phrases in which rating words say nothing about the referral.
+#[rustfmt::skip]
 static NOT_RATINGS: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
     PhraseSet::new(&[
-        (
-            "good|great|nice morning|afternoon|evening|night|day|weekend|week|luck|news|question",
-            (),
-        ),
+        ("good|great|nice morning|afternoon|evening|night|day|weekend|week|luck|news|question", ()),
         ("good|great|nice point|idea|catch|to|for|at|with", ()),
         ("have|enjoy ?a|the good|great|nice|lovely ~", ()),
         ("sounds|looks|seems good|great|fine|perfect|ok|okay", ()),
@@ -720,10 +671,7 @@ static NOT_RATINGS: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
         ("guten morgen|tag|abend|rutsch", ()),
         ("gute nacht|reise|besserung|zusammenarbeit", ()),
         ("alles gute|liebe", ()),
-        (
-            "schönen|schöne|schönes tag|abend|wochenende|gruß|grüße|grüsse|woche",
-            (),
-        ),
+        ("schönen|schöne|schönes tag|abend|wochenende|gruß|grüße|grüsse|woche", ()),
         ("gut zu wissen", ()),
         ("bad|poor|terrible timing|luck|news|connection|line", ()),
         ("too good to be true", ()),

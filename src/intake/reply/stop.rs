@@ -55,65 +55,31 @@ enum Ask {
 }
 
 /// The phrases that ask to stop.
+#[rustfmt::skip]
 static STOP_PHRASES: LazyLock<PhraseSet<Ask>> = LazyLock::new(|| {
     use Ask::{Plain, Refusal, Word};
     PhraseSet::new(&[
-        (
-            "unsubscribe|unsubscribing|opt-out|opting-out|abmelden|abmeldung|austragen|abbestellen",
-            Word,
-        ),
-        (
-            "désabonner|désinscrire|désabonnez-moi|désinscrivez-moi",
-            Word,
-        ),
+        ("unsubscribe|unsubscribing|opt-out|opting-out|abmelden|abmeldung|austragen|abbestellen", Word),
+        ("désabonner|désinscrire|désabonnez-moi|désinscrivez-moi", Word),
         ("opt|opting out", Word),
-        (
-            "stop|stopp ~ emailing|e-mailing|mailing|sending|contacting|writing|messaging|spamming|pestering|bugging|reminding|chasing|receiving|emails|e-mails|mails|messages|reminders|newsletters|notifications|spam",
-            Plain,
-        ),
+        ("stop|stopp ~ emailing|e-mailing|mailing|sending|contacting|writing|messaging|spamming|pestering|bugging|reminding|chasing|receiving|emails|e-mails|mails|messages|reminders|newsletters|notifications|spam", Plain),
         ("remove|take|delete|drop me|us from|off", Plain),
-        (
-            "remove|delete my|our email|e-mail|address|details|data|name|contact",
-            Plain,
-        ),
+        ("remove|delete my|our email|e-mail|address|details|data|name|contact", Plain),
         ("leave me alone", Plain),
         ("mich|uns ~ entfernen|austragen|löschen", Plain),
         ("entfernen|löschen sie mich|uns", Plain),
         ("melde|melden|meldet ~ mich|uns ~ ab", Plain),
         ("trage|tragen|tragt ~ mich|uns ~ aus", Plain),
-        (
-            "not|never ?ever email|e-mail|mail|contact|message|spam|remind|bother|chase|pester|ping|text me|us",
-            Refusal,
-        ),
+        ("not|never ?ever email|e-mail|mail|contact|message|spam|remind|bother|chase|pester|ping|text me|us", Refusal),
         ("not|never write|send ~ again|anymore|more", Refusal),
-        (
-            "not|never send ~ emails|e-mails|mails|messages|reminders|newsletters",
-            Refusal,
-        ),
-        (
-            "not|never|longer want|wish|need|like ~ ~ emails|e-mails|mails|messages|reminders|newsletters|notifications|follow-ups",
-            Refusal,
-        ),
-        (
-            "no more|further emails|e-mails|mails|mail|email|messages|reminders",
-            Refusal,
-        ),
-        (
-            "keine ~ e-mails|emails|mails|mail|e-mail|nachrichten|erinnerungen|post|werbung mehr",
-            Refusal,
-        ),
-        (
-            "keine weiteren e-mails|emails|mails|nachrichten|erinnerungen",
-            Refusal,
-        ),
-        (
-            "nicht mehr anschreiben|kontaktieren|schreiben|mailen|anmailen|belästigen|erinnern",
-            Refusal,
-        ),
-        (
-            "schreiben|schreibt|mailen|kontaktieren|kontaktiert|anschreiben|belästigen|erinnern ~ nicht mehr",
-            Refusal,
-        ),
+        ("not|never send ~ emails|e-mails|mails|messages|reminders|newsletters", Refusal),
+        ("not|never|longer want|wish|need|like ~ ~ emails|e-mails|mails|messages|reminders|newsletters|notifications|follow-ups", Refusal),
+        ("no more|further emails|e-mails|mails|mail|email|messages|reminders", Refusal),
+        ("rather not ~ ~ emails|e-mails|mails|messages|reminders|newsletters", Refusal),
+        ("keine ~ e-mails|emails|mails|mail|e-mail|nachrichten|erinnerungen|post|werbung mehr", Refusal),
+        ("keine weiteren e-mails|emails|mails|nachrichten|erinnerungen", Refusal),
+        ("nicht mehr anschreiben|kontaktieren|schreiben|mailen|anmailen|belästigen|erinnern", Refusal),
+        ("schreiben|schreibt|mailen|kontaktieren|kontaktiert|anschreiben|belästigen|erinnern ~ nicht mehr", Refusal),
         ("ne plus recevoir", Refusal),
     ])
 });
@@ -158,8 +124,8 @@ fn text_says_stop(text: &str) -> bool {
         })
 }
 
-/// Whether a sentence consists of a command and politeness only: "STOP.", "Please unsubscribe
-/// me!".
+/// Whether a sentence (or its last clause) consists of a command and politeness only: "STOP.",
+/// "Please unsubscribe me!", "Not interested, please stop.".
 fn command_sentence(tokens: &[Token]) -> bool {
     let mut start = 0;
     while start < tokens.len() {
@@ -168,7 +134,13 @@ fn command_sentence(tokens: &[Token]) -> bool {
             .iter()
             .position(|t| t.sentence != sentence)
             .map_or(tokens.len(), |n| start + n);
-        if is_command(&tokens[start..end]) {
+        // The whole sentence, or its last clause: "Not interested, please stop."
+        let last_clause = tokens[end - 1].clause;
+        let tail = tokens[start..end]
+            .iter()
+            .position(|t| t.clause == last_clause)
+            .map_or(end, |n| start + n);
+        if is_command(&tokens[start..end]) || is_command(&tokens[tail..end]) {
             return true;
         }
         start = end;

@@ -84,6 +84,11 @@ fn explicit_ratings() {
             ("No business yet, but promising. 4", Some(4)),
             ("Thanks. 3 (meh)", Some(3)),
             ("Def a 5!", Some(5)),
+            ("I'd rate it a solid four.", Some(4)),
+            ("Rating: four", Some(4)),
+            ("Bewertung: vier von fünf", Some(4)),
+            ("4️⃣", Some(4)),
+            ("I'd give Fred 5 stars", Some(5)),
         ],
         rating,
     );
@@ -317,6 +322,12 @@ fn outcome_negation_and_precedence() {
             ("Wir haben den Zuschlag bekommen", Some(Won)),
             ("Got your email - we met on Monday.", Some(Met)),
             ("Got your email, nothing to report yet.", None),
+            ("We went with them in the end.", Some(Won)),
+            ("Haven't had a chance to connect yet", Some(NotMet)),
+            ("The meeting went well", Some(Met)),
+            ("Das Gespräch lief gut", Some(Met)),
+            ("Es hat sich leider nichts ergeben", Some(Lost)),
+            ("Wir sind uns nicht einig geworden", Some(Lost)),
             ("", None),
         ],
         outcome,
@@ -359,6 +370,7 @@ fn values_with_currencies() {
             ("CHF 1 200 000", (Some(1_200_000.0), Some("CHF".into()))),
             ("USD4000", (Some(4000.0), usd.clone())),
             ("$2,500/month", (Some(2500.0), usd.clone())),
+            ("about 5 grand", (Some(5000.0), None)),
         ],
         value,
     );
@@ -381,6 +393,7 @@ fn numbers_that_are_never_values() {
         "We spoke 12 times",
         "Too expensive: they quoted €15,000",
         "Never heard from him, even though I offered $500",
+        "First order of 300 units arrived",
     ]
     .iter()
     .map(|s| (*s, (None, None)))
@@ -470,6 +483,8 @@ fn opt_out_requests() {
         "Don't write to me again.",
         "Please don't send me any more reminders",
         "Until further notice, unsubscribe me.",
+        "Not interested, please stop.",
+        "I'd rather not get these emails",
     ]
     .iter()
     .map(|s| (*s, true))

@@ -93,7 +93,8 @@ const CLAUSE_MARKS: &[char] = &[
 /// Marks that end a sentence.
 const SENTENCE_MARKS: &[char] = &['.', '!', '?', '…'];
 
-/// Invisible characters that are skipped entirely: variation selectors, joiners, BOM, soft hyphen.
+/// Invisible characters that are skipped entirely: variation selectors, joiners, BOM, soft
+/// hyphen, the keycap of "4️⃣".
 fn is_ignorable(c: char) -> bool {
     matches!(
         c,
@@ -105,6 +106,7 @@ fn is_ignorable(c: char) -> bool {
             | '\u{2060}'
             | '\u{FEFF}'
             | '\u{AD}'
+            | '\u{20E3}'
     )
 }
 
