@@ -88,6 +88,24 @@ async fn mail_sent_through_postfix_reaches_every_recipient_over_imap() {
         .await
         .unwrap();
     assert!(text(&inbox[0]).contains("Delivered-To: intros+bcc@tracker.test"));
+
+    // The null sender, as bounces have it.
+    mail.send(
+        "",
+        &[tracking],
+        &message("MAILER-DAEMON@mx.test", tracking, "Undelivered"),
+    )
+    .await
+    .unwrap();
+    let inbox = mail
+        .wait_for_count(tracking, "INBOX", 2, WAIT)
+        .await
+        .unwrap();
+    assert!(
+        text(&inbox[1]).starts_with("Return-Path: <>"),
+        "{}",
+        text(&inbox[1])
+    );
     assert!(
         mail.fetch_all("nobody-wrote-to@parties.test", "INBOX")
             .await
