@@ -1,0 +1,6 @@
+//! Helpers shared by the integration tests: each test crate says `mod support;`.
+
+// Every test crate compiles this module but uses a different part of it.
+#![allow(dead_code)]
+
+pub mod mailsys;
