@@ -79,6 +79,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Each ingested message gets a savepoint; keep its journal in memory rather than in a
+        // temporary file written page by page.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
