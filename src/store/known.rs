@@ -6,6 +6,7 @@ use crate::intake::{Known, ThreadHit};
 use crate::model::{ReferralId, Role};
 
 use super::parse_word;
+use super::record::outbound_by_message_id;
 
 /// A read-only view of the store for classification.
 pub struct StoreView<'a> {
@@ -19,32 +20,32 @@ impl<'a> StoreView<'a> {
 
     fn try_seen(&self, message_id: &str) -> rusqlite::Result<bool> {
         self.conn
-            .prepare_cached("SELECT 1 FROM processed WHERE message_id = ?1")?
+            .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
             .exists([message_id])
     }
 
     fn try_thread_of(&self, message_ids: &[String]) -> rusqlite::Result<Option<ThreadHit>> {
+        // Any message we know on a referral's thread counts: our mail, the introduction, and
+        // the participants' replies we have seen (someone may answer a reply, not us).
         let mut ours = self.conn.prepare_cached(
             "SELECT o.referral_id, o.kind, c.email FROM outbound o
-             JOIN contacts c ON c.id = o.contact_id WHERE o.message_id = ?1",
+             JOIN contacts c ON c.id = o.contact_id WHERE o.id = ?1",
         )?;
-        let mut intro = self.conn.prepare_cached(
-            "SELECT id FROM referrals WHERE thread_root = ?1 OR intro_message_id = ?1
-             ORDER BY id DESC LIMIT 1",
+        let mut known = self.conn.prepare_cached(
+            "SELECT referral_id FROM messages WHERE message_id = ?1 AND referral_id IS NOT NULL",
         )?;
         for id in message_ids {
-            let hit = ours
-                .query_row([id], |r| {
-                    Ok(ThreadHit {
-                        referral: r.get(0)?,
-                        outbound: Some((parse_word(&r.get::<_, String>(1)?)?, r.get(2)?)),
+            if let Some(outbound) = outbound_by_message_id(self.conn, id)? {
+                return ours
+                    .query_row([outbound], |r| {
+                        Ok(ThreadHit {
+                            referral: r.get(0)?,
+                            outbound: Some((parse_word(&r.get::<_, String>(1)?)?, r.get(2)?)),
+                        })
                     })
-                })
-                .optional()?;
-            if hit.is_some() {
-                return Ok(hit);
+                    .optional();
             }
-            let hit = intro
+            let hit = known
                 .query_row([id], |r| {
                     Ok(ThreadHit {
                         referral: r.get(0)?,
@@ -91,8 +92,8 @@ impl<'a> StoreView<'a> {
 }
 
 // Classification cannot fail, so a database error while looking something up is logged and
-// answered in the safe direction: "not seen" lets a message be processed (the UNIQUE key on
-// processed Message-IDs still stops a double recording), and "no thread" / "not a
+// answered in the safe direction: "not seen" lets a message be processed (the primary key on
+// known Message-IDs still stops a double recording), and "no thread" / "not a
 // participant" can only make a reply be ignored, never answered.
 impl Known for StoreView<'_> {
     fn seen(&self, message_id: &str) -> bool {

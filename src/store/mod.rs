@@ -79,9 +79,13 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        // Each ingested message gets a savepoint; keep its journal in memory rather than in a
-        // temporary file written page by page.
+        // Temporary tables and statement journals in memory, not in files written page by page.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Up to 16 MiB of page cache (allocated only as the database grows): a batch of
+        // introductions touches many index pages, and spilling them mid-transaction costs more
+        // than the memory.
+        conn.pragma_update(None, "cache_size", -16 * 1024)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)

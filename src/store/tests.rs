@@ -63,13 +63,18 @@ fn sally() -> Person {
 
 /// Records "Bob introduces Fred and Sally" at `now`; returns the referral.
 fn introduce(store: &mut Store, id: &str, now: DateTime<Utc>) -> ReferralId {
+    introduce_as(store, id, id, now)
+}
+
+/// The same, arriving as message `id` and threading under `root` (a forward's original).
+fn introduce_as(store: &mut Store, id: &str, root: &str, now: DateTime<Utc>) -> ReferralId {
     let intro = Introduction {
         introducer: bob(),
         parties: vec![fred(), sally()],
         subject: "Intro: Fred <> Sally".into(),
-        thread_root: id.into(),
-        references: vec![id.into()],
-        forwarded: false,
+        thread_root: root.into(),
+        references: vec![root.into()],
+        forwarded: id != root,
     };
     store
         .record(
@@ -666,5 +671,121 @@ fn max_per_hour_holds_back_the_rest() {
             .unwrap()
             .len(),
         2
+    );
+}
+
+#[test]
+fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
+    let mut store = Store::open_in_memory().unwrap();
+    // A database that refuses one particular referral, as a bug or a broken disk might.
+    store
+        .conn
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON referrals WHEN NEW.subject = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+        )
+        .unwrap();
+    let config = Config::parse(
+        &format!("{CONFIG}\n[intake]\naccept-from = [\"bob@networkers.example\"]\n"),
+        "test",
+        ".".into(),
+    )
+    .unwrap();
+    let intro = |id: &str, subject: &str| {
+        RawMessage {
+        origin: format!("{id}.eml"),
+        bytes: format!(
+            "From: Bob <bob@networkers.example>\r\nTo: fred@a.example, sally@b.example\r\n\
+             Cc: intros@tracker.example.org\r\nSubject: {subject}\r\nMessage-ID: <{id}@x>\r\n\r\nHi\r\n"
+        )
+        .into_bytes(),
+    }
+    };
+    let batch = [
+        intro("one", "first"),
+        intro("two", "poison"),
+        intro("three", "third"),
+    ];
+    let applied = store.ingest(&batch, &config, t0()).unwrap();
+    let outcome: Vec<_> = applied.iter().map(|a| a.result.is_ok()).collect();
+    assert_eq!(outcome, [true, false, true]);
+    let err = applied[1].result.as_ref().unwrap_err();
+    assert!(err.contains("poisoned"), "{err}");
+    assert_eq!(store.referrals(None).unwrap().len(), 2);
+    // The failed message is kept whole, and not marked processed: it can be tried again.
+    let kept: Vec<u8> = store
+        .conn
+        .query_row(
+            "SELECT raw FROM rejected WHERE origin = 'two.eml'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, batch[1].bytes);
+    assert!(!store.view().seen("two@x"));
+    assert!(store.view().seen("one@x") && store.view().seen("three@x"));
+}
+
+#[test]
+fn a_forwarded_introduction_is_recorded_once_and_threads_under_the_original() {
+    let mut store = Store::open_in_memory().unwrap();
+    // Forwarded as an attachment: the forward carries the original's Message-ID.
+    let r = introduce_as(
+        &mut store,
+        "fwd-1@mail.example",
+        "original@mail.example",
+        t0(),
+    );
+    let view = store.view();
+    // The original itself, arriving later (it was also copied to us), is a duplicate...
+    assert!(view.seen("original@mail.example"));
+    // ...and replies to it find the referral.
+    assert_eq!(
+        view.thread_of(&["original@mail.example".into()]),
+        Some(ThreadHit {
+            referral: r,
+            outbound: None
+        })
+    );
+    // Forwarding it a second time records nothing new.
+    let again = introduce_as(
+        &mut store,
+        "fwd-2@mail.example",
+        "original@mail.example",
+        t0(),
+    );
+    assert_eq!(again, r);
+    assert_eq!(store.referrals(None).unwrap().len(), 1);
+    assert!(
+        store
+            .referral(r)
+            .unwrap()
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e.kind == "forwarded")
+    );
+}
+
+#[test]
+fn replies_to_replies_find_their_referral() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let reply = classified(
+        "fred-reply@mail.example",
+        &fred(),
+        Verdict::ThreadReply {
+            referral: r,
+            from: fred(),
+        },
+    );
+    store.record(&reply, &raw(), &config(), t0()).unwrap();
+    // Sally answers Fred's message, not the introduction.
+    assert_eq!(
+        store.view().thread_of(&["fred-reply@mail.example".into()]),
+        Some(ThreadHit {
+            referral: r,
+            outbound: None
+        })
     );
 }

@@ -25,7 +25,6 @@ CREATE TABLE referrals (
     created_at    TEXT NOT NULL
 ) STRICT;
 CREATE INDEX referrals_subject_key ON referrals (subject_key);
-CREATE INDEX referrals_thread_root ON referrals (thread_root);
 
 CREATE TABLE participants (
     referral_id   INTEGER NOT NULL REFERENCES referrals (id),
@@ -62,7 +61,7 @@ CREATE TABLE outbound (
     attempts      INTEGER NOT NULL DEFAULT 0,  -- bumped before each attempt
     first_attempt_at TEXT,                   -- retries give up counting from here
     last_error    TEXT,
-    message_id    TEXT NOT NULL UNIQUE,   -- fixed when first scheduled, kept on retries
+    message_id    TEXT NOT NULL,          -- fixed when first scheduled, kept on retries; names the row
     created_at    TEXT NOT NULL
 ) STRICT;
 CREATE INDEX outbound_pending ON outbound (state, due_at);
@@ -83,12 +82,15 @@ CREATE TABLE feedback (
 ) STRICT;
 CREATE INDEX feedback_referral ON feedback (referral_id);
 
--- Every message intake has decided about, so none is processed twice.
-CREATE TABLE processed (
+-- Every Message-ID we have received, in one index: the incoming messages intake has decided
+-- about (so none is processed twice), and the original Message-ID of an introduction that was
+-- forwarded to us. A reply is matched to its referral by looking up the ids it refers to here,
+-- or, for our own mail, by the outbound row its Message-ID names.
+CREATE TABLE messages (
     message_id    TEXT PRIMARY KEY,
-    kind          TEXT NOT NULL,
-    reason        TEXT,
-    referral_id   INTEGER,
+    kind          TEXT NOT NULL,          -- an intake kind, or 'thread_root'
+    reason        TEXT,                   -- why an ignored message was ignored
+    referral_id   INTEGER REFERENCES referrals (id),
     at            TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 
