@@ -150,6 +150,17 @@ fn main() {
         }
     }
     let parse_rate = parsed as f64 / (cpu_time() - start).as_secs_f64();
+    // Parsing and classifying, against an empty store: what intake adds before recording.
+    let empty = Store::open_in_memory().expect("store");
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+    let start = cpu_time();
+    for i in 0..n {
+        let m = introduction(i);
+        let c = referrald::intake::classify(&m.bytes, &empty.view(), &config, now);
+        assert_eq!(c.verdict.kind(), "introduction");
+    }
+    let classify_rate = n as f64 / (cpu_time() - start).as_secs_f64();
+
     if let Ok(batch) = std::env::var("INTAKE_BENCH_BATCH") {
         // For tuning: only the batched recorder, with another batch size.
         let batch = batch.parse().expect("INTAKE_BENCH_BATCH is a number");
@@ -169,6 +180,7 @@ fn main() {
 
     println!("intake benchmark, {n} introductions, per second of CPU time");
     println!("  mail-parser parse only        {parse_rate:>10.0} msg/s   (baseline)");
+    println!("  parse + classify              {classify_rate:>10.0} msg/s");
     println!(
         "  record, 1 msg/transaction     {naive_rate:>10.0} msg/s   (baseline, {naive_n} msgs)"
     );

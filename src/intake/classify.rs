@@ -203,6 +203,14 @@ impl Intake<'_, '_> {
             .into_iter()
             .find_map(|a| self.known.role_in(referral, &a).map(|role| (role, a)))
         else {
+            // A stranger on the thread is never answered; but one who asks us to leave them
+            // alone is heard, so that nothing reaches them if they are ever introduced.
+            if reply::says_stop(&self.own_words(), self.subject) {
+                return Some(Verdict::OptOut {
+                    email: from.email.clone(),
+                    referral: None,
+                });
+            }
             return Some(Verdict::Ignored(IgnoreReason::Stranger(from.email.clone())));
         };
         let words = self.own_words();
