@@ -1,0 +1,264 @@
+//! Replies close the loop, through a real Postfix and Dovecot: an introduction is recorded,
+//! the follow-ups are submitted to Postfix and land in the parties' mailboxes, a party answers
+//! through Postfix into the tracking mailbox, and what they said comes back into the record
+//! and on to the introducer. Driven with `ingest` and `tick` on a scripted clock; the daemon
+//! has its own tests.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use mail_parser::MessageParser;
+use serde_json::Value;
+use support::mailsys::MailSystem;
+
+const TRACKING: &str = "intros@tracker.example.org";
+const BOB: &str = "bob@networkers.example";
+const FRED: &str = "fred@fredsbooks.example";
+const SALLY: &str = "sally@leedesign.example";
+const T: &str = "2026-11-02T10:00:00Z";
+const WAIT: Duration = Duration::from_secs(10);
+
+fn at(days: i64, hours: i64) -> String {
+    (chrono::DateTime::parse_from_rfc3339(T).unwrap()
+        + chrono::TimeDelta::days(days)
+        + chrono::TimeDelta::hours(hours))
+    .to_utc()
+    .to_rfc3339()
+}
+
+struct Deployment {
+    dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new(mail: &MailSystem) -> Deployment {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            r#"
+[tracking]
+address = "{TRACKING}"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example"]
+timezone = "Europe/London"
+[intake]
+accept-from = ["{BOB}"]
+[outbound]
+transport = "smtp"
+[smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+[schedule]
+send-window = "always"
+"#,
+            port = mail.smtp_port()
+        );
+        std::fs::write(dir.path().join("referrald.toml"), config).unwrap();
+        Deployment { dir }
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
+            .arg("--config")
+            .arg(self.dir.path().join("referrald.toml"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "referrald {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn ingest(&self, now: &str, path: &Path) -> String {
+        self.ok(&["--now", now, "ingest", path.to_str().unwrap()])
+    }
+}
+
+/// The one message in `user`'s inbox whose X-Referrald-Kind is `kind`.
+async fn received(mail: &MailSystem, user: &str, count: usize, kind: &str) -> Vec<u8> {
+    let all = mail
+        .wait_for_count(user, "INBOX", count, WAIT)
+        .await
+        .unwrap();
+    let mut found = all.into_iter().filter(|raw| {
+        let m = MessageParser::default().parse(raw).unwrap();
+        m.header_raw("X-Referrald-Kind").map(str::trim) == Some(kind)
+    });
+    let one = found
+        .next()
+        .unwrap_or_else(|| panic!("{user} has no {kind}"));
+    assert!(found.next().is_none(), "{user} has two {kind}s");
+    one
+}
+
+/// A reply as a mail client writes it: to the Reply-To, threaded under `parent`, top-posted
+/// above the quoted original.
+fn reply(from: &str, parent: &[u8], text: &str) -> Vec<u8> {
+    let p = MessageParser::default().parse(parent).unwrap();
+    let id = p.message_id().unwrap();
+    let subject = p.subject().unwrap();
+    let quoted: String = p
+        .body_text(0)
+        .unwrap()
+        .lines()
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    format!(
+        "From: {from}\r\nTo: {TRACKING}\r\nSubject: Re: {subject}\r\n\
+         Message-ID: <reply.{n}@mail.example>\r\nIn-Reply-To: <{id}>\r\nReferences: <{id}>\r\n\
+         Date: Wed, 4 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n\r\n\
+         On Wed, 4 Nov 2026 at 10:00, Alice Smith <{TRACKING}> wrote:\r\n{quoted}",
+        n = id.len() + text.len(),
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_party_answers_and_the_introducer_hears_how_it_went() {
+    let mail = MailSystem::start().await.unwrap();
+    let d = Deployment::new(&mail);
+    let intro = d.file(
+        "intro.eml",
+        format!(
+            "From: Bob Brown <{BOB}>\r\nTo: Fred Jones <{FRED}>, Sally Lee <{SALLY}>\r\n\
+             Cc: {TRACKING}\r\nSubject: Intro: Fred <> Sally\r\n\
+             Message-ID: <intro-e2e@mail.networkers.example>\r\nDate: Mon, 2 Nov 2026 09:55:00 +0000\r\n\
+             \r\nFred, meet Sally. Sally, meet Fred. Bob\r\n"
+        )
+        .as_bytes(),
+    );
+    d.ingest(T, &intro);
+
+    // T+2d: the thank-you and both follow-ups go out through Postfix and arrive.
+    d.ok(&["--now", &at(2, 1), "tick"]);
+    received(&mail, BOB, 1, "thank_you").await;
+    let to_fred = received(&mail, FRED, 1, "follow_up").await;
+    let to_sally = received(&mail, SALLY, 1, "follow_up").await;
+
+    // Fred answers the follow-up, through Postfix, into the tracking mailbox.
+    let answer = reply(
+        "Fred Jones <fred@fredsbooks.example>",
+        &to_fred,
+        "5 — we signed a $2,500 contract!\r\n\r\nFred\r\nM: +44 7700 900123",
+    );
+    mail.send(FRED, &[TRACKING], &answer).await.unwrap();
+    let inbox = mail
+        .wait_for_count(TRACKING, "INBOX", 1, WAIT)
+        .await
+        .unwrap();
+    let arrived = d.file("fred-answer.eml", &inbox[0]);
+    let verdict = d.json(&[
+        "--now",
+        &at(2, 3),
+        "inspect",
+        arrived.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(verdict["kind"], "feedback", "{verdict}");
+    assert_eq!(verdict["rating"], 5);
+    assert_eq!(verdict["outcome"], "won");
+    assert_eq!(verdict["value"], 2500.0);
+    d.ingest(&at(2, 3), &arrived);
+
+    let referral = d.json(&["show", "1", "--json"]);
+    assert_eq!(referral["status"], "succeeded");
+    assert_eq!(referral["feedback"][0]["from"], FRED);
+    assert_eq!(referral["feedback"][0]["rating"], 5);
+
+    // Bob had his thank-you today, so the outcome report waits for tomorrow (one message a
+    // day), then reaches him, warmly, with what Fred said.
+    d.ok(&["--now", &at(2, 4), "tick"]);
+    assert_eq!(mail.fetch_all(BOB, "INBOX").await.unwrap().len(), 1);
+    d.ok(&["--now", &at(3, 1), "tick"]);
+    let report = received(&mail, BOB, 2, "outcome_report").await;
+    let report = MessageParser::default().parse(&report).unwrap();
+    let text = report.body_text(0).unwrap();
+    assert!(
+        text.contains("Fred") && text.contains("5 out of 5"),
+        "{text}"
+    );
+    assert!(text.contains("2,500"), "{text}");
+    assert_eq!(
+        report.in_reply_to().as_text(),
+        Some("intro-e2e@mail.networkers.example")
+    );
+
+    // Sally says STOP: nothing more goes to her, and nothing is sent in reply.
+    let stop = reply("Sally Lee <sally@leedesign.example>", &to_sally, "STOP");
+    mail.send(SALLY, &[TRACKING], &stop).await.unwrap();
+    let inbox = mail
+        .wait_for_count(TRACKING, "INBOX", 2, WAIT)
+        .await
+        .unwrap();
+    let stop_file = d.file("sally-stop.eml", &inbox[1]);
+    let out = d.ingest(&at(3, 2), &stop_file);
+    assert!(out.contains("opt_out"), "{out}");
+    for day in [3, 15, 22, 30] {
+        d.ok(&["--now", &at(day, 1), "tick"]);
+    }
+    let sallys = mail.fetch_all(SALLY, "INBOX").await.unwrap();
+    assert_eq!(sallys.len(), 1, "only the follow-up ever reached Sally");
+    let outbox = d.json(&["outbox", "--json"]);
+    for row in outbox.as_array().unwrap() {
+        if row["to"] == SALLY && row["kind"] != "follow_up" {
+            assert_eq!(row["state"], "cancelled", "{row}");
+        }
+    }
+    // Fred told us how it went: he is not asked again.
+    assert_eq!(mail.fetch_all(FRED, "INBOX").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_recipient_the_server_refuses_fails_with_its_reply_and_gets_nothing_more() {
+    let mail = MailSystem::start().await.unwrap();
+    let d = Deployment::new(&mail);
+    let intro = d.file(
+        "intro.eml",
+        format!(
+            "From: Bob Brown <{BOB}>\r\nTo: Fred <{FRED}>, Ghost <ghost@rejected.test>\r\n\
+             Cc: {TRACKING}\r\nSubject: Intro\r\nMessage-ID: <intro-5xx@mail.example>\r\n\r\nHi\r\n"
+        )
+        .as_bytes(),
+    );
+    d.ingest(T, &intro);
+    let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
+        .arg("--config")
+        .arg(d.dir.path().join("referrald.toml"))
+        .args(["--now", &at(2, 1), "tick"])
+        .output()
+        .unwrap();
+    // A permanent failure is a failed run of tick, reported, not a crash.
+    assert_eq!(out.status.code(), Some(1));
+    received(&mail, FRED, 1, "follow_up").await;
+    let outbox = d.json(&["outbox", "--json"]);
+    let ghost = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["to"] == "ghost@rejected.test" && o["kind"] == "follow_up")
+        .unwrap();
+    assert_eq!(ghost["state"], "failed");
+    assert!(
+        ghost["last_error"].as_str().unwrap().contains("550"),
+        "{ghost}"
+    );
+}
