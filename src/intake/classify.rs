@@ -386,7 +386,8 @@ pub(crate) fn parties(
         let excluded = email == introducer.email
             || is_tracking(email, config)
             || (owner_introduces && is_owner(email, config))
-            || is_never_party(email, config);
+            || is_never_party(email, config)
+            || is_machine(email);
         let first = if recipients.len() <= SCAN_LIMIT {
             !recipients
                 .iter()
@@ -403,6 +404,22 @@ pub(crate) fn parties(
         .zip(keep)
         .filter_map(|(person, keep)| keep.then_some(person))
         .collect()
+}
+
+/// Whether a (lower-cased) address belongs to a machine that must never get our mail: a
+/// no-reply sender, a mailer daemon, a bounce handler. Such an address in Cc is not a party.
+fn is_machine(email: &str) -> bool {
+    let local = strip_plus_detail(email);
+    let local = local.split('@').next().unwrap_or("");
+    let squashed: String = local
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.'))
+        .collect();
+    matches!(
+        squashed.as_str(),
+        "noreply" | "donotreply" | "mailerdaemon" | "postmaster" | "bounce" | "bounces"
+    ) || squashed.starts_with("noreply")
+        || squashed.starts_with("donotreply")
 }
 
 /// Whether a (lower-cased) address is one of the owner's, `+detail` variants included.
@@ -533,6 +550,26 @@ transport = "file"
 
     fn emails(people: &[Person]) -> Vec<&str> {
         people.iter().map(|p| p.email.as_str()).collect()
+    }
+
+    #[test]
+    fn machines_are_never_parties() {
+        let c = config();
+        let bob = Person::new("bob@brightside.example", None);
+        let got = parties(
+            people(&[
+                "no-reply@accounts.example",
+                "noreply+x@x.example",
+                "Do_Not_Reply@bank.example",
+                "MAILER-DAEMON@mx.example",
+                "fred@x.example",
+                "norene@y.example",
+            ]),
+            &bob,
+            &c,
+        );
+        let got: Vec<&str> = got.iter().map(|p| p.email.as_str()).collect();
+        assert_eq!(got, ["fred@x.example", "norene@y.example"]);
     }
 
     #[test]
