@@ -269,7 +269,7 @@ impl Intake<'_, '_> {
     }
 
     /// The tracking address (or a `+detail` variant) in To or Cc, or for a Bcc in the
-    /// delivery fields.
+    /// delivery fields or a `Received: … for <address>` clause.
     fn addressed_to_tracking(&self, recipients: &[Person]) -> bool {
         recipients
             .iter()
@@ -281,6 +281,12 @@ impl Intake<'_, '_> {
                         .split(',')
                         .any(|a| is_tracking(&normalize_email(a), self.config))
                 })
+            })
+            || self.mail.fields(Field::Received).any(|h| match &h.value {
+                mail_parser::HeaderValue::Received(r) => r
+                    .for_()
+                    .is_some_and(|a| is_tracking(&normalize_email(a), self.config)),
+                _ => false,
             })
     }
 

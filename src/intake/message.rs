@@ -46,6 +46,8 @@ pub(crate) enum Field {
     EnvelopeTo,
     XEnvelopeTo,
     XFailedRecipients,
+    /// `Received:`, whose `for <address>` clause names the envelope recipient.
+    Received,
     /// `X-Referrald-Kind`, which our own outbound mail carries.
     ReferraldKind,
     /// The fields auto-responders mark themselves with besides `Auto-Submitted`:
@@ -101,6 +103,7 @@ impl Field {
             HeaderName::ListUnsubscribe => Field::ListUnsubscribe,
             HeaderName::ListUnsubscribePost => Field::ListUnsubscribePost,
             HeaderName::DeliveredTo => Field::DeliveredTo,
+            HeaderName::Received => Field::Received,
             HeaderName::Other(other) => {
                 return Self::OTHER_NAMES
                     .iter()
