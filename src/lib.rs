@@ -18,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod intake;
 pub mod model;
+pub mod net;
 pub mod outbox;
 pub mod planner;
 pub mod source;
