@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod composer;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod intake;
 pub mod model;
