@@ -44,6 +44,11 @@ struct Daemon {
 impl Daemon {
     /// Writes the configuration; does not start the daemon.
     fn new(mail: &MailSystem, schedule: &Schedule) -> Daemon {
+        Daemon::watching(mail, schedule, "")
+    }
+
+    /// [`Daemon::new`] with more `[imap]` keys.
+    fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("imap-password"),
@@ -66,6 +71,7 @@ tls = "none"
 username = "{TRACKING}"
 password-file = "imap-password"
 poll-interval = "{poll}"
+{imap_extra}
 [outbound]
 transport = "smtp"
 retry-initial = "1s"
@@ -801,4 +807,113 @@ fn doctor_checks_each_part_and_says_what_is_wrong() {
         "{out}"
     );
     assert!(out.contains("✓ SMTP"), "{out}");
+}
+
+#[tokio::test]
+async fn processed_mail_can_be_moved_or_given_a_keyword() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut moving = Daemon::watching(
+        &mail,
+        &NO_FOLLOW_UPS,
+        "mark-as = \"move\"\nprocessed-folder = \"Done\"",
+    );
+    moving.start();
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("moved", OWNER, "a@parties.test", "b@parties.test"),
+    )
+    .await
+    .unwrap();
+    let done = mail
+        .wait_for_count(TRACKING, "Done", 1, WAIT)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&done[0]).contains("Intro: moved"));
+    let deadline = Instant::now() + WAIT;
+    while !mail.fetch_all(TRACKING, "INBOX").await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the message stayed in INBOX");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(moving.referrals(), 1);
+    moving.kill();
+
+    // Another mailbox, marked with the keyword and left unread.
+    let user = "tagged@tracker.test";
+    let mut tagging = Daemon::watching(&mail, &NO_FOLLOW_UPS, "mark-as = \"keyword\"");
+    let config = std::fs::read_to_string(tagging.path("referrald.toml")).unwrap();
+    std::fs::write(
+        tagging.path("referrald.toml"),
+        config.replace(
+            &format!("username = \"{TRACKING}\""),
+            &format!("username = \"{user}\""),
+        ),
+    )
+    .unwrap();
+    mail.append(
+        user,
+        "INBOX",
+        &intro("tagged", OWNER, "a@parties.test", "b@parties.test"),
+    )
+    .await
+    .unwrap();
+    tagging.start();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let flags = mail.flags(user, "INBOX").await.unwrap();
+        if flags.len() == 1 && flags[0].1.iter().any(|f| f == "$Referrald") {
+            assert!(!flags[0].1.iter().any(|f| f == "\\Seen"), "{flags:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not tagged: {flags:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(tagging.referrals(), 1);
+    tagging.kill();
+}
+
+#[tokio::test]
+async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
+    let mail = MailSystem::start().await.unwrap();
+    let folder = "Intros";
+    let mut daemon = Daemon::watching(&mail, &NO_FOLLOW_UPS, &format!("folder = \"{folder}\""));
+    let first = [
+        intro("uv-1", OWNER, "a@parties.test", "b@parties.test"),
+        intro("uv-2", OWNER, "c@parties.test", "d@parties.test"),
+    ];
+    mail.append_many(TRACKING, folder, &first).await.unwrap();
+    daemon.start();
+    until(&daemon, WAIT, "two referrals", |d| d.referrals() == 2).await;
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+
+    // The folder is recreated (as a server migration might): new UIDVALIDITY, same mail,
+    // and one new message.
+    let mut imap = mail.imap_login(TRACKING).await.unwrap();
+    let before = imap.examine(folder).await.unwrap().uid_validity;
+    imap.close().await.ok();
+    imap.delete(folder).await.unwrap();
+    imap.logout().await.ok();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    mail.append_many(TRACKING, folder, &first).await.unwrap();
+    mail.append(
+        TRACKING,
+        folder,
+        &intro("uv-3", OWNER, "e@parties.test", "f@parties.test"),
+    )
+    .await
+    .unwrap();
+    let mut imap = mail.imap_login(TRACKING).await.unwrap();
+    let after = imap.examine(folder).await.unwrap().uid_validity;
+    imap.logout().await.ok();
+    assert_ne!(before, after, "Dovecot kept the UIDVALIDITY");
+
+    daemon.start();
+    until(&daemon, WAIT, "the new introduction", |d| {
+        d.referrals() == 3
+    })
+    .await;
+    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 3);
+    assert!(daemon.log().contains("UIDVALIDITY"), "{}", daemon.log());
+    daemon.kill();
 }
