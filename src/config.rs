@@ -192,7 +192,8 @@ impl Secret<'_> {
             return Ok(p.clone());
         }
         if let Some(file) = self.file {
-            let path = resolve(base_dir, file);
+            let path = credential_path(file, std::env::var_os("CREDENTIALS_DIRECTORY"))
+                .map(|p| resolve(base_dir, &p))?;
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 ConfigError(format!("cannot read password file {}: {e}", path.display()))
             })?;
@@ -228,6 +229,25 @@ impl Secret<'_> {
                 "[{section}] takes only one of password-file, password-command and password"
             ))),
         }
+    }
+}
+
+/// Expands a leading `%d/` in a password file's path to systemd's credentials directory
+/// (`$CREDENTIALS_DIRECTORY`, where `LoadCredential=` puts secrets), as systemd's own `%d`
+/// specifier does in unit files. Only a leading `%d` is special, so no other path changes.
+fn credential_path(
+    file: &Path,
+    credentials_dir: Option<std::ffi::OsString>,
+) -> Result<PathBuf, ConfigError> {
+    let Ok(rest) = file.strip_prefix("%d") else {
+        return Ok(file.to_path_buf());
+    };
+    match credentials_dir.filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(Path::new(&dir).join(rest)),
+        None => Err(ConfigError(format!(
+            "password file {} names the systemd credentials directory (%d), but $CREDENTIALS_DIRECTORY is not set: run referrald under systemd with LoadCredential=, or give the file's real path",
+            file.display()
+        ))),
     }
 }
 
@@ -916,6 +936,28 @@ transport = "file"
             command: Some("printf 'from-cmd\\nmore'"),
         };
         assert_eq!(secret.reveal(dir.path()).unwrap(), "from-cmd");
+    }
+
+    #[test]
+    fn password_files_may_live_in_the_systemd_credentials_directory() {
+        let creds = Some(std::ffi::OsString::from(
+            "/run/credentials/referrald.service",
+        ));
+        assert_eq!(
+            credential_path(Path::new("%d/imap-password"), creds.clone()).unwrap(),
+            PathBuf::from("/run/credentials/referrald.service/imap-password")
+        );
+        // Anything else is left alone.
+        assert_eq!(
+            credential_path(Path::new("secrets/%d"), creds.clone()).unwrap(),
+            PathBuf::from("secrets/%d")
+        );
+        assert_eq!(
+            credential_path(Path::new("/etc/pw"), None).unwrap(),
+            PathBuf::from("/etc/pw")
+        );
+        let err = credential_path(Path::new("%d/imap-password"), None).unwrap_err();
+        assert!(err.to_string().contains("CREDENTIALS_DIRECTORY"), "{err}");
     }
 
     #[test]

@@ -15,9 +15,11 @@
 pub mod cli;
 pub mod composer;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod intake;
 pub mod model;
+pub mod net;
 pub mod outbox;
 pub mod planner;
 pub mod source;

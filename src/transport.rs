@@ -5,19 +5,21 @@
 
 use std::future::Future;
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls as SmtpTls, TlsParameters};
-use lettre::transport::smtp::{self, PoolConfig};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use anyhow::anyhow;
+use lettre::Message;
+use lettre::transport::smtp;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 use crate::config::{Config, Smtp, Tls, TransportKind};
+use crate::net::{Stream, loopback_host};
 
 /// Why a message was not accepted, sorted by what the outbox should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +51,9 @@ impl SendError {
 /// (`Box<dyn Transport>`) and faked in tests.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
 
+/// What [`Transport::close`] returns.
+pub type CloseFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Something that can take a finished message off our hands.
 pub trait Transport: Send + Sync {
     /// Hands over one message. `Ok` means it was accepted (written to disk, or the SMTP server
@@ -58,10 +63,15 @@ pub trait Transport: Send + Sync {
     /// Checks that sending could work right now (the server answers and accepts our login;
     /// the directory is writable), for `referrald doctor`.
     fn test_connection(&self) -> SendFuture<'_>;
+
+    /// Closes connections kept for reuse (SMTP QUIT): when the outbox goes quiet, and at
+    /// shutdown. Sending afterwards opens new ones.
+    fn close(&self) -> CloseFuture<'_> {
+        Box::pin(async {})
+    }
 }
 
-/// The transport the configuration asks for. Must be called inside a Tokio runtime: the SMTP
-/// connection pool starts a task that closes idle connections.
+/// The transport the configuration asks for.
 pub fn from_config(config: &Config) -> anyhow::Result<Box<dyn Transport>> {
     Ok(match config.outbound.transport {
         TransportKind::File => Box::new(FileTransport::new(config.outbox_dir())),
@@ -215,18 +225,32 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// How long one SMTP command (connecting included) may take. RFC 5321 allows servers minutes;
-/// a minute is what Delta Chat and most clients give, and a stuck server then costs one retry.
+/// How long one SMTP exchange (connecting, one command, one message) may take. RFC 5321
+/// allows servers minutes; a minute is what Delta Chat and most clients give, and a stuck
+/// server then costs one retry.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
-/// Connections kept open for reuse between messages.
-const POOL_SIZE: u32 = 4;
-/// An idle pooled connection is closed after this long: servers drop idle clients after a
-/// few minutes anyway, and a long-lived idle socket is no use to a daemon that sends in bursts.
+/// Connections kept open for reuse between messages: the outbox sends on up to this many at
+/// once (a local Postfix needs ~5 ms per message on one connection).
+pub const POOL_SIZE: usize = 4;
+/// A pooled connection idle for longer than this is checked with NOOP before it is trusted
+/// with a message: servers drop idle clients, and a message must not be failed over that.
+const POOL_CHECK_AFTER: Duration = Duration::from_secs(5);
+/// A pooled connection idle for longer than this is closed instead of reused.
 const POOL_IDLE: Duration = Duration::from_secs(60);
 
-/// Submits mail to the `[smtp]` server over pooled, reused connections.
+/// Submits mail to the `[smtp]` server over reused connections with `TCP_NODELAY`.
+///
+/// lettre's own pooled transport opens its sockets itself and leaves Nagle's algorithm on,
+/// which costs ~40 ms per message against a local server; this pool keeps lettre's SMTP
+/// client ([`AsyncSmtpConnection`]) but hands it our own connections.
 pub struct SmtpTransport {
-    inner: AsyncSmtpTransport<Tokio1Executor>,
+    /// Where to connect: the configured host, or for clear text the loopback address checked.
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
+    /// Connections not in use, with when each was last used.
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     /// `host:port` as configured, for messages.
     server: String,
 }
@@ -244,76 +268,153 @@ impl SmtpTransport {
     ///
     /// `tls = "none"` is refused unless the host is a loopback address (or resolves only to
     /// loopback addresses): a password or anyone's email must never cross a network in clear.
-    /// Must be called inside a Tokio runtime (the pool starts a cleanup task).
     pub fn new(smtp: &Smtp, base_dir: &Path) -> anyhow::Result<SmtpTransport> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            bail!("internal error: the SMTP transport must be created inside the Tokio runtime");
-        }
         let port = smtp.port();
         let server = format!("{}:{port}", smtp.host);
-        let tls_parameters = || {
-            TlsParameters::new(smtp.host.clone())
-                .with_context(|| format!("cannot set up TLS for {}", smtp.host))
+        let host = match smtp.tls {
+            Tls::Implicit | Tls::Starttls => smtp.host.clone(),
+            Tls::None => loopback_host(&smtp.host, port)
+                .map_err(|reason| anyhow!("[smtp] tls = \"none\": {reason}"))?,
         };
-        let builder = match smtp.tls {
-            Tls::Implicit => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
-                    .tls(SmtpTls::Wrapper(tls_parameters()?))
+        let credentials = match &smtp.username {
+            Some(username) => {
+                let password = smtp
+                    .secret()
+                    .reveal(base_dir)
+                    .map_err(|e| anyhow!("[smtp]: {e}"))?;
+                Some(Credentials::new(username.clone(), password))
             }
-            Tls::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
-                    .tls(SmtpTls::Required(tls_parameters()?))
-            }
-            Tls::None => {
-                let host = plaintext_host(&smtp.host, port, |host, port| {
-                    (host, port).to_socket_addrs().map(|addrs| addrs.collect())
-                })
-                .map_err(|reason| anyhow!("[smtp] tls = \"none\": {reason}"))?;
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).tls(SmtpTls::None)
-            }
+            None => None,
         };
-        let mut builder = builder.port(port).timeout(Some(SMTP_TIMEOUT)).pool_config(
-            PoolConfig::new()
-                .max_size(POOL_SIZE)
-                .idle_timeout(POOL_IDLE),
-        );
-        if let Some(username) = &smtp.username {
-            let password = smtp
-                .secret()
-                .reveal(base_dir)
-                .map_err(|e| anyhow!("[smtp]: {e}"))?;
-            builder = builder.credentials(Credentials::new(username.clone(), password));
-        }
         Ok(SmtpTransport {
-            inner: builder.build(),
+            host,
+            port,
+            tls: smtp.tls,
+            credentials,
+            idle: Mutex::new(Vec::new()),
             server,
         })
+    }
+
+    /// A fresh connection: greeted, EHLO'd, encrypted as configured, logged in.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let temporary = |e: anyhow::Error| SendError::Temporary(format!("{}: {e:#}", self.server));
+        let stream = match self.tls {
+            Tls::Implicit => Stream::connect_tls(&self.host, self.port).await,
+            Tls::Starttls | Tls::None => Stream::connect_plain(&self.host, self.port).await,
+        }
+        .map_err(temporary)?;
+        let hello = hello_name();
+        let mut connection = within(
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello),
+            &self.server,
+        )
+        .await?;
+        if self.tls == Tls::Starttls {
+            if !connection.can_starttls() {
+                connection.abort().await;
+                return Err(SendError::Temporary(format!(
+                    "{} does not offer STARTTLS; use tls = \"implicit\" (port 465) if it speaks TLS from the start",
+                    self.server
+                )));
+            }
+            let parameters =
+                TlsParameters::new(self.host.clone()).map_err(|e| classify(&e, &self.server))?;
+            within(connection.starttls(parameters, &hello), &self.server).await?;
+        }
+        if let Some(credentials) = &self.credentials {
+            let mechanisms = [Mechanism::Plain, Mechanism::Login];
+            within(connection.auth(&mechanisms, credentials), &self.server).await?;
+        }
+        Ok(connection)
+    }
+
+    /// A connection to send on: an idle pooled one that still works, or a fresh one.
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, SendError> {
+        loop {
+            let candidate = {
+                let mut idle = lock(&self.idle);
+                idle.retain(|(_, since)| since.elapsed() < POOL_IDLE);
+                idle.pop()
+            };
+            let Some((mut connection, since)) = candidate else {
+                return self.connect().await;
+            };
+            if since.elapsed() < POOL_CHECK_AFTER
+                || tokio::time::timeout(SMTP_TIMEOUT, connection.test_connected())
+                    .await
+                    .unwrap_or(false)
+            {
+                return Ok(connection);
+            }
+        }
+    }
+
+    /// Closes every pooled connection politely (QUIT). The outbox calls this when it has
+    /// nothing to send for a while, and at shutdown.
+    pub async fn close_idle(&self) {
+        let connections: Vec<_> = lock(&self.idle).drain(..).collect();
+        for (mut connection, _) in connections {
+            let _ = tokio::time::timeout(Duration::from_secs(2), connection.quit()).await;
+        }
     }
 }
 
 impl Transport for SmtpTransport {
     fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
         Box::pin(async move {
-            self.inner
-                .send_raw(message.envelope(), &message.formatted())
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(&e, &self.server))
+            let mut connection = self.checkout().await?;
+            let sent = within(
+                connection.send(message.envelope(), &message.formatted()),
+                &self.server,
+            )
+            .await;
+            // A refused message (5xx, 4xx) breaks lettre's connection; only a healthy one
+            // goes back to the pool.
+            if !connection.has_broken() {
+                lock(&self.idle).push((connection, Instant::now()));
+            }
+            sent.map(drop)
         })
     }
 
     fn test_connection(&self) -> SendFuture<'_> {
         Box::pin(async move {
-            match self.inner.test_connection().await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(SendError::Temporary(format!(
-                    "{} accepted the connection but did not answer NOOP",
-                    self.server
-                ))),
-                Err(e) => Err(classify(&e, &self.server)),
-            }
+            let mut connection = self.connect().await?;
+            let _ = tokio::time::timeout(Duration::from_secs(5), connection.quit()).await;
+            Ok(())
         })
     }
+
+    fn close(&self) -> CloseFuture<'_> {
+        Box::pin(self.close_idle())
+    }
+}
+
+/// The name we greet the server with: this machine's host name when it has a proper one.
+fn hello_name() -> ClientId {
+    ClientId::default()
+}
+
+/// Runs one SMTP exchange with [`SMTP_TIMEOUT`], sorting its failure.
+async fn within<T>(
+    exchange: impl Future<Output = Result<T, smtp::Error>>,
+    server: &str,
+) -> Result<T, SendError> {
+    match tokio::time::timeout(SMTP_TIMEOUT, exchange).await {
+        Ok(result) => result.map_err(|e| classify(&e, server)),
+        Err(_) => Err(SendError::Temporary(format!(
+            "{server}: no answer within {}s",
+            SMTP_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The pool holds no invariant a panic could break halfway: use it anyway.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Sorts a lettre error: [`sort`] by the reply code, if the server sent one.
@@ -338,47 +439,11 @@ fn sort(code: Option<u16>, text: String) -> SendError {
         _ => SendError::Temporary(text),
     }
 }
-
-/// The host to connect to without TLS, or why not: it must be a loopback address, or a name
-/// all of whose addresses are loopback. A name other than `localhost` is pinned to the address
-/// it resolved to now, so a later DNS answer cannot redirect the clear-text session.
-fn plaintext_host(
-    host: &str,
-    port: u16,
-    resolve: impl FnOnce(&str, u16) -> io::Result<Vec<SocketAddr>>,
-) -> Result<String, String> {
-    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return if ip.is_loopback() {
-            Ok(bare.to_string())
-        } else {
-            Err(format!(
-                "{host} is not a loopback address; use tls = \"starttls\" or \"implicit\" for any other server"
-            ))
-        };
-    }
-    let addrs = resolve(bare, port).map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    if addrs.is_empty() {
-        return Err(format!("{host} resolves to no address"));
-    }
-    if let Some(outside) = addrs.iter().find(|a| !a.ip().is_loopback()) {
-        return Err(format!(
-            "{host} resolves to {}, which is not a loopback address; use tls = \"starttls\" or \"implicit\" for any other server",
-            outside.ip()
-        ));
-    }
-    let is_localhost =
-        bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost");
-    Ok(if is_localhost {
-        bare.to_string()
-    } else {
-        addrs[0].ip().to_string()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::plaintext_host;
+    use std::net::{SocketAddr, ToSocketAddrs};
 
     #[test]
     fn replies_are_sorted_into_retry_and_failure() {

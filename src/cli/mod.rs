@@ -1,6 +1,7 @@
 //! The command line (SPEC §5). Exit status: 0 success, 1 runtime failure, 2 bad usage or
 //! configuration. Errors are one sentence with their context, never a backtrace.
 
+mod doctor;
 mod print;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +46,10 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// The daemon: watch the mailbox, process new mail, send what is due, until SIGTERM
+    Run,
+    /// Check the configuration, templates, database, IMAP login and SMTP; say what is wrong
+    Doctor,
     /// Send everything due now, once, and exit
     Tick,
     /// Classify one message against the current store without changing anything
@@ -116,6 +121,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let now = cli.now.unwrap_or_else(Utc::now);
     let config = || load_config(cli.config.as_deref());
     match cli.command {
+        Command::Run => {
+            if cli.now.is_some() {
+                return Err(ConfigError(
+                    "--now cannot be used with run: the daemon runs on the real clock".into(),
+                )
+                .into());
+            }
+            let config = config()?;
+            init_logging();
+            runtime()?.block_on(crate::daemon::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => {
+            let origin = config_path(cli.config.as_deref())
+                .unwrap_or_else(|| PathBuf::from("referrald.toml"));
+            doctor::doctor(config(), &origin)
+        }
         Command::Ingest { paths } => ingest(&config()?, &paths, now),
         Command::Tick => tick(&config()?, now),
         Command::Demo { dir } => {
@@ -162,17 +184,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Where the configuration is: `--config`, else `./referrald.toml`, else
+/// `/etc/referrald/referrald.toml`, if either exists.
+fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    ["referrald.toml", "/etc/referrald/referrald.toml"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
 /// The configuration named by `--config`, else `./referrald.toml`, else
 /// `/etc/referrald/referrald.toml`.
 fn load_config(explicit: Option<&Path>) -> Result<Config> {
-    if let Some(path) = explicit {
-        return Ok(Config::load(path)?);
-    }
-    for candidate in ["referrald.toml", "/etc/referrald/referrald.toml"] {
-        let path = Path::new(candidate);
-        if path.exists() {
-            return Ok(Config::load(path)?);
-        }
+    if let Some(path) = config_path(explicit) {
+        return Ok(Config::load(&path)?);
     }
     Err(ConfigError(
         "no configuration found: pass --config PATH, or create ./referrald.toml (config.example.toml shows every key)"
@@ -215,7 +243,22 @@ fn ingest(config: &Config, paths: &[PathBuf], now: DateTime<Utc>) -> Result<Exit
     })
 }
 
-/// A single-threaded runtime: the commands do one thing at a time.
+/// Logs to standard error (the journal, under systemd): `info` unless `RUST_LOG` says
+/// otherwise, e.g. `RUST_LOG=referrald=debug` for every message and delivery.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// A single-threaded runtime: the commands do one thing at a time, and the daemon's
+/// database work runs on the runtime's blocking threads.
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -2,6 +2,7 @@
 //! knows nothing about what they mean.
 
 pub mod files;
+pub mod imap;
 
 /// One message as it arrived: its bytes and where they came from.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 //! [`Store`] owns the only read-write connection).
 
 mod known;
+mod mailbox;
 mod read;
 mod record;
 

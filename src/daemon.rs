@@ -1,0 +1,619 @@
+//! `referrald run`: the daemon. Two tasks and a main loop, following the data flow:
+//!
+//! - the **mailbox** task keeps one IMAP session to the tracking mailbox ([`crate::source::imap`]):
+//!   new mail → intake → store, in chunks, marking each chunk on the server only after the
+//!   database has committed it; then IDLE. Any error drops the session and it reconnects
+//!   with jittered exponential backoff.
+//! - the **outbox** task sends what is due (planner → composer → transport) and then sleeps
+//!   until the earliest due message or until the mailbox task pokes it: no polling.
+//! - the **main loop** answers SIGTERM/SIGINT and pings systemd's watchdog.
+//!
+//! The store is synchronous SQLite with one writer. It lives behind a `std::sync::Mutex` that
+//! is only ever locked inside `spawn_blocking` closures, so the lock is never held across an
+//! `.await` and a long transaction never stalls the IMAP or SMTP sockets. Shutdown is a
+//! `watch` channel every task watches.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::composer::Composer;
+use crate::config::{Config, ConfigError, Imap};
+use crate::model::OutboundId;
+use crate::outbox::DeliveryResult;
+use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
+use crate::store::{DueMessage, Store};
+use crate::transport::{self, SendError, Transport};
+
+/// Messages fetched and recorded per chunk: one database transaction and one UID STORE each.
+/// Large enough to make both cheap, small enough that memory stays flat.
+const FETCH_CHUNK: usize = 500;
+/// First wait before reconnecting to IMAP; it doubles up to [`BACKOFF_MAX`].
+const BACKOFF_START: Duration = Duration::from_secs(2);
+/// The longest wait between reconnection attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(80);
+/// The outbox sends on this many SMTP connections at once.
+const SENDERS: usize = transport::POOL_SIZE;
+/// After SIGTERM, a message being handed to the server gets this long to be accepted before
+/// it is abandoned (and resent with the same Message-ID at the next start).
+const SEND_GRACE: Duration = Duration::from_secs(5);
+/// How long the tasks get to finish after SIGTERM; systemd's default stop timeout is 90 s,
+/// ours is promised to be 10.
+const STOP_GRACE: Duration = Duration::from_secs(8);
+/// The outbox looks at the clock at least this often, so a wall-clock jump (suspend, NTP)
+/// delays nothing by long.
+const OUTBOX_MAX_SLEEP: Duration = Duration::from_secs(300);
+/// When the store says something is due but nothing may go (max-per-hour reached), wait this
+/// long before asking again.
+const OUTBOX_THROTTLED: Duration = Duration::from_secs(60);
+/// Pooled SMTP connections are closed when nothing is due for this long.
+const SMTP_KEEP: Duration = Duration::from_secs(60);
+
+/// The store, shared between tasks; see the module documentation.
+type SharedStore = Arc<Mutex<Store>>;
+
+/// What every task shares.
+struct Daemon {
+    config: Config,
+    imap: Imap,
+    store: SharedStore,
+    composer: Composer,
+    transport: Box<dyn Transport>,
+    /// Poked after each ingested chunk: there may be new mail to send.
+    new_work: Notify,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. Must be called inside a Tokio runtime with time
+/// and I/O enabled.
+pub async fn run(config: Config) -> Result<()> {
+    let started = Instant::now();
+    let imap = config.imap.clone().ok_or_else(|| {
+        ConfigError(
+            "`run` needs an [imap] section: the mailbox to watch (config.example.toml shows its keys)"
+                .into(),
+        )
+    })?;
+    // Templates are checked before anything else: a broken override sends nothing.
+    let composer = Composer::new(&config)?;
+    let path = config.store_path();
+    let mut store = tokio::task::spawn_blocking(move || Store::open(&path))
+        .await
+        .context("the database task failed")??;
+    let resent = store.recover_sending(Utc::now())?;
+    if resent > 0 {
+        tracing::warn!(
+            "{resent} message(s) were being sent when referrald last stopped; they will be sent again with the same Message-ID"
+        );
+    }
+    let transport = transport::from_config(&config)?;
+
+    // The first login happens here, so that a wrong password stops `run` at once with a clear
+    // error instead of retrying for ever; a server that cannot be reached is retried.
+    let first = match connect(&imap, &config).await {
+        Ok(session) => Some(session),
+        Err(e) if e.downcast_ref::<LoginRefused>().is_some() => return Err(e),
+        Err(e) => {
+            tracing::warn!("IMAP: {e:#}; retrying");
+            None
+        }
+    };
+
+    let daemon = Arc::new(Daemon {
+        config,
+        imap,
+        store: Arc::new(Mutex::new(store)),
+        composer,
+        transport,
+        new_work: Notify::new(),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let mut mailbox = tokio::spawn(mailbox_task(
+        daemon.clone(),
+        first,
+        stopped.clone(),
+        started,
+    ));
+    let mut outbox = tokio::spawn(outbox_task(daemon.clone(), stopped.clone()));
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for SIGINT")?;
+    let mut watchdog = watchdog_interval().map(tokio::time::interval);
+    let signal = loop {
+        tokio::select! {
+            _ = terminate.recv() => break "SIGTERM",
+            _ = interrupt.recv() => break "SIGINT",
+            _ = async { match watchdog.as_mut() {
+                Some(timer) => { timer.tick().await; }
+                None => std::future::pending().await,
+            } } => notify(&[sd_notify::NotifyState::Watchdog]),
+            // The tasks end only when told to; if one ends early it has a bug: stop cleanly.
+            _ = &mut mailbox => break "the mailbox task ending",
+            _ = &mut outbox => break "the outbox task ending",
+        }
+    };
+    tracing::info!("stopping ({signal})");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = stop.send(true);
+    let finished = tokio::time::timeout(STOP_GRACE, async {
+        if !mailbox.is_finished() {
+            let _ = (&mut mailbox).await;
+        }
+        if !outbox.is_finished() {
+            let _ = (&mut outbox).await;
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("a task did not finish in time; stopping anyway");
+        mailbox.abort();
+        outbox.abort();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), daemon.transport.close()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Connects and logs in to `[imap]`, reading the password afresh (it may have been rotated).
+async fn connect(imap: &Imap, config: &Config) -> Result<ImapSession> {
+    let secret_source = imap.clone();
+    let base_dir = config.base_dir.clone();
+    // A password command may take a while: not on the runtime's thread.
+    let password = tokio::task::spawn_blocking(move || secret_source.secret().reveal(&base_dir))
+        .await
+        .context("the password task failed")?
+        .map_err(|e| anyhow::anyhow!("[imap]: {e}"))?;
+    ImapSession::connect(imap, &password).await
+}
+
+/// Sends a state to systemd, if it is listening (`Type=notify`); otherwise does nothing.
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::debug!("cannot notify systemd: {e}");
+    }
+}
+
+/// Half of systemd's `WatchdogSec`, if the watchdog is on for this process.
+fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled()
+        .filter(|d| !d.is_zero())
+        .map(|d| d / 2)
+}
+
+/// Runs `work` on the store in a blocking thread (see the module documentation).
+async fn with_store<T, F>(store: &SharedStore, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        // A panic while holding the lock cannot leave a transaction open (rusqlite rolls
+        // back on drop): carry on with the connection.
+        let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+        work(&mut store)
+    })
+    .await
+    .context("the database task failed")?
+}
+
+/// Jittered exponential backoff: 2 s doubling to 80 s, each wait between half and all of
+/// the current step, so that many clients do not reconnect in step.
+struct Backoff {
+    step: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            step: BACKOFF_START,
+        }
+    }
+
+    fn next(&mut self) -> Duration {
+        let step = self.step;
+        self.step = (self.step * 2).min(BACKOFF_MAX);
+        step / 2 + step.mul_f64(jitter() / 2.0)
+    }
+
+    fn reset(&mut self) {
+        self.step = BACKOFF_START;
+    }
+}
+
+/// A number in [0, 1) that differs between calls and processes.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, RandomState};
+    let bits = RandomState::new().hash_one(Instant::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Sleeps for `wait`; false if the daemon is stopping.
+async fn pause(wait: Duration, stopped: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = stopping(stopped) => false,
+    }
+}
+
+/// Tells systemd (once) that the daemon is ready: the database is open and IMAP login worked.
+fn ready(started: Instant) {
+    static READY: Once = Once::new();
+    READY.call_once(|| {
+        tracing::info!(
+            "ready in {} ms: watching the mailbox",
+            started.elapsed().as_millis()
+        );
+        notify(&[sd_notify::NotifyState::Ready]);
+    });
+}
+
+/// The mailbox task: session after session until the daemon stops.
+async fn mailbox_task(
+    daemon: Arc<Daemon>,
+    mut session: Option<ImapSession>,
+    mut stopped: watch::Receiver<bool>,
+    started: Instant,
+) {
+    let mut backoff = Backoff::new();
+    loop {
+        if *stopped.borrow() {
+            if let Some(session) = session {
+                session.logout().await;
+            }
+            return;
+        }
+        let current = match session.take() {
+            Some(s) => s,
+            None => match connect(&daemon.imap, &daemon.config).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let wait = backoff.next();
+                    tracing::warn!("IMAP: {e:#}; trying again in {}s", wait.as_secs());
+                    if !pause(wait, &mut stopped).await {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        ready(started);
+        match watch_mailbox(&daemon, current, &mut stopped, &mut backoff).await {
+            Ok(()) => return,
+            Err(e) => {
+                let wait = backoff.next();
+                tracing::warn!("IMAP: {e:#}; reconnecting in {}s", wait.as_secs().max(1));
+                if !pause(wait, &mut stopped).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One IMAP session: select, catch up, wait, repeat. Returns Ok after logging out when the
+/// daemon stops; any error ends the session.
+async fn watch_mailbox(
+    daemon: &Arc<Daemon>,
+    mut session: ImapSession,
+    stopped: &mut watch::Receiver<bool>,
+    backoff: &mut Backoff,
+) -> Result<()> {
+    let imap = &daemon.imap;
+    let folder = imap.folder.clone();
+    let selected = session
+        .select(&folder, imap.mark_as, &imap.processed_folder)
+        .await?;
+    let key = folder.clone();
+    let stored = with_store(&daemon.store, move |s| s.mailbox_position(&key)).await?;
+    let mut last_uid = match stored {
+        Some((validity, last)) if validity == selected.uidvalidity => last,
+        Some((validity, _)) => {
+            // The server renumbered the folder: every message is new to us by UID. The store
+            // knows them by Message-ID, so re-reading the folder records nothing twice.
+            tracing::warn!(
+                "the UIDVALIDITY of {folder} changed ({validity} → {}): reading the whole folder again; messages already recorded are recognised by Message-ID",
+                selected.uidvalidity
+            );
+            0
+        }
+        None => 0,
+    };
+    if !session.can_idle() {
+        tracing::info!(
+            "the IMAP server cannot IDLE: looking for new mail every {}s",
+            imap.poll_interval.as_secs()
+        );
+    }
+    loop {
+        last_uid = catch_up(
+            daemon,
+            &mut session,
+            &folder,
+            selected.uidvalidity,
+            last_uid,
+            &selected.marking,
+            stopped,
+        )
+        .await?;
+        // A session that got this far is healthy: the next failure starts backing off anew.
+        backoff.reset();
+        if *stopped.borrow() {
+            session.logout().await;
+            return Ok(());
+        }
+        let (back, wake) = session
+            .wait(imap.idle_timeout, imap.poll_interval, stopped)
+            .await?;
+        session = back;
+        if wake == Wake::Shutdown {
+            session.logout().await;
+            return Ok(());
+        }
+    }
+}
+
+/// Fetches, records and marks every message above `last_uid`, in chunks; returns the new
+/// watermark. The next chunk is fetched while the database records the previous one.
+async fn catch_up(
+    daemon: &Arc<Daemon>,
+    session: &mut ImapSession,
+    folder: &str,
+    uidvalidity: u32,
+    mut last_uid: u32,
+    marking: &Marking,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<u32> {
+    let uids = session.uids_after(last_uid).await?;
+    if uids.is_empty() {
+        return Ok(last_uid);
+    }
+    if uids.len() > FETCH_CHUNK {
+        tracing::info!("{} new message(s) in {folder}", uids.len());
+    }
+    let mut recording: Option<(tokio::task::JoinHandle<Result<()>>, &[u32])> = None;
+    for chunk in uids.chunks(FETCH_CHUNK) {
+        if *stopped.borrow() {
+            break;
+        }
+        let messages = session.fetch(folder, chunk).await?;
+        if let Some((task, uids)) = recording.take() {
+            task.await.context("the database task failed")??;
+            session.mark(uids, marking).await?;
+        }
+        let high = chunk.last().copied().unwrap_or(last_uid);
+        recording = Some((record(daemon, folder, uidvalidity, high, messages), chunk));
+        last_uid = high;
+    }
+    if let Some((task, uids)) = recording.take() {
+        task.await.context("the database task failed")??;
+        session.mark(uids, marking).await?;
+    }
+    Ok(last_uid)
+}
+
+/// Records a chunk of messages and then the watermark, in a blocking thread, and pokes the
+/// outbox. The database is the truth: if we die between the two commits the chunk is read
+/// again and recognised by Message-ID.
+fn record(
+    daemon: &Arc<Daemon>,
+    folder: &str,
+    uidvalidity: u32,
+    high: u32,
+    messages: Vec<crate::source::RawMessage>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    let daemon = daemon.clone();
+    let folder = folder.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut store = daemon.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let applied = store.ingest(&messages, &daemon.config, Utc::now())?;
+        store
+            .set_mailbox_position(&folder, uidvalidity, high)
+            .context("cannot record the mailbox position")?;
+        drop(store);
+        daemon.new_work.notify_one();
+        let mut introductions = 0;
+        for a in &applied {
+            match &a.result {
+                Ok(recorded) => {
+                    let kind = recorded.classified.verdict.kind();
+                    introductions += usize::from(kind == "introduction");
+                    tracing::debug!("{}: {kind}", a.origin);
+                }
+                Err(e) => tracing::warn!("{}: not recorded: {e}", a.origin),
+            }
+        }
+        tracing::info!(
+            "processed {} message(s) from {folder} ({introductions} introduction(s))",
+            applied.len()
+        );
+        Ok(())
+    })
+}
+
+/// The outbox task: send what is due, sleep until the next is due or new mail arrives.
+async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        let claimed = match send_due(&daemon, &stopped).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("outbox: {e:#}; trying again in a minute");
+                if !pause(OUTBOX_THROTTLED, &mut stopped).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let next = with_store(&daemon.store, |s| s.next_due()).await;
+        let now = Utc::now();
+        let wait = match next {
+            Ok(Some(due)) => match (due - now).to_std() {
+                Ok(wait) => wait,
+                // Due already, yet nothing was claimed: max-per-hour holds it back.
+                Err(_) if claimed == 0 => OUTBOX_THROTTLED,
+                Err(_) => Duration::ZERO,
+            },
+            Ok(None) => OUTBOX_MAX_SLEEP,
+            Err(e) => {
+                tracing::error!("outbox: {e:#}");
+                OUTBOX_THROTTLED
+            }
+        };
+        if wait >= SMTP_KEEP {
+            daemon.transport.close().await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait.min(OUTBOX_MAX_SLEEP)) => {}
+            _ = daemon.new_work.notified() => {}
+            _ = stopping(&mut stopped) => return,
+        }
+    }
+}
+
+/// Claims what is due and sends it on up to [`SENDERS`] connections at once, recording each
+/// outcome as it comes. Returns how many messages were claimed.
+async fn send_due(daemon: &Arc<Daemon>, stopped: &watch::Receiver<bool>) -> Result<usize> {
+    let config = daemon.config.clone();
+    let due = with_store(&daemon.store, move |s| s.claim_due(&config, Utc::now())).await?;
+    let claimed = due.len();
+    if claimed == 0 {
+        return Ok(0);
+    }
+    let queue: Arc<Mutex<VecDeque<DueMessage>>> = Arc::new(Mutex::new(due.into()));
+    let (outcomes, mut results) = mpsc::unbounded_channel();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..SENDERS.min(claimed) {
+        senders.spawn(sender(
+            daemon.clone(),
+            queue.clone(),
+            outcomes.clone(),
+            stopped.clone(),
+        ));
+    }
+    drop(outcomes);
+
+    let (mut sent, mut retried, mut failed) = (0, 0, 0);
+    while let Some(first) = results.recv().await {
+        // Record whatever else has arrived in the same trip to the database.
+        let mut batch = vec![first];
+        while let Ok(more) = results.try_recv() {
+            batch.push(more);
+        }
+        for (_, result) in &batch {
+            match result {
+                DeliveryResult::Sent => sent += 1,
+                DeliveryResult::Retry(_) => retried += 1,
+                DeliveryResult::Failed(_) => failed += 1,
+            }
+        }
+        let config = daemon.config.clone();
+        with_store(&daemon.store, move |s| {
+            let now = Utc::now();
+            for (id, result) in &batch {
+                let recorded = match result {
+                    DeliveryResult::Sent => s.mark_sent(*id, &config, now),
+                    DeliveryResult::Retry(e) => s.mark_retry(*id, e, &config, now),
+                    DeliveryResult::Failed(e) => s.mark_failed(*id, e, now),
+                };
+                // The row stays `sending` and is resolved at the next start.
+                if let Err(e) = recorded {
+                    tracing::error!("cannot record the outcome of outbound #{id}: {e:#}");
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    while senders.join_next().await.is_some() {}
+
+    let unsent: Vec<OutboundId> = queue
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+        .map(|m| m.id)
+        .collect();
+    if !unsent.is_empty() {
+        let n = unsent.len();
+        with_store(&daemon.store, move |s| s.release_unsent(&unsent)).await?;
+        tracing::info!("{n} message(s) left in the queue for the next start");
+    }
+    tracing::info!("outbox: {sent} sent, {retried} to retry, {failed} failed");
+    Ok(claimed)
+}
+
+/// One sending connection's worth of work: takes messages off the queue until it is empty or
+/// the daemon stops, and reports each outcome.
+async fn sender(
+    daemon: Arc<Daemon>,
+    queue: Arc<Mutex<VecDeque<DueMessage>>>,
+    outcomes: mpsc::UnboundedSender<(OutboundId, DeliveryResult)>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        let next = queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        let Some(message) = next else { return };
+        let result = match daemon.composer.compose(&message.draft, Utc::now()) {
+            // Templates were checked at start: this draft is broken, and retrying would not
+            // mend it.
+            Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
+            Ok(email) => {
+                let send = daemon.transport.send(&email);
+                let abandon = async {
+                    stopping(&mut stopped).await;
+                    tokio::time::sleep(SEND_GRACE).await;
+                };
+                tokio::select! {
+                    result = send => match result {
+                        Ok(()) => DeliveryResult::Sent,
+                        Err(SendError::Temporary(e)) => DeliveryResult::Retry(e),
+                        Err(SendError::Permanent(e)) => DeliveryResult::Failed(e),
+                    },
+                    // Stopping, and the server is slow: leave the row `sending`; the next
+                    // start sends it again with the same Message-ID.
+                    _ = abandon => {
+                        tracing::warn!(
+                            "outbound #{} abandoned mid-send at shutdown; it will be sent again at the next start",
+                            message.id
+                        );
+                        return;
+                    }
+                }
+            }
+        };
+        match &result {
+            DeliveryResult::Sent => tracing::debug!(
+                "sent {} to {} (outbound #{})",
+                message.draft.kind,
+                message.draft.to.email,
+                message.id
+            ),
+            DeliveryResult::Retry(e) => tracing::warn!(
+                "{} to {} will be retried: {e}",
+                message.draft.kind,
+                message.draft.to.email
+            ),
+            DeliveryResult::Failed(e) => tracing::warn!(
+                "{} to {} failed: {e}",
+                message.draft.kind,
+                message.draft.to.email
+            ),
+        }
+        if outcomes.send((message.id, result)).is_err() {
+            return;
+        }
+    }
+}

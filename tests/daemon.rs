@@ -1,0 +1,919 @@
+//! `referrald run` end to end: the real binary against a private Dovecot and Postfix
+//! (tests/support/mailsys.rs), on the real clock with a schedule of seconds. Each test starts
+//! its own mail system and daemon and kills the daemon at the end. These tests fail (never
+//! skip) when Dovecot or Postfix is missing.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+use support::mailsys::{MailSystem, REJECTED_DOMAIN};
+
+const TRACKING: &str = "intros@tracker.test";
+const OWNER: &str = "alice@owner.test";
+/// How long anything that should happen in a moment may take on a busy CI machine.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The schedule of a test: `follow-up-after` and friends, in seconds.
+struct Schedule {
+    follow_up: &'static str,
+    poll: &'static str,
+}
+
+const FAST: Schedule = Schedule {
+    follow_up: "2s",
+    poll: "60s",
+};
+const NO_FOLLOW_UPS: Schedule = Schedule {
+    follow_up: "1h",
+    poll: "60s",
+};
+
+/// One `referrald run` and its deployment directory.
+struct Daemon {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// How many times it was started: each start appends to the same log.
+    starts: usize,
+}
+
+impl Daemon {
+    /// Writes the configuration; does not start the daemon.
+    fn new(mail: &MailSystem, schedule: &Schedule) -> Daemon {
+        Daemon::watching(mail, schedule, "")
+    }
+
+    /// [`Daemon::new`] with more `[imap]` keys.
+    fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("imap-password"),
+            format!("{}\n", mail.password()),
+        )
+        .unwrap();
+        let config = format!(
+            r#"
+[tracking]
+address = "{TRACKING}"
+[owner]
+name = "Alice Smith"
+emails = ["{OWNER}"]
+[intake]
+accept-from = ["*@introducer.test"]
+[imap]
+host = "127.0.0.1"
+port = {imap}
+tls = "none"
+username = "{TRACKING}"
+password-file = "imap-password"
+poll-interval = "{poll}"
+{imap_extra}
+[outbound]
+transport = "smtp"
+retry-initial = "1s"
+retry-max = "2s"
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+tls = "none"
+[schedule]
+follow-up-after = "{follow_up}"
+owner-nudge-after = "{follow_up}"
+feedback-after = "1d"
+reminder-after = "1d"
+send-window = "always"
+max-per-hour = 100000
+"#,
+            imap = mail.imap_port(),
+            smtp = mail.smtp_port(),
+            poll = schedule.poll,
+            follow_up = schedule.follow_up,
+        );
+        std::fs::write(dir.path().join("referrald.toml"), config).unwrap();
+        Daemon {
+            dir,
+            child: None,
+            starts: 0,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    /// Starts `referrald run` and waits until it says it is ready (database open, IMAP
+    /// logged in); returns how long that took.
+    fn start(&mut self) -> Duration {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("daemon.log"))
+            .unwrap();
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_referrald"))
+            .arg("--config")
+            .arg(self.path("referrald.toml"))
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.starts += 1;
+        let want = self.starts;
+        self.until(WAIT, "the daemon to be ready", |d| {
+            d.log().matches("ready in").count() >= want
+        });
+        started.elapsed()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap()
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the exit; returns the status and how long it took.
+    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        self.signal(libc::SIGTERM);
+        let sent = Instant::now();
+        let mut child = self.child.take().unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status, sent.elapsed());
+            }
+            if sent.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                panic!(
+                    "referrald did not exit within 15 s of SIGTERM\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Polls `ready` until it holds, or fails with the daemon's log.
+    fn until(&self, timeout: Duration, what: &str, ready: impl Fn(&Daemon) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !ready(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}\n--- daemon log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Runs a query against the daemon's database (read-only, beside the daemon).
+    fn query<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
+        let db = rusqlite::Connection::open_with_flags(
+            self.path("referrald.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        db.busy_timeout(Duration::from_secs(5)).unwrap();
+        db.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.query(sql)
+    }
+
+    fn referrals(&self) -> i64 {
+        self.count("SELECT count(*) FROM referrals")
+    }
+
+    /// Runs a command of the CLI against the deployment; returns its standard output.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
+            .arg("--config")
+            .arg(self.path("referrald.toml"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "referrald {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("--- daemon log:\n{}", self.log());
+        }
+    }
+}
+
+/// An introduction from `introducer` of `a` and `b`, copied to the tracking address.
+fn intro(id: &str, introducer: &str, a: &str, b: &str) -> Vec<u8> {
+    format!(
+        "From: Bob Brown <{introducer}>\r\n\
+         To: {a}, {b}\r\n\
+         Cc: {TRACKING}\r\n\
+         Subject: Intro: {id}\r\n\
+         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Message-ID: <{id}@introducer.test>\r\n\
+         \r\n\
+         Please meet each other: you will get along.\r\n\
+         \r\n\
+         Bob\r\n"
+    )
+    .into_bytes()
+}
+
+fn header(raw: &[u8], name: &str) -> String {
+    let message = MessageParser::default().parse(raw).unwrap();
+    message
+        .header_raw(name)
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Every Message-ID in these mailboxes, with how often it was delivered.
+async fn delivered_ids(mail: &MailSystem, users: &[String]) -> HashMap<String, usize> {
+    let mut ids = HashMap::new();
+    for user in users {
+        for raw in mail.fetch_all(user, "INBOX").await.unwrap() {
+            let id = header(&raw, "Message-ID");
+            *ids.entry(id.trim_matches(['<', '>']).to_string())
+                .or_insert(0) += 1;
+        }
+    }
+    ids
+}
+
+/// Waits (without blocking the runtime for long) for a condition on the daemon.
+async fn until(daemon: &Daemon, timeout: Duration, what: &str, ready: impl Fn(&Daemon) -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready(daemon) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}\n--- daemon log:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_introduction_is_recorded_within_a_second_through_idle() {
+    let mail = MailSystem::start().await.unwrap();
+    // Polling every 60 s: only IDLE can be this quick.
+    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
+    let ready = daemon.start();
+    eprintln!("start to ready: {ready:?}");
+    // Let the daemon finish its first look and enter IDLE.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut latencies = Vec::new();
+    for i in 0..3 {
+        let appended = Instant::now();
+        mail.append(
+            TRACKING,
+            "INBOX",
+            &intro(
+                &format!("idle-{i}"),
+                "bob@introducer.test",
+                "fred@parties.test",
+                "sally@parties.test",
+            ),
+        )
+        .await
+        .unwrap();
+        until(
+            &daemon,
+            Duration::from_secs(1),
+            "the introduction to be recorded",
+            |d| d.referrals() > i,
+        )
+        .await;
+        latencies.push(appended.elapsed());
+    }
+    eprintln!("append to recorded, through IDLE: {latencies:?}");
+    let (status, took) = daemon.terminate();
+    assert!(status.success(), "{status}");
+    eprintln!("SIGTERM while idle: exited in {took:?}");
+    assert!(took < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn follow_ups_reach_both_parties_threaded_under_the_introduction() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = Daemon::new(&mail, &FAST);
+    daemon.start();
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "threaded",
+            "bob@introducer.test",
+            "Fred Jones <fred@parties.test>",
+            "Sally Lee <sally@parties.test>",
+        ),
+    )
+    .await
+    .unwrap();
+
+    let thanks = mail
+        .wait_for_count("bob@introducer.test", "INBOX", 1, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(thanks.len(), 1);
+    for party in ["fred@parties.test", "sally@parties.test"] {
+        let inbox = mail.wait_for_count(party, "INBOX", 1, WAIT).await.unwrap();
+        assert_eq!(inbox.len(), 1, "{party}");
+        let raw = &inbox[0];
+        let text = String::from_utf8_lossy(raw);
+        assert_eq!(
+            header(raw, "In-Reply-To"),
+            "<threaded@introducer.test>",
+            "{text}"
+        );
+        assert!(
+            header(raw, "References").contains("<threaded@introducer.test>"),
+            "{text}"
+        );
+        assert_eq!(header(raw, "Subject"), "Re: Intro: threaded", "{text}");
+        assert_eq!(header(raw, "Auto-Submitted"), "auto-generated", "{text}");
+        assert_eq!(
+            header(raw, "X-Auto-Response-Suppress"),
+            "OOF, AutoReply",
+            "{text}"
+        );
+        assert!(
+            header(raw, "List-Unsubscribe").starts_with(&format!("<mailto:{TRACKING}")),
+            "{text}"
+        );
+        assert_eq!(
+            header(raw, "From"),
+            format!("\"Alice Smith\" <{TRACKING}>"),
+            "{text}"
+        );
+        assert_eq!(header(raw, "Reply-To"), TRACKING, "{text}");
+        assert!(header(raw, "To").contains(party), "{text}");
+        assert!(
+            header(raw, "Message-ID").ends_with("@tracker.test>"),
+            "{text}"
+        );
+    }
+    daemon.kill();
+}
+
+#[tokio::test]
+async fn a_backlog_of_500_is_processed_once_each_and_marked_seen() {
+    let mail = MailSystem::start().await.unwrap();
+    let intros: Vec<Vec<u8>> = (0..500)
+        .map(|i| {
+            // The owner introduces: nothing is sent, so this test is about intake alone.
+            intro(
+                &format!("backlog-{i}"),
+                OWNER,
+                &format!("p{i}@parties.test"),
+                &format!("q{i}@parties.test"),
+            )
+        })
+        .collect();
+    mail.append_many(TRACKING, "INBOX", &intros).await.unwrap();
+    // The owner already read some of them: the UID watermark, not \Seen, decides.
+    let mut imap = mail.imap_login(TRACKING).await.unwrap();
+    imap.select("INBOX").await.unwrap();
+    {
+        use futures::TryStreamExt;
+        let _: Vec<_> = imap
+            .uid_store("1:50", "+FLAGS.SILENT (\\Seen)")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+    }
+    imap.logout().await.unwrap();
+
+    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
+    let started = Instant::now();
+    daemon.start();
+    until(&daemon, WAIT, "500 referrals", |d| d.referrals() == 500).await;
+    eprintln!(
+        "500-message backlog recorded {:?} after start",
+        started.elapsed()
+    );
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let flags = mail.flags(TRACKING, "INBOX").await.unwrap();
+        let seen = flags
+            .iter()
+            .filter(|(_, f)| f.iter().any(|f| f == "\\Seen"))
+            .count();
+        if seen == 500 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {seen} of 500 marked \\Seen\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("... and marked \\Seen {:?} after start", started.elapsed());
+    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 500);
+    assert_eq!(
+        daemon.count("SELECT count(DISTINCT intro_message_id) FROM referrals"),
+        500
+    );
+
+    // A restart reads nothing twice.
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+    daemon.start();
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("after-restart", OWNER, "x@parties.test", "y@parties.test"),
+    )
+    .await
+    .unwrap();
+    until(&daemon, WAIT, "the new introduction", |d| {
+        d.referrals() == 501
+    })
+    .await;
+    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 501);
+    let referrals: serde_json::Value =
+        serde_json::from_str(&daemon.cli(&["referrals", "--json"])).unwrap();
+    assert_eq!(referrals.as_array().map(Vec::len), Some(501));
+    daemon.kill();
+}
+
+#[tokio::test]
+async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
+    daemon.start();
+    let party = |i: usize| format!("p{i}@parties.test");
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("before", OWNER, &party(1), &party(2)),
+    )
+    .await
+    .unwrap();
+    until(&daemon, WAIT, "the first introduction", |d| {
+        d.referrals() == 1
+    })
+    .await;
+
+    mail.stop_dovecot().await.unwrap();
+    // Mail arriving while Dovecot is down waits in Postfix's queue.
+    mail.send(
+        "bob@introducer.test",
+        &[TRACKING],
+        &intro("while-down", OWNER, &party(3), &party(4)),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mail.start_dovecot().await.unwrap();
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("just-back", OWNER, &party(5), &party(6)),
+    )
+    .await
+    .unwrap();
+    until(&daemon, WAIT, "all three introductions", |d| {
+        d.referrals() == 3
+    })
+    .await;
+    assert!(daemon.log().contains("reconnecting"), "{}", daemon.log());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let flags = mail.flags(TRACKING, "INBOX").await.unwrap();
+        assert_eq!(flags.len(), 3);
+        if flags.iter().all(|(_, f)| f.iter().any(|f| f == "\\Seen")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all marked: {flags:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.kill();
+}
+
+#[tokio::test]
+async fn smtp_outages_are_retried_and_refusals_recorded() {
+    let mail = MailSystem::start().await.unwrap();
+    mail.stop_postfix().await.unwrap();
+    let mut daemon = Daemon::new(&mail, &FAST);
+    daemon.start();
+    // The thank-you to Bob is due at once, and Postfix is down.
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "outage",
+            "bob@introducer.test",
+            "fred@parties.test",
+            &format!("nobody@{REJECTED_DOMAIN}"),
+        ),
+    )
+    .await
+    .unwrap();
+    until(&daemon, WAIT, "a failed attempt", |d| {
+        d.count("SELECT count(*) FROM outbound WHERE kind = 'thank_you' AND attempts >= 2 AND state = 'scheduled'") == 1
+    })
+    .await;
+    let outbox: serde_json::Value =
+        serde_json::from_str(&daemon.cli(&["outbox", "--json"])).unwrap();
+    let thanks = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "thank_you")
+        .unwrap()
+        .clone();
+    assert!(
+        thanks["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("127.0.0.1"),
+        "{thanks}"
+    );
+
+    mail.start_postfix().await.unwrap();
+    let inbox = mail
+        .wait_for_count("bob@introducer.test", "INBOX", 1, WAIT)
+        .await
+        .unwrap();
+    let thank_you_id =
+        daemon.query::<String>("SELECT message_id FROM outbound WHERE kind = 'thank_you'");
+    assert_eq!(header(&inbox[0], "Message-ID"), format!("<{thank_you_id}>"));
+
+    // The follow-up to the rejected party fails for good, with Postfix's reply.
+    until(&daemon, WAIT, "the refused follow-up to fail", |d| {
+        d.count("SELECT count(*) FROM outbound WHERE state = 'failed'") == 1
+    })
+    .await;
+    let outbox: serde_json::Value =
+        serde_json::from_str(&daemon.cli(&["outbox", "--json"])).unwrap();
+    let failed = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["state"] == "failed")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        failed["to"],
+        format!("nobody@{REJECTED_DOMAIN}"),
+        "{failed}"
+    );
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("550"),
+        "{failed}"
+    );
+    assert_eq!(failed["attempts"], 1, "{failed}");
+    // Fred's follow-up went, and Bob got his thank-you exactly once.
+    mail.wait_for_count("fred@parties.test", "INBOX", 1, WAIT)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        mail.fetch_all("bob@introducer.test", "INBOX")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    daemon.kill();
+}
+
+/// Introductions whose plan sends three messages each (a thank-you, two follow-ups) to a
+/// handful of mailboxes, so that delivered Message-IDs are cheap to count.
+fn busy_intros(from: usize, to: usize) -> Vec<Vec<u8>> {
+    (from..to)
+        .map(|i| {
+            intro(
+                &format!("busy-{i}"),
+                &format!("bob{}@introducer.test", i % 3),
+                &format!("fred{}@parties.test", i % 4),
+                &format!("sally{}@parties.test", i % 4),
+            )
+        })
+        .collect()
+}
+
+fn busy_mailboxes() -> Vec<String> {
+    let mut users: Vec<String> = (0..3).map(|i| format!("bob{i}@introducer.test")).collect();
+    for i in 0..4 {
+        users.push(format!("fred{i}@parties.test"));
+        users.push(format!("sally{i}@parties.test"));
+    }
+    users
+}
+
+#[tokio::test]
+async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
+    let mail = MailSystem::start().await.unwrap();
+    mail.append_many(TRACKING, "INBOX", busy_intros(0, 150))
+        .await
+        .unwrap();
+    let mut daemon = Daemon::new(&mail, &FAST);
+    daemon.start();
+    until(&daemon, WAIT, "sending to be under way", |d| {
+        d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") >= 40
+    })
+    .await;
+    daemon.kill();
+    // What was being handed to Postfix at the moment of the kill: the one case that may be
+    // delivered twice (accepted, but the acceptance never recorded). Resent with the same
+    // Message-ID at the next start.
+    let db = rusqlite::Connection::open(daemon.path("referrald.db")).unwrap();
+    let unconfirmed: HashSet<String> = db
+        .prepare("SELECT message_id FROM outbound WHERE state = 'sending'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(db);
+    eprintln!("killed with {} message(s) unconfirmed", unconfirmed.len());
+
+    // More mail while it is down, then a restart.
+    mail.append_many(TRACKING, "INBOX", busy_intros(150, 200))
+        .await
+        .unwrap();
+    daemon.start();
+    until(
+        &daemon,
+        Duration::from_secs(40),
+        "every message to be sent",
+        |d| {
+            d.referrals() == 200
+                && d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") == 600
+        },
+    )
+    .await;
+    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 200);
+    assert_eq!(
+        daemon.count("SELECT count(DISTINCT intro_message_id) FROM referrals"),
+        200
+    );
+
+    // Wait for Postfix to deliver all 600, then a moment for any straggling duplicate.
+    let users = busy_mailboxes();
+    let mut expected: HashMap<String, usize> = HashMap::new();
+    {
+        let db = rusqlite::Connection::open(daemon.path("referrald.db")).unwrap();
+        let mut stmt = db
+            .prepare("SELECT c.email, count(*) FROM outbound o JOIN contacts c ON c.id = o.contact_id WHERE o.state = 'sent' GROUP BY c.email")
+            .unwrap();
+        for row in stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .unwrap()
+        {
+            let (email, n) = row.unwrap();
+            expected.insert(email, n as usize);
+        }
+    }
+    for user in &users {
+        mail.wait_for_count(user, "INBOX", expected[user], WAIT)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let delivered = delivered_ids(&mail, &users).await;
+    let sent: HashSet<String> = {
+        let db = rusqlite::Connection::open(daemon.path("referrald.db")).unwrap();
+        db.prepare("SELECT message_id FROM outbound WHERE state = 'sent'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(sent.len(), 600);
+    for id in &sent {
+        assert!(delivered.contains_key(id), "{id} was never delivered");
+    }
+    let mut twice = 0;
+    for (id, n) in &delivered {
+        assert!(sent.contains(id), "{id} delivered but not recorded as sent");
+        if *n > 1 {
+            assert!(
+                unconfirmed.contains(id) && *n == 2,
+                "{id} delivered {n} times but was not being sent at the kill"
+            );
+            twice += 1;
+        }
+    }
+    eprintln!(
+        "600 messages delivered; {twice} delivered twice, all of them among the {} unconfirmed at the kill",
+        unconfirmed.len()
+    );
+    daemon.kill();
+}
+
+#[tokio::test]
+async fn sigterm_while_sending_exits_promptly_and_leaves_nothing_half_sent() {
+    let mail = MailSystem::start().await.unwrap();
+    mail.append_many(TRACKING, "INBOX", busy_intros(0, 300))
+        .await
+        .unwrap();
+    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
+    daemon.start();
+    until(&daemon, WAIT, "sending to be under way", |d| {
+        d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") >= 20
+    })
+    .await;
+    let (status, took) = daemon.terminate();
+    eprintln!("SIGTERM while sending: exited in {took:?}");
+    assert!(status.success(), "{status}\n{}", daemon.log());
+    assert!(took < Duration::from_secs(10));
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM outbound WHERE state = 'sending'"),
+        0
+    );
+    let log = daemon.log();
+    assert!(
+        log.contains("stopping (SIGTERM)") && log.contains("stopped"),
+        "{log}"
+    );
+
+    // The rest go after a restart; every thank-you exactly once.
+    daemon.start();
+    until(&daemon, WAIT, "every thank-you to be sent", |d| {
+        d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") == 300
+    })
+    .await;
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM outbound WHERE state = 'sent' AND attempts != 1"),
+        0,
+        "a message released at shutdown keeps its attempt count"
+    );
+    daemon.kill();
+}
+
+#[test]
+fn doctor_checks_each_part_and_says_what_is_wrong() {
+    let mail = MailSystem::start_blocking().unwrap();
+    let daemon = Daemon::new(&mail, &FAST);
+    let out = daemon.cli(&["doctor"]);
+    for line in [
+        "✓ config",
+        "✓ templates",
+        "✓ database",
+        "✓ IMAP: logged in",
+        "✓ SMTP",
+    ] {
+        assert!(out.contains(line), "{line}:\n{out}");
+    }
+    std::fs::write(daemon.path("imap-password"), "wrong\n").unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_referrald"))
+        .arg("--config")
+        .arg(daemon.path("referrald.toml"))
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        out.contains("✗ IMAP") && out.contains("username and password"),
+        "{out}"
+    );
+    assert!(out.contains("✓ SMTP"), "{out}");
+}
+
+#[tokio::test]
+async fn processed_mail_can_be_moved_or_given_a_keyword() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut moving = Daemon::watching(
+        &mail,
+        &NO_FOLLOW_UPS,
+        "mark-as = \"move\"\nprocessed-folder = \"Done\"",
+    );
+    moving.start();
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("moved", OWNER, "a@parties.test", "b@parties.test"),
+    )
+    .await
+    .unwrap();
+    let done = mail
+        .wait_for_count(TRACKING, "Done", 1, WAIT)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&done[0]).contains("Intro: moved"));
+    let deadline = Instant::now() + WAIT;
+    while !mail.fetch_all(TRACKING, "INBOX").await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the message stayed in INBOX");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(moving.referrals(), 1);
+    moving.kill();
+
+    // Another mailbox, marked with the keyword and left unread.
+    let user = "tagged@tracker.test";
+    let mut tagging = Daemon::watching(&mail, &NO_FOLLOW_UPS, "mark-as = \"keyword\"");
+    let config = std::fs::read_to_string(tagging.path("referrald.toml")).unwrap();
+    std::fs::write(
+        tagging.path("referrald.toml"),
+        config.replace(
+            &format!("username = \"{TRACKING}\""),
+            &format!("username = \"{user}\""),
+        ),
+    )
+    .unwrap();
+    mail.append(
+        user,
+        "INBOX",
+        &intro("tagged", OWNER, "a@parties.test", "b@parties.test"),
+    )
+    .await
+    .unwrap();
+    tagging.start();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let flags = mail.flags(user, "INBOX").await.unwrap();
+        if flags.len() == 1 && flags[0].1.iter().any(|f| f == "$Referrald") {
+            assert!(!flags[0].1.iter().any(|f| f == "\\Seen"), "{flags:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not tagged: {flags:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(tagging.referrals(), 1);
+    tagging.kill();
+}
+
+#[tokio::test]
+async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
+    let mail = MailSystem::start().await.unwrap();
+    let folder = "Intros";
+    let mut daemon = Daemon::watching(&mail, &NO_FOLLOW_UPS, &format!("folder = \"{folder}\""));
+    let first = [
+        intro("uv-1", OWNER, "a@parties.test", "b@parties.test"),
+        intro("uv-2", OWNER, "c@parties.test", "d@parties.test"),
+    ];
+    mail.append_many(TRACKING, folder, &first).await.unwrap();
+    daemon.start();
+    until(&daemon, WAIT, "two referrals", |d| d.referrals() == 2).await;
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+
+    // The folder is recreated (as a server migration might): new UIDVALIDITY, same mail,
+    // and one new message.
+    let mut imap = mail.imap_login(TRACKING).await.unwrap();
+    let before = imap.examine(folder).await.unwrap().uid_validity;
+    imap.close().await.ok();
+    imap.delete(folder).await.unwrap();
+    imap.logout().await.ok();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    mail.append_many(TRACKING, folder, &first).await.unwrap();
+    mail.append(
+        TRACKING,
+        folder,
+        &intro("uv-3", OWNER, "e@parties.test", "f@parties.test"),
+    )
+    .await
+    .unwrap();
+    let mut imap = mail.imap_login(TRACKING).await.unwrap();
+    let after = imap.examine(folder).await.unwrap().uid_validity;
+    imap.logout().await.ok();
+    assert_ne!(before, after, "Dovecot kept the UIDVALIDITY");
+
+    daemon.start();
+    until(&daemon, WAIT, "the new introduction", |d| {
+        d.referrals() == 3
+    })
+    .await;
+    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 3);
+    assert!(daemon.log().contains("UIDVALIDITY"), "{}", daemon.log());
+    daemon.kill();
+}
