@@ -66,7 +66,7 @@ fn main() {
     let child = deployment.spawn(&[("RUST_LOG", "warn")]);
     let pid = child.id();
     deployment.wait(Duration::from_secs(120), "every message recorded", |d| {
-        d.count("SELECT count(*) FROM processed") as usize >= n
+        d.count("SELECT count(*) FROM messages") as usize >= n
     });
     let recorded = started.elapsed();
     let mut imap = rt.block_on(mail.imap_login(TRACKING)).expect("login");

@@ -443,7 +443,7 @@ async fn a_backlog_of_500_is_processed_once_each_and_marked_seen() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!("... and marked \\Seen {:?} after start", started.elapsed());
-    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 500);
+    assert_eq!(daemon.count("SELECT count(*) FROM messages"), 500);
     assert_eq!(
         daemon.count("SELECT count(DISTINCT intro_message_id) FROM referrals"),
         500
@@ -464,7 +464,7 @@ async fn a_backlog_of_500_is_processed_once_each_and_marked_seen() {
         d.referrals() == 501
     })
     .await;
-    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 501);
+    assert_eq!(daemon.count("SELECT count(*) FROM messages"), 501);
     let referrals: serde_json::Value =
         serde_json::from_str(&daemon.cli(&["referrals", "--json"])).unwrap();
     assert_eq!(referrals.as_array().map(Vec::len), Some(501));
@@ -679,7 +679,7 @@ async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
         },
     )
     .await;
-    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 200);
+    assert_eq!(daemon.count("SELECT count(*) FROM messages"), 200);
     assert_eq!(
         daemon.count("SELECT count(DISTINCT intro_message_id) FROM referrals"),
         200
@@ -913,7 +913,7 @@ async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
         d.referrals() == 3
     })
     .await;
-    assert_eq!(daemon.count("SELECT count(*) FROM processed"), 3);
+    assert_eq!(daemon.count("SELECT count(*) FROM messages"), 3);
     assert!(daemon.log().contains("UIDVALIDITY"), "{}", daemon.log());
     daemon.kill();
 }

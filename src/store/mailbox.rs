@@ -33,7 +33,7 @@ impl Store {
     /// for `doctor`.
     pub fn totals(&self) -> Result<(i64, i64)> {
         Ok(self.conn.query_row(
-            "SELECT (SELECT count(*) FROM processed), (SELECT count(*) FROM referrals)",
+            "SELECT (SELECT count(*) FROM messages WHERE kind != 'thread_root'), (SELECT count(*) FROM referrals)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
@@ -78,7 +78,9 @@ transport = "file"
             origin: "test".into(),
             bytes: INTRO.as_bytes().to_vec(),
         };
-        store.ingest([&raw], &config, now).unwrap();
+        store
+            .ingest(std::slice::from_ref(&raw), &config, now)
+            .unwrap();
         let claimed = store.claim_due(&config, now).unwrap();
         assert_eq!(claimed.len(), 1, "the thank-you is due at once");
         let ids: Vec<_> = claimed.iter().map(|m| m.id).collect();
