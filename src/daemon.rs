@@ -26,7 +26,7 @@ use crate::config::{Config, ConfigError, Imap};
 use crate::model::OutboundId;
 use crate::outbox::DeliveryResult;
 use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
-use crate::store::{DueMessage, Store};
+use crate::store::Store;
 use crate::transport::{self, SendError, Transport};
 
 /// Messages fetched and recorded per chunk: one database transaction and one UID STORE each.
@@ -478,16 +478,16 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// Claims what is due and sends it on up to [`SENDERS`] connections at once, recording each
-/// outcome as it comes. Returns how many messages were claimed.
+/// Plans what is due and sends it on up to [`SENDERS`] connections at once, recording each
+/// outcome as it comes. Returns how many messages were planned to go.
 async fn send_due(daemon: &Arc<Daemon>, stopped: &watch::Receiver<bool>) -> Result<usize> {
     let config = daemon.config.clone();
-    let due = with_store(&daemon.store, move |s| s.claim_due(&config, Utc::now())).await?;
+    let due = with_store(&daemon.store, move |s| s.plan_due(&config, Utc::now())).await?;
     let claimed = due.len();
     if claimed == 0 {
         return Ok(0);
     }
-    let queue: Arc<Mutex<VecDeque<DueMessage>>> = Arc::new(Mutex::new(due.into()));
+    let queue: Arc<Mutex<VecDeque<OutboundId>>> = Arc::new(Mutex::new(due.into()));
     let (outcomes, mut results) = mpsc::unbounded_channel();
     let mut senders = tokio::task::JoinSet::new();
     for _ in 0..SENDERS.min(claimed) {
@@ -534,16 +534,10 @@ async fn send_due(daemon: &Arc<Daemon>, stopped: &watch::Receiver<bool>) -> Resu
     }
     while senders.join_next().await.is_some() {}
 
-    let unsent: Vec<OutboundId> = queue
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .drain(..)
-        .map(|m| m.id)
-        .collect();
-    if !unsent.is_empty() {
-        let n = unsent.len();
-        with_store(&daemon.store, move |s| s.release_unsent(&unsent)).await?;
-        tracing::info!("{n} message(s) left in the queue for the next start");
+    // What was not claimed is still `scheduled`: it goes at the next start, as if never planned.
+    let unsent = queue.lock().unwrap_or_else(PoisonError::into_inner).len();
+    if unsent > 0 {
+        tracing::info!("{unsent} message(s) left in the queue for the next start");
     }
     tracing::info!("outbox: {sent} sent, {retried} to retry, {failed} failed");
     Ok(claimed)
@@ -553,7 +547,7 @@ async fn send_due(daemon: &Arc<Daemon>, stopped: &watch::Receiver<bool>) -> Resu
 /// the daemon stops, and reports each outcome.
 async fn sender(
     daemon: Arc<Daemon>,
-    queue: Arc<Mutex<VecDeque<DueMessage>>>,
+    queue: Arc<Mutex<VecDeque<OutboundId>>>,
     outcomes: mpsc::UnboundedSender<(OutboundId, DeliveryResult)>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -565,7 +559,19 @@ async fn sender(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop_front();
-        let Some(message) = next else { return };
+        let Some(id) = next else { return };
+        // Claimed just before it is handed over, so that only messages actually in flight are
+        // ever `sending`: those are the only ones a crash leaves in doubt.
+        let claimed = with_store(&daemon.store, move |s| s.claim(&[id], Utc::now())).await;
+        let message = match claimed.map(|mut m| m.pop()) {
+            Ok(Some(message)) => message,
+            // Cancelled since it was planned (a reply came in): nothing to send.
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!("outbox: cannot claim outbound #{id}: {e:#}");
+                return;
+            }
+        };
         let result = match daemon.composer.compose(&message.draft, Utc::now()) {
             // Templates were checked at start: this draft is broken, and retrying would not
             // mend it.

@@ -663,6 +663,13 @@ async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
         .unwrap();
     drop(db);
     eprintln!("killed with {} message(s) unconfirmed", unconfirmed.len());
+    // Messages are claimed one at a time just before they are handed over, by four senders:
+    // at most four in flight, and four accepted whose outcome is on its way to the database.
+    assert!(
+        unconfirmed.len() <= 8,
+        "{} messages in doubt at the kill; only those in flight should be",
+        unconfirmed.len()
+    );
 
     // More mail while it is down, then a restart.
     mail.append_many(TRACKING, "INBOX", busy_intros(150, 200))

@@ -3,7 +3,6 @@
 //! [`Store`] owns the only read-write connection).
 
 mod known;
-mod mailbox;
 mod read;
 mod record;
 

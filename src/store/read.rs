@@ -231,6 +231,17 @@ impl Store {
         )?)
     }
 
+    /// How many messages intake has decided about, and how many referrals are recorded:
+    /// for `doctor`.
+    pub fn totals(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM messages WHERE kind != 'thread_root'),
+                    (SELECT count(*) FROM referrals)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
     /// Every outbound message, by due time.
     pub fn outbox(&self) -> Result<Vec<OutboundView>> {
         collect(

@@ -154,6 +154,15 @@ impl Store {
     /// now — at most what `max-per-hour` still allows — by moving them to `sending` and
     /// counting the attempt before it is made.
     pub fn claim_due(&mut self, config: &Config, now: DateTime<Utc>) -> Result<Vec<DueMessage>> {
+        let sendable = self.plan_due(config, now)?;
+        self.claim(&sendable, now)
+    }
+
+    /// Plans every referral with something due by `now` (cancelling, postponing, marking
+    /// stalled) and returns the messages that may go now, at most what `max-per-hour` still
+    /// allows. They stay `scheduled` until [`Store::claim`]ed, so a sender can claim them one
+    /// at a time and a crash leaves only the messages actually in flight in doubt.
+    pub fn plan_due(&mut self, config: &Config, now: DateTime<Utc>) -> Result<Vec<OutboundId>> {
         let rules = rules(config);
         let tx = self.conn.transaction()?;
         let referrals: Vec<ReferralId> = {
@@ -191,24 +200,34 @@ impl Store {
                 "max-per-hour reached: {} message(s) wait for the next hour",
                 sendable.len() - allowed
             );
+            sendable.truncate(allowed);
         }
-        let mut claimed = Vec::new();
-        for id in sendable.into_iter().take(allowed) {
-            tx.prepare_cached(
-                "UPDATE outbound SET state = 'sending', attempts = attempts + 1,
-                    first_attempt_at = coalesce(first_attempt_at, ?2)
-                 WHERE id = ?1 AND state = 'scheduled'",
-            )?
-            .execute(params![id, ts(now)])?;
-            let attempts =
-                tx.query_row("SELECT attempts FROM outbound WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-            claimed.push(DueMessage {
-                id,
-                attempts,
-                draft: load_draft(&tx, id)?,
-            });
+        tx.commit()?;
+        Ok(sendable)
+    }
+
+    /// Claims planned messages for sending: each still `scheduled` moves to `sending` with
+    /// its attempt counted before it is made, and comes back with its draft. Messages no
+    /// longer scheduled (cancelled or claimed meanwhile) are left out.
+    pub fn claim(&mut self, ids: &[OutboundId], now: DateTime<Utc>) -> Result<Vec<DueMessage>> {
+        let tx = self.conn.transaction()?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let attempts: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE outbound SET state = 'sending', attempts = attempts + 1,
+                        first_attempt_at = coalesce(first_attempt_at, ?2)
+                     WHERE id = ?1 AND state = 'scheduled' RETURNING attempts",
+                )?
+                .query_row(params![id, ts(now)], |r| r.get(0))
+                .optional()?;
+            if let Some(attempts) = attempts {
+                claimed.push(DueMessage {
+                    id,
+                    attempts,
+                    draft: load_draft(&tx, id)?,
+                });
+            }
         }
         tx.commit()?;
         Ok(claimed)
@@ -238,8 +257,11 @@ impl Store {
                 params![referral, ts(now)],
             )?;
         }
-        // Sending a feedback request is what makes its reminder due: plan it now.
-        replan(&tx, referral, &config.tracking.address, &rules(config), now)?;
+        // Sending a feedback request is what makes its reminder due: plan it now, so the
+        // outbox shows it. Anything else a send changes is planned when next due.
+        if kind == OutboundKind::FeedbackRequest.as_str() {
+            replan(&tx, referral, &config.tracking.address, &rules(config), now)?;
+        }
         tx.commit()?;
         Ok(())
     }

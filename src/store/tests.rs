@@ -492,6 +492,8 @@ fn a_message_that_cannot_be_recorded_is_kept_and_the_batch_goes_on() {
     ];
     let applied = store.ingest(&messages, &config(), t0()).unwrap();
     assert_eq!(applied.len(), 2);
+    // Both were decided about (ignored, unparseable); no referral came of them.
+    assert_eq!(store.totals().unwrap(), (2, 0));
     let kept: Vec<(String, Vec<u8>)> = store
         .conn
         .prepare("SELECT origin, raw FROM rejected ORDER BY id")
