@@ -24,4 +24,5 @@ pub mod outbox;
 pub mod planner;
 pub mod source;
 pub mod store;
+pub mod subject;
 pub mod transport;

@@ -214,13 +214,13 @@ impl Context {
             let made_up = format!("Introduction: {}", words::join_and(&names));
             (String::new(), made_up)
         } else {
-            let topic = words::topic(&subject).to_string();
+            let topic = crate::subject::topic(&subject).to_string();
             (subject, topic)
         };
         let reply_subject = if subject.is_empty() {
-            words::reply_subject(&topic)
+            crate::subject::reply_subject(&topic)
         } else {
-            words::reply_subject(&subject)
+            crate::subject::reply_subject(&subject)
         };
         let owner_first = Person {
             email: String::new(),

@@ -14,57 +14,6 @@ pub fn join_and(items: &[String]) -> String {
     }
 }
 
-/// Prefixes mail clients put before a subject when replying, in the languages we meet.
-const REPLY_PREFIXES: &[&str] = &[
-    "re", "aw", "antw", "sv", "vs", "ref", "réf", "rif", "r", "odp", "ynt", "res", "ant", "回复",
-    "答复",
-];
-/// Prefixes for forwarding.
-const FORWARD_PREFIXES: &[&str] = &["fw", "fwd", "wg", "tr", "rv", "enc", "doorst", "vb", "pd"];
-
-/// The prefix word before the first colon, if it is one of `prefixes`; returns the rest.
-fn strip_prefix<'a>(subject: &'a str, prefixes: &[&str]) -> Option<&'a str> {
-    let (head, rest) = subject
-        .split_once(':')
-        .or_else(|| subject.split_once('：'))?;
-    // "Re[2]: x" and "Re(2): x" count as "Re:" too.
-    let word = head
-        .trim()
-        .trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')'));
-    let word = word.to_lowercase();
-    prefixes
-        .iter()
-        .any(|p| *p == word)
-        .then(|| rest.trim_start())
-}
-
-/// Whether the subject already starts like a reply ("Re:", "AW:", "SV:", …).
-pub fn is_reply_subject(subject: &str) -> bool {
-    strip_prefix(subject.trim(), REPLY_PREFIXES).is_some()
-}
-
-/// The subject without any leading reply or forward prefixes: "Re: Fwd: Intro" → "Intro".
-pub fn topic(subject: &str) -> &str {
-    let mut s = subject.trim();
-    while let Some(rest) =
-        strip_prefix(s, REPLY_PREFIXES).or_else(|| strip_prefix(s, FORWARD_PREFIXES))
-    {
-        s = rest;
-    }
-    s
-}
-
-/// "Re: <subject>", without doubling a reply prefix the subject already has: a thread that
-/// reads "AW: Vorstellung" keeps reading that way.
-pub fn reply_subject(subject: &str) -> String {
-    let subject = subject.trim();
-    if is_reply_subject(subject) {
-        subject.to_string()
-    } else {
-        format!("Re: {subject}")
-    }
-}
-
 /// Whitespace (newlines included) collapsed to single spaces: safe for one header line.
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -206,38 +155,6 @@ mod tests {
             join_and(&names(&["Fred", "Sally", "Tom", "José"])),
             "Fred, Sally, Tom and José"
         );
-    }
-
-    #[test]
-    fn reply_prefixes_are_never_doubled() {
-        assert_eq!(reply_subject("Fred, meet Sally"), "Re: Fred, meet Sally");
-        assert_eq!(
-            reply_subject("Re: Fred, meet Sally"),
-            "Re: Fred, meet Sally"
-        );
-        assert_eq!(
-            reply_subject("RE: Fred, meet Sally"),
-            "RE: Fred, meet Sally"
-        );
-        assert_eq!(reply_subject("AW: Vorstellung"), "AW: Vorstellung");
-        assert_eq!(reply_subject("Sv: Introduktion"), "Sv: Introduktion");
-        assert_eq!(reply_subject("Re[2]: Intro"), "Re[2]: Intro");
-        assert_eq!(reply_subject("  Intro  "), "Re: Intro");
-        // A colon in the subject is not a prefix.
-        assert_eq!(
-            reply_subject("Intro: Fred <> Sally"),
-            "Re: Intro: Fred <> Sally"
-        );
-        // "Fwd:" is not a reply: the reply to a forward is "Re: Fwd: …".
-        assert_eq!(reply_subject("Fwd: Intro"), "Re: Fwd: Intro");
-    }
-
-    #[test]
-    fn topics_lose_every_prefix() {
-        assert_eq!(topic("Re: AW: Fwd: Fred, meet Sally"), "Fred, meet Sally");
-        assert_eq!(topic("Intro: Fred <> Sally"), "Intro: Fred <> Sally");
-        assert_eq!(topic("[club] Re: Intro"), "[club] Re: Intro");
-        assert_eq!(topic("回复：介绍"), "介绍");
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Intake<'_, '_> {
             return Verdict::Ignored(NoFrom);
         };
         let thread = self.mail.thread_ids();
-        let reply_like = !thread.is_empty() || has_reply_prefix(self.subject);
+        let reply_like = !thread.is_empty() || crate::subject::has_reply_prefix(self.subject);
         if automatic::is_list(&self.mail, reply_like) {
             return Verdict::Ignored(List);
         }
@@ -342,7 +342,7 @@ impl Intake<'_, '_> {
         let parties = parties(original.recipients, &introducer, self.config);
         let subject = original
             .subject
-            .unwrap_or_else(|| strip_forward_prefixes(self.subject).to_string());
+            .unwrap_or_else(|| crate::subject::strip_forward_prefixes(self.subject).to_string());
         let (thread_root, references) = match original.message_id {
             Some(id) => (id.clone(), chain(original.references, &id)),
             None => (
@@ -491,40 +491,6 @@ fn chain<S: AsRef<str>>(references: Vec<S>, id: &str) -> Vec<String> {
     chain
 }
 
-/// Whether a subject starts with a reply prefix (`Re:`, `AW:`, `SV:`, `Re[2]:`, `回复:`…).
-fn has_reply_prefix(subject: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "re", "aw", "antw", "antwort", "sv", "vs", "ref", "rif", "r", "odp", "res", "ynt", "atb",
-        "回复", "回覆", "答复",
-    ];
-    let mut s = subject.trim();
-    while let Some(rest) = s.strip_prefix('[') {
-        s = rest
-            .split_once(']')
-            .map_or("", |(_, after)| after)
-            .trim_start();
-    }
-    let Some((head, _)) = s.split_once([':', '：']) else {
-        return false;
-    };
-    let head = head
-        .trim()
-        .trim_end_matches(|c: char| c.is_ascii_digit() || "[]()".contains(c));
-    PREFIXES.iter().any(|p| head.eq_ignore_ascii_case(p))
-}
-
-/// A forward's subject without its forward prefixes, case kept: "Fwd: FW: Intro" → "Intro".
-fn strip_forward_prefixes(subject: &str) -> &str {
-    let mut s = subject.trim();
-    while forward::has_forward_prefix(s) {
-        match s.split_once([':', '：']) {
-            Some((_, rest)) => s = rest.trim_start(),
-            None => break,
-        }
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,28 +588,6 @@ transport = "file"
             &c,
         );
         assert_eq!(emails(&got), ["fred@x.example", "sally@y.example"]);
-    }
-
-    #[test]
-    fn reply_and_forward_prefixes() {
-        for s in [
-            "Re: Intro",
-            "RE: RE: x",
-            "AW: Vorstellung",
-            "Re[2]: x",
-            "[EXT] Re: x",
-            "回复：介绍",
-        ] {
-            assert!(has_reply_prefix(s), "{s}");
-        }
-        for s in ["Intro: Fred", "Fwd: Intro", "Regarding: x", ""] {
-            assert!(!has_reply_prefix(s), "{s}");
-        }
-        assert_eq!(
-            strip_forward_prefixes("Fwd: FW: Intro: Fred <> Sally"),
-            "Intro: Fred <> Sally"
-        );
-        assert_eq!(strip_forward_prefixes("Intro"), "Intro");
     }
 
     #[test]

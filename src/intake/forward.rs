@@ -51,7 +51,7 @@ pub(crate) fn original(mail: &Mail<'_>, subject: &str) -> Option<Original> {
     attached(mail).or_else(|| {
         let text = body_text(mail)?;
         let (block, marked) = header_block(&text)?;
-        (marked || has_forward_prefix(subject)).then(|| block.into_original())
+        (marked || crate::subject::has_forward_prefix(subject)).then(|| block.into_original())
     })
 }
 
@@ -134,29 +134,6 @@ pub(crate) fn html_lines(html: &str) -> String {
     }
     out.push_str(rest);
     html_to_text(&out)
-}
-
-/// Whether a subject starts with a forward prefix (`Fwd:`, `FW:`, `WG:`, `TR:`, `RV:`…).
-pub(crate) fn has_forward_prefix(subject: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "fwd", "fw", "wg", "tr", "rv", "enc", "doorst", "vb", "vs", "i", "pd", "转发", "轉寄",
-        "転送",
-    ];
-    let mut s = subject.trim();
-    // Skip "[External]" style tags before the prefix.
-    while let Some(rest) = s.strip_prefix('[') {
-        s = rest
-            .split_once(']')
-            .map_or("", |(_, after)| after)
-            .trim_start();
-    }
-    match s.split_once([':', '：']) {
-        Some((head, _)) => {
-            let head = head.trim();
-            PREFIXES.iter().any(|p| head.eq_ignore_ascii_case(p))
-        }
-        None => false,
-    }
 }
 
 /// The fields of a quoted header block.
@@ -479,22 +456,5 @@ mod tests {
         assert!(parse("Hi Fred,\n\nmeet Sally: she bakes.\nTo: be continued\n").is_none());
         assert!(parse("").is_none());
         assert!(parse("From: nobody\n\nbody").is_none());
-    }
-
-    #[test]
-    fn forward_prefixes() {
-        for s in [
-            "Fwd: Intro",
-            "FW: Intro",
-            "WG: Vorstellung",
-            "TR : Présentation",
-            "[EXT] Fwd: x",
-            "转发: 介绍",
-        ] {
-            assert!(has_forward_prefix(s), "{s}");
-        }
-        for s in ["Re: Fwd: Intro", "Intro: Fred", "Fwdx: y", ""] {
-            assert!(!has_forward_prefix(s), "{s}");
-        }
     }
 }

@@ -19,6 +19,7 @@ mod classify;
 mod forward;
 mod message;
 
+pub use crate::subject::normalize_subject;
 pub use classify::classify;
 
 use chrono::{DateTime, Utc};
@@ -231,61 +232,4 @@ pub struct Introduction {
     pub references: Vec<String>,
     /// Whether it arrived as a forward to the tracking address.
     pub forwarded: bool,
-}
-
-/// A subject without its reply and forward prefixes (`Re:`, `RE:`, `AW:`, `Fwd:`, `WG:`,
-/// `Antw:`, `[tag]`…), whitespace folded and lower-cased: two subjects of one thread compare
-/// equal.
-pub fn normalize_subject(subject: &str) -> String {
-    const PREFIXES: &[&str] = &[
-        "re", "aw", "antw", "sv", "vs", "ref", "rif", "fw", "fwd", "wg", "tr", "rv", "enc", "r",
-    ];
-    let mut s = subject.trim();
-    loop {
-        let before = s;
-        if let Some(rest) = s.strip_prefix('[')
-            && let Some(end) = rest.find(']')
-        {
-            s = rest[end + 1..].trim_start();
-        }
-        if let Some((head, rest)) = s.split_once(':') {
-            // "Re[2]: x" and "Re(2): x" count as "Re:" too.
-            let word = head.trim().trim_end_matches(|c: char| {
-                c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')')
-            });
-            if PREFIXES.iter().any(|p| word.eq_ignore_ascii_case(p)) {
-                s = rest.trim_start();
-            }
-        }
-        if s == before {
-            break;
-        }
-    }
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subjects_normalise_across_languages_and_clients() {
-        let plain = normalize_subject("Intro: Fred <> Sally");
-        for s in [
-            "Re: Intro: Fred <> Sally",
-            "RE: RE: Intro: Fred <> Sally",
-            "AW: Intro: Fred <> Sally",
-            "Antw: WG: Intro:  Fred <> Sally",
-            "Fwd: Re: intro: fred <> sally",
-            "Re[2]: Intro: Fred <> Sally",
-            "[External] Re: Intro: Fred <> Sally",
-        ] {
-            assert_eq!(normalize_subject(s), plain, "{s}");
-        }
-        // "Intro:" is not a reply prefix and stays.
-        assert_eq!(plain, "intro: fred <> sally");
-    }
 }
