@@ -32,19 +32,44 @@ impl Person {
         Person { email, name }
     }
 
-    /// The first word of the name, for greetings ("Hi Sally,").
+    /// The first word of the name, for greetings ("Hi Sally,"); a title before it is skipped
+    /// ("Dr. Sally Lee" is greeted as Sally), unless the name is only a title and a surname.
     pub fn first_name(&self) -> &str {
         // "Smith, Fred" is how some directories write names: the first name follows the comma.
         // In "Fred Smith, CPA" the comma starts a suffix: the first name comes first.
-        if let Some((family, given)) = self.name.split_once(',')
-            && family.split_whitespace().count() == 1
-            && let Some(first) = given.split_whitespace().next()
-        {
-            return first;
+        let given = match self.name.split_once(',') {
+            Some((family, given)) if family.split_whitespace().count() == 1 => given,
+            _ => self.name.as_str(),
+        };
+        let mut words = words_of(given);
+        if words.is_empty() {
+            words = words_of(&self.name);
         }
-        let first = self.name.split_whitespace().next().unwrap_or(&self.name);
-        first.trim_end_matches(',')
+        // Skip titles while a first name and a surname remain after them.
+        let mut rest = words.as_slice();
+        while rest.len() > 2 && is_title(rest[0]) {
+            rest = &rest[1..];
+        }
+        rest.first().copied().unwrap_or(self.name.trim())
     }
+}
+
+/// The words of a name, without the commas that follow some of them.
+fn words_of(name: &str) -> Vec<&str> {
+    name.split_whitespace()
+        .map(|w| w.trim_end_matches(','))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Titles written before a name: greeting someone by one of them ("Hi Dr.,") would be odd.
+fn is_title(word: &str) -> bool {
+    const TITLES: &[&str] = &[
+        "dr", "prof", "mr", "mrs", "ms", "mx", "miss", "sir", "dame", "herr", "frau", "mme",
+        "mlle", "sr", "sra", "dott", "ing",
+    ];
+    let bare = word.trim_end_matches('.').to_lowercase();
+    TITLES.contains(&bare.as_str())
 }
 
 impl fmt::Display for Person {
@@ -299,6 +324,20 @@ mod tests {
             "Sally"
         );
         assert_eq!(Person::new("a@x", Some("Prince")).first_name(), "Prince");
+        assert_eq!(
+            Person::new("a@x", Some("Dr. Sally Lee")).first_name(),
+            "Sally"
+        );
+        assert_eq!(
+            Person::new("a@x", Some("Prof Dr Ana Ruiz")).first_name(),
+            "Ana"
+        );
+        // A title and a surname only: the title is the best greeting there is.
+        assert_eq!(Person::new("a@x", Some("Dr. Lee")).first_name(), "Dr.");
+        assert_eq!(
+            Person::new("a@x", Some("Frau Anna Schmidt")).first_name(),
+            "Anna"
+        );
         assert_eq!(
             Person::new("a@x", Some("Fred Bloggs, CPA")).first_name(),
             "Fred"
