@@ -924,3 +924,114 @@ async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
     assert!(daemon.log().contains("UIDVALIDITY"), "{}", daemon.log());
     daemon.kill();
 }
+
+/// A reply to `parent` as a mail client writes it: to the tracking address, threaded under
+/// it, top-posted above the quoted original.
+fn answer(from: &str, parent: &[u8], text: &str) -> Vec<u8> {
+    let p = MessageParser::default().parse(parent).unwrap();
+    let id = p.message_id().unwrap();
+    let quoted: String = p
+        .body_text(0)
+        .unwrap()
+        .lines()
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    format!(
+        "From: {from}\r\nTo: {TRACKING}\r\nSubject: Re: {subject}\r\n\
+         Message-ID: <answer.{n}@parties.test>\r\nIn-Reply-To: <{id}>\r\nReferences: <{id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n\r\n\
+         On Tue, 3 Nov 2026 at 10:00, Alice Smith <{TRACKING}> wrote:\r\n{quoted}",
+        subject = p.subject().unwrap_or_default(),
+        n = text.len(),
+    )
+    .into_bytes()
+}
+
+/// The message in `user`'s inbox whose X-Referrald-Kind is `kind`, once it has arrived.
+async fn arrived(mail: &MailSystem, user: &str, count: usize, kind: &str) -> Vec<u8> {
+    let all = mail
+        .wait_for_count(user, "INBOX", count, WAIT)
+        .await
+        .unwrap();
+    all.into_iter()
+        .find(|raw| header(raw, "X-Referrald-Kind") == kind)
+        .unwrap_or_else(|| panic!("{user} has no {kind}"))
+}
+
+#[tokio::test]
+async fn replies_close_the_loop_while_the_daemon_runs() {
+    const BOB: &str = "bob@introducer.test";
+    const FRED: &str = "fred@parties.test";
+    const SALLY: &str = "sally@parties.test";
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = Daemon::new(&mail, &FAST);
+    // Only the follow-ups fall due in this test.
+    let config = std::fs::read_to_string(daemon.path("referrald.toml")).unwrap();
+    let config = config.replace("feedback-after = \"1d\"", "feedback-after = \"30d\"");
+    std::fs::write(daemon.path("referrald.toml"), config).unwrap();
+
+    // The introduction was recorded, and Bob thanked, yesterday: an outcome report today is
+    // then not a second message to him on one day.
+    let yesterday = (chrono::Utc::now() - chrono::TimeDelta::days(1)).to_rfc3339();
+    std::fs::write(
+        daemon.path("intro.eml"),
+        intro(
+            "loop",
+            BOB,
+            &format!("Fred Jones <{FRED}>"),
+            &format!("Sally Lee <{SALLY}>"),
+        ),
+    )
+    .unwrap();
+    let intro_path = daemon.path("intro.eml");
+    daemon.cli(&["--now", &yesterday, "ingest", intro_path.to_str().unwrap()]);
+    daemon.cli(&["--now", &yesterday, "tick"]);
+    arrived(&mail, BOB, 1, "thank_you").await;
+
+    // The daemon sends the follow-ups, which are overdue.
+    daemon.start();
+    let to_fred = arrived(&mail, FRED, 1, "follow_up").await;
+    let to_sally = arrived(&mail, SALLY, 1, "follow_up").await;
+
+    // Fred answers through Postfix; the daemon reads it from the mailbox (IDLE), records
+    // what he said, and tells Bob.
+    let fred = answer(
+        "Fred Jones <fred@parties.test>",
+        &to_fred,
+        "5 — we signed a $2,500 contract!\r\n\r\nFred\r\n+44 20 7946 0958",
+    );
+    mail.send(FRED, &[TRACKING], &fred).await.unwrap();
+    let report = arrived(&mail, BOB, 2, "outcome_report").await;
+    let report = MessageParser::default().parse(&report).unwrap();
+    let text = report.body_text(0).unwrap();
+    assert!(
+        text.contains("5 out of 5") && text.contains("2,500"),
+        "{text}"
+    );
+    let show: serde_json::Value =
+        serde_json::from_str(&daemon.cli(&["show", "1", "--json"])).unwrap();
+    assert_eq!(show["status"], "succeeded", "{show}");
+    assert_eq!(show["feedback"][0]["rating"], 5);
+    assert_eq!(show["feedback"][0]["outcome"], "won");
+    assert_eq!(show["feedback"][0]["value"], 2500.0);
+
+    // Sally says STOP: recorded, her pending mail cancelled, nothing sent in reply.
+    let stop = answer("Sally Lee <sally@parties.test>", &to_sally, "STOP");
+    mail.send(SALLY, &[TRACKING], &stop).await.unwrap();
+    until(&daemon, WAIT, "the opt-out to be recorded", |d| {
+        d.count("SELECT count(*) FROM contacts WHERE opted_out_at IS NOT NULL") == 1
+    })
+    .await;
+    let outbox: serde_json::Value =
+        serde_json::from_str(&daemon.cli(&["outbox", "--json"])).unwrap();
+    for row in outbox.as_array().unwrap() {
+        if row["to"] == SALLY && row["kind"] != "follow_up" {
+            assert_eq!(row["state"], "cancelled", "{row}");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(mail.fetch_all(SALLY, "INBOX").await.unwrap().len(), 1);
+    assert_eq!(mail.fetch_all(BOB, "INBOX").await.unwrap().len(), 2);
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+}
