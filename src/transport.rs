@@ -15,11 +15,13 @@ use anyhow::anyhow;
 use lettre::Message;
 use lettre::transport::smtp;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 
-use crate::config::{Config, Smtp, Tls, TransportKind};
-use crate::net::{Stream, loopback_host};
+use crate::config::{Config, ConfigError, Smtp, Tls, TransportKind};
+use crate::net::{Stream, Trust, loopback_host};
 
 /// Why a message was not accepted, sorted by what the outbox should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -248,6 +250,11 @@ pub struct SmtpTransport {
     host: String,
     port: u16,
     tls: Tls,
+    /// Whom the server's certificate may chain to.
+    trust: Trust,
+    /// For STARTTLS, which lettre performs with its own rustls configuration: built once,
+    /// from the same roots and `ca-file` as `trust`.
+    starttls: Option<TlsParameters>,
     credentials: Option<Credentials>,
     /// Connections not in use, with when each was last used.
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
@@ -264,13 +271,19 @@ impl std::fmt::Debug for SmtpTransport {
 }
 
 impl SmtpTransport {
-    /// A transport for `[smtp]`; `base_dir` resolves a relative `password-file`.
+    /// A transport for `[smtp]`; `base_dir` resolves a relative `password-file` or
+    /// `ca-file`. A `ca-file` that cannot be used is a [`ConfigError`].
     ///
     /// `tls = "none"` is refused unless the host is a loopback address (or resolves only to
     /// loopback addresses): a password or anyone's email must never cross a network in clear.
     pub fn new(smtp: &Smtp, base_dir: &Path) -> anyhow::Result<SmtpTransport> {
         let port = smtp.port();
         let server = format!("{}:{port}", smtp.host);
+        let trust = Trust::load("smtp", smtp.ca_path(base_dir)?.as_deref())?;
+        let starttls = match smtp.tls {
+            Tls::Starttls => Some(starttls_parameters(&smtp.host, &trust)?),
+            Tls::Implicit | Tls::None => None,
+        };
         let host = match smtp.tls {
             Tls::Implicit | Tls::Starttls => smtp.host.clone(),
             Tls::None => loopback_host(&smtp.host, port)
@@ -290,6 +303,8 @@ impl SmtpTransport {
             host,
             port,
             tls: smtp.tls,
+            trust,
+            starttls,
             credentials,
             idle: Mutex::new(Vec::new()),
             server,
@@ -300,7 +315,7 @@ impl SmtpTransport {
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let temporary = |e: anyhow::Error| SendError::Temporary(format!("{}: {e:#}", self.server));
         let stream = match self.tls {
-            Tls::Implicit => Stream::connect_tls(&self.host, self.port).await,
+            Tls::Implicit => Stream::connect_tls(&self.host, self.port, &self.trust).await,
             Tls::Starttls | Tls::None => Stream::connect_plain(&self.host, self.port).await,
         }
         .map_err(temporary)?;
@@ -310,7 +325,7 @@ impl SmtpTransport {
             &self.server,
         )
         .await?;
-        if self.tls == Tls::Starttls {
+        if let Some(parameters) = &self.starttls {
             if !connection.can_starttls() {
                 connection.abort().await;
                 return Err(SendError::Temporary(format!(
@@ -318,9 +333,11 @@ impl SmtpTransport {
                     self.server
                 )));
             }
-            let parameters =
-                TlsParameters::new(self.host.clone()).map_err(|e| classify(&e, &self.server))?;
-            within(connection.starttls(parameters, &hello), &self.server).await?;
+            within(
+                connection.starttls(parameters.clone(), &hello),
+                &self.server,
+            )
+            .await?;
         }
         if let Some(credentials) = &self.credentials {
             let mechanisms = [Mechanism::Plain, Mechanism::Login];
@@ -389,6 +406,20 @@ impl Transport for SmtpTransport {
     fn close(&self) -> CloseFuture<'_> {
         Box::pin(self.close_idle())
     }
+}
+
+/// lettre's STARTTLS parameters for `host`: Mozilla's roots and the `ca-file`'s
+/// certificates, as [`Trust`] has them, with the host name checked.
+fn starttls_parameters(host: &str, trust: &Trust) -> Result<TlsParameters, ConfigError> {
+    let cannot = |e: smtp::Error| ConfigError(format!("[smtp]: cannot set up STARTTLS: {e}"));
+    let mut builder =
+        TlsParameters::builder(host.to_string()).certificate_store(CertificateStore::WebpkiRoots);
+    for certificate in trust.extra_certificates() {
+        builder = builder.add_root_certificate(
+            Certificate::from_der(certificate.as_ref().to_vec()).map_err(cannot)?,
+        );
+    }
+    builder.build_rustls().map_err(cannot)
 }
 
 /// The name we greet the server with: this machine's host name when it has a proper one.

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::composer::Composer;
 use crate::config::{Config, TransportKind};
+use crate::net::Trust;
 use crate::source::imap::{ImapSession, LoginRefused};
 use crate::store::Store;
 use crate::transport;
@@ -141,6 +142,19 @@ async fn imap(config: &Config) -> Line {
             "add one naming the tracking mailbox (see config.example.toml): `run` needs it",
         );
     };
+    let trust = match imap
+        .ca_path(&config.base_dir)
+        .and_then(|ca_file| Trust::load("imap", ca_file.as_deref()))
+    {
+        Ok(trust) => trust,
+        Err(e) => {
+            return Line::fail(
+                "IMAP",
+                format!("{e}"),
+                "ca-file must be a PEM file of the certificates to trust besides Mozilla's roots (or leave it out)",
+            );
+        }
+    };
     let password = match imap.secret().reveal(&config.base_dir) {
         Ok(p) => p,
         Err(e) => {
@@ -151,7 +165,7 @@ async fn imap(config: &Config) -> Line {
             );
         }
     };
-    let mut session = match ImapSession::connect(imap, &password).await {
+    let mut session = match ImapSession::connect(imap, &trust, &password).await {
         Ok(s) => s,
         Err(e) if e.downcast_ref::<LoginRefused>().is_some() => {
             return Line::fail(
