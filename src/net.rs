@@ -23,7 +23,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::rustls::{self, CertificateError, ClientConfig, RootCertStore};
 
 use crate::config::ConfigError;
 
@@ -62,7 +62,8 @@ impl Stream {
     }
 
     /// Starts TLS on a plain connection (after STARTTLS), checking that the certificate is
-    /// for `host` and chains to `trust`.
+    /// for `host` and chains to `trust`. A refused certificate is a [`CertificateRefused`]
+    /// error that says what to do about it.
     pub async fn upgrade(self, host: &str, trust: &Trust) -> Result<Stream> {
         let tcp = match self {
             Stream::Plain(tcp) => tcp,
@@ -71,10 +72,18 @@ impl Stream {
         let name = ServerName::try_from(host.to_string())
             .with_context(|| format!("{host} is not a valid TLS server name"))?;
         let handshake = TlsConnector::from(trust.anchors.config.clone()).connect(name, tcp);
-        let tls = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
-            .await
-            .map_err(|_| anyhow!("the TLS handshake with {host} timed out"))?
-            .with_context(|| format!("TLS handshake with {host} failed"))?;
+        let tls = match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                return Err(match certificate_problem(&e) {
+                    Some(problem) => trust.refusal(host, problem).into(),
+                    None => {
+                        anyhow::Error::new(e).context(format!("TLS handshake with {host} failed"))
+                    }
+                });
+            }
+            Err(_) => return Err(anyhow!("the TLS handshake with {host} timed out")),
+        };
         Ok(Stream::Tls(Box::new(tls)))
     }
 
@@ -162,6 +171,41 @@ impl Trust {
     pub fn extra_certificates(&self) -> &[CertificateDer<'static>] {
         &self.anchors.extra
     }
+
+    /// The error for a handshake with `host` that failed over the server's certificate:
+    /// what is wrong and what to do about it.
+    pub fn refusal(&self, host: &str, problem: &CertificateError) -> CertificateRefused {
+        let section = self.section;
+        let what = match problem {
+            CertificateError::UnknownIssuer => match &self.ca_file {
+                None => format!(
+                    "the server's certificate is not trusted ({problem}); if the server uses a private CA or a self-signed certificate, name it with ca-file in [{section}]"
+                ),
+                Some(file) => format!(
+                    "the server's certificate is not trusted ({problem}): neither Mozilla's CAs nor {} vouch for it; ca-file in [{section}] must hold the certificate of the CA that issued it, or the server's own self-signed certificate",
+                    file.display()
+                ),
+            },
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!(
+                    "the server's certificate is not valid for {host} ({problem}); set host in [{section}] to a name the certificate is for"
+                )
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => format!(
+                "the server's certificate is outside its validity period ({problem}); renew it on the server, or check this machine's clock"
+            ),
+            // webpki's refusal of a certificate marked as a CA, as a quick self-signed one is
+            // (`openssl req -x509` marks it so by default); rustls passes it on as text only.
+            CertificateError::Other(other) if other.to_string() == "CaUsedAsEndEntity" => format!(
+                "the server's certificate is marked as a CA certificate, which cannot be a server's own (CaUsedAsEndEntity); if it is self-signed, make it again with basicConstraints CA:FALSE and a subjectAltName for {host}"
+            ),
+            other => format!("the server's certificate was refused ({other})"),
+        };
+        CertificateRefused(format!("the TLS handshake with {host} failed: {what}"))
+    }
 }
 
 impl Anchors {
@@ -219,6 +263,40 @@ fn read_ca_file(section: &str, file: &Path) -> Result<Vec<CertificateDer<'static
             })?;
     }
     Ok(certificates)
+}
+
+/// The server's certificate was refused in a TLS handshake. Waiting will not help: the
+/// message says what to change, and `doctor` shows it instead of its general hints.
+#[derive(Debug)]
+pub struct CertificateRefused(String);
+
+impl fmt::Display for CertificateRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CertificateRefused {}
+
+/// Why the server's certificate was refused, if `err` (or anything in its chain) is a TLS
+/// handshake that failed over it. rustls's error travels inside an `io::Error`, which hides
+/// it from `source()`: look inside those too.
+pub fn certificate_problem<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a CertificateError> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
+            e.downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::InvalidCertificate(problem)) = tls {
+            return Some(problem);
+        }
+        next = e.source();
+    }
+    None
 }
 
 impl AsyncRead for Stream {
@@ -394,5 +472,83 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains('\n'), "one sentence: {err}");
+    }
+
+    #[test]
+    fn a_refused_certificate_says_what_to_do() {
+        let without = Trust::load("imap", None).unwrap();
+        let text = without
+            .refusal("mail.example.org", &CertificateError::UnknownIssuer)
+            .to_string();
+        assert_eq!(
+            text,
+            "the TLS handshake with mail.example.org failed: the server's certificate is not trusted (UnknownIssuer); if the server uses a private CA or a self-signed certificate, name it with ca-file in [imap]"
+        );
+
+        let (_dir, path, with) = load(CA_ONE);
+        let text = with
+            .unwrap()
+            .refusal("mail.example.org", &CertificateError::UnknownIssuer)
+            .to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("ca-file in [imap] must hold"), "{text}");
+
+        let text = Trust::load("smtp", None)
+            .unwrap()
+            .refusal("127.0.0.1", &CertificateError::NotValidForName)
+            .to_string();
+        assert!(
+            text.contains("not valid for 127.0.0.1") && text.contains("set host in [smtp]"),
+            "{text}"
+        );
+        let text = without.refusal("h", &CertificateError::Expired).to_string();
+        assert!(text.contains("renew it"), "{text}");
+        // How rustls reports webpki's CaUsedAsEndEntity.
+        let ca = rustls::OtherError(Arc::new(io::Error::other("CaUsedAsEndEntity")));
+        let text = without
+            .refusal("h", &CertificateError::Other(ca))
+            .to_string();
+        assert!(text.contains("basicConstraints CA:FALSE"), "{text}");
+    }
+
+    /// An error with a source, as lettre and anyhow wrap what they are given.
+    #[derive(Debug)]
+    struct Wrapped(io::Error);
+
+    impl fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection error")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn certificate_problems_are_found_inside_io_errors() {
+        // How tokio-rustls reports a refused certificate.
+        let refused = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            )
+        };
+        assert_eq!(
+            certificate_problem(&refused()),
+            Some(&CertificateError::UnknownIssuer)
+        );
+        assert_eq!(
+            certificate_problem(&Wrapped(refused())),
+            Some(&CertificateError::UnknownIssuer)
+        );
+        let other = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert_eq!(certificate_problem(&Wrapped(other)), None);
+        assert_eq!(
+            certificate_problem(&io::Error::from(io::ErrorKind::ConnectionReset)),
+            None
+        );
     }
 }

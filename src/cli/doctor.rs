@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::composer::Composer;
 use crate::config::{Config, TransportKind};
-use crate::net::Trust;
+use crate::net::{CertificateRefused, Trust};
 use crate::source::imap::{ImapSession, LoginRefused};
 use crate::store::Store;
 use crate::transport;
@@ -34,6 +34,15 @@ impl Line {
             ok: false,
             what,
             text: format!("{problem}; {fix}"),
+        }
+    }
+
+    /// A failure whose description already says what to do.
+    fn fail_explained(what: &'static str, problem: String) -> Line {
+        Line {
+            ok: false,
+            what,
+            text: problem,
         }
     }
 
@@ -167,6 +176,9 @@ async fn imap(config: &Config) -> Line {
     };
     let mut session = match ImapSession::connect(imap, &trust, &password).await {
         Ok(s) => s,
+        Err(e) if e.downcast_ref::<CertificateRefused>().is_some() => {
+            return Line::fail_explained("IMAP", format!("{e:#}"));
+        }
         Err(e) if e.downcast_ref::<LoginRefused>().is_some() => {
             return Line::fail(
                 "IMAP",
@@ -217,6 +229,9 @@ async fn outbound(config: &Config) -> Line {
     };
     let result = transport.test_connection().await;
     match (config.outbound.transport, &config.smtp, result) {
+        (TransportKind::Smtp, _, Err(e)) if e.downcast_ref::<CertificateRefused>().is_some() => {
+            Line::fail_explained("SMTP", format!("{e:#}"))
+        }
         (TransportKind::File, _, Ok(())) => Line::ok(
             "outbound",
             format!(
@@ -224,11 +239,9 @@ async fn outbound(config: &Config) -> Line {
                 config.outbox_dir().display()
             ),
         ),
-        (TransportKind::File, _, Err(e)) => Line::fail(
-            "outbound",
-            e.reason().to_string(),
-            "make outbox-dir writable",
-        ),
+        (TransportKind::File, _, Err(e)) => {
+            Line::fail("outbound", format!("{e:#}"), "make outbox-dir writable")
+        }
         (TransportKind::Smtp, Some(smtp), Ok(())) => Line::ok(
             "SMTP",
             match &smtp.username {
@@ -242,7 +255,7 @@ async fn outbound(config: &Config) -> Line {
         ),
         (TransportKind::Smtp, _, Err(e)) => Line::fail(
             "SMTP",
-            e.reason().to_string(),
+            format!("{e:#}"),
             "check [smtp] host, port and tls (465 with \"implicit\", 587 with \"starttls\") and the login",
         ),
         (TransportKind::Smtp, None, Ok(())) => Line::fail(

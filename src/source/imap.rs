@@ -108,7 +108,8 @@ where
 impl ImapSession {
     /// Connects to `[imap]`, reads the greeting, secures the connection as configured
     /// (the certificate must chain to `trust`) and logs in. A refused login is a
-    /// [`LoginRefused`] error.
+    /// [`LoginRefused`] error, a refused certificate a
+    /// [`CertificateRefused`](crate::net::CertificateRefused).
     pub async fn connect(imap: &Imap, trust: &Trust, password: &str) -> Result<ImapSession> {
         let port = imap.port();
         let server = format!("{}:{port}", imap.host);
