@@ -192,8 +192,7 @@ impl Secret<'_> {
             return Ok(p.clone());
         }
         if let Some(file) = self.file {
-            let path = credential_path(file, std::env::var_os("CREDENTIALS_DIRECTORY"))
-                .map(|p| resolve(base_dir, &p))?;
+            let path = config_file_path("password file", file, base_dir)?;
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 ConfigError(format!("cannot read password file {}: {e}", path.display()))
             })?;
@@ -232,10 +231,19 @@ impl Secret<'_> {
     }
 }
 
-/// Expands a leading `%d/` in a password file's path to systemd's credentials directory
+/// Where a file named in the configuration (a password file, a `ca-file`; `what` names it
+/// in errors) is: a leading `%d/` expanded, then resolved against the config file's
+/// directory.
+fn config_file_path(what: &str, file: &Path, base_dir: &Path) -> Result<PathBuf, ConfigError> {
+    credential_path(what, file, std::env::var_os("CREDENTIALS_DIRECTORY"))
+        .map(|path| resolve(base_dir, &path))
+}
+
+/// Expands a leading `%d/` in a file's path to systemd's credentials directory
 /// (`$CREDENTIALS_DIRECTORY`, where `LoadCredential=` puts secrets), as systemd's own `%d`
 /// specifier does in unit files. Only a leading `%d` is special, so no other path changes.
 fn credential_path(
+    what: &str,
     file: &Path,
     credentials_dir: Option<std::ffi::OsString>,
 ) -> Result<PathBuf, ConfigError> {
@@ -245,7 +253,7 @@ fn credential_path(
     match credentials_dir.filter(|d| !d.is_empty()) {
         Some(dir) => Ok(Path::new(&dir).join(rest)),
         None => Err(ConfigError(format!(
-            "password file {} names the systemd credentials directory (%d), but $CREDENTIALS_DIRECTORY is not set: run referrald under systemd with LoadCredential=, or give the file's real path",
+            "{what} {} names the systemd credentials directory (%d), but $CREDENTIALS_DIRECTORY is not set: run referrald under systemd with LoadCredential=, or give the file's real path",
             file.display()
         ))),
     }
@@ -286,6 +294,8 @@ pub struct Imap {
     pub password_file: Option<PathBuf>,
     /// A command (run with `sh -c`) whose first output line is the password.
     pub password_command: Option<String>,
+    /// A PEM file of CA (or self-signed server) certificates trusted besides Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
     /// The folder introducers' mail arrives in.
     #[serde(default = "default_folder")]
     pub folder: String,
@@ -318,6 +328,12 @@ impl Imap {
             Tls::Implicit => 993,
             _ => 143,
         })
+    }
+
+    /// `ca-file`, resolved like other paths (`%d/` too); `base_dir` is the config file's
+    /// directory.
+    pub fn ca_path(&self, base_dir: &Path) -> Result<Option<PathBuf>, ConfigError> {
+        ca_path("imap", self.ca_file.as_deref(), base_dir)
     }
 }
 
@@ -383,6 +399,8 @@ pub struct Smtp {
     pub password_file: Option<PathBuf>,
     /// A command (run with `sh -c`) whose first output line is the password.
     pub password_command: Option<String>,
+    /// A PEM file of CA (or self-signed server) certificates trusted besides Mozilla's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Smtp {
@@ -401,6 +419,21 @@ impl Smtp {
             _ => 587,
         })
     }
+
+    /// `ca-file`, resolved like other paths (`%d/` too); `base_dir` is the config file's
+    /// directory.
+    pub fn ca_path(&self, base_dir: &Path) -> Result<Option<PathBuf>, ConfigError> {
+        ca_path("smtp", self.ca_file.as_deref(), base_dir)
+    }
+}
+
+fn ca_path(
+    section: &str,
+    file: Option<&Path>,
+    base_dir: &Path,
+) -> Result<Option<PathBuf>, ConfigError> {
+    file.map(|file| config_file_path(&format!("[{section}] ca-file"), file, base_dir))
+        .transpose()
 }
 
 /// `[schedule]`: when each message of the plan is due, counted from the introduction.
@@ -943,21 +976,51 @@ transport = "file"
         let creds = Some(std::ffi::OsString::from(
             "/run/credentials/referrald.service",
         ));
+        let pw = "password file";
         assert_eq!(
-            credential_path(Path::new("%d/imap-password"), creds.clone()).unwrap(),
+            credential_path(pw, Path::new("%d/imap-password"), creds.clone()).unwrap(),
             PathBuf::from("/run/credentials/referrald.service/imap-password")
         );
         // Anything else is left alone.
         assert_eq!(
-            credential_path(Path::new("secrets/%d"), creds.clone()).unwrap(),
+            credential_path(pw, Path::new("secrets/%d"), creds.clone()).unwrap(),
             PathBuf::from("secrets/%d")
         );
         assert_eq!(
-            credential_path(Path::new("/etc/pw"), None).unwrap(),
+            credential_path(pw, Path::new("/etc/pw"), None).unwrap(),
             PathBuf::from("/etc/pw")
         );
-        let err = credential_path(Path::new("%d/imap-password"), None).unwrap_err();
+        let err = credential_path(pw, Path::new("%d/imap-password"), None).unwrap_err();
         assert!(err.to_string().contains("CREDENTIALS_DIRECTORY"), "{err}");
+    }
+
+    #[test]
+    fn ca_files_resolve_like_other_paths() {
+        let text = format!(
+            "{MINIMAL}\n[imap]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\nca-file = \"private-ca.pem\"\n[smtp]\nhost = \"h\"\nca-file = \"/etc/ssl/mail-ca.pem\"\n"
+        );
+        let c = parse(&text).unwrap();
+        let imap = c.imap.as_ref().unwrap();
+        assert_eq!(
+            imap.ca_path(&c.base_dir).unwrap(),
+            Some(PathBuf::from("/etc/referrald/private-ca.pem"))
+        );
+        let smtp = c.smtp.as_ref().unwrap();
+        assert_eq!(
+            smtp.ca_path(&c.base_dir).unwrap(),
+            Some(PathBuf::from("/etc/ssl/mail-ca.pem"))
+        );
+        // The default: none, only Mozilla's roots.
+        let c = parse(&format!(
+            "{MINIMAL}\n[imap]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.imap.unwrap().ca_path(Path::new("/x")).unwrap(), None);
+        let err = credential_path("[smtp] ca-file", Path::new("%d/ca.pem"), None).unwrap_err();
+        assert!(
+            err.to_string().starts_with("[smtp] ca-file %d/ca.pem"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError, Imap};
 use crate::model::OutboundId;
+use crate::net::Trust;
 use crate::outbox::DeliveryResult;
 use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
 use crate::store::Store;
@@ -60,6 +61,8 @@ type SharedStore = Arc<Mutex<Store>>;
 struct Daemon {
     config: Config,
     imap: Imap,
+    /// Whom the IMAP server's certificate may chain to.
+    imap_trust: Trust,
     store: SharedStore,
     composer: Composer,
     transport: Box<dyn Transport>,
@@ -79,6 +82,8 @@ pub async fn run(config: Config) -> Result<()> {
     })?;
     // Templates are checked before anything else: a broken override sends nothing.
     let composer = Composer::new(&config)?;
+    // A ca-file that cannot be used is a configuration error now, not a retry loop later.
+    let imap_trust = Trust::load("imap", imap.ca_path(&config.base_dir)?.as_deref())?;
     let path = config.store_path();
     let mut store = tokio::task::spawn_blocking(move || Store::open(&path))
         .await
@@ -93,7 +98,7 @@ pub async fn run(config: Config) -> Result<()> {
 
     // The first login happens here, so that a wrong password stops `run` at once with a clear
     // error instead of retrying for ever; a server that cannot be reached is retried.
-    let first = match connect(&imap, &config).await {
+    let first = match connect(&imap, &imap_trust, &config).await {
         Ok(session) => Some(session),
         Err(e) if e.downcast_ref::<LoginRefused>().is_some() => return Err(e),
         Err(e) => {
@@ -105,6 +110,7 @@ pub async fn run(config: Config) -> Result<()> {
     let daemon = Arc::new(Daemon {
         config,
         imap,
+        imap_trust,
         store: Arc::new(Mutex::new(store)),
         composer,
         transport,
@@ -160,7 +166,7 @@ pub async fn run(config: Config) -> Result<()> {
 }
 
 /// Connects and logs in to `[imap]`, reading the password afresh (it may have been rotated).
-async fn connect(imap: &Imap, config: &Config) -> Result<ImapSession> {
+async fn connect(imap: &Imap, trust: &Trust, config: &Config) -> Result<ImapSession> {
     let secret_source = imap.clone();
     let base_dir = config.base_dir.clone();
     // A password command may take a while: not on the runtime's thread.
@@ -168,7 +174,7 @@ async fn connect(imap: &Imap, config: &Config) -> Result<ImapSession> {
         .await
         .context("the password task failed")?
         .map_err(|e| anyhow::anyhow!("[imap]: {e}"))?;
-    ImapSession::connect(imap, &password).await
+    ImapSession::connect(imap, trust, &password).await
 }
 
 /// Sends a state to systemd, if it is listening (`Type=notify`); otherwise does nothing.
@@ -270,7 +276,7 @@ async fn mailbox_task(
         }
         let current = match session.take() {
             Some(s) => s,
-            None => match connect(&daemon.imap, &daemon.config).await {
+            None => match connect(&daemon.imap, &daemon.imap_trust, &daemon.config).await {
                 Ok(s) => s,
                 Err(e) => {
                     let wait = backoff.next();

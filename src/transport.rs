@@ -15,11 +15,13 @@ use anyhow::anyhow;
 use lettre::Message;
 use lettre::transport::smtp;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 
-use crate::config::{Config, Smtp, Tls, TransportKind};
-use crate::net::{Stream, loopback_host};
+use crate::config::{Config, ConfigError, Smtp, Tls, TransportKind};
+use crate::net::{CertificateRefused, Stream, Trust, certificate_problem, loopback_host};
 
 /// Why a message was not accepted, sorted by what the outbox should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +53,10 @@ impl SendError {
 /// (`Box<dyn Transport>`) and faked in tests.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
 
+/// What [`Transport::test_connection`] returns: not sorted, but with the error's type kept
+/// (a refused certificate is a [`CertificateRefused`]).
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
 /// What [`Transport::close`] returns.
 pub type CloseFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
@@ -62,7 +68,7 @@ pub trait Transport: Send + Sync {
 
     /// Checks that sending could work right now (the server answers and accepts our login;
     /// the directory is writable), for `referrald doctor`.
-    fn test_connection(&self) -> SendFuture<'_>;
+    fn test_connection(&self) -> CheckFuture<'_>;
 
     /// Closes connections kept for reuse (SMTP QUIT): when the outbox goes quiet, and at
     /// shutdown. Sending afterwards opens new ones.
@@ -130,7 +136,7 @@ impl Transport for FileTransport {
         })
     }
 
-    fn test_connection(&self) -> SendFuture<'_> {
+    fn test_connection(&self) -> CheckFuture<'_> {
         Box::pin(async move {
             let dir = self.dir.clone();
             tokio::task::spawn_blocking(move || {
@@ -139,10 +145,8 @@ impl Transport for FileTransport {
                 std::fs::remove_file(&probe)
             })
             .await
-            .map_err(|e| SendError::Temporary(format!("the writer task failed: {e}")))?
-            .map_err(|e| {
-                SendError::Temporary(format!("cannot write to {}: {e}", self.dir.display()))
-            })
+            .map_err(|e| anyhow!("the writer task failed: {e}"))?
+            .map_err(|e| anyhow!("cannot write to {}: {e}", self.dir.display()))
         })
     }
 }
@@ -248,6 +252,11 @@ pub struct SmtpTransport {
     host: String,
     port: u16,
     tls: Tls,
+    /// Whom the server's certificate may chain to.
+    trust: Trust,
+    /// For STARTTLS, which lettre performs with its own rustls configuration: built once,
+    /// from the same roots and `ca-file` as `trust`.
+    starttls: Option<TlsParameters>,
     credentials: Option<Credentials>,
     /// Connections not in use, with when each was last used.
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
@@ -264,13 +273,19 @@ impl std::fmt::Debug for SmtpTransport {
 }
 
 impl SmtpTransport {
-    /// A transport for `[smtp]`; `base_dir` resolves a relative `password-file`.
+    /// A transport for `[smtp]`; `base_dir` resolves a relative `password-file` or
+    /// `ca-file`. A `ca-file` that cannot be used is a [`ConfigError`].
     ///
     /// `tls = "none"` is refused unless the host is a loopback address (or resolves only to
     /// loopback addresses): a password or anyone's email must never cross a network in clear.
     pub fn new(smtp: &Smtp, base_dir: &Path) -> anyhow::Result<SmtpTransport> {
         let port = smtp.port();
         let server = format!("{}:{port}", smtp.host);
+        let trust = Trust::load("smtp", smtp.ca_path(base_dir)?.as_deref())?;
+        let starttls = match smtp.tls {
+            Tls::Starttls => Some(starttls_parameters(&smtp.host, &trust)?),
+            Tls::Implicit | Tls::None => None,
+        };
         let host = match smtp.tls {
             Tls::Implicit | Tls::Starttls => smtp.host.clone(),
             Tls::None => loopback_host(&smtp.host, port)
@@ -290,6 +305,8 @@ impl SmtpTransport {
             host,
             port,
             tls: smtp.tls,
+            trust,
+            starttls,
             credentials,
             idle: Mutex::new(Vec::new()),
             server,
@@ -297,30 +314,46 @@ impl SmtpTransport {
     }
 
     /// A fresh connection: greeted, EHLO'd, encrypted as configured, logged in.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let temporary = |e: anyhow::Error| SendError::Temporary(format!("{}: {e:#}", self.server));
+    async fn connect(&self) -> Result<AsyncSmtpConnection, ConnectError> {
         let stream = match self.tls {
-            Tls::Implicit => Stream::connect_tls(&self.host, self.port).await,
+            Tls::Implicit => Stream::connect_tls(&self.host, self.port, &self.trust).await,
             Tls::Starttls | Tls::None => Stream::connect_plain(&self.host, self.port).await,
         }
-        .map_err(temporary)?;
+        .map_err(|e| {
+            if e.downcast_ref::<CertificateRefused>().is_some() {
+                ConnectError::Certificate(e.context(self.server.clone()))
+            } else {
+                ConnectError::Other(SendError::Temporary(format!("{}: {e:#}", self.server)))
+            }
+        })?;
         let hello = hello_name();
         let mut connection = within(
             AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello),
             &self.server,
         )
         .await?;
-        if self.tls == Tls::Starttls {
+        if let Some(parameters) = &self.starttls {
             if !connection.can_starttls() {
                 connection.abort().await;
-                return Err(SendError::Temporary(format!(
+                return Err(ConnectError::Other(SendError::Temporary(format!(
                     "{} does not offer STARTTLS; use tls = \"implicit\" (port 465) if it speaks TLS from the start",
                     self.server
-                )));
+                ))));
             }
-            let parameters =
-                TlsParameters::new(self.host.clone()).map_err(|e| classify(&e, &self.server))?;
-            within(connection.starttls(parameters, &hello), &self.server).await?;
+            let upgrade = connection.starttls(parameters.clone(), &hello);
+            match tokio::time::timeout(SMTP_TIMEOUT, upgrade).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(match certificate_problem(&e) {
+                        Some(problem) => ConnectError::Certificate(
+                            anyhow::Error::new(self.trust.refusal(&self.host, problem))
+                                .context(self.server.clone()),
+                        ),
+                        None => ConnectError::Other(classify(&e, &self.server)),
+                    });
+                }
+                Err(_) => return Err(ConnectError::Other(no_answer(&self.server))),
+            }
         }
         if let Some(credentials) = &self.credentials {
             let mechanisms = [Mechanism::Plain, Mechanism::Login];
@@ -338,7 +371,7 @@ impl SmtpTransport {
                 idle.pop()
             };
             let Some((mut connection, since)) = candidate else {
-                return self.connect().await;
+                return self.connect().await.map_err(SendError::from);
             };
             if since.elapsed() < POOL_CHECK_AFTER
                 || tokio::time::timeout(SMTP_TIMEOUT, connection.test_connected())
@@ -378,9 +411,12 @@ impl Transport for SmtpTransport {
         })
     }
 
-    fn test_connection(&self) -> SendFuture<'_> {
+    fn test_connection(&self) -> CheckFuture<'_> {
         Box::pin(async move {
-            let mut connection = self.connect().await?;
+            let mut connection = self.connect().await.map_err(|e| match e {
+                ConnectError::Certificate(e) => e,
+                ConnectError::Other(e) => anyhow!("{}", e.reason()),
+            })?;
             let _ = tokio::time::timeout(Duration::from_secs(5), connection.quit()).await;
             Ok(())
         })
@@ -389,6 +425,45 @@ impl Transport for SmtpTransport {
     fn close(&self) -> CloseFuture<'_> {
         Box::pin(self.close_idle())
     }
+}
+
+/// Why [`SmtpTransport::connect`] got no connection.
+#[derive(Debug)]
+enum ConnectError {
+    /// The server's certificate was refused ([`CertificateRefused`], with the server named):
+    /// retried like any other connection failure, but `doctor` shows its advice alone.
+    Certificate(anyhow::Error),
+    /// Anything else, sorted.
+    Other(SendError),
+}
+
+impl From<SendError> for ConnectError {
+    fn from(e: SendError) -> ConnectError {
+        ConnectError::Other(e)
+    }
+}
+
+impl From<ConnectError> for SendError {
+    fn from(e: ConnectError) -> SendError {
+        match e {
+            ConnectError::Certificate(e) => SendError::Temporary(format!("{e:#}")),
+            ConnectError::Other(e) => e,
+        }
+    }
+}
+
+/// lettre's STARTTLS parameters for `host`: Mozilla's roots and the `ca-file`'s
+/// certificates, as [`Trust`] has them, with the host name checked.
+fn starttls_parameters(host: &str, trust: &Trust) -> Result<TlsParameters, ConfigError> {
+    let cannot = |e: smtp::Error| ConfigError(format!("[smtp]: cannot set up STARTTLS: {e}"));
+    let mut builder =
+        TlsParameters::builder(host.to_string()).certificate_store(CertificateStore::WebpkiRoots);
+    for certificate in trust.extra_certificates() {
+        builder = builder.add_root_certificate(
+            Certificate::from_der(certificate.as_ref().to_vec()).map_err(cannot)?,
+        );
+    }
+    builder.build_rustls().map_err(cannot)
 }
 
 /// The name we greet the server with: this machine's host name when it has a proper one.
@@ -403,11 +478,15 @@ async fn within<T>(
 ) -> Result<T, SendError> {
     match tokio::time::timeout(SMTP_TIMEOUT, exchange).await {
         Ok(result) => result.map_err(|e| classify(&e, server)),
-        Err(_) => Err(SendError::Temporary(format!(
-            "{server}: no answer within {}s",
-            SMTP_TIMEOUT.as_secs()
-        ))),
+        Err(_) => Err(no_answer(server)),
     }
+}
+
+fn no_answer(server: &str) -> SendError {
+    SendError::Temporary(format!(
+        "{server}: no answer within {}s",
+        SMTP_TIMEOUT.as_secs()
+    ))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -487,13 +566,8 @@ mod tests {
         let err = transport.send(&message).await.unwrap_err();
         assert!(err.is_temporary(), "{err}");
         assert!(err.reason().contains(&format!("127.0.0.1:{port}")), "{err}");
-        assert!(
-            transport
-                .test_connection()
-                .await
-                .unwrap_err()
-                .is_temporary()
-        );
+        let err = transport.test_connection().await.unwrap_err();
+        assert!(format!("{err:#}").contains("Connection refused"), "{err:#}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::composer::Composer;
 use crate::config::{Config, TransportKind};
+use crate::net::{CertificateRefused, Trust};
 use crate::source::imap::{ImapSession, LoginRefused};
 use crate::store::Store;
 use crate::transport;
@@ -33,6 +34,15 @@ impl Line {
             ok: false,
             what,
             text: format!("{problem}; {fix}"),
+        }
+    }
+
+    /// A failure whose description already says what to do.
+    fn fail_explained(what: &'static str, problem: String) -> Line {
+        Line {
+            ok: false,
+            what,
+            text: problem,
         }
     }
 
@@ -141,6 +151,19 @@ async fn imap(config: &Config) -> Line {
             "add one naming the tracking mailbox (see config.example.toml): `run` needs it",
         );
     };
+    let trust = match imap
+        .ca_path(&config.base_dir)
+        .and_then(|ca_file| Trust::load("imap", ca_file.as_deref()))
+    {
+        Ok(trust) => trust,
+        Err(e) => {
+            return Line::fail(
+                "IMAP",
+                format!("{e}"),
+                "ca-file must be a PEM file of the certificates to trust besides Mozilla's roots (or leave it out)",
+            );
+        }
+    };
     let password = match imap.secret().reveal(&config.base_dir) {
         Ok(p) => p,
         Err(e) => {
@@ -151,8 +174,11 @@ async fn imap(config: &Config) -> Line {
             );
         }
     };
-    let mut session = match ImapSession::connect(imap, &password).await {
+    let mut session = match ImapSession::connect(imap, &trust, &password).await {
         Ok(s) => s,
+        Err(e) if e.downcast_ref::<CertificateRefused>().is_some() => {
+            return Line::fail_explained("IMAP", format!("{e:#}"));
+        }
         Err(e) if e.downcast_ref::<LoginRefused>().is_some() => {
             return Line::fail(
                 "IMAP",
@@ -203,6 +229,9 @@ async fn outbound(config: &Config) -> Line {
     };
     let result = transport.test_connection().await;
     match (config.outbound.transport, &config.smtp, result) {
+        (TransportKind::Smtp, _, Err(e)) if e.downcast_ref::<CertificateRefused>().is_some() => {
+            Line::fail_explained("SMTP", format!("{e:#}"))
+        }
         (TransportKind::File, _, Ok(())) => Line::ok(
             "outbound",
             format!(
@@ -210,11 +239,9 @@ async fn outbound(config: &Config) -> Line {
                 config.outbox_dir().display()
             ),
         ),
-        (TransportKind::File, _, Err(e)) => Line::fail(
-            "outbound",
-            e.reason().to_string(),
-            "make outbox-dir writable",
-        ),
+        (TransportKind::File, _, Err(e)) => {
+            Line::fail("outbound", format!("{e:#}"), "make outbox-dir writable")
+        }
         (TransportKind::Smtp, Some(smtp), Ok(())) => Line::ok(
             "SMTP",
             match &smtp.username {
@@ -228,7 +255,7 @@ async fn outbound(config: &Config) -> Line {
         ),
         (TransportKind::Smtp, _, Err(e)) => Line::fail(
             "SMTP",
-            e.reason().to_string(),
+            format!("{e:#}"),
             "check [smtp] host, port and tls (465 with \"implicit\", 587 with \"starttls\") and the login",
         ),
         (TransportKind::Smtp, None, Ok(())) => Line::fail(

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use super::RawMessage;
 use crate::config::{Imap, MarkAs, Tls};
-use crate::net::{Stream, loopback_host};
+use crate::net::{Stream, Trust, loopback_host};
 
 /// How long one IMAP exchange may go without progress before the connection is given up.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -106,13 +106,15 @@ where
 }
 
 impl ImapSession {
-    /// Connects to `[imap]`, reads the greeting, secures the connection as configured and
-    /// logs in. A refused login is a [`LoginRefused`] error.
-    pub async fn connect(imap: &Imap, password: &str) -> Result<ImapSession> {
+    /// Connects to `[imap]`, reads the greeting, secures the connection as configured
+    /// (the certificate must chain to `trust`) and logs in. A refused login is a
+    /// [`LoginRefused`] error, a refused certificate a
+    /// [`CertificateRefused`](crate::net::CertificateRefused).
+    pub async fn connect(imap: &Imap, trust: &Trust, password: &str) -> Result<ImapSession> {
         let port = imap.port();
         let server = format!("{}:{port}", imap.host);
         let stream = match imap.tls {
-            Tls::Implicit => Stream::connect_tls(&imap.host, port).await?,
+            Tls::Implicit => Stream::connect_tls(&imap.host, port, trust).await?,
             Tls::Starttls => Stream::connect_plain(&imap.host, port).await?,
             Tls::None => {
                 let host = loopback_host(&imap.host, port)
@@ -143,7 +145,7 @@ impl ImapSession {
                 client.run_command_and_check_ok("STARTTLS", None),
             )
             .await?;
-            let stream = client.into_inner().upgrade(&imap.host).await?;
+            let stream = client.into_inner().upgrade(&imap.host, trust).await?;
             client = Client::new(stream);
         }
         let login = tokio::time::timeout(IO_TIMEOUT, client.login(&imap.username, password))

@@ -20,9 +20,19 @@
 //! watchdog process does the same if the test process dies without dropping it (a
 //! timeout's SIGKILL, Ctrl-C).
 //!
+//! [`MailSystem::start_with_tls`] adds TLS: a throwaway CA and a certificate for `localhost`
+//! and `127.0.0.1`, made with the `openssl` program in the instance's directory; Dovecot
+//! then also listens for implicit TLS ([`MailSystem::imaps_port`]) and offers STARTTLS on
+//! its plain port, and Postfix does the same ([`MailSystem::smtps_port`], wrapper mode, and
+//! STARTTLS on [`MailSystem::smtp_port`]). Clients trust [`MailSystem::ca_file`].
+//! [`MailSystem::start_with_self_signed_tls`] presents a self-signed certificate for
+//! `localhost` alone instead. Plain-text logins keep working on the plain ports, so every
+//! helper below works the same either way.
+//!
 //! Needs root (both servers start as root and switch to their own users) and the Debian
-//! packages dovecot-imapd, dovecot-lmtpd and postfix; `.ci/install-mail-servers` installs
-//! them. Without them [`MailSystem::start`] fails with that advice: tests never skip.
+//! packages dovecot-imapd, dovecot-lmtpd and postfix (and openssl for TLS);
+//! `.ci/install-mail-servers` installs them. Without them [`MailSystem::start`] fails with
+//! that advice: tests never skip.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::hash::{BuildHasher, Hasher};
@@ -67,6 +77,19 @@ const POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 const INSTALL_ADVICE: &str = "install dovecot-imapd dovecot-lmtpd postfix \
      (apt-get install dovecot-imapd dovecot-lmtpd postfix, or run .ci/install-mail-servers)";
+const OPENSSL_ADVICE: &str =
+    "install openssl (apt-get install openssl, or run .ci/install-mail-servers)";
+
+/// The certificate a mail system started with TLS presents on every TLS port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Certificate {
+    /// Issued by a throwaway CA for `localhost` and `127.0.0.1`;
+    /// [`MailSystem::ca_file`] is the CA's certificate.
+    PrivateCa,
+    /// Self-signed (not a CA), for `localhost` only, so a client connecting to `127.0.0.1`
+    /// finds the name wrong; [`MailSystem::ca_file`] is the certificate itself.
+    SelfSigned,
+}
 
 /// A private Dovecot and Postfix for one test. See the [module documentation](self).
 ///
@@ -93,12 +116,48 @@ impl MailSystem {
 
     /// [`MailSystem::start`] for code outside an async runtime (it blocks the thread).
     pub fn start_blocking() -> Result<MailSystem> {
-        let tools = Tools::find()?;
+        MailSystem::start_blocking_with(None)
+    }
+
+    /// [`MailSystem::start`], with TLS on both servers: see the [module
+    /// documentation](self). Making the certificates adds a few tens of milliseconds.
+    pub async fn start_with_tls() -> Result<MailSystem> {
+        tokio::task::spawn_blocking(MailSystem::start_with_tls_blocking)
+            .await
+            .context("the mail-system start task failed")?
+    }
+
+    /// [`MailSystem::start_with_tls`] for code outside an async runtime.
+    pub fn start_with_tls_blocking() -> Result<MailSystem> {
+        MailSystem::start_blocking_with(Some(Certificate::PrivateCa))
+    }
+
+    /// [`MailSystem::start_with_tls`], presenting a self-signed certificate for
+    /// `localhost` only ([`Certificate::SelfSigned`]).
+    pub async fn start_with_self_signed_tls() -> Result<MailSystem> {
+        tokio::task::spawn_blocking(MailSystem::start_with_self_signed_tls_blocking)
+            .await
+            .context("the mail-system start task failed")?
+    }
+
+    /// [`MailSystem::start_with_self_signed_tls`] for code outside an async runtime.
+    pub fn start_with_self_signed_tls_blocking() -> Result<MailSystem> {
+        MailSystem::start_blocking_with(Some(Certificate::SelfSigned))
+    }
+
+    fn start_blocking_with(certificate: Option<Certificate>) -> Result<MailSystem> {
+        let mut tools = Tools::find()?;
+        if certificate.is_some() {
+            tools.openssl = Some(
+                find_program("openssl")
+                    .ok_or_else(|| anyhow!("TLS needs the openssl program; {OPENSSL_ADVICE}"))?,
+            );
+        }
         // Free ports are picked before the servers bind them, so another process can
         // take one in between; that shows as "Address already in use": pick again.
         let mut attempt = 1;
         loop {
-            match MailSystem::start_once(&tools) {
+            match MailSystem::start_once(&tools, certificate) {
                 Err(err)
                     if attempt < 3 && format!("{err:#}").contains("Address already in use") =>
                 {
@@ -109,8 +168,8 @@ impl MailSystem {
         }
     }
 
-    fn start_once(tools: &Tools) -> Result<MailSystem> {
-        let (dir, layout) = Layout::create(tools)?;
+    fn start_once(tools: &Tools, certificate: Option<Certificate>) -> Result<MailSystem> {
+        let (dir, layout) = Layout::create(tools, certificate)?;
         let watchdog = Watchdog::spawn(&layout)?;
         let system = MailSystem {
             control: Control {
@@ -141,9 +200,46 @@ impl MailSystem {
         self.control.layout.imap_port
     }
 
-    /// Postfix's SMTP port (plain text, no TLS, no AUTH: loopback clients are trusted).
+    /// Postfix's SMTP port (plain text, no AUTH: loopback clients are trusted). Started
+    /// with TLS, it also offers STARTTLS.
     pub fn smtp_port(&self) -> u16 {
         self.control.layout.smtp_port
+    }
+
+    /// Dovecot's implicit-TLS IMAP port (like 993).
+    ///
+    /// # Panics
+    /// If the system was started without TLS.
+    pub fn imaps_port(&self) -> u16 {
+        self.tls().imaps_port
+    }
+
+    /// Postfix's implicit-TLS ("wrapper mode") SMTP port (like 465); it accepts nothing
+    /// in clear text.
+    ///
+    /// # Panics
+    /// If the system was started without TLS.
+    pub fn smtps_port(&self) -> u16 {
+        self.tls().smtps_port
+    }
+
+    /// The PEM file a client must trust to accept the servers' certificate: the CA's
+    /// certificate, or the self-signed certificate itself.
+    ///
+    /// # Panics
+    /// If the system was started without TLS.
+    pub fn ca_file(&self) -> PathBuf {
+        self.control
+            .layout
+            .trusted_certificate(self.tls().certificate)
+    }
+
+    fn tls(&self) -> &TlsLayout {
+        self.control
+            .layout
+            .tls
+            .as_ref()
+            .expect("this mail system was started without TLS: use MailSystem::start_with_tls")
     }
 
     /// The IMAP password of every user.
@@ -492,6 +588,7 @@ impl std::fmt::Debug for MailSystem {
             .field("imap_port", &self.imap_port())
             .field("smtp_port", &self.smtp_port())
             .field("lmtp_port", &self.control.layout.lmtp_port)
+            .field("tls", &self.control.layout.tls)
             .finish_non_exhaustive()
     }
 }
@@ -506,6 +603,8 @@ struct Tools {
     postfix_owner: Account,
     /// The group of Postfix's submission directories.
     postdrop_gid: u32,
+    /// Makes the certificates; only needed, and looked for, for TLS.
+    openssl: Option<PathBuf>,
 }
 
 impl Tools {
@@ -551,6 +650,7 @@ impl Tools {
                 mail_owner: Account::lookup("nobody")?,
                 postfix_owner: Account::lookup("postfix")?,
                 postdrop_gid: group_id("postdrop")?,
+                openssl: None,
             }),
             _ => bail!(
                 "the mail-system tests need Dovecot and Postfix; not found: {}; {INSTALL_ADVICE}",
@@ -611,11 +711,24 @@ struct Layout {
     imap_port: u16,
     lmtp_port: u16,
     smtp_port: u16,
+    tls: Option<TlsLayout>,
+}
+
+/// The TLS side of an instance.
+#[derive(Clone, Copy, Debug)]
+struct TlsLayout {
+    certificate: Certificate,
+    imaps_port: u16,
+    smtps_port: u16,
 }
 
 impl Layout {
-    /// Makes the directory and writes both servers' configuration into it.
-    fn create(tools: &Tools) -> Result<(tempfile::TempDir, Layout)> {
+    /// Makes the directory and writes both servers' configuration (and, for TLS, their
+    /// certificate) into it.
+    fn create(
+        tools: &Tools,
+        certificate: Option<Certificate>,
+    ) -> Result<(tempfile::TempDir, Layout)> {
         let id = format!("{:010x}", random_u64() >> 24);
         let parent = parent_directory();
         let dir = tempfile::Builder::new()
@@ -623,14 +736,26 @@ impl Layout {
             .tempdir_in(parent)
             .with_context(|| format!("Cannot create the mail-system directory in {parent}"))?;
         fs::set_permissions(dir.path(), Permissions::from_mode(0o755))?;
-        let [imap_port, lmtp_port, smtp_port] = free_ports()?;
+        let [imap_port, lmtp_port, smtp_port, imaps_port, smtps_port] = free_ports()?;
         let layout = Layout {
             root: dir.path().to_owned(),
             id,
             imap_port,
             lmtp_port,
             smtp_port,
+            tls: certificate.map(|certificate| TlsLayout {
+                certificate,
+                imaps_port,
+                smtps_port,
+            }),
         };
+        if let Some(tls) = &layout.tls {
+            let openssl = tools
+                .openssl
+                .as_ref()
+                .ok_or_else(|| anyhow!("TLS needs the openssl program; {OPENSSL_ADVICE}"))?;
+            layout.make_certificate(openssl, tls.certificate)?;
+        }
         layout.write_dovecot_config(tools.mail_owner)?;
         layout.write_postfix_config(tools)?;
         Ok((dir, layout))
@@ -676,10 +801,164 @@ impl Layout {
         format!("mx-{}.harness.test", self.id)
     }
 
+    /// Every port Dovecot listens on.
+    fn dovecot_ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.imap_port, self.lmtp_port];
+        ports.extend(self.tls.map(|tls| tls.imaps_port));
+        ports
+    }
+
+    /// Every port Postfix listens on.
+    fn postfix_ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.smtp_port];
+        ports.extend(self.tls.map(|tls| tls.smtps_port));
+        ports
+    }
+
+    fn tls_dir(&self) -> PathBuf {
+        self.path("tls")
+    }
+
+    /// The certificate both servers present (PEM), and its key.
+    fn server_certificate(&self) -> PathBuf {
+        self.tls_dir().join("server.pem")
+    }
+
+    fn server_key(&self) -> PathBuf {
+        self.tls_dir().join("server.key")
+    }
+
+    /// What a client must trust: the CA's certificate, or the self-signed one itself.
+    fn trusted_certificate(&self, certificate: Certificate) -> PathBuf {
+        match certificate {
+            Certificate::PrivateCa => self.tls_dir().join("ca.pem"),
+            Certificate::SelfSigned => self.server_certificate(),
+        }
+    }
+
+    /// Makes the servers' certificate and key with `openssl` (P-256 keys: a few
+    /// milliseconds each, where RSA takes a tenth of a second). Valid for two days from
+    /// now: the instance lives for seconds.
+    fn make_certificate(&self, openssl: &Path, certificate: Certificate) -> Result<()> {
+        let dir = self.tls_dir();
+        fs::create_dir(&dir)?;
+        // Our own extension sections, so that nothing depends on /etc/ssl/openssl.cnf.
+        // rustls (webpki) insists on a subjectAltName, and refuses a certificate marked
+        // as a CA as a server's certificate, even a self-signed one.
+        let extensions = dir.join("openssl.cnf");
+        fs::write(
+            &extensions,
+            "[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[issued]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+authorityKeyIdentifier = keyid
+[self_signed]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+",
+        )?;
+        let request = |extensions_section: &str, subject: &str, key: &Path, out: &Path| {
+            let mut command = Command::new(openssl);
+            command
+                .args(["req", "-x509", "-config"])
+                .arg(&extensions)
+                .args(["-extensions", extensions_section])
+                .args([
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                ])
+                .args(["-days", "2", "-subj", subject, "-keyout"])
+                .arg(key)
+                .arg("-out")
+                .arg(out);
+            command
+        };
+        let mut commands = Vec::new();
+        match certificate {
+            Certificate::PrivateCa => {
+                let ca = self.trusted_certificate(certificate);
+                let ca_key = dir.join("ca.key");
+                commands.push(request(
+                    "ca",
+                    &format!("/CN=referrald test CA {}", self.id),
+                    &ca_key,
+                    &ca,
+                ));
+                let mut issued = request(
+                    "issued",
+                    "/CN=localhost",
+                    &self.server_key(),
+                    &self.server_certificate(),
+                );
+                issued.arg("-CA").arg(&ca).arg("-CAkey").arg(&ca_key);
+                commands.push(issued);
+            }
+            Certificate::SelfSigned => commands.push(request(
+                "self_signed",
+                "/CN=localhost",
+                &self.server_key(),
+                &self.server_certificate(),
+            )),
+        }
+        for mut command in commands {
+            let output = command
+                .output()
+                .with_context(|| format!("Cannot run {}", openssl.display()))?;
+            if !output.status.success() {
+                bail!(
+                    "{command:?} failed ({}): {}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Dovecot's TLS settings, and the address and port of its imaps listener (port 0:
+    /// none).
+    fn dovecot_tls(&self) -> (String, String) {
+        match &self.tls {
+            None => ("ssl = no".to_owned(), "port = 0".to_owned()),
+            Some(tls) => (
+                format!(
+                    "ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+ssl_min_protocol = TLSv1.2",
+                    cert = self.server_certificate().display(),
+                    key = self.server_key().display(),
+                ),
+                format!(
+                    "address = 127.0.0.1
+    port = {}
+    ssl = yes",
+                    tls.imaps_port
+                ),
+            ),
+        }
+    }
+
     fn write_dovecot_config(&self, mail_owner: Account) -> Result<()> {
         let mail = self.path("mail");
         fs::create_dir(&mail)?;
         chown(&mail, Some(mail_owner.uid), Some(mail_owner.gid))?;
+        let (ssl, imaps) = self.dovecot_tls();
         let config = format!(
             "# A private Dovecot for one test, written by tests/support/mailsys.rs.
 instance_name = mailsys-{id}
@@ -696,8 +975,8 @@ default_login_user = dovenull
 default_internal_user = dovecot
 first_valid_uid = 1
 
-# Any user logs in with one password over plain text on loopback.
-ssl = no
+# Any user logs in with one password, over plain text on loopback too.
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 passdb {{
@@ -729,7 +1008,7 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service lmtp {{
@@ -751,6 +1030,8 @@ service anvil {{
             log = self.dovecot_log().display(),
             greeting = self.imap_greeting(),
             password = PASSWORD,
+            ssl = ssl,
+            imaps = imaps,
             uid = mail_owner.uid,
             gid = mail_owner.gid,
             mail = mail.display(),
@@ -807,7 +1088,8 @@ in_flow_delay = 0
 smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 1000
 smtpd_hard_error_limit = 1000
-",
+{tls}",
+            tls = self.postfix_tls(),
             root = self.root.display(),
             hostname = self.smtp_hostname(),
             lmtp_port = self.lmtp_port,
@@ -838,8 +1120,9 @@ lmtp           unix  -       -      n      -      -       lmtp
 anvil          unix  -       -      n      -      1       anvil
 scache         unix  -       -      n      -      1       scache
 postlog        unix-dgram n  -      n      -      1       postlogd
-",
+{tls}",
             smtp_port = self.smtp_port,
+            tls = self.postfix_tls_services(),
         );
         fs::write(config_dir.join("master.cf"), master)?;
         // Postfix will not read a configuration file modified within the last second or
@@ -853,6 +1136,41 @@ postlog        unix-dgram n  -      n      -      1       postlogd
                 .set_modified(past)?;
         }
         Ok(())
+    }
+
+    /// Postfix's TLS settings (main.cf): STARTTLS offered on every port, and a line in
+    /// the log for every TLS session, so a test can tell that TLS was used.
+    fn postfix_tls(&self) -> String {
+        if self.tls.is_none() {
+            return String::new();
+        }
+        format!(
+            "
+# TLS: STARTTLS is offered, not required, on the plain port.
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+",
+            cert = self.server_certificate().display(),
+            key = self.server_key().display(),
+        )
+    }
+
+    /// The TLS services (master.cf): the wrapper-mode port, TLS from the first byte, and
+    /// tlsmgr, which smtpd asks for TLS session keys.
+    fn postfix_tls_services(&self) -> String {
+        match &self.tls {
+            None => String::new(),
+            Some(tls) => format!(
+                "127.0.0.1:{port} inet n       -      n      -      -       smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+tlsmgr         unix  -       -      n      1000?  1       tlsmgr
+",
+                port = tls.smtps_port
+            ),
+        }
     }
 
     /// Postfix's queue and data directories, as `postfix check` would create them (as
@@ -968,7 +1286,7 @@ impl Control {
         signal(group, libc::SIGKILL);
         fs::remove_file(self.layout.dovecot_pid_file()).ok();
         self.watch.report(Server::Dovecot, None);
-        wait_until_refused(&[self.layout.imap_port, self.layout.lmtp_port], "Dovecot")
+        wait_until_refused(&self.layout.dovecot_ports(), "Dovecot")
     }
 
     /// Starts Postfix with `postfix start-fg` and waits until SMTP greets.
@@ -1034,7 +1352,7 @@ impl Control {
         fs::remove_file(self.layout.postfix_pid_file()).ok();
         self.watch.report(Server::PostfixScript, None);
         self.watch.report(Server::PostfixMaster, None);
-        wait_until_refused(&[self.layout.smtp_port], "Postfix")
+        wait_until_refused(&self.layout.postfix_ports(), "Postfix")
     }
 }
 
@@ -1223,21 +1541,21 @@ fn read_pid(path: &Path) -> Option<i32> {
         .filter(|&pid: &i32| pid > 1)
 }
 
-/// Three distinct ports that are free right now, below Linux's ephemeral range
+/// `N` distinct ports that are free right now, below Linux's ephemeral range
 /// (32768–60999): a port in that range can be taken at any moment as the local end of
 /// some outgoing connection.
-fn free_ports() -> Result<[u16; 3]> {
-    let mut ports = Vec::with_capacity(3);
+fn free_ports<const N: usize>() -> Result<[u16; N]> {
+    let mut ports = Vec::with_capacity(N);
     for _ in 0..1000 {
         let port = 20_000 + (random_u64() % 12_000) as u16;
         if !ports.contains(&port) && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
             ports.push(port);
-            if let Ok(three) = <[u16; 3]>::try_from(ports.as_slice()) {
-                return Ok(three);
+            if let Ok(all) = <[u16; N]>::try_from(ports.as_slice()) {
+                return Ok(all);
             }
         }
     }
-    bail!("found no three free ports on 127.0.0.1 between 20000 and 32000")
+    bail!("found no {N} free ports on 127.0.0.1 between 20000 and 32000")
 }
 
 /// A random number: std's hasher keys come from the operating system's randomness.
