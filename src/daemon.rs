@@ -84,6 +84,12 @@ pub async fn run(config: Config) -> Result<()> {
     let composer = Composer::new(&config)?;
     // A ca-file that cannot be used is a configuration error now, not a retry loop later.
     let imap_trust = Trust::load("imap", imap.ca_path(&config.base_dir)?.as_deref())?;
+    // A password that cannot be read is a configuration error now, not a retry loop later.
+    // (Each login reads it afresh, so a rotated password is picked up.)
+    let secrets = config.clone();
+    tokio::task::spawn_blocking(move || check_passwords(&secrets))
+        .await
+        .context("the password task failed")??;
     let path = config.store_path();
     let mut store = tokio::task::spawn_blocking(move || Store::open(&path))
         .await
@@ -162,6 +168,26 @@ pub async fn run(config: Config) -> Result<()> {
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), daemon.transport.close()).await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reads every password the configuration names, to find a missing file or a failing
+/// command before the daemon starts.
+fn check_passwords(config: &Config) -> Result<(), ConfigError> {
+    let in_section = |section: &str, e: ConfigError| ConfigError(format!("[{section}]: {}", e.0));
+    if let Some(imap) = &config.imap {
+        imap.secret()
+            .reveal(&config.base_dir)
+            .map_err(|e| in_section("imap", e))?;
+    }
+    if let Some(smtp) = &config.smtp
+        && smtp.username.is_some()
+        && config.outbound.transport == crate::config::TransportKind::Smtp
+    {
+        smtp.secret()
+            .reveal(&config.base_dir)
+            .map_err(|e| in_section("smtp", e))?;
+    }
     Ok(())
 }
 
@@ -267,6 +293,10 @@ async fn mailbox_task(
     started: Instant,
 ) {
     let mut backoff = Backoff::new();
+    // The first attempt, made before the task started, failed: wait before the next.
+    if session.is_none() && !pause(backoff.next(), &mut stopped).await {
+        return;
+    }
     loop {
         if *stopped.borrow() {
             if let Some(session) = session {

@@ -1035,3 +1035,44 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
     let (status, _) = daemon.terminate();
     assert!(status.success());
 }
+
+#[test]
+fn a_password_file_that_cannot_be_read_stops_run_as_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("referrald.toml"),
+        format!(
+            r#"
+[tracking]
+address = "{TRACKING}"
+[owner]
+name = "Alice Smith"
+[imap]
+host = "127.0.0.1"
+port = 1
+tls = "none"
+username = "{TRACKING}"
+password-file = "missing-password"
+[outbound]
+transport = "file"
+"#
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
+        .arg("--config")
+        .arg(dir.path().join("referrald.toml"))
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[imap]") && err.contains("missing-password"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("referrald.db").exists(),
+        "nothing is touched first"
+    );
+}
