@@ -22,6 +22,7 @@ pub mod model;
 pub mod net;
 pub mod outbox;
 pub mod planner;
+pub mod report;
 pub mod source;
 pub mod store;
 pub mod subject;

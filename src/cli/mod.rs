@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError};
 use crate::model::{ReferralId, ReferralStatus};
+use crate::report::{self, Since};
 use crate::source::files;
 use crate::store::Store;
 use crate::{outbox, transport};
@@ -85,6 +86,16 @@ enum Command {
     },
     /// List scheduled, sent, failed and cancelled outbound mail
     Outbox {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report: referrals by status, connection and success rates, ratings, closed business,
+    /// and who gives you referrals and who you give them to
+    Stats {
+        /// Only referrals recorded from this day (YYYY-MM-DD, in your timezone) or instant (RFC 3339)
+        #[arg(long, value_name = "DATE")]
+        since: Option<Since>,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -167,6 +178,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print::json(&detail)?;
             } else {
                 print::referral(&detail, &config);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats { since, json } => {
+            let config = config()?;
+            let store = open_store(&config)?;
+            let since = since.map(|s| s.start(config.owner.timezone));
+            let report = report::build(since, &store.referrals_for_report(since)?);
+            if json {
+                print::json(&report)?;
+            } else {
+                print::stats(&report, &config);
             }
             Ok(ExitCode::SUCCESS)
         }
