@@ -4,6 +4,7 @@
 mod doctor;
 mod print;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -17,7 +18,7 @@ use crate::model::{ReferralId, ReferralStatus};
 use crate::report::{self, Since};
 use crate::source::files;
 use crate::store::Store;
-use crate::{outbox, transport};
+use crate::{export, outbox, transport};
 
 /// Messages recorded per transaction when ingesting: large enough to make recording cheap,
 /// small enough that memory stays flat.
@@ -90,6 +91,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every referral, oldest first, on standard output: for keeping, or moving elsewhere
+    Export {
+        /// json: the `show --json` objects in an array; csv: one row per referral
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+    },
     /// Report: referrals by status, connection and success rates, ratings, closed business,
     /// and who gives you referrals and who you give them to
     Stats {
@@ -100,6 +107,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// An array of the objects `show --json` prints
+    Json,
+    /// One row per referral, with a header line
+    Csv,
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
@@ -181,6 +197,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Export { format } => {
+            let store = open_store(&config()?)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = match format {
+                ExportFormat::Json => export::json(&store, &mut out),
+                ExportFormat::Csv => export::csv(&store, &mut out),
+            }
+            .and_then(|_| Ok(out.flush()?));
+            match written {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // The reader has seen enough (`export | head`): not a failure of ours.
+                Err(e) if broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(e.context("cannot write the export")),
+            }
+        }
         Command::Stats { since, json } => {
             let config = config()?;
             let store = open_store(&config)?;
@@ -205,6 +236,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Where the configuration is: `--config`, else `./referrald.toml`, else

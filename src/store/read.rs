@@ -207,6 +207,24 @@ impl Store {
         }))
     }
 
+    /// Calls `each` with every referral in full, oldest first, reading one at a time.
+    pub fn each_referral(&self, mut each: impl FnMut(ReferralDetail) -> Result<()>) -> Result<()> {
+        let ids: Vec<ReferralId> = collect(
+            &self.conn,
+            "SELECT id FROM referrals ORDER BY id",
+            [],
+            |r| r.get(0),
+        )?;
+        for id in ids {
+            // A referral cannot vanish between the two reads: the store is the only writer,
+            // and nothing deletes referrals.
+            if let Some(detail) = self.referral(id)? {
+                each(detail)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Events recorded after event `id`, oldest first.
     pub fn events_after(&self, id: i64) -> Result<Vec<StoryLine>> {
         collect(

@@ -791,3 +791,143 @@ fn replies_to_replies_find_their_referral() {
         })
     );
 }
+
+/// Records an introduction of `parties` by `introducer` with `subject`; returns the referral.
+fn introduce_people(
+    store: &mut Store,
+    id: &str,
+    introducer: &Person,
+    parties: &[Person],
+    subject: &str,
+    now: DateTime<Utc>,
+) -> ReferralId {
+    let intro = Introduction {
+        introducer: introducer.clone(),
+        parties: parties.to_vec(),
+        subject: subject.into(),
+        thread_root: id.into(),
+        references: vec![id.into()],
+        forwarded: false,
+    };
+    let mut c = classified(id, introducer, Verdict::Introduction(intro));
+    c.subject = subject.into();
+    store.record(&c, &raw(), &config(), now).unwrap().unwrap()
+}
+
+/// Records `from`'s answer on `referral`.
+fn answer(
+    store: &mut Store,
+    id: &str,
+    referral: ReferralId,
+    from: &Person,
+    reading: Reading,
+    now: DateTime<Utc>,
+) {
+    let fb = classified(
+        id,
+        from,
+        Verdict::Feedback {
+            referral,
+            from: from.clone(),
+            reading,
+        },
+    );
+    store.record(&fb, &raw(), &config(), now).unwrap();
+}
+
+fn won(rating: u8, value: f64, comment: &str) -> Reading {
+    Reading {
+        rating: Some(rating),
+        outcome: Some(Outcome::Won),
+        value: Some(value),
+        currency: Some("USD".into()),
+        comment: comment.into(),
+    }
+}
+
+#[test]
+fn export_writes_every_referral_as_show_does_and_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
+    let zoe = person("zoe@example.jp", "Zoë \"Z\" Ångström, CPA");
+    let nasty = "Intro: Zoë, meet Fred — \"the\" bookkeeper,\r\nfinally";
+    let a = introduce_people(
+        &mut store,
+        "a@x",
+        &bob(),
+        &[zoe.clone(), fred()],
+        nasty,
+        t0(),
+    );
+    let b = introduce(&mut store, "b@x", t0() + TimeDelta::hours(1));
+    let later = t0() + TimeDelta::days(15);
+    answer(&mut store, "fa@x", a, &fred(), won(4, 2000.0, "ok"), later);
+    answer(
+        &mut store,
+        "fz@x",
+        a,
+        &zoe,
+        won(5, 2500.0, "We signed, \"finally\".\nThanks!"),
+        later,
+    );
+
+    let mut json = Vec::new();
+    assert_eq!(crate::export::json(&store, &mut json).unwrap(), 2);
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let shown: Vec<serde_json::Value> = [a, b]
+        .iter()
+        .map(|r| serde_json::to_value(store.referral(*r).unwrap().unwrap()).unwrap())
+        .collect();
+    assert_eq!(json, serde_json::Value::Array(shown));
+    assert_eq!(
+        json[0]["feedback"][1]["comment"],
+        "We signed, \"finally\".\nThanks!"
+    );
+
+    let mut csv = Vec::new();
+    assert_eq!(crate::export::csv(&store, &mut csv).unwrap(), 2);
+    let rows = crate::export::read_csv(&String::from_utf8(csv).unwrap());
+    assert_eq!(rows[0], crate::export::CSV_HEADER);
+    assert_eq!(rows.len(), 3);
+    let row: std::collections::HashMap<&str, &str> = crate::export::CSV_HEADER
+        .iter()
+        .copied()
+        .zip(rows[1].iter().map(String::as_str))
+        .collect();
+    assert_eq!(row["id"], a.to_string());
+    assert_eq!(row["status"], "succeeded");
+    assert_eq!(row["created_at"], "2026-11-02T10:00:00Z");
+    assert_eq!(row["subject"], nasty);
+    assert_eq!(row["introducer_email"], "bob@networkers.example");
+    assert_eq!(row["introducer_name"], "Bob Brown");
+    assert_eq!(
+        row["parties"],
+        "Zoë \"Z\" Ångström, CPA <zoe@example.jp>; Fred Jones <fred@fredsbooks.example>"
+    );
+    assert_eq!(row["party_states"], "responded; responded");
+    assert_eq!(row["rating"], "4.5");
+    assert_eq!(
+        row["outcomes"],
+        "Fred Jones: won; Zoë \"Z\" Ångström, CPA: won"
+    );
+    // Both reported the deal: it counts once, at the larger amount.
+    assert_eq!(row["value"], "2500");
+    assert_eq!(row["currency"], "USD");
+    assert_eq!(row["answers"], "2");
+    // A referral nobody answered has empty figures, not zeros.
+    assert_eq!(&rows[2][8..], ["", "", "", "", "0"]);
+}
+
+#[test]
+fn export_of_an_empty_store_is_an_empty_array_and_a_header() {
+    let store = Store::open_in_memory().unwrap();
+    let mut json = Vec::new();
+    crate::export::json(&store, &mut json).unwrap();
+    assert_eq!(json, b"[]\n");
+    let mut csv = Vec::new();
+    crate::export::csv(&store, &mut csv).unwrap();
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        crate::export::CSV_HEADER.join(",") + "\r\n"
+    );
+}
