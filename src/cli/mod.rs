@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError};
-use crate::model::{ReferralId, ReferralStatus};
+use crate::model::{ReferralId, ReferralStatus, normalize_email, strip_plus_detail};
 use crate::report::{self, Since};
 use crate::source::files;
 use crate::store::Store;
@@ -97,6 +97,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
     },
+    /// Erase one person: their address and name, their comments and stored mail; they are
+    /// never emailed again
+    Forget {
+        /// Their email address
+        #[arg(value_name = "EMAIL", value_parser = parse_email)]
+        email: String,
+    },
     /// Report: referrals by status, connection and success rates, ratings, closed business,
     /// and who gives you referrals and who you give them to
     Stats {
@@ -122,6 +129,23 @@ fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e} (expected RFC 3339, like 2026-11-02T10:00:00Z)"))
+}
+
+fn parse_email(text: &str) -> Result<String, String> {
+    let email = normalize_email(text);
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.contains(char::is_whitespace) =>
+        {
+            Ok(email)
+        }
+        _ => Err(format!(
+            "{text:?} is not an email address (expected one like fred@example.org)"
+        )),
+    }
 }
 
 fn parse_status(text: &str) -> Result<ReferralStatus, String> {
@@ -211,6 +235,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) if broken_pipe(&e) => Ok(ExitCode::SUCCESS),
                 Err(e) => Err(e.context("cannot write the export")),
             }
+        }
+        Command::Forget { email } => {
+            let config = config()?;
+            // Forgetting yourself would stop your own nudges and muddle every report; the
+            // tracking address is no person.
+            if config.owner.is_owner(&email) {
+                return Err(ConfigError(format!(
+                    "{email} is one of your own addresses ([owner] emails): referrald does not forget its owner"
+                ))
+                .into());
+            }
+            if strip_plus_detail(&email) == normalize_email(&config.tracking.address) {
+                return Err(
+                    ConfigError(format!("{email} is the tracking address, not a person")).into(),
+                );
+            }
+            let mut store = open_store(&config)?;
+            let erasure = store.forget(&email, now)?;
+            print::erasure(&email, &erasure, &config);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Stats { since, json } => {
             let config = config()?;

@@ -11,7 +11,7 @@ use crate::intake::{Classified, Verdict};
 use crate::model::{Outcome, Person, ReferralId, join_names};
 use crate::outbox::{Delivery, DeliveryResult};
 use crate::report::{Money, Report};
-use crate::store::{Applied, OutboundView, ReferralDetail, ReferralView};
+use crate::store::{Applied, Erasure, FORGOTTEN, OutboundView, ReferralDetail, ReferralView};
 
 /// Prints a value as pretty JSON on standard output.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -445,6 +445,37 @@ pub fn stats(report: &Report, config: &Config) {
             money(&p.value)
         );
     }
+}
+
+/// What `forget` did, in counts.
+pub fn erasure(email: &str, e: &Erasure, config: &Config) {
+    if !e.found_anything() {
+        match &e.forgotten_before {
+            Some(at) => println!(
+                "{email} was already forgotten on {}: nothing more to forget.",
+                local(at, config)
+            ),
+            None => println!("referrald knows nothing about {email}: nothing to forget."),
+        }
+        return;
+    }
+    match &e.contact {
+        Some((_, placeholder)) => {
+            println!("Forgot {email}: they are now {FORGOTTEN} <{placeholder}>.")
+        }
+        None => println!("Forgot {email}, which was mentioned but is nobody's contact."),
+    }
+    println!("  referrals they took part in:     {}", e.referrals);
+    println!("  scheduled messages cancelled:    {}", e.cancelled);
+    println!("  their comments blanked:          {}", e.comments);
+    println!("  other texts redacted:            {}", e.redacted);
+    println!("  stored raw messages deleted:     {}", e.rejected);
+    println!(
+        "Kept: a SHA-256 hash of the address, so that they are never emailed again if introduced later."
+    );
+    println!(
+        "Not reached: mail already sent, .eml files the file transport wrote, copies in mailboxes."
+    );
 }
 
 /// A share as a whole percentage, or "—" when there is nothing to divide.
