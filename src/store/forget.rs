@@ -54,8 +54,15 @@ impl Erasure {
 /// people so they are recognised, and never emailed, if introduced again. It is a pseudonym,
 /// not anonymity: whoever knows an address can compute its hash and look for it.
 pub(crate) fn address_hash(email: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let hash = digest::digest(&digest::SHA256, normalize_email(email).as_bytes());
-    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    // Recording calls this for every contact: no allocation per byte.
+    let mut hex = String::with_capacity(64);
+    for b in hash.as_ref() {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    hex
 }
 
 impl Store {
@@ -213,30 +220,34 @@ const FREE_TEXT: &[(&str, &str, &str)] = &[
 fn redact_everywhere(conn: &Connection, needles: &[Needle]) -> Result<usize> {
     let mut changed = 0;
     for (table, key, column) in FREE_TEXT {
-        // Read first, then write: each value is redacted in Rust, where case folding knows
-        // Unicode (SQLite's lower() folds ASCII only).
-        let rows: Vec<(rusqlite::types::Value, String)> = conn
-            .prepare(&format!(
+        // Each value is redacted in Rust, where case folding knows Unicode (SQLite's lower()
+        // folds ASCII only); only the values that change are held, then written.
+        let mut redacted: Vec<(rusqlite::types::Value, String)> = Vec::new();
+        {
+            let mut stmt = conn.prepare(&format!(
                 "SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL"
-            ))?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                if let Some(clean) = redact(row.get_ref(1)?.as_str()?, needles) {
+                    redacted.push((row.get(0)?, clean));
+                }
+            }
+        }
         let mut update = conn.prepare(&format!(
             "UPDATE {table} SET {column} = ?2 WHERE {key} = ?1"
         ))?;
-        for (id, text) in rows {
-            if let Some(clean) = redact(&text, needles) {
-                update.execute(params![id, clean])?;
-                if *table == "referrals" {
-                    // Replies are matched by subject too: the key follows the subject.
-                    conn.execute(
-                        "UPDATE referrals SET subject_key = ?2 WHERE id = ?1",
-                        params![id, normalize_subject(&clean)],
-                    )?;
-                }
-                changed += 1;
+        for (id, clean) in &redacted {
+            update.execute(params![id, clean])?;
+            if *table == "referrals" {
+                // Replies are matched by subject too: the key follows the subject.
+                conn.execute(
+                    "UPDATE referrals SET subject_key = ?2 WHERE id = ?1",
+                    params![id, normalize_subject(clean)],
+                )?;
             }
         }
+        changed += redacted.len();
     }
     Ok(changed)
 }
