@@ -97,15 +97,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
     },
-    /// Erase one person: their address and name, their comments and stored mail; they are
-    /// never emailed again
+    /// Erase one person's address, name and words, and never email them again
     Forget {
         /// Their email address
         #[arg(value_name = "EMAIL", value_parser = parse_email)]
         email: String,
     },
-    /// Report: referrals by status, connection and success rates, ratings, closed business,
-    /// and who gives you referrals and who you give them to
+    /// The reports: rates, ratings, closed business, and who gives you referrals
     Stats {
         /// Only referrals recorded from this day (YYYY-MM-DD, in your timezone) or instant (RFC 3339)
         #[arg(long, value_name = "DATE")]
@@ -246,7 +244,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ))
                 .into());
             }
-            if strip_plus_detail(&email) == normalize_email(&config.tracking.address) {
+            if strip_plus_detail(&email) == config.tracking.address {
                 return Err(
                     ConfigError(format!("{email} is the tracking address, not a person")).into(),
                 );
