@@ -91,6 +91,7 @@ impl Store {
         Ok(erasure)
     }
 
+    /// The erasure itself, in one transaction.
     fn erase(&mut self, email: &str, hash: &str, now: DateTime<Utc>) -> Result<Erasure> {
         let tx = self.conn.transaction()?;
         let mut erasure = Erasure {
