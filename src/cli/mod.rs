@@ -4,6 +4,7 @@
 mod doctor;
 mod print;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,10 +14,11 @@ use clap::{Parser, Subcommand};
 
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError};
-use crate::model::{ReferralId, ReferralStatus};
+use crate::model::{ReferralId, ReferralStatus, normalize_email, strip_plus_detail};
+use crate::report::{self, Since};
 use crate::source::files;
 use crate::store::Store;
-use crate::{outbox, transport};
+use crate::{export, outbox, transport};
 
 /// Messages recorded per transaction when ingesting: large enough to make recording cheap,
 /// small enough that memory stays flat.
@@ -89,12 +91,59 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every referral, oldest first, on standard output: for keeping, or moving elsewhere
+    Export {
+        /// json: the `show --json` objects in an array; csv: one row per referral
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+    },
+    /// Erase one person's address, name and words, and never email them again
+    Forget {
+        /// Their email address
+        #[arg(value_name = "EMAIL", value_parser = parse_email)]
+        email: String,
+    },
+    /// The reports: rates, ratings, closed business, and who gives you referrals
+    Stats {
+        /// Only referrals recorded from this day (YYYY-MM-DD, in your timezone) or instant (RFC 3339)
+        #[arg(long, value_name = "DATE")]
+        since: Option<Since>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// An array of the objects `show --json` prints
+    Json,
+    /// One row per referral, with a header line
+    Csv,
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e} (expected RFC 3339, like 2026-11-02T10:00:00Z)"))
+}
+
+fn parse_email(text: &str) -> Result<String, String> {
+    let email = normalize_email(text);
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.contains(char::is_whitespace) =>
+        {
+            Ok(email)
+        }
+        _ => Err(format!(
+            "{text:?} is not an email address (expected one like fred@example.org)"
+        )),
+    }
 }
 
 fn parse_status(text: &str) -> Result<ReferralStatus, String> {
@@ -170,6 +219,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Export { format } => {
+            let store = open_store(&config()?)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = match format {
+                ExportFormat::Json => export::json(&store, &mut out),
+                ExportFormat::Csv => export::csv(&store, &mut out),
+            }
+            .and_then(|_| Ok(out.flush()?));
+            match written {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                // The reader has seen enough (`export | head`): not a failure of ours.
+                Err(e) if broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(e.context("cannot write the export")),
+            }
+        }
+        Command::Forget { email } => {
+            let config = config()?;
+            // Forgetting yourself would stop your own nudges and muddle every report; the
+            // tracking address is no person.
+            if config.owner.is_owner(&email) {
+                return Err(ConfigError(format!(
+                    "{email} is one of your own addresses ([owner] emails): referrald does not forget its owner"
+                ))
+                .into());
+            }
+            if strip_plus_detail(&email) == config.tracking.address {
+                return Err(
+                    ConfigError(format!("{email} is the tracking address, not a person")).into(),
+                );
+            }
+            let mut store = open_store(&config)?;
+            let erasure = store.forget(&email, now)?;
+            print::erasure(&email, &erasure, &config);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats { since, json } => {
+            let config = config()?;
+            let store = open_store(&config)?;
+            let since = since.map(|s| s.start(config.owner.timezone));
+            let report = report::build(since, &store.referrals_for_report(since)?);
+            if json {
+                print::json(&report)?;
+            } else {
+                print::stats(&report, &config);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Outbox { json } => {
             let config = config()?;
             let store = open_store(&config)?;
@@ -182,6 +278,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Where the configuration is: `--config`, else `./referrald.toml`, else

@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::intake::{Classified, Verdict};
 use crate::model::{Outcome, Person, ReferralId, join_names};
 use crate::outbox::{Delivery, DeliveryResult};
-use crate::store::{Applied, OutboundView, ReferralDetail, ReferralView};
+use crate::report::{Money, Report};
+use crate::store::{Applied, Erasure, FORGOTTEN, OutboundView, ReferralDetail, ReferralView};
 
 /// Prints a value as pretty JSON on standard output.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -375,5 +376,181 @@ pub fn outbox(rows: &[OutboundView], config: &Config) {
                 .map(|e| clip(e, 60))
                 .unwrap_or_default()
         );
+    }
+}
+
+/// `stats` for people: the figures, then the reciprocity ledger.
+pub fn stats(report: &Report, config: &Config) {
+    let period = report
+        .since
+        .map(|t| format!(" since {}", local(&t.to_rfc3339(), config)))
+        .unwrap_or_default();
+    if report.referrals == 0 {
+        println!("No referrals{period}.");
+        return;
+    }
+    let of = |n: usize| format!("({n} of {})", report.referrals);
+    let statuses: Vec<String> = report
+        .by_status
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    println!("Referrals{period}:  {}", report.referrals);
+    println!("  status:           {}", statuses.join(", "));
+    println!(
+        "  connection rate:  {} {}",
+        percent(report.connection_rate),
+        of(report.connected)
+    );
+    println!(
+        "  success rate:     {} {}",
+        percent(report.success_rate),
+        of(report.succeeded)
+    );
+    let plural = if report.ratings == 1 { "" } else { "s" };
+    println!(
+        "  average rating:   {} ({} rating{plural})",
+        rating(report.average_rating),
+        report.ratings
+    );
+    println!("  closed business:  {}", money(&report.closed_business));
+    println!(
+        "  you made {}, you received {}",
+        report.you_made, report.you_received
+    );
+    if report.partners.is_empty() {
+        return;
+    }
+    let who: Vec<String> = report
+        .partners
+        .iter()
+        .map(|p| clip(&format!("{} <{}>", p.name, p.email), 48))
+        .collect();
+    let width = who.iter().map(|w| w.chars().count()).max().unwrap_or(0);
+    println!();
+    println!(
+        "{:<width$}  {:>8}  {:>10}  {:>8}  {:>9}  {:>7}  {:>6}  VALUE",
+        "PARTNER", "GAVE YOU", "INTRODUCED", "YOU GAVE", "SUCCEEDED", "SUCCESS", "RATING"
+    );
+    for (p, who) in report.partners.iter().zip(&who) {
+        println!(
+            "{who:<width$}  {:>8}  {:>10}  {:>8}  {:>9}  {:>7}  {:>6}  {}",
+            p.gave_you,
+            p.introduced,
+            p.you_gave,
+            p.succeeded,
+            percent(p.success_rate),
+            rating(p.average_rating),
+            money(&p.value)
+        );
+    }
+}
+
+/// What `forget` did, in counts.
+pub fn erasure(email: &str, e: &Erasure, config: &Config) {
+    if !e.found_anything() {
+        match &e.forgotten_before {
+            Some(at) => println!(
+                "{email} was already forgotten on {}: nothing more to forget.",
+                local(at, config)
+            ),
+            None => println!("referrald knows nothing about {email}: nothing to forget."),
+        }
+        return;
+    }
+    match &e.contact {
+        Some((_, placeholder)) => {
+            println!("Forgot {email}: they are now {FORGOTTEN} <{placeholder}>.")
+        }
+        None => println!("Forgot {email}, which was mentioned but is nobody's contact."),
+    }
+    println!("  referrals they took part in:     {}", e.referrals);
+    println!("  scheduled messages cancelled:    {}", e.cancelled);
+    println!("  their comments blanked:          {}", e.comments);
+    println!("  other texts redacted:            {}", e.redacted);
+    println!("  stored raw messages deleted:     {}", e.rejected);
+    println!(
+        "Kept: a SHA-256 hash of the address, so that they are never emailed again if introduced later."
+    );
+    println!(
+        "Not reached: mail already sent, .eml files the file transport wrote, copies in mailboxes."
+    );
+}
+
+/// A share as a whole percentage, or "—" when there is nothing to divide.
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "—".into(), |s| format!("{:.0}%", s * 100.0))
+}
+
+fn rating(average: Option<f64>) -> String {
+    average.map_or_else(|| "—".into(), |r| format!("{r:.1}"))
+}
+
+/// Amounts per currency: "12,500 USD; 800.50 EUR; 3,000 (no currency)".
+fn money(amounts: &[Money]) -> String {
+    if amounts.is_empty() {
+        return "—".into();
+    }
+    let parts: Vec<String> = amounts
+        .iter()
+        .map(|m| {
+            let currency = m.currency.as_deref().unwrap_or("(no currency)");
+            format!("{} {currency}", amount(m.value))
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// A number with thousands grouped, and cents only when there are any.
+fn amount(value: f64) -> String {
+    let text = if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    };
+    let (sign, text) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let (whole, cents) = text.split_at(text.find('.').unwrap_or(text.len()));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}{grouped}{cents}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_group_thousands_and_keep_cents() {
+        assert_eq!(amount(0.0), "0");
+        assert_eq!(amount(999.0), "999");
+        assert_eq!(amount(2500.0), "2,500");
+        assert_eq!(amount(1234567.5), "1,234,567.50");
+        assert_eq!(amount(-1200.0), "-1,200");
+        assert_eq!(
+            money(&[
+                Money {
+                    currency: Some("USD".into()),
+                    value: 12500.0
+                },
+                Money {
+                    currency: None,
+                    value: 300.0
+                }
+            ]),
+            "12,500 USD; 300 (no currency)"
+        );
+        assert_eq!(money(&[]), "—");
+        assert_eq!(percent(None), "—");
+        assert_eq!(percent(Some(2.0 / 3.0)), "67%");
+        assert_eq!(rating(Some(13.0 / 3.0)), "4.3");
     }
 }

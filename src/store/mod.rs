@@ -2,6 +2,7 @@
 //! numbered migrations each applied in one transaction, STRICT tables, and one writer (the
 //! [`Store`] owns the only read-write connection).
 
+mod forget;
 mod known;
 mod read;
 mod record;
@@ -14,6 +15,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
+pub use forget::{Erasure, FORGOTTEN};
 pub use known::StoreView;
 pub use read::{
     EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
@@ -24,6 +26,10 @@ pub use record::{Applied, DueMessage, Recorded};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("migrations/0001_initial.sql")),
     ("0002_mailbox", include_str!("migrations/0002_mailbox.sql")),
+    (
+        "0003_forgotten",
+        include_str!("migrations/0003_forgotten.sql"),
+    ),
 ];
 
 /// The database, open for reading and writing.

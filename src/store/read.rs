@@ -1,16 +1,19 @@
 //! Reading the store for people: the shapes `referrals`, `show` and `outbox` print, which are
 //! also the JSON contract of SPEC §5 (fields may be added, never renamed).
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::model::{
-    OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus,
+    OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus, Role,
 };
+use crate::report;
 
-use super::{Store, parse_ts, parse_word};
+use super::{Store, parse_ts, parse_word, ts};
 
 /// A referral as `referrals` lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -204,6 +207,24 @@ impl Store {
         }))
     }
 
+    /// Calls `each` with every referral in full, oldest first, reading one at a time.
+    pub fn each_referral(&self, mut each: impl FnMut(ReferralDetail) -> Result<()>) -> Result<()> {
+        let ids: Vec<ReferralId> = collect(
+            &self.conn,
+            "SELECT id FROM referrals ORDER BY id",
+            [],
+            |r| r.get(0),
+        )?;
+        for id in ids {
+            // A referral cannot vanish between the two reads: the store is the only writer,
+            // and nothing deletes referrals.
+            if let Some(detail) = self.referral(id)? {
+                each(detail)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Events recorded after event `id`, oldest first.
     pub fn events_after(&self, id: i64) -> Result<Vec<StoryLine>> {
         collect(
@@ -240,6 +261,96 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
+    }
+
+    /// The referrals recorded at or after `since` (all of them without it), oldest first, as
+    /// the report reads them: who took part and what each answer said.
+    pub fn referrals_for_report(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<report::Referral>> {
+        let since = since.map(ts);
+        let heads: Vec<(ReferralId, String)> = collect(
+            &self.conn,
+            "SELECT id, status FROM referrals WHERE ?1 IS NULL OR created_at >= ?1 ORDER BY id",
+            [&since],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // Introducers come with the participants, below; a referral without one is an error.
+        let mut introducers: Vec<Option<report::Participant>> = vec![None; heads.len()];
+        let mut referrals = Vec::with_capacity(heads.len());
+        let mut index = HashMap::with_capacity(heads.len());
+        for (i, (id, status)) in heads.into_iter().enumerate() {
+            index.insert(id, i);
+            referrals.push(report::Referral {
+                id,
+                status: parse_word(&status)?,
+                introducer: report::Participant {
+                    email: String::new(),
+                    name: String::new(),
+                    is_owner: false,
+                },
+                parties: Vec::new(),
+                feedback: Vec::new(),
+            });
+        }
+        let people = collect(
+            &self.conn,
+            "SELECT p.referral_id, p.role, c.email, p.name, p.is_owner FROM participants p
+             JOIN contacts c ON c.id = p.contact_id JOIN referrals r ON r.id = p.referral_id
+             WHERE ?1 IS NULL OR r.created_at >= ?1 ORDER BY p.referral_id, p.position",
+            [&since],
+            |r| {
+                Ok((
+                    r.get::<_, ReferralId>(0)?,
+                    parse_word::<Role>(&r.get::<_, String>(1)?)?,
+                    report::Participant {
+                        email: r.get(2)?,
+                        name: r.get(3)?,
+                        is_owner: r.get(4)?,
+                    },
+                ))
+            },
+        )?;
+        for (id, role, who) in people {
+            let Some(&i) = index.get(&id) else { continue };
+            match role {
+                Role::Introducer => introducers[i] = Some(who),
+                Role::Party => referrals[i].parties.push(who),
+            }
+        }
+        let answers = collect(
+            &self.conn,
+            "SELECT f.referral_id, c.email, f.rating, f.outcome, f.value, f.currency FROM feedback f
+             JOIN contacts c ON c.id = f.contact_id JOIN referrals r ON r.id = f.referral_id
+             WHERE ?1 IS NULL OR r.created_at >= ?1 ORDER BY f.referral_id, f.id",
+            [&since],
+            |r| {
+                Ok((
+                    r.get::<_, ReferralId>(0)?,
+                    report::Feedback {
+                        from: r.get(1)?,
+                        rating: r.get(2)?,
+                        outcome: r
+                            .get::<_, Option<String>>(3)?
+                            .map(|o| parse_word(&o))
+                            .transpose()?,
+                        value: r.get(4)?,
+                        currency: r.get(5)?,
+                    },
+                ))
+            },
+        )?;
+        for (id, answer) in answers {
+            if let Some(&i) = index.get(&id) {
+                referrals[i].feedback.push(answer);
+            }
+        }
+        for (r, introducer) in referrals.iter_mut().zip(introducers) {
+            r.introducer = introducer
+                .ok_or_else(|| anyhow::anyhow!("referral #{} has no introducer", r.id))?;
+        }
+        Ok(referrals)
     }
 
     /// Every outbound message, by due time.

@@ -22,6 +22,7 @@ use crate::model::{
 use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step};
 use crate::source::RawMessage;
 
+use super::forget::address_hash;
 use super::{Store, StoreView, parse_ts, parse_word, ts};
 
 /// What became of one ingested message.
@@ -497,17 +498,20 @@ struct Contact {
 }
 
 /// Finds or creates the contact for `person`; an address that opted out or bounced before
-/// stays that way in every new referral.
+/// stays that way in every new referral, and a new contact whose address was forgotten
+/// (`referrald forget`) starts opted out, so they are never emailed again.
 fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
     let (id, opted_out, bounced): (ContactId, bool, bool) = conn
         .prepare_cached(
-            "INSERT INTO contacts (email, name) VALUES (?1, ?2)
+            "INSERT INTO contacts (email, name, opted_out_at)
+             VALUES (?1, ?2, (SELECT at FROM forgotten WHERE email_sha256 = ?3))
              ON CONFLICT (email) DO UPDATE SET name = contacts.name
              RETURNING id, opted_out_at IS NOT NULL, bounced_at IS NOT NULL",
         )?
-        .query_row(params![person.email, person.name], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+        .query_row(
+            params![person.email, person.name, address_hash(&person.email)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
     let state = if opted_out {
         PartyState::OptedOut
     } else if bounced {

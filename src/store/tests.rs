@@ -3,7 +3,9 @@
 
 use super::*;
 use crate::config::Config;
-use crate::intake::{Bounce, Classified, Introduction, Known, Reading, ThreadHit, Verdict};
+use crate::intake::{
+    Bounce, Classified, IgnoreReason, Introduction, Known, Reading, ThreadHit, Verdict,
+};
 use crate::model::{
     OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus, Role,
 };
@@ -147,14 +149,33 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         )
         .unwrap();
     }
+    // Until it is migrated, a read-only open (inspect) says what to do.
+    let err = Store::open_read_only(&path).err().unwrap();
+    assert!(
+        format!("{err:#}").contains("run `referrald referrals` once"),
+        "{err:#}"
+    );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
         "bob@x.example"
     );
     store.set_mailbox_position("INBOX", 7, 42).unwrap();
     assert_eq!(store.mailbox_position("INBOX").unwrap(), Some((7, 42)));
+    // 0003: the table of forgotten addresses.
+    let forgotten: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM forgotten", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(forgotten, 0);
+    drop(store);
+    // Migrated, it opens read-only, and intake can ask it questions.
+    let read_only = Store::open_read_only(&path).unwrap();
+    assert_eq!(read_only.schema_version().unwrap(), 3);
+    assert!(!read_only.view().seen("nothing@x"));
+    assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
 
 #[test]
@@ -790,4 +811,399 @@ fn replies_to_replies_find_their_referral() {
             outbound: None
         })
     );
+}
+
+/// Records an introduction of `parties` by `introducer` with `subject`; returns the referral.
+fn introduce_people(
+    store: &mut Store,
+    id: &str,
+    introducer: &Person,
+    parties: &[Person],
+    subject: &str,
+    now: DateTime<Utc>,
+) -> ReferralId {
+    let intro = Introduction {
+        introducer: introducer.clone(),
+        parties: parties.to_vec(),
+        subject: subject.into(),
+        thread_root: id.into(),
+        references: vec![id.into()],
+        forwarded: false,
+    };
+    let mut c = classified(id, introducer, Verdict::Introduction(intro));
+    c.subject = subject.into();
+    store.record(&c, &raw(), &config(), now).unwrap().unwrap()
+}
+
+/// Records `from`'s answer on `referral`.
+fn answer(
+    store: &mut Store,
+    id: &str,
+    referral: ReferralId,
+    from: &Person,
+    reading: Reading,
+    now: DateTime<Utc>,
+) {
+    let fb = classified(
+        id,
+        from,
+        Verdict::Feedback {
+            referral,
+            from: from.clone(),
+            reading,
+        },
+    );
+    store.record(&fb, &raw(), &config(), now).unwrap();
+}
+
+fn won(rating: u8, value: f64, comment: &str) -> Reading {
+    Reading {
+        rating: Some(rating),
+        outcome: Some(Outcome::Won),
+        value: Some(value),
+        currency: Some("USD".into()),
+        comment: comment.into(),
+    }
+}
+
+#[test]
+fn export_writes_every_referral_as_show_does_and_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
+    let zoe = person("zoe@example.jp", "Zoë \"Z\" Ångström, CPA");
+    let nasty = "Intro: Zoë, meet Fred — \"the\" bookkeeper,\r\nfinally";
+    let a = introduce_people(
+        &mut store,
+        "a@x",
+        &bob(),
+        &[zoe.clone(), fred()],
+        nasty,
+        t0(),
+    );
+    let b = introduce(&mut store, "b@x", t0() + TimeDelta::hours(1));
+    let later = t0() + TimeDelta::days(15);
+    answer(&mut store, "fa@x", a, &fred(), won(4, 2000.0, "ok"), later);
+    answer(
+        &mut store,
+        "fz@x",
+        a,
+        &zoe,
+        won(5, 2500.0, "We signed, \"finally\".\nThanks!"),
+        later,
+    );
+
+    let mut json = Vec::new();
+    assert_eq!(crate::export::json(&store, &mut json).unwrap(), 2);
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let shown: Vec<serde_json::Value> = [a, b]
+        .iter()
+        .map(|r| serde_json::to_value(store.referral(*r).unwrap().unwrap()).unwrap())
+        .collect();
+    assert_eq!(json, serde_json::Value::Array(shown));
+    assert_eq!(
+        json[0]["feedback"][1]["comment"],
+        "We signed, \"finally\".\nThanks!"
+    );
+
+    let mut csv = Vec::new();
+    assert_eq!(crate::export::csv(&store, &mut csv).unwrap(), 2);
+    let rows = crate::export::read_csv(&String::from_utf8(csv).unwrap());
+    assert_eq!(rows[0], crate::export::CSV_HEADER);
+    assert_eq!(rows.len(), 3);
+    let row: std::collections::HashMap<&str, &str> = crate::export::CSV_HEADER
+        .iter()
+        .copied()
+        .zip(rows[1].iter().map(String::as_str))
+        .collect();
+    assert_eq!(row["id"], a.to_string());
+    assert_eq!(row["status"], "succeeded");
+    assert_eq!(row["created_at"], "2026-11-02T10:00:00Z");
+    assert_eq!(row["subject"], nasty);
+    assert_eq!(row["introducer_email"], "bob@networkers.example");
+    assert_eq!(row["introducer_name"], "Bob Brown");
+    assert_eq!(
+        row["parties"],
+        "Zoë \"Z\" Ångström, CPA <zoe@example.jp>; Fred Jones <fred@fredsbooks.example>"
+    );
+    assert_eq!(row["party_states"], "responded; responded");
+    assert_eq!(row["rating"], "4.5");
+    assert_eq!(
+        row["outcomes"],
+        "Fred Jones: won; Zoë \"Z\" Ångström, CPA: won"
+    );
+    // Both reported the deal: it counts once, at the larger amount.
+    assert_eq!(row["value"], "2500");
+    assert_eq!(row["currency"], "USD");
+    assert_eq!(row["answers"], "2");
+    // A referral nobody answered has empty figures, not zeros.
+    assert_eq!(&rows[2][8..], ["", "", "", "", "0"]);
+}
+
+#[test]
+fn export_of_an_empty_store_is_an_empty_array_and_a_header() {
+    let store = Store::open_in_memory().unwrap();
+    let mut json = Vec::new();
+    crate::export::json(&store, &mut json).unwrap();
+    assert_eq!(json, b"[]\n");
+    let mut csv = Vec::new();
+    crate::export::csv(&store, &mut csv).unwrap();
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        crate::export::CSV_HEADER.join(",") + "\r\n"
+    );
+}
+
+/// Every value in every column of every table that mentions one of `needles` (lower-case)
+/// as a whole word, as "table.column: value".
+fn mentions(store: &Store, needles: &[&str]) -> Vec<String> {
+    let tables: Vec<String> = store
+        .conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(tables.len() >= 10, "{tables:?}");
+    let mut found = Vec::new();
+    for table in tables {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("SELECT * FROM {table}"))
+            .unwrap();
+        let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for (i, column) in columns.iter().enumerate() {
+                let text = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        String::from_utf8_lossy(t).to_lowercase()
+                    }
+                    _ => continue,
+                };
+                // Whole words only: alfred@… is someone else.
+                let whole = |n: &&str| {
+                    text.match_indices(n).any(|(i, _)| {
+                        !text[..i]
+                            .chars()
+                            .next_back()
+                            .is_some_and(|c| c.is_alphanumeric() || c == '.')
+                    })
+                };
+                if needles.iter().any(whole) {
+                    found.push(format!("{table}.{column}: {text}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn forget_leaves_no_trace_of_the_address_or_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
+    let frederick = person("Fred@FredsBooks.example", "Frederick Jones");
+    let a = introduce_people(
+        &mut store,
+        "a@x",
+        &bob(),
+        &[fred(), sally()],
+        "Intro: Fred Jones <> Sally Lee",
+        t0(),
+    );
+    let b = introduce_people(
+        &mut store,
+        "b@x",
+        &bob(),
+        &[sally(), frederick],
+        "Sally, meet Frederick Jones",
+        t0(),
+    );
+    // His follow-up in #a bounces, with his address in the server's words.
+    let follow_up = store
+        .referral(a)
+        .unwrap()
+        .unwrap()
+        .outbound
+        .into_iter()
+        .find(|o| o.kind == OutboundKind::FollowUp && o.to == fred().email)
+        .unwrap();
+    store
+        .mark_failed(
+            follow_up.id,
+            "550 5.1.1 <fred@fredsbooks.example>: mailbox full",
+            t0() + TimeDelta::days(2),
+        )
+        .unwrap();
+    let later = t0() + TimeDelta::days(15);
+    answer(
+        &mut store,
+        "fa@x",
+        a,
+        &fred(),
+        won(4, 2000.0, "Sally was great. My cell is 555-0100."),
+        later,
+    );
+    answer(
+        &mut store,
+        "fs@x",
+        a,
+        &sally(),
+        won(
+            5,
+            2000.0,
+            "FRED JONES is brilliant: write to fred@fredsbooks.example.",
+        ),
+        later,
+    );
+    // He wrote on someone else's thread, and sent something that could not be parsed.
+    let stranger = classified(
+        "stray@x",
+        &fred(),
+        Verdict::Ignored(IgnoreReason::Stranger(fred().email)),
+    );
+    store.record(&stranger, &raw(), &config(), later).unwrap();
+    let garbled = RawMessage {
+        origin: "imap:INBOX/7".into(),
+        bytes: b"From: Fred <FRED@fredsbooks.example>\r\n\xff\xfe".to_vec(),
+    };
+    let unparseable = classified(
+        "garbled@x",
+        &fred(),
+        Verdict::Ignored(IgnoreReason::Unparseable("no header end".into())),
+    );
+    store
+        .record(&unparseable, &garbled, &config(), later)
+        .unwrap();
+    let other = RawMessage {
+        origin: "imap:INBOX/8".into(),
+        bytes: b"From: alfred@fredsbooks.example\r\n\xff".to_vec(),
+    };
+    let unparseable = classified(
+        "garbled-2@x",
+        &bob(),
+        Verdict::Ignored(IgnoreReason::Unparseable("no header end".into())),
+    );
+    store
+        .record(&unparseable, &other, &config(), later)
+        .unwrap();
+    let needles = [
+        "fred@fredsbooks.example",
+        "fred jones",
+        "frederick jones",
+        "555-0100",
+    ];
+    assert!(mentions(&store, &needles).len() > 8);
+
+    let erased = store.forget(" FRED@fredsbooks.example", later).unwrap();
+    assert!(erased.found_anything());
+    let (contact, placeholder) = erased.contact.clone().unwrap();
+    assert_eq!(
+        placeholder,
+        format!("forgotten-{contact}@forgotten.invalid")
+    );
+    assert_eq!(erased.referrals, 2);
+    assert_eq!(erased.comments, 1);
+    assert_eq!(erased.rejected, 1);
+    assert!(erased.cancelled >= 1, "{erased:?}");
+    assert!(erased.redacted >= 6, "{erased:?}");
+    assert_eq!(erased.forgotten_before, None);
+    assert_eq!(mentions(&store, &needles), Vec::<String>::new());
+    // Nor in the bytes of the file: erased content is overwritten, the log emptied.
+    for file in ["referrald.db", "referrald.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !super::forget::contains_address(&bytes, b"fred@fredsbooks.example"),
+            "{file}"
+        );
+        for name in ["Fred Jones", "Frederick Jones", "FRED JONES", "555-0100"] {
+            assert!(
+                !bytes.windows(name.len()).any(|w| w == name.as_bytes()),
+                "{name} in {file}"
+            );
+        }
+    }
+
+    // What the referrals were stays; who he was does not.
+    let detail = store.referral(a).unwrap().unwrap();
+    assert_eq!(detail.referral.status, ReferralStatus::Succeeded);
+    assert_eq!(detail.referral.subject, "Intro: (forgotten) <> Sally Lee");
+    let him = &detail.referral.parties[0];
+    assert_eq!(
+        (him.name.as_str(), him.email.as_str()),
+        (FORGOTTEN, placeholder.as_str())
+    );
+    assert_eq!(him.state, PartyState::OptedOut);
+    assert_eq!(detail.feedback[0].comment, "");
+    assert_eq!(detail.feedback[0].rating, Some(4));
+    assert_eq!(detail.feedback[0].value, Some(2000.0));
+    assert_eq!(
+        detail.feedback[1].comment,
+        "(forgotten) is brilliant: write to (forgotten)."
+    );
+    assert!(detail.events.iter().any(|e| e.kind == "forgotten"));
+    for r in [a, b] {
+        for (kind, to, st) in outbound_of(&store, r) {
+            if to == placeholder {
+                assert!(
+                    matches!(st, OutboundState::Cancelled | OutboundState::Failed),
+                    "{kind} in #{r} is {st}"
+                );
+            }
+        }
+    }
+    // Replies are still matched by the subject as it now reads.
+    let key: String = store
+        .conn
+        .query_row(
+            "SELECT subject_key FROM referrals WHERE id = ?1",
+            [a],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        key,
+        crate::intake::normalize_subject(&detail.referral.subject)
+    );
+    // Someone else's stored message stays.
+    let kept: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM rejected", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 1);
+
+    // Introduced again, he is recorded as opted out and nothing is planned for him.
+    let c = introduce(&mut store, "c@x", later + TimeDelta::days(1));
+    let detail = store.referral(c).unwrap().unwrap();
+    assert_eq!(detail.referral.parties[0].email, fred().email);
+    assert_eq!(detail.referral.parties[0].state, PartyState::OptedOut);
+    assert!(
+        outbound_of(&store, c)
+            .iter()
+            .all(|(_, to, _)| *to != fred().email)
+    );
+    // Forgetting him again erases the new contact, and says when he was first forgotten.
+    let again = store
+        .forget(&fred().email, later + TimeDelta::days(2))
+        .unwrap();
+    assert_eq!(again.referrals, 1);
+    assert_eq!(
+        again.forgotten_before.as_deref(),
+        Some("2026-11-17T10:00:00Z")
+    );
+}
+
+#[test]
+fn forgetting_an_unknown_address_changes_nothing() {
+    let mut store = Store::open_in_memory().unwrap();
+    introduce(&mut store, "a@x", t0());
+    let erased = store.forget("nobody@example.org", t0()).unwrap();
+    assert!(!erased.found_anything());
+    assert_eq!(erased, Erasure::default());
+    let hashes: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM forgotten", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(hashes, 0);
 }
