@@ -1,11 +1,14 @@
 //! The command line end to end: the real binary, a real SQLite file and the file transport,
 //! driven on a scripted clock with `--now`.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use mail_parser::{HeaderValue, MessageParser};
 use serde_json::Value;
+use support::deployment::Deployment;
 
 const T: &str = "2026-11-02T10:00:00Z"; // Monday, 10:00 in London
 
@@ -16,16 +19,10 @@ fn at(days: i64, hours: i64) -> String {
     t.to_utc().to_rfc3339()
 }
 
-/// A scratch deployment: a config file, its database and its outbox, in a temp dir.
-struct Deployment {
-    dir: tempfile::TempDir,
-}
-
-impl Deployment {
-    fn new(extra: &str) -> Deployment {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            r#"
+/// A file-transport deployment of Alice's; `extra` adds configuration at the end.
+fn deployment(extra: &str) -> Deployment {
+    Deployment::new(&format!(
+        r#"
 [tracking]
 address = "intros@tracker.example.org"
 [owner]
@@ -38,47 +35,26 @@ accept-from = ["bob@networkers.example"]
 transport = "file"
 {extra}
 "#
-        );
-        std::fs::write(dir.path().join("referrald.toml"), config).unwrap();
-        Deployment { dir }
-    }
+    ))
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_referrald"))
-            .arg("--config")
-            .arg(self.path("referrald.toml"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Runs a command that must succeed; returns its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "referrald {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text.replace('\n', "\r\n")).unwrap();
-        path
-    }
-
+/// What these tests ask of a deployment beyond running commands.
+trait Scenario {
+    /// Writes a message with CRLF line ends.
+    fn eml(&self, name: &str, text: &str) -> PathBuf;
     /// (kind, to, state) of every outbound message, in outbox order.
+    fn outbox(&self) -> Vec<(String, String, String)>;
+    /// The state of the `kind` message to `to`.
+    fn state_of(&self, kind: &str, to: &str) -> String;
+    /// What `tick --now` sent, as (kind, to), sorted.
+    fn tick(&self, now: &str) -> Vec<(String, String)>;
+}
+
+impl Scenario for Deployment {
+    fn eml(&self, name: &str, text: &str) -> PathBuf {
+        self.write(name, text.replace('\n', "\r\n"))
+    }
+
     fn outbox(&self) -> Vec<(String, String, String)> {
         let rows = self.json(&["outbox", "--json"]);
         rows.as_array()
@@ -102,7 +78,6 @@ transport = "file"
             .unwrap_or_else(|| format!("no {kind} to {to}"))
     }
 
-    /// What `tick --now` sent, as (kind, to), sorted.
     fn tick(&self, now: &str) -> Vec<(String, String)> {
         let before: Vec<_> = self.outbox();
         self.ok(&["--now", now, "tick"]);
@@ -159,8 +134,8 @@ fn kinds(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn follow_ups_written_two_days_later_thread_under_the_introduction() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(false));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
     let out = d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
     assert!(out.contains("introduction"), "{out}");
     d.ok(&["--now", &at(2, 0), "tick"]);
@@ -223,8 +198,8 @@ fn follow_ups_written_two_days_later_thread_under_the_introduction() {
 
 #[test]
 fn the_scripted_timeline_follows_the_message_plan() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(false));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
     d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
     assert_eq!(d.tick(&at(1, 0)), kinds(&[("thank_you", BOB)]));
     assert_eq!(
@@ -255,8 +230,8 @@ fn the_scripted_timeline_follows_the_message_plan() {
 
 #[test]
 fn the_owner_as_a_party_is_nudged_after_a_day() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(true));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(true));
     d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
     assert_eq!(
         d.tick(&at(1, 0)),
@@ -271,8 +246,8 @@ fn the_owner_as_a_party_is_nudged_after_a_day() {
 
 #[test]
 fn nothing_is_sent_outside_the_send_window() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(false));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
     // Recorded on Friday at 16:30: the follow-ups fall on Sunday.
     let friday = "2026-11-06T16:30:00Z";
     d.ok(&["--now", friday, "ingest", file.to_str().unwrap()]);
@@ -294,8 +269,8 @@ fn nothing_is_sent_outside_the_send_window() {
 
 #[test]
 fn after_downtime_the_later_kind_wins() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(false));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
     d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
     // Nothing ran for fifteen days.
     assert_eq!(
@@ -312,8 +287,8 @@ fn after_downtime_the_later_kind_wins() {
 
 #[test]
 fn a_second_tick_the_same_day_sends_nothing_twice() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(false));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
     d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
     assert_eq!(d.tick(&at(0, 1)), kinds(&[("thank_you", BOB)]));
     assert!(d.tick(&at(0, 2)).is_empty());
@@ -328,8 +303,8 @@ fn a_second_tick_the_same_day_sends_nothing_twice() {
 
 #[test]
 fn inspect_classifies_without_writing() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(false));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
     let v = d.json(&["--now", T, "inspect", file.to_str().unwrap(), "--json"]);
     assert_eq!(v["kind"], "introduction");
     assert_eq!(v["introducer"]["email"], BOB);
@@ -348,7 +323,7 @@ fn inspect_classifies_without_writing() {
     let v = d.json(&["--now", T, "inspect", file.to_str().unwrap(), "--json"]);
     assert_eq!(v["kind"], "duplicate");
 
-    let stranger = d.write(
+    let stranger = d.eml(
         "stranger.eml",
         "From: Eve <eve@elsewhere.example>\nTo: a@x.example, b@y.example\nCc: intros@tracker.example.org\nSubject: hi\nMessage-ID: <s@x>\n\nhello\n",
     );
@@ -359,8 +334,8 @@ fn inspect_classifies_without_writing() {
 
 #[test]
 fn show_tells_the_story_of_a_referral() {
-    let d = Deployment::new("");
-    let file = d.write("intro.eml", &intro(false));
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
     d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
     d.ok(&["--now", &at(1, 0), "tick"]);
     let v = d.json(&["show", "1", "--json"]);
@@ -396,7 +371,7 @@ fn stderr_line(out: &Output) -> String {
 
 #[test]
 fn failures_have_the_documented_exit_codes_and_one_line() {
-    let d = Deployment::new("");
+    let d = deployment("");
     // Bad configuration: 2, naming the key and the line.
     std::fs::write(
         d.path("bad.toml"),
@@ -438,7 +413,7 @@ fn failures_have_the_documented_exit_codes_and_one_line() {
 
 #[test]
 fn ingest_reads_maildirs_and_stdin_and_keeps_what_it_cannot_parse() {
-    let d = Deployment::new("");
+    let d = deployment("");
     let maildir = d.path("Maildir");
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
@@ -451,9 +426,8 @@ fn ingest_reads_maildirs_and_stdin_and_keeps_what_it_cannot_parse() {
         "{out}"
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_referrald"))
-        .arg("--config")
-        .arg(d.path("referrald.toml"))
+    let mut child = d
+        .command()
         .args(["--now", T, "ingest", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -6,11 +6,12 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
+use support::daemon::Daemon;
+use support::deployment::Deployment;
 use support::mailsys::{MailSystem, REJECTED_DOMAIN};
 
 const TRACKING: &str = "intros@tracker.test";
@@ -33,30 +34,15 @@ const NO_FOLLOW_UPS: Schedule = Schedule {
     poll: "60s",
 };
 
-/// One `referrald run` and its deployment directory.
-struct Daemon {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    /// How many times it was started: each start appends to the same log.
-    starts: usize,
+/// A deployment of Alice's watching the harness's Dovecot and sending through its Postfix.
+fn daemon(mail: &MailSystem, schedule: &Schedule) -> Daemon {
+    watching(mail, schedule, "")
 }
 
-impl Daemon {
-    /// Writes the configuration; does not start the daemon.
-    fn new(mail: &MailSystem, schedule: &Schedule) -> Daemon {
-        Daemon::watching(mail, schedule, "")
-    }
-
-    /// [`Daemon::new`] with more `[imap]` keys.
-    fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("imap-password"),
-            format!("{}\n", mail.password()),
-        )
-        .unwrap();
-        let config = format!(
-            r#"
+/// [`daemon`] with more `[imap]` keys.
+fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon {
+    let daemon = Daemon::new(&format!(
+        r#"
 [tracking]
 address = "{TRACKING}"
 [owner]
@@ -88,148 +74,18 @@ reminder-after = "1d"
 send-window = "always"
 max-per-hour = 100000
 "#,
-            imap = mail.imap_port(),
-            smtp = mail.smtp_port(),
-            poll = schedule.poll,
-            follow_up = schedule.follow_up,
-        );
-        std::fs::write(dir.path().join("referrald.toml"), config).unwrap();
-        Daemon {
-            dir,
-            child: None,
-            starts: 0,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
-    }
-
-    /// Starts `referrald run` and waits until it says it is ready (database open, IMAP
-    /// logged in); returns how long that took.
-    fn start(&mut self) -> Duration {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.path("daemon.log"))
-            .unwrap();
-        let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_referrald"))
-            .arg("--config")
-            .arg(self.path("referrald.toml"))
-            .arg("run")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        self.starts += 1;
-        let want = self.starts;
-        self.until(WAIT, "the daemon to be ready", |d| {
-            d.log().matches("ready in").count() >= want
-        });
-        started.elapsed()
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.as_ref().map(|c| c.id() as i32).unwrap()
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
-        unsafe { libc::kill(self.pid(), signal) };
-    }
-
-    /// SIGKILL, as a crash or the OOM killer would.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// SIGTERM, then waits for the exit; returns the status and how long it took.
-    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
-        self.signal(libc::SIGTERM);
-        let sent = Instant::now();
-        let mut child = self.child.take().unwrap();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return (status, sent.elapsed());
-            }
-            if sent.elapsed() > Duration::from_secs(15) {
-                let _ = child.kill();
-                panic!(
-                    "referrald did not exit within 15 s of SIGTERM\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Polls `ready` until it holds, or fails with the daemon's log.
-    fn until(&self, timeout: Duration, what: &str, ready: impl Fn(&Daemon) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !ready(self) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out after {timeout:?} waiting for {what}\n--- daemon log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Runs a query against the daemon's database (read-only, beside the daemon).
-    fn query<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
-        let db = rusqlite::Connection::open_with_flags(
-            self.path("referrald.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        db.busy_timeout(Duration::from_secs(5)).unwrap();
-        db.query_row(sql, [], |r| r.get(0)).unwrap()
-    }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.query(sql)
-    }
-
-    fn referrals(&self) -> i64 {
-        self.count("SELECT count(*) FROM referrals")
-    }
-
-    /// Runs a command of the CLI against the deployment; returns its standard output.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
-            .arg("--config")
-            .arg(self.path("referrald.toml"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "referrald {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+        imap = mail.imap_port(),
+        smtp = mail.smtp_port(),
+        poll = schedule.poll,
+        follow_up = schedule.follow_up,
+    ));
+    daemon.write("imap-password", format!("{}\n", mail.password()));
+    daemon
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            eprintln!("--- daemon log:\n{}", self.log());
-        }
-    }
+/// How many referrals the daemon has recorded.
+fn referrals(daemon: &Daemon) -> i64 {
+    daemon.count("SELECT count(*) FROM referrals")
 }
 
 /// An introduction from `introducer` of `a` and `b`, copied to the tracking address.
@@ -270,25 +126,12 @@ async fn delivered_ids(mail: &MailSystem, users: &[String]) -> HashMap<String, u
     ids
 }
 
-/// Waits (without blocking the runtime for long) for a condition on the daemon.
-async fn until(daemon: &Daemon, timeout: Duration, what: &str, ready: impl Fn(&Daemon) -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ready(daemon) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}\n--- daemon log:\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_introduction_is_recorded_within_a_second_through_idle() {
     let mail = MailSystem::start().await.unwrap();
     // Polling every 60 s: only IDLE can be this quick.
-    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
-    let ready = daemon.start();
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    let ready = daemon.start(WAIT);
     eprintln!("start to ready: {ready:?}");
     // Let the daemon finish its first look and enter IDLE.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -308,13 +151,13 @@ async fn an_introduction_is_recorded_within_a_second_through_idle() {
         )
         .await
         .unwrap();
-        until(
-            &daemon,
-            Duration::from_secs(1),
-            "the introduction to be recorded",
-            |d| d.referrals() > i,
-        )
-        .await;
+        daemon
+            .until_async(
+                Duration::from_secs(1),
+                "the introduction to be recorded",
+                |d| referrals(d) > i,
+            )
+            .await;
         latencies.push(appended.elapsed());
     }
     eprintln!("append to recorded, through IDLE: {latencies:?}");
@@ -327,8 +170,8 @@ async fn an_introduction_is_recorded_within_a_second_through_idle() {
 #[tokio::test]
 async fn follow_ups_reach_both_parties_threaded_under_the_introduction() {
     let mail = MailSystem::start().await.unwrap();
-    let mut daemon = Daemon::new(&mail, &FAST);
-    daemon.start();
+    let mut daemon = daemon(&mail, &FAST);
+    daemon.start(WAIT);
     mail.append(
         TRACKING,
         "INBOX",
@@ -417,10 +260,12 @@ async fn a_backlog_of_500_is_processed_once_each_and_marked_seen() {
     }
     imap.logout().await.unwrap();
 
-    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
     let started = Instant::now();
-    daemon.start();
-    until(&daemon, WAIT, "500 referrals", |d| d.referrals() == 500).await;
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "500 referrals", |d| referrals(d) == 500)
+        .await;
     eprintln!(
         "500-message backlog recorded {:?} after start",
         started.elapsed()
@@ -452,7 +297,7 @@ async fn a_backlog_of_500_is_processed_once_each_and_marked_seen() {
     // A restart reads nothing twice.
     let (status, _) = daemon.terminate();
     assert!(status.success());
-    daemon.start();
+    daemon.start(WAIT);
     mail.append(
         TRACKING,
         "INBOX",
@@ -460,13 +305,12 @@ async fn a_backlog_of_500_is_processed_once_each_and_marked_seen() {
     )
     .await
     .unwrap();
-    until(&daemon, WAIT, "the new introduction", |d| {
-        d.referrals() == 501
-    })
-    .await;
+    daemon
+        .until_async(WAIT, "the new introduction", |d| referrals(d) == 501)
+        .await;
     assert_eq!(daemon.count("SELECT count(*) FROM messages"), 501);
     let referrals: serde_json::Value =
-        serde_json::from_str(&daemon.cli(&["referrals", "--json"])).unwrap();
+        serde_json::from_str(&daemon.ok(&["referrals", "--json"])).unwrap();
     assert_eq!(referrals.as_array().map(Vec::len), Some(501));
     daemon.kill();
 }
@@ -474,8 +318,8 @@ async fn a_backlog_of_500_is_processed_once_each_and_marked_seen() {
 #[tokio::test]
 async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
     let mail = MailSystem::start().await.unwrap();
-    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
-    daemon.start();
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    daemon.start(WAIT);
     let party = |i: usize| format!("p{i}@parties.test");
     mail.append(
         TRACKING,
@@ -484,10 +328,9 @@ async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
     )
     .await
     .unwrap();
-    until(&daemon, WAIT, "the first introduction", |d| {
-        d.referrals() == 1
-    })
-    .await;
+    daemon
+        .until_async(WAIT, "the first introduction", |d| referrals(d) == 1)
+        .await;
 
     mail.stop_dovecot().await.unwrap();
     // Mail arriving while Dovecot is down waits in Postfix's queue.
@@ -507,10 +350,9 @@ async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
     )
     .await
     .unwrap();
-    until(&daemon, WAIT, "all three introductions", |d| {
-        d.referrals() == 3
-    })
-    .await;
+    daemon
+        .until_async(WAIT, "all three introductions", |d| referrals(d) == 3)
+        .await;
     assert!(daemon.log().contains("reconnecting"), "{}", daemon.log());
     let deadline = Instant::now() + WAIT;
     loop {
@@ -529,8 +371,8 @@ async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
 async fn smtp_outages_are_retried_and_refusals_recorded() {
     let mail = MailSystem::start().await.unwrap();
     mail.stop_postfix().await.unwrap();
-    let mut daemon = Daemon::new(&mail, &FAST);
-    daemon.start();
+    let mut daemon = daemon(&mail, &FAST);
+    daemon.start(WAIT);
     // The thank-you to Bob is due at once, and Postfix is down.
     mail.append(
         TRACKING,
@@ -544,12 +386,12 @@ async fn smtp_outages_are_retried_and_refusals_recorded() {
     )
     .await
     .unwrap();
-    until(&daemon, WAIT, "a failed attempt", |d| {
+    daemon.until_async(WAIT, "a failed attempt", |d| {
         d.count("SELECT count(*) FROM outbound WHERE kind = 'thank_you' AND attempts >= 2 AND state = 'scheduled'") == 1
     })
     .await;
     let outbox: serde_json::Value =
-        serde_json::from_str(&daemon.cli(&["outbox", "--json"])).unwrap();
+        serde_json::from_str(&daemon.ok(&["outbox", "--json"])).unwrap();
     let thanks = outbox
         .as_array()
         .unwrap()
@@ -575,12 +417,13 @@ async fn smtp_outages_are_retried_and_refusals_recorded() {
     assert_eq!(header(&inbox[0], "Message-ID"), format!("<{thank_you_id}>"));
 
     // The follow-up to the rejected party fails for good, with Postfix's reply.
-    until(&daemon, WAIT, "the refused follow-up to fail", |d| {
-        d.count("SELECT count(*) FROM outbound WHERE state = 'failed'") == 1
-    })
-    .await;
+    daemon
+        .until_async(WAIT, "the refused follow-up to fail", |d| {
+            d.count("SELECT count(*) FROM outbound WHERE state = 'failed'") == 1
+        })
+        .await;
     let outbox: serde_json::Value =
-        serde_json::from_str(&daemon.cli(&["outbox", "--json"])).unwrap();
+        serde_json::from_str(&daemon.ok(&["outbox", "--json"])).unwrap();
     let failed = outbox
         .as_array()
         .unwrap()
@@ -643,12 +486,13 @@ async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
     mail.append_many(TRACKING, "INBOX", busy_intros(0, 150))
         .await
         .unwrap();
-    let mut daemon = Daemon::new(&mail, &FAST);
-    daemon.start();
-    until(&daemon, WAIT, "sending to be under way", |d| {
-        d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") >= 40
-    })
-    .await;
+    let mut daemon = daemon(&mail, &FAST);
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "sending to be under way", |d| {
+            d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") >= 40
+        })
+        .await;
     daemon.kill();
     // What was being handed to Postfix at the moment of the kill: the one case that may be
     // delivered twice (accepted, but the acceptance never recorded). Resent with the same
@@ -675,17 +519,13 @@ async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
     mail.append_many(TRACKING, "INBOX", busy_intros(150, 200))
         .await
         .unwrap();
-    daemon.start();
-    until(
-        &daemon,
-        Duration::from_secs(40),
-        "every message to be sent",
-        |d| {
-            d.referrals() == 200
+    daemon.start(WAIT);
+    daemon
+        .until_async(Duration::from_secs(40), "every message to be sent", |d| {
+            referrals(d) == 200
                 && d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") == 600
-        },
-    )
-    .await;
+        })
+        .await;
     assert_eq!(daemon.count("SELECT count(*) FROM messages"), 200);
     assert_eq!(
         daemon.count("SELECT count(DISTINCT intro_message_id) FROM referrals"),
@@ -752,12 +592,13 @@ async fn sigterm_while_sending_exits_promptly_and_leaves_nothing_half_sent() {
     mail.append_many(TRACKING, "INBOX", busy_intros(0, 300))
         .await
         .unwrap();
-    let mut daemon = Daemon::new(&mail, &NO_FOLLOW_UPS);
-    daemon.start();
-    until(&daemon, WAIT, "sending to be under way", |d| {
-        d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") >= 20
-    })
-    .await;
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "sending to be under way", |d| {
+            d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") >= 20
+        })
+        .await;
     let (status, took) = daemon.terminate();
     eprintln!("SIGTERM while sending: exited in {took:?}");
     assert!(status.success(), "{status}\n{}", daemon.log());
@@ -773,11 +614,12 @@ async fn sigterm_while_sending_exits_promptly_and_leaves_nothing_half_sent() {
     );
 
     // The rest go after a restart; every thank-you exactly once.
-    daemon.start();
-    until(&daemon, WAIT, "every thank-you to be sent", |d| {
-        d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") == 300
-    })
-    .await;
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "every thank-you to be sent", |d| {
+            d.count("SELECT count(*) FROM outbound WHERE state = 'sent'") == 300
+        })
+        .await;
     assert_eq!(
         daemon.count("SELECT count(*) FROM outbound WHERE state = 'sent' AND attempts != 1"),
         0,
@@ -789,8 +631,8 @@ async fn sigterm_while_sending_exits_promptly_and_leaves_nothing_half_sent() {
 #[test]
 fn doctor_checks_each_part_and_says_what_is_wrong() {
     let mail = MailSystem::start_blocking().unwrap();
-    let daemon = Daemon::new(&mail, &FAST);
-    let out = daemon.cli(&["doctor"]);
+    let daemon = daemon(&mail, &FAST);
+    let out = daemon.ok(&["doctor"]);
     for line in [
         "✓ config",
         "✓ templates",
@@ -801,12 +643,7 @@ fn doctor_checks_each_part_and_says_what_is_wrong() {
         assert!(out.contains(line), "{line}:\n{out}");
     }
     std::fs::write(daemon.path("imap-password"), "wrong\n").unwrap();
-    let bad = Command::new(env!("CARGO_BIN_EXE_referrald"))
-        .arg("--config")
-        .arg(daemon.path("referrald.toml"))
-        .arg("doctor")
-        .output()
-        .unwrap();
+    let bad = daemon.run(&["doctor"]);
     assert_eq!(bad.status.code(), Some(1));
     let out = String::from_utf8_lossy(&bad.stdout);
     assert!(
@@ -819,12 +656,12 @@ fn doctor_checks_each_part_and_says_what_is_wrong() {
 #[tokio::test]
 async fn processed_mail_can_be_moved_or_given_a_keyword() {
     let mail = MailSystem::start().await.unwrap();
-    let mut moving = Daemon::watching(
+    let mut moving = watching(
         &mail,
         &NO_FOLLOW_UPS,
         "mark-as = \"move\"\nprocessed-folder = \"Done\"",
     );
-    moving.start();
+    moving.start(WAIT);
     mail.append(
         TRACKING,
         "INBOX",
@@ -842,12 +679,12 @@ async fn processed_mail_can_be_moved_or_given_a_keyword() {
         assert!(Instant::now() < deadline, "the message stayed in INBOX");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(moving.referrals(), 1);
+    assert_eq!(referrals(&moving), 1);
     moving.kill();
 
     // Another mailbox, marked with the keyword and left unread.
     let user = "tagged@tracker.test";
-    let mut tagging = Daemon::watching(&mail, &NO_FOLLOW_UPS, "mark-as = \"keyword\"");
+    let mut tagging = watching(&mail, &NO_FOLLOW_UPS, "mark-as = \"keyword\"");
     let config = std::fs::read_to_string(tagging.path("referrald.toml")).unwrap();
     std::fs::write(
         tagging.path("referrald.toml"),
@@ -864,7 +701,7 @@ async fn processed_mail_can_be_moved_or_given_a_keyword() {
     )
     .await
     .unwrap();
-    tagging.start();
+    tagging.start(WAIT);
     let deadline = Instant::now() + WAIT;
     loop {
         let flags = mail.flags(user, "INBOX").await.unwrap();
@@ -875,7 +712,7 @@ async fn processed_mail_can_be_moved_or_given_a_keyword() {
         assert!(Instant::now() < deadline, "not tagged: {flags:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(tagging.referrals(), 1);
+    assert_eq!(referrals(&tagging), 1);
     tagging.kill();
 }
 
@@ -883,14 +720,16 @@ async fn processed_mail_can_be_moved_or_given_a_keyword() {
 async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
     let mail = MailSystem::start().await.unwrap();
     let folder = "Intros";
-    let mut daemon = Daemon::watching(&mail, &NO_FOLLOW_UPS, &format!("folder = \"{folder}\""));
+    let mut daemon = watching(&mail, &NO_FOLLOW_UPS, &format!("folder = \"{folder}\""));
     let first = [
         intro("uv-1", OWNER, "a@parties.test", "b@parties.test"),
         intro("uv-2", OWNER, "c@parties.test", "d@parties.test"),
     ];
     mail.append_many(TRACKING, folder, &first).await.unwrap();
-    daemon.start();
-    until(&daemon, WAIT, "two referrals", |d| d.referrals() == 2).await;
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "two referrals", |d| referrals(d) == 2)
+        .await;
     let (status, _) = daemon.terminate();
     assert!(status.success());
 
@@ -915,11 +754,10 @@ async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
     imap.logout().await.ok();
     assert_ne!(before, after, "Dovecot kept the UIDVALIDITY");
 
-    daemon.start();
-    until(&daemon, WAIT, "the new introduction", |d| {
-        d.referrals() == 3
-    })
-    .await;
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "the new introduction", |d| referrals(d) == 3)
+        .await;
     assert_eq!(daemon.count("SELECT count(*) FROM messages"), 3);
     assert!(daemon.log().contains("UIDVALIDITY"), "{}", daemon.log());
     daemon.kill();
@@ -964,7 +802,7 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
     const FRED: &str = "fred@parties.test";
     const SALLY: &str = "sally@parties.test";
     let mail = MailSystem::start().await.unwrap();
-    let mut daemon = Daemon::new(&mail, &FAST);
+    let mut daemon = daemon(&mail, &FAST);
     // Only the follow-ups fall due in this test.
     let config = std::fs::read_to_string(daemon.path("referrald.toml")).unwrap();
     let config = config.replace("feedback-after = \"1d\"", "feedback-after = \"30d\"");
@@ -984,12 +822,12 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
     )
     .unwrap();
     let intro_path = daemon.path("intro.eml");
-    daemon.cli(&["--now", &yesterday, "ingest", intro_path.to_str().unwrap()]);
-    daemon.cli(&["--now", &yesterday, "tick"]);
+    daemon.ok(&["--now", &yesterday, "ingest", intro_path.to_str().unwrap()]);
+    daemon.ok(&["--now", &yesterday, "tick"]);
     arrived(&mail, BOB, 1, "thank_you").await;
 
     // The daemon sends the follow-ups, which are overdue.
-    daemon.start();
+    daemon.start(WAIT);
     let to_fred = arrived(&mail, FRED, 1, "follow_up").await;
     let to_sally = arrived(&mail, SALLY, 1, "follow_up").await;
 
@@ -1009,7 +847,7 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
         "{text}"
     );
     let show: serde_json::Value =
-        serde_json::from_str(&daemon.cli(&["show", "1", "--json"])).unwrap();
+        serde_json::from_str(&daemon.ok(&["show", "1", "--json"])).unwrap();
     assert_eq!(show["status"], "succeeded", "{show}");
     assert_eq!(show["feedback"][0]["rating"], 5);
     assert_eq!(show["feedback"][0]["outcome"], "won");
@@ -1018,12 +856,13 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
     // Sally says STOP: recorded, her pending mail cancelled, nothing sent in reply.
     let stop = answer("Sally Lee <sally@parties.test>", &to_sally, "STOP");
     mail.send(SALLY, &[TRACKING], &stop).await.unwrap();
-    until(&daemon, WAIT, "the opt-out to be recorded", |d| {
-        d.count("SELECT count(*) FROM contacts WHERE opted_out_at IS NOT NULL") == 1
-    })
-    .await;
+    daemon
+        .until_async(WAIT, "the opt-out to be recorded", |d| {
+            d.count("SELECT count(*) FROM contacts WHERE opted_out_at IS NOT NULL") == 1
+        })
+        .await;
     let outbox: serde_json::Value =
-        serde_json::from_str(&daemon.cli(&["outbox", "--json"])).unwrap();
+        serde_json::from_str(&daemon.ok(&["outbox", "--json"])).unwrap();
     for row in outbox.as_array().unwrap() {
         if row["to"] == SALLY && row["kind"] != "follow_up" {
             assert_eq!(row["state"], "cancelled", "{row}");
@@ -1038,11 +877,8 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
 
 #[test]
 fn a_password_file_that_cannot_be_read_stops_run_as_a_configuration_error() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("referrald.toml"),
-        format!(
-            r#"
+    let d = Deployment::new(&format!(
+        r#"
 [tracking]
 address = "{TRACKING}"
 [owner]
@@ -1056,23 +892,13 @@ password-file = "missing-password"
 [outbound]
 transport = "file"
 "#
-        ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
-        .arg("--config")
-        .arg(dir.path().join("referrald.toml"))
-        .arg("run")
-        .output()
-        .unwrap();
+    ));
+    let out = d.run(&["run"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("[imap]") && err.contains("missing-password"),
         "{err}"
     );
-    assert!(
-        !dir.path().join("referrald.db").exists(),
-        "nothing is touched first"
-    );
+    assert!(!d.path("referrald.db").exists(), "nothing is touched first");
 }

@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use mail_parser::MessageParser;
-use serde_json::Value;
+use support::deployment::Deployment;
 use support::mailsys::MailSystem;
 
 const TRACKING: &str = "intros@tracker.example.org";
@@ -29,15 +28,10 @@ fn at(days: i64, hours: i64) -> String {
     .to_rfc3339()
 }
 
-struct Deployment {
-    dir: tempfile::TempDir,
-}
-
-impl Deployment {
-    fn new(mail: &MailSystem) -> Deployment {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
-            r#"
+/// Alice's deployment, submitting through the harness's Postfix.
+fn deployment(mail: &MailSystem) -> Deployment {
+    Deployment::new(&format!(
+        r#"
 [tracking]
 address = "{TRACKING}"
 [owner]
@@ -55,41 +49,13 @@ tls = "none"
 [schedule]
 send-window = "always"
 "#,
-            port = mail.smtp_port()
-        );
-        std::fs::write(dir.path().join("referrald.toml"), config).unwrap();
-        Deployment { dir }
-    }
+        port = mail.smtp_port()
+    ))
+}
 
-    fn ok(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
-            .arg("--config")
-            .arg(self.dir.path().join("referrald.toml"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "referrald {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    fn ingest(&self, now: &str, path: &Path) -> String {
-        self.ok(&["--now", now, "ingest", path.to_str().unwrap()])
-    }
+/// `ingest` of one file at `now`; returns what it said.
+fn ingest(d: &Deployment, now: &str, path: &Path) -> String {
+    d.ok(&["--now", now, "ingest", path.to_str().unwrap()])
 }
 
 /// The one message in `user`'s inbox whose X-Referrald-Kind is `kind`.
@@ -135,8 +101,8 @@ fn reply(from: &str, parent: &[u8], text: &str) -> Vec<u8> {
 #[tokio::test]
 async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     let mail = MailSystem::start().await.unwrap();
-    let d = Deployment::new(&mail);
-    let intro = d.file(
+    let d = deployment(&mail);
+    let intro = d.write(
         "intro.eml",
         format!(
             "From: Bob Brown <{BOB}>\r\nTo: Fred Jones <{FRED}>, Sally Lee <{SALLY}>\r\n\
@@ -146,7 +112,7 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
         )
         .as_bytes(),
     );
-    d.ingest(T, &intro);
+    ingest(&d, T, &intro);
 
     // T+2d: the thank-you and both follow-ups go out through Postfix and arrive.
     d.ok(&["--now", &at(2, 1), "tick"]);
@@ -165,7 +131,7 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
         .wait_for_count(TRACKING, "INBOX", 1, WAIT)
         .await
         .unwrap();
-    let arrived = d.file("fred-answer.eml", &inbox[0]);
+    let arrived = d.write("fred-answer.eml", &inbox[0]);
     let verdict = d.json(&[
         "--now",
         &at(2, 3),
@@ -177,7 +143,7 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     assert_eq!(verdict["rating"], 5);
     assert_eq!(verdict["outcome"], "won");
     assert_eq!(verdict["value"], 2500.0);
-    d.ingest(&at(2, 3), &arrived);
+    ingest(&d, &at(2, 3), &arrived);
 
     let referral = d.json(&["show", "1", "--json"]);
     assert_eq!(referral["status"], "succeeded");
@@ -209,8 +175,8 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
         .wait_for_count(TRACKING, "INBOX", 2, WAIT)
         .await
         .unwrap();
-    let stop_file = d.file("sally-stop.eml", &inbox[1]);
-    let out = d.ingest(&at(3, 2), &stop_file);
+    let stop_file = d.write("sally-stop.eml", &inbox[1]);
+    let out = ingest(&d, &at(3, 2), &stop_file);
     assert!(out.contains("opt_out"), "{out}");
     for day in [3, 15, 22, 30] {
         d.ok(&["--now", &at(day, 1), "tick"]);
@@ -230,8 +196,8 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
 #[tokio::test]
 async fn a_recipient_the_server_refuses_fails_with_its_reply_and_gets_nothing_more() {
     let mail = MailSystem::start().await.unwrap();
-    let d = Deployment::new(&mail);
-    let intro = d.file(
+    let d = deployment(&mail);
+    let intro = d.write(
         "intro.eml",
         format!(
             "From: Bob Brown <{BOB}>\r\nTo: Fred <{FRED}>, Ghost <ghost@rejected.test>\r\n\
@@ -239,10 +205,9 @@ async fn a_recipient_the_server_refuses_fails_with_its_reply_and_gets_nothing_mo
         )
         .as_bytes(),
     );
-    d.ingest(T, &intro);
-    let out = Command::new(env!("CARGO_BIN_EXE_referrald"))
-        .arg("--config")
-        .arg(d.dir.path().join("referrald.toml"))
+    ingest(&d, T, &intro);
+    let out = d
+        .command()
         .args(["--now", &at(2, 1), "tick"])
         .output()
         .unwrap();

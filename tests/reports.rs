@@ -2,8 +2,7 @@
 //! transport, on a scripted clock. Three introductions — two from Bob (one of them to the
 //! owner, Alice), one from Alice — then answers from the people introduced.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod support;
 
 use serde_json::{Value, json};
 
@@ -14,16 +13,23 @@ const CAROL: &str = "carol@kingconsulting.example";
 const DAN: &str = "dan@dansdesk.example";
 const ALICE: &str = "alice@brightside.example";
 
-/// A scratch deployment: a config file, its database and its outbox, in a temp dir.
+/// Alice's file-transport deployment, numbering the messages it ingests.
 struct Deployment {
-    dir: tempfile::TempDir,
+    inner: support::deployment::Deployment,
     messages: usize,
+}
+
+impl std::ops::Deref for Deployment {
+    type Target = support::deployment::Deployment;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
 }
 
 impl Deployment {
     fn new() -> Deployment {
-        let dir = tempfile::tempdir().unwrap();
-        let config = format!(
+        let inner = support::deployment::Deployment::new(&format!(
             r#"
 [tracking]
 address = "intros@tracker.example.org"
@@ -36,45 +42,15 @@ accept-from = ["{BOB}"]
 [outbound]
 transport = "file"
 "#
-        );
-        std::fs::write(dir.path().join("referrald.toml"), config).unwrap();
-        Deployment { dir, messages: 0 }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_referrald"))
-            .arg("--config")
-            .arg(self.path("referrald.toml"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Runs a command that must succeed; returns its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "referrald {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
+        ));
+        Deployment { inner, messages: 0 }
     }
 
     /// Ingests one message (written with CRLF line ends) at `now`; returns what ingest said.
     fn ingest(&mut self, now: &str, message: &str) -> String {
         self.messages += 1;
-        let path = self.path(&format!("{}.eml", self.messages));
-        std::fs::write(&path, message.replace('\n', "\r\n")).unwrap();
+        let name = format!("{}.eml", self.messages);
+        let path = self.write(&name, message.replace('\n', "\r\n"));
         self.ok(&["--now", now, "ingest", path.to_str().unwrap()])
     }
 

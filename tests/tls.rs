@@ -7,10 +7,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use support::daemon::Daemon;
 use support::mailsys::MailSystem;
 
 const TRACKING: &str = "intros@tracker.test";
@@ -48,19 +48,12 @@ fn localhost<'a>(port: u16, tls: &'a str, ca_file: Option<&'a Path>) -> Server<'
     }
 }
 
-/// A deployment directory with a configuration, and at most one `referrald run` in it.
-struct Deployment {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Deployment {
-    fn new(mail: Option<&MailSystem>, imap: Server, smtp: Server) -> Deployment {
-        let dir = tempfile::tempdir().unwrap();
-        let password = mail.map_or("unused", MailSystem::password);
-        std::fs::write(dir.path().join("imap-password"), format!("{password}\n")).unwrap();
-        let config = format!(
-            r#"
+/// A deployment of Alice's reaching `imap` and `smtp` as described; with `mail`, the IMAP
+/// password is the harness's.
+fn deployment(mail: Option<&MailSystem>, imap: Server, smtp: Server) -> Daemon {
+    let password = mail.map_or("unused", MailSystem::password);
+    let daemon = Daemon::new(&format!(
+        r#"
 [tracking]
 address = "{TRACKING}"
 [owner]
@@ -85,104 +78,20 @@ reminder-after = "1d"
 send-window = "always"
 max-per-hour = 100000
 "#,
-            imap = imap.keys(),
-            smtp = smtp.keys(),
-        );
-        std::fs::write(dir.path().join("referrald.toml"), config).unwrap();
-        Deployment { dir, child: None }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Runs a command of the CLI to its end.
-    fn referrald(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_referrald"))
-            .arg("--config")
-            .arg(self.path("referrald.toml"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// `referrald doctor`: its exit code and what it printed.
-    fn doctor(&self) -> (Option<i32>, String) {
-        let out = self.referrald(&["doctor"]);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    }
-
-    /// Starts `referrald run`, logging to `daemon.log`; does not wait for anything.
-    fn start(&mut self) {
-        let log = std::fs::File::create(self.path("daemon.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_referrald"))
-            .arg("--config")
-            .arg(self.path("referrald.toml"))
-            .arg("run")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
-    }
-
-    /// Waits until `ready` holds, or fails with the daemon's log.
-    async fn until(&self, what: &str, ready: impl Fn(&Deployment) -> bool) {
-        let deadline = Instant::now() + WAIT;
-        while !ready(self) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out after {WAIT:?} waiting for {what}\n--- daemon log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn is_running(&mut self) -> bool {
-        let child = self.child.as_mut().unwrap();
-        child.try_wait().unwrap().is_none()
-    }
-
-    /// SIGTERM, and the exit status, which must come within 10 s.
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().unwrap();
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child's.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let sent = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                sent.elapsed() < Duration::from_secs(10),
-                "referrald did not exit within 10 s of SIGTERM\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
+        imap = imap.keys(),
+        smtp = smtp.keys(),
+    ));
+    daemon.write("imap-password", format!("{password}\n"));
+    daemon
 }
 
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("--- daemon log:\n{}", self.log());
-        }
-    }
+/// `referrald doctor`: its exit code and what it printed.
+fn doctor(d: &Daemon) -> (Option<i32>, String) {
+    let out = d.run(&["doctor"]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 /// An introduction of two parties by bob@introducer.test, copied to the tracking address.
@@ -203,10 +112,12 @@ fn intro(id: &str) -> Vec<u8> {
 /// Runs the daemon on `imap` and `smtp`, appends an introduction, and waits for the thank-you
 /// and both follow-ups to be delivered through Postfix into Dovecot.
 async fn introduction_followed_up(mail: &MailSystem, imap: Server<'_>, smtp: Server<'_>) {
-    let mut daemon = Deployment::new(Some(mail), imap, smtp);
-    daemon.start();
+    let mut daemon = deployment(Some(mail), imap, smtp);
+    daemon.spawn();
     daemon
-        .until("the daemon to be ready", |d| d.log().contains("ready in"))
+        .until_async(WAIT, "the daemon to be ready", |d| {
+            d.log().contains("ready in")
+        })
         .await;
     mail.append(TRACKING, "INBOX", &intro("tls")).await.unwrap();
     for who in [
@@ -221,7 +132,7 @@ async fn introduction_followed_up(mail: &MailSystem, imap: Server<'_>, smtp: Ser
             "{text}"
         );
     }
-    let status = daemon.terminate();
+    let (status, _) = daemon.terminate();
     assert!(status.success(), "{status}\n{}", daemon.log());
 }
 
@@ -292,7 +203,7 @@ fn doctor_passes_over_implicit_tls_and_starttls_with_a_ca_file() {
     ] {
         let tls = imap.tls;
         let (imap_port, smtp_port) = (imap.port, smtp.port);
-        let (code, out) = Deployment::new(Some(&mail), imap, smtp).doctor();
+        let (code, out) = doctor(&deployment(Some(&mail), imap, smtp));
         assert_eq!(code, Some(0), "tls = {tls}:\n{out}");
         assert!(
             out.contains(&format!(
@@ -321,7 +232,7 @@ fn without_a_ca_file_doctor_says_the_certificate_is_not_trusted_and_what_to_do()
         ),
     ] {
         let smtp_port = smtp.port;
-        let (code, out) = Deployment::new(Some(&mail), imap, smtp).doctor();
+        let (code, out) = doctor(&deployment(Some(&mail), imap, smtp));
         assert_eq!(code, Some(1), "{out}");
         let untrusted = "the TLS handshake with localhost failed: the server's certificate is not trusted (UnknownIssuer); if the server uses a private CA or a self-signed certificate, name it with ca-file in";
         // The advice alone: not the general hints about host, port and tls.
@@ -342,12 +253,11 @@ fn without_a_ca_file_doctor_says_the_certificate_is_not_trusted_and_what_to_do()
 fn a_self_signed_certificate_in_ca_file_is_trusted_for_its_own_name_only() {
     let mail = MailSystem::start_with_self_signed_tls_blocking().unwrap();
     let certificate = mail.ca_file();
-    let (code, out) = Deployment::new(
+    let (code, out) = doctor(&deployment(
         Some(&mail),
         localhost(mail.imaps_port(), "implicit", Some(&certificate)),
         localhost(mail.smtp_port(), "starttls", Some(&certificate)),
-    )
-    .doctor();
+    ));
     assert_eq!(code, Some(0), "{out}");
 
     // The certificate names localhost alone: trusting it does not switch off the name check.
@@ -357,12 +267,11 @@ fn a_self_signed_certificate_in_ca_file_is_trusted_for_its_own_name_only() {
         tls,
         ca_file: Some(&certificate),
     };
-    let (code, out) = Deployment::new(
+    let (code, out) = doctor(&deployment(
         Some(&mail),
         by_address(mail.imaps_port(), "implicit"),
         by_address(mail.smtps_port(), "implicit"),
-    )
-    .doctor();
+    ));
     assert_eq!(code, Some(1), "{out}");
     for section in ["imap", "smtp"] {
         assert!(
@@ -379,23 +288,22 @@ fn a_self_signed_certificate_in_ca_file_is_trusted_for_its_own_name_only() {
 async fn run_keeps_retrying_an_untrusted_imap_server_and_logs_why() {
     let mail = MailSystem::start_with_tls().await.unwrap();
     let ca = mail.ca_file();
-    let mut daemon = Deployment::new(
+    let mut daemon = deployment(
         Some(&mail),
         localhost(mail.imaps_port(), "implicit", None),
         localhost(mail.smtps_port(), "implicit", Some(&ca)),
     );
-    daemon.start();
+    daemon.spawn();
     let advice = "the server's certificate is not trusted (UnknownIssuer); if the server uses a private CA or a self-signed certificate, name it with ca-file in [imap]";
-    // The first attempt at start, the mailbox task's own at once, and the next after a
-    // backoff of one to two seconds.
+    // The first attempt at start, then one after each backoff (two seconds, then four).
     daemon
-        .until("three refused attempts", |d| {
+        .until_async(WAIT, "three refused attempts", |d| {
             d.log().matches(advice).count() >= 3
         })
         .await;
     assert!(daemon.is_running(), "{}", daemon.log());
     assert!(!daemon.log().contains("ready in"), "{}", daemon.log());
-    let status = daemon.terminate();
+    let (status, _) = daemon.terminate();
     assert!(status.success(), "{status}\n{}", daemon.log());
 }
 
@@ -403,25 +311,34 @@ async fn run_keeps_retrying_an_untrusted_imap_server_and_logs_why() {
 async fn mail_to_an_untrusted_smtp_server_is_retried_with_the_reason() {
     let mail = MailSystem::start_with_tls().await.unwrap();
     let ca = mail.ca_file();
-    let mut daemon = Deployment::new(
+    let mut daemon = deployment(
         Some(&mail),
         localhost(mail.imaps_port(), "implicit", Some(&ca)),
         localhost(mail.smtp_port(), "starttls", None),
     );
-    daemon.start();
+    daemon.spawn();
     daemon
-        .until("the daemon to be ready", |d| d.log().contains("ready in"))
+        .until_async(WAIT, "the daemon to be ready", |d| {
+            d.log().contains("ready in")
+        })
         .await;
     mail.append(TRACKING, "INBOX", &intro("untrusted"))
         .await
         .unwrap();
     let advice = "name it with ca-file in [smtp]";
     daemon
-        .until("a send to be retried", |d| {
+        .until_async(WAIT, "a send to be retried", |d| {
             d.log().contains("will be retried") && d.log().contains(advice)
         })
         .await;
-    let out = daemon.referrald(&["outbox", "--json"]);
+    // The log line comes as the attempt fails; the row is back to `scheduled` a moment later.
+    daemon
+        .until_async(WAIT, "the retry to be recorded", |d| {
+            d.count("SELECT count(*) FROM outbound WHERE state = 'scheduled' AND attempts >= 1")
+                >= 1
+        })
+        .await;
+    let out = daemon.run(&["outbox", "--json"]);
     let outbox: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = outbox.as_array().unwrap();
     assert!(!rows.is_empty(), "{outbox:#}");
@@ -436,7 +353,7 @@ async fn mail_to_an_untrusted_smtp_server_is_retried_with_the_reason() {
         "{outbox:#}"
     );
     assert!(daemon.is_running(), "{}", daemon.log());
-    let status = daemon.terminate();
+    let (status, _) = daemon.terminate();
     assert!(status.success(), "{status}\n{}", daemon.log());
 }
 
@@ -452,12 +369,12 @@ fn a_ca_file_that_is_missing_or_holds_no_certificate_is_a_configuration_error() 
         (&garbage, "[imap] ca-file", "holds no certificate"),
     ];
     for (file, key, problem) in cases {
-        let daemon = Deployment::new(
+        let daemon = deployment(
             None,
             localhost(1, "implicit", Some(file)),
             localhost(1, "implicit", None),
         );
-        let run = daemon.referrald(&["run"]);
+        let run = daemon.run(&["run"]);
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.status.code(), Some(2), "{stderr}");
         let named = format!("{key} {}", file.display());
@@ -467,19 +384,19 @@ fn a_ca_file_that_is_missing_or_holds_no_certificate_is_a_configuration_error() 
         );
         assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
 
-        let (code, out) = daemon.doctor();
+        let (code, out) = doctor(&daemon);
         assert_eq!(code, Some(1), "{out}");
         assert!(out.contains(&format!("✗ IMAP: {named}")), "{out}");
     }
 
     // [smtp] too, for every command that sends.
-    let daemon = Deployment::new(
+    let daemon = deployment(
         None,
         localhost(1, "implicit", None),
         localhost(1, "starttls", Some(&garbage)),
     );
     for command in ["tick", "run"] {
-        let out = daemon.referrald(&[command]);
+        let out = daemon.run(&[command]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
         assert!(

@@ -3,4 +3,6 @@
 // Every test crate compiles this module but uses a different part of it.
 #![allow(dead_code)]
 
+pub mod daemon;
+pub mod deployment;
 pub mod mailsys;
