@@ -902,3 +902,38 @@ transport = "file"
     );
     assert!(!d.path("referrald.db").exists(), "nothing is touched first");
 }
+
+#[tokio::test]
+async fn idle_ends_at_its_cap_even_while_the_server_keeps_talking() {
+    // The harness's Dovecot says "still here" every second during IDLE; the cap must still
+    // end each IDLE (and issue the next) on time.
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = watching(&mail, &NO_FOLLOW_UPS, "idle-timeout = \"2s\"");
+    daemon.log_level = "info,referrald=debug";
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "two IDLEs ended by the cap", |d| {
+            d.log().matches("ended: Timeout").count() >= 2
+        })
+        .await;
+    // Between them, new mail is still noticed at once.
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "cap",
+            "bob@introducer.test",
+            "fred@parties.test",
+            "sally@parties.test",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon
+        .until_async(WAIT, "the introduction to be recorded", |d| {
+            referrals(d) == 1
+        })
+        .await;
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+}

@@ -385,8 +385,10 @@ impl ImapSession {
         let mut handle = session.idle();
         timed(&format!("{server} refused IDLE"), handle.init()).await?;
         let wake = {
-            // The socket timeout is off while idling: the cap bounds the wait, and the
-            // server's "still here" messages restart it.
+            // The socket timeout is off while idling. async-imap's own timeout restarts with
+            // every "still here" the server sends, so the cap is enforced here as well: IDLE
+            // ends after `idle_cap` at the latest and is issued again, and a connection that
+            // died silently is found out by the DONE that follows.
             let (idling, _interrupt) = handle.wait_with_timeout(idle_cap);
             tokio::select! {
                 response = idling => match response.with_context(|| format!("IDLE on {server} failed"))? {
@@ -395,9 +397,11 @@ impl ImapSession {
                     // The connection ended under us (the DONE below will show how).
                     async_imap::extensions::idle::IdleResponse::ManualInterrupt => Wake::Changed,
                 },
+                _ = tokio::time::sleep(idle_cap) => Wake::Timeout,
                 _ = stopping(shutdown) => Wake::Shutdown,
             }
         };
+        tracing::debug!("IDLE on {server} ended: {wake:?}");
         let session = match tokio::time::timeout(DONE_TIMEOUT, handle.done()).await {
             Ok(Ok(session)) => session,
             Ok(Err(e)) => return Err(e).with_context(|| format!("cannot end IDLE on {server}")),

@@ -11,6 +11,8 @@ use super::deployment::Deployment;
 /// A deployment and, at most one at a time, its running daemon.
 pub struct Daemon {
     deployment: Deployment,
+    /// `RUST_LOG` for the daemon: `info` unless a test needs more.
+    pub log_level: &'static str,
     child: Option<Child>,
     /// How many times it was started: each start appends to the same log.
     starts: usize,
@@ -29,6 +31,7 @@ impl Daemon {
     pub fn new(config: &str) -> Daemon {
         Daemon {
             deployment: Deployment::new(config),
+            log_level: "info",
             child: None,
             starts: 0,
         }
@@ -44,7 +47,7 @@ impl Daemon {
         let child = self
             .command()
             .arg("run")
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", self.log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -997,6 +997,9 @@ mail_fsync = never
 protocol imap {{
   # The daemon, the test and its helpers may all be connected as one user.
   mail_max_userip_connections = 100
+  # A still-here line during IDLE every second (the default is two minutes), so a test can tell
+  # an IDLE the client ends on time from one the server's chatter keeps alive for ever.
+  imap_idle_notify_interval = 1 secs
 }}
 
 service imap-login {{
