@@ -33,6 +33,9 @@ use crate::transport::{self, SendError, Transport};
 /// Messages fetched and recorded per chunk: one database transaction and one UID STORE each.
 /// Large enough to make both cheap, small enough that memory stays flat.
 const FETCH_CHUNK: usize = 500;
+/// At most this many bytes of mail are fetched (and held) at once, unless one message is
+/// larger: a backlog of large attachments must not take the memory of the machine.
+const FETCH_BYTES: u64 = 16 * 1024 * 1024;
 /// First wait before reconnecting to IMAP; it doubles up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_secs(2);
 /// The longest wait between reconnection attempts.
@@ -412,8 +415,16 @@ async fn catch_up(
     if uids.len() > FETCH_CHUNK {
         tracing::info!("{} new message(s) in {folder}", uids.len());
     }
+    let sizes = session.sizes(&uids).await?;
+    let chunks = crate::source::imap::batches(&sizes, FETCH_CHUNK, FETCH_BYTES);
+    tracing::debug!(
+        "fetching {} message(s), {} bytes, in {} batch(es)",
+        uids.len(),
+        sizes.iter().map(|(_, size)| u64::from(*size)).sum::<u64>(),
+        chunks.len()
+    );
     let mut recording: Option<(tokio::task::JoinHandle<Result<()>>, &[u32])> = None;
-    for chunk in uids.chunks(FETCH_CHUNK) {
+    for chunk in &chunks {
         if *stopped.borrow() {
             break;
         }

@@ -937,3 +937,48 @@ async fn idle_ends_at_its_cap_even_while_the_server_keeps_talking() {
     let (status, _) = daemon.terminate();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn large_mail_is_fetched_a_few_megabytes_at_a_time() {
+    let mail = MailSystem::start().await.unwrap();
+    // Three introductions carrying 7 MB attachments, and two plain ones.
+    let attachment = "QUJDRA==\r\n".repeat(700_000);
+    let mut messages = Vec::new();
+    for i in 0..3 {
+        messages.push(
+            format!(
+                "From: Bob Brown <bob@introducer.test>\r\nTo: fred{i}@parties.test, sally{i}@parties.test\r\n\
+                 Cc: {TRACKING}\r\nSubject: Intro with slides {i}\r\nMessage-ID: <big-{i}@introducer.test>\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nMeet each other; slides attached.\r\n\
+                 --b\r\nContent-Type: application/pdf; name=\"slides.pdf\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{attachment}--b--\r\n"
+            )
+            .into_bytes(),
+        );
+    }
+    for i in 0..2 {
+        messages.push(intro(
+            &format!("small-{i}"),
+            "bob@introducer.test",
+            "fred@parties.test",
+            "sally@parties.test",
+        ));
+    }
+    mail.append_many(TRACKING, "INBOX", messages).await.unwrap();
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    daemon.log_level = "info,referrald=debug";
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "every introduction to be recorded", |d| {
+            referrals(d) == 5
+        })
+        .await;
+    // 21 MB do not travel in one batch (at most 16 MB unless one message is larger).
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("fetching 5 message(s)"))
+        .unwrap_or_else(|| panic!("no fetch line in\n{log}"));
+    assert!(!line.contains("in 1 batch(es)"), "{line}");
+}

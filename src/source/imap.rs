@@ -280,6 +280,30 @@ impl ImapSession {
         Ok(uids)
     }
 
+    /// The size in bytes of each of these messages, by UID, in the order given. A message
+    /// whose size the server did not say counts as empty: it is still fetched, never skipped.
+    pub async fn sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        let what = format!("cannot read the sizes of new mail on {}", self.server);
+        let mut sizes = std::collections::HashMap::with_capacity(uids.len());
+        for part in uids.chunks(5000) {
+            let mut stream = timed(
+                &what,
+                self.session.uid_fetch(uid_set(part), "(UID RFC822.SIZE)"),
+            )
+            .await?;
+            while let Some(fetch) = timed(&what, stream.try_next()).await? {
+                if let (Some(uid), Some(size)) = (fetch.uid, fetch.size) {
+                    sizes.insert(uid, size);
+                }
+            }
+        }
+        self.drain_unsolicited();
+        Ok(uids
+            .iter()
+            .map(|uid| (*uid, sizes.get(uid).copied().unwrap_or(0)))
+            .collect())
+    }
+
     /// Fetches the messages with these UIDs whole, without marking them read.
     pub async fn fetch(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<RawMessage>> {
         let what = format!("cannot fetch new mail from {}", self.server);
@@ -445,6 +469,27 @@ pub async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// Splits messages (UID, size) into batches of at most `max_count` messages and, unless a
+/// single message is larger, `max_bytes`: memory stays bounded however large the mail.
+pub fn batches(sizes: &[(u32, u32)], max_count: usize, max_bytes: u64) -> Vec<Vec<u32>> {
+    let mut batches = Vec::new();
+    let mut batch: Vec<u32> = Vec::new();
+    let mut bytes = 0u64;
+    for &(uid, size) in sizes {
+        let size = u64::from(size);
+        if !batch.is_empty() && (batch.len() >= max_count || bytes + size > max_bytes) {
+            batches.push(std::mem::take(&mut batch));
+            bytes = 0;
+        }
+        batch.push(uid);
+        bytes += size;
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
+}
+
 /// A UID set in IMAP syntax with runs collapsed: `1:5,7,9:12`. `uids` is ascending.
 pub fn uid_set(uids: &[u32]) -> String {
     let mut set = String::new();
@@ -472,6 +517,23 @@ pub fn uid_set(uids: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_bounded_by_count_and_by_bytes() {
+        let sizes: Vec<(u32, u32)> = (1..=7).map(|uid| (uid, 10)).collect();
+        assert_eq!(
+            batches(&sizes, 3, 1000),
+            vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+        );
+        assert_eq!(
+            batches(&sizes, 100, 25),
+            vec![vec![1, 2], vec![3, 4], vec![5, 6], vec![7]]
+        );
+        // A message larger than the byte bound travels alone rather than not at all.
+        let big = [(1, 5), (2, 500), (3, 5)];
+        assert_eq!(batches(&big, 100, 100), vec![vec![1], vec![2], vec![3]]);
+        assert!(batches(&[], 10, 10).is_empty());
+    }
 
     #[test]
     fn uid_sets_collapse_runs() {
