@@ -85,6 +85,9 @@ fn main() {
     }
     let marked = started.elapsed();
     let peak_kib = status_kib(pid, "VmHWM:");
+    // What the daemon keeps once the backlog is done and it is idle again.
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_kib = status_kib(pid, "VmRSS:");
     stop(child);
     let referrals = deployment.count("SELECT count(*) FROM referrals");
     assert_eq!(referrals as usize, n, "every introduction is a referral");
@@ -103,6 +106,10 @@ fn main() {
         "    all recorded after {:.2} s, all marked \\Seen after {:.2} s (process start included)",
         recorded.as_secs_f64(),
         marked.as_secs_f64()
+    );
+    println!(
+        "    RSS once idle again: {:.1} MB",
+        idle_kib as f64 / 1024.0
     );
     println!(
         "  ratios: {:.1}x faster, {:.2}x the memory (targets: <= 3 s, <= 40 MB)",

@@ -370,6 +370,7 @@ async fn watch_mailbox(
         );
     }
     loop {
+        let before = last_uid;
         last_uid = catch_up(
             daemon,
             &mut session,
@@ -380,6 +381,10 @@ async fn watch_mailbox(
             stopped,
         )
         .await?;
+        if last_uid != before {
+            // Done for now: whatever the batch pulled into the page cache can go.
+            with_store(&daemon.store, |s| s.release_memory()).await?;
+        }
         // A session that got this far is healthy: the next failure starts backing off anew.
         backoff.reset();
         if *stopped.borrow() {
