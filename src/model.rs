@@ -201,16 +201,6 @@ word_enum! {
     }
 }
 
-impl ReferralStatus {
-    /// Whether the referral is finished: nothing more is sent for it.
-    pub fn is_closed(self) -> bool {
-        matches!(
-            self,
-            ReferralStatus::Succeeded | ReferralStatus::Unsuccessful | ReferralStatus::Cancelled
-        )
-    }
-}
-
 word_enum! {
     /// The part a participant plays in a referral.
     Role {

@@ -87,11 +87,6 @@ impl Stream {
         Ok(Stream::Tls(Box::new(tls)))
     }
 
-    /// Whether the connection is encrypted.
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
-    }
-
     fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(tcp) => tcp,

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use crate::composer::Composer;
 use crate::config::{Config, TransportKind};
+use crate::model::OutboundKind;
 use crate::net::{CertificateRefused, Trust};
 use crate::source::imap::{ImapSession, LoginRefused};
 use crate::store::Store;
@@ -89,13 +90,25 @@ pub fn doctor(config: Result<Config>, origin: &Path) -> Result<ExitCode> {
 
 fn templates(config: &Config) -> Line {
     match Composer::new(config) {
-        Ok(_) => Line::ok(
-            "templates",
-            match config.templates_dir() {
-                Some(dir) => format!("every message renders (overrides from {})", dir.display()),
-                None => "every message renders (built-in templates)".into(),
-            },
-        ),
+        Ok(composer) => {
+            // Name the overrides in use: a misnamed file would otherwise go unnoticed.
+            let overridden: Vec<&str> = OutboundKind::ALL
+                .iter()
+                .map(|kind| composer.template_origin(*kind))
+                .filter(|origin| !origin.starts_with("built-in"))
+                .collect();
+            Line::ok(
+                "templates",
+                if overridden.is_empty() {
+                    "every message renders (built-in templates)".to_string()
+                } else {
+                    format!(
+                        "every message renders (yours: {}; the rest built in)",
+                        overridden.join(", ")
+                    )
+                },
+            )
+        }
         Err(e) => Line::fail(
             "templates",
             format!("{e:#}"),

@@ -58,8 +58,6 @@ pub enum Marking {
 pub struct Selected {
     /// The folder's UIDVALIDITY: when it changes, every UID in it is new.
     pub uidvalidity: u32,
-    /// The UID the next message will get, if the server said.
-    pub uid_next: Option<u32>,
     /// How processed messages are marked here.
     pub marking: Marking,
 }
@@ -234,7 +232,6 @@ impl ImapSession {
         self.drain_unsolicited();
         Ok(Selected {
             uidvalidity,
-            uid_next: mailbox.uid_next,
             marking,
         })
     }
