@@ -982,3 +982,48 @@ async fn large_mail_is_fetched_a_few_megabytes_at_a_time() {
         .unwrap_or_else(|| panic!("no fetch line in\n{log}"));
     assert!(!line.contains("in 1 batch(es)"), "{line}");
 }
+
+#[tokio::test]
+async fn without_idle_new_mail_is_found_by_polling() {
+    let mail = MailSystem::start().await.unwrap();
+    // The same Dovecot, announcing no IDLE.
+    let conf = mail.dir().join("dovecot.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(
+        "\nimap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE UIDPLUS MOVE NAMESPACE UNSELECT\n",
+    );
+    std::fs::write(&conf, text).unwrap();
+    mail.restart_dovecot().await.unwrap();
+    const POLLING: Schedule = Schedule {
+        follow_up: "1h",
+        poll: "1s",
+    };
+    let mut daemon = daemon(&mail, &POLLING);
+    daemon.start(WAIT);
+    assert!(
+        daemon.log().contains("cannot IDLE"),
+        "the server still offers IDLE:\n{}",
+        daemon.log()
+    );
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "polled",
+            "bob@introducer.test",
+            "fred@parties.test",
+            "sally@parties.test",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon
+        .until_async(
+            Duration::from_secs(5),
+            "the introduction to be found by polling",
+            |d| referrals(d) == 1,
+        )
+        .await;
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+}
