@@ -156,44 +156,11 @@ pub fn csv_field(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// A strict RFC 4180 reader, for tests to check what the writer wrote.
+/// A strict RFC 4180 reader, for tests to check what the writer wrote (shared with the
+/// integration tests).
 #[cfg(test)]
-pub(crate) fn read_csv(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => {
-                assert!(field.is_empty(), "a quote inside an unquoted field");
-                quoted = true;
-            }
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {
-                assert_eq!(chars.next(), Some('\n'), "CR without LF");
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => {
-                assert!(c != '\n', "a bare LF outside quotes");
-                field.push(c);
-            }
-        }
-    }
-    assert!(
-        record.is_empty() && field.is_empty() && !quoted,
-        "unterminated"
-    );
-    records
-}
+#[path = "../tests/support/csv.rs"]
+pub(crate) mod csv_reader;
 
 #[cfg(test)]
 mod tests {
@@ -232,6 +199,6 @@ mod tests {
         write_record(&mut out, &["last"]).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with("\r\nlast\r\n"), "{text:?}");
-        assert_eq!(read_csv(&text), [nasty.to_vec(), vec!["last"]]);
+        assert_eq!(csv_reader::read_csv(&text), [nasty.to_vec(), vec!["last"]]);
     }
 }

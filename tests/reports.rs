@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::csv::read_csv;
+
 use serde_json::{Value, json};
 
 const BOB: &str = "bob@networkers.example";
@@ -447,36 +449,4 @@ fn bad_usage_exits_2_with_one_line() {
         d.json(&["referrals", "--json"]).as_array().unwrap().len(),
         3
     );
-}
-
-/// A strict RFC 4180 reader: CRLF between records, quoted fields with doubled quotes.
-fn read_csv(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {
-                assert_eq!(chars.next(), Some('\n'), "CR without LF");
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    assert!(
-        record.is_empty() && field.is_empty(),
-        "the last record has no CRLF"
-    );
-    records
 }

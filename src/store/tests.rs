@@ -907,7 +907,7 @@ fn export_writes_every_referral_as_show_does_and_as_csv() {
 
     let mut csv = Vec::new();
     assert_eq!(crate::export::csv(&store, &mut csv).unwrap(), 2);
-    let rows = crate::export::read_csv(&String::from_utf8(csv).unwrap());
+    let rows = crate::export::csv_reader::read_csv(&String::from_utf8(csv).unwrap());
     assert_eq!(rows[0], crate::export::CSV_HEADER);
     assert_eq!(rows.len(), 3);
     let row: std::collections::HashMap<&str, &str> = crate::export::CSV_HEADER
