@@ -13,6 +13,7 @@ use mail_parser::MessageParser;
 use support::daemon::Daemon;
 use support::deployment::Deployment;
 use support::mailsys::{MailSystem, REJECTED_DOMAIN};
+use support::replies::{received, reply};
 
 const TRACKING: &str = "intros@tracker.test";
 const OWNER: &str = "alice@owner.test";
@@ -763,39 +764,6 @@ async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
     daemon.kill();
 }
 
-/// A reply to `parent` as a mail client writes it: to the tracking address, threaded under
-/// it, top-posted above the quoted original.
-fn answer(from: &str, parent: &[u8], text: &str) -> Vec<u8> {
-    let p = MessageParser::default().parse(parent).unwrap();
-    let id = p.message_id().unwrap();
-    let quoted: String = p
-        .body_text(0)
-        .unwrap()
-        .lines()
-        .map(|l| format!("> {l}\r\n"))
-        .collect();
-    format!(
-        "From: {from}\r\nTo: {TRACKING}\r\nSubject: Re: {subject}\r\n\
-         Message-ID: <answer.{n}@parties.test>\r\nIn-Reply-To: <{id}>\r\nReferences: <{id}>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n\r\n\
-         On Tue, 3 Nov 2026 at 10:00, Alice Smith <{TRACKING}> wrote:\r\n{quoted}",
-        subject = p.subject().unwrap_or_default(),
-        n = text.len(),
-    )
-    .into_bytes()
-}
-
-/// The message in `user`'s inbox whose X-Referrald-Kind is `kind`, once it has arrived.
-async fn arrived(mail: &MailSystem, user: &str, count: usize, kind: &str) -> Vec<u8> {
-    let all = mail
-        .wait_for_count(user, "INBOX", count, WAIT)
-        .await
-        .unwrap();
-    all.into_iter()
-        .find(|raw| header(raw, "X-Referrald-Kind") == kind)
-        .unwrap_or_else(|| panic!("{user} has no {kind}"))
-}
-
 #[tokio::test]
 async fn replies_close_the_loop_while_the_daemon_runs() {
     const BOB: &str = "bob@introducer.test";
@@ -824,22 +792,23 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
     let intro_path = daemon.path("intro.eml");
     daemon.ok(&["--now", &yesterday, "ingest", intro_path.to_str().unwrap()]);
     daemon.ok(&["--now", &yesterday, "tick"]);
-    arrived(&mail, BOB, 1, "thank_you").await;
+    received(&mail, BOB, 1, "thank_you", WAIT).await;
 
     // The daemon sends the follow-ups, which are overdue.
     daemon.start(WAIT);
-    let to_fred = arrived(&mail, FRED, 1, "follow_up").await;
-    let to_sally = arrived(&mail, SALLY, 1, "follow_up").await;
+    let to_fred = received(&mail, FRED, 1, "follow_up", WAIT).await;
+    let to_sally = received(&mail, SALLY, 1, "follow_up", WAIT).await;
 
     // Fred answers through Postfix; the daemon reads it from the mailbox (IDLE), records
     // what he said, and tells Bob.
-    let fred = answer(
+    let fred = reply(
         "Fred Jones <fred@parties.test>",
+        TRACKING,
         &to_fred,
         "5 — we signed a $2,500 contract!\r\n\r\nFred\r\n+44 20 7946 0958",
     );
     mail.send(FRED, &[TRACKING], &fred).await.unwrap();
-    let report = arrived(&mail, BOB, 2, "outcome_report").await;
+    let report = received(&mail, BOB, 2, "outcome_report", WAIT).await;
     let report = MessageParser::default().parse(&report).unwrap();
     let text = report.body_text(0).unwrap();
     assert!(
@@ -854,7 +823,12 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
     assert_eq!(show["feedback"][0]["value"], 2500.0);
 
     // Sally says STOP: recorded, her pending mail cancelled, nothing sent in reply.
-    let stop = answer("Sally Lee <sally@parties.test>", &to_sally, "STOP");
+    let stop = reply(
+        "Sally Lee <sally@parties.test>",
+        TRACKING,
+        &to_sally,
+        "STOP",
+    );
     mail.send(SALLY, &[TRACKING], &stop).await.unwrap();
     daemon
         .until_async(WAIT, "the opt-out to be recorded", |d| {

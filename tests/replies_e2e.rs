@@ -12,6 +12,7 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 use support::deployment::Deployment;
 use support::mailsys::MailSystem;
+use support::replies::{received, reply};
 
 const TRACKING: &str = "intros@tracker.example.org";
 const BOB: &str = "bob@networkers.example";
@@ -58,46 +59,6 @@ fn ingest(d: &Deployment, now: &str, path: &Path) -> String {
     d.ok(&["--now", now, "ingest", path.to_str().unwrap()])
 }
 
-/// The one message in `user`'s inbox whose X-Referrald-Kind is `kind`.
-async fn received(mail: &MailSystem, user: &str, count: usize, kind: &str) -> Vec<u8> {
-    let all = mail
-        .wait_for_count(user, "INBOX", count, WAIT)
-        .await
-        .unwrap();
-    let mut found = all.into_iter().filter(|raw| {
-        let m = MessageParser::default().parse(raw).unwrap();
-        m.header_raw("X-Referrald-Kind").map(str::trim) == Some(kind)
-    });
-    let one = found
-        .next()
-        .unwrap_or_else(|| panic!("{user} has no {kind}"));
-    assert!(found.next().is_none(), "{user} has two {kind}s");
-    one
-}
-
-/// A reply as a mail client writes it: to the Reply-To, threaded under `parent`, top-posted
-/// above the quoted original.
-fn reply(from: &str, parent: &[u8], text: &str) -> Vec<u8> {
-    let p = MessageParser::default().parse(parent).unwrap();
-    let id = p.message_id().unwrap();
-    let subject = p.subject().unwrap();
-    let quoted: String = p
-        .body_text(0)
-        .unwrap()
-        .lines()
-        .map(|l| format!("> {l}\r\n"))
-        .collect();
-    format!(
-        "From: {from}\r\nTo: {TRACKING}\r\nSubject: Re: {subject}\r\n\
-         Message-ID: <reply.{n}@mail.example>\r\nIn-Reply-To: <{id}>\r\nReferences: <{id}>\r\n\
-         Date: Wed, 4 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=UTF-8\r\n\r\n{text}\r\n\r\n\
-         On Wed, 4 Nov 2026 at 10:00, Alice Smith <{TRACKING}> wrote:\r\n{quoted}",
-        n = id.len() + text.len(),
-    )
-    .into_bytes()
-}
-
 #[tokio::test]
 async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     let mail = MailSystem::start().await.unwrap();
@@ -116,13 +77,14 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
 
     // T+2d: the thank-you and both follow-ups go out through Postfix and arrive.
     d.ok(&["--now", &at(2, 1), "tick"]);
-    received(&mail, BOB, 1, "thank_you").await;
-    let to_fred = received(&mail, FRED, 1, "follow_up").await;
-    let to_sally = received(&mail, SALLY, 1, "follow_up").await;
+    received(&mail, BOB, 1, "thank_you", WAIT).await;
+    let to_fred = received(&mail, FRED, 1, "follow_up", WAIT).await;
+    let to_sally = received(&mail, SALLY, 1, "follow_up", WAIT).await;
 
     // Fred answers the follow-up, through Postfix, into the tracking mailbox.
     let answer = reply(
         "Fred Jones <fred@fredsbooks.example>",
+        TRACKING,
         &to_fred,
         "5 — we signed a $2,500 contract!\r\n\r\nFred\r\nM: +44 7700 900123",
     );
@@ -155,7 +117,7 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     d.ok(&["--now", &at(2, 4), "tick"]);
     assert_eq!(mail.fetch_all(BOB, "INBOX").await.unwrap().len(), 1);
     d.ok(&["--now", &at(3, 1), "tick"]);
-    let report = received(&mail, BOB, 2, "outcome_report").await;
+    let report = received(&mail, BOB, 2, "outcome_report", WAIT).await;
     let report = MessageParser::default().parse(&report).unwrap();
     let text = report.body_text(0).unwrap();
     assert!(
@@ -169,7 +131,12 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     );
 
     // Sally says STOP: nothing more goes to her, and nothing is sent in reply.
-    let stop = reply("Sally Lee <sally@leedesign.example>", &to_sally, "STOP");
+    let stop = reply(
+        "Sally Lee <sally@leedesign.example>",
+        TRACKING,
+        &to_sally,
+        "STOP",
+    );
     mail.send(SALLY, &[TRACKING], &stop).await.unwrap();
     let inbox = mail
         .wait_for_count(TRACKING, "INBOX", 2, WAIT)
@@ -213,7 +180,7 @@ async fn a_recipient_the_server_refuses_fails_with_its_reply_and_gets_nothing_mo
         .unwrap();
     // A permanent failure is a failed run of tick, reported, not a crash.
     assert_eq!(out.status.code(), Some(1));
-    received(&mail, FRED, 1, "follow_up").await;
+    received(&mail, FRED, 1, "follow_up", WAIT).await;
     let outbox = d.json(&["outbox", "--json"]);
     let ghost = outbox
         .as_array()

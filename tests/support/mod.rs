@@ -7,3 +7,4 @@ pub mod csv;
 pub mod daemon;
 pub mod deployment;
 pub mod mailsys;
+pub mod replies;
