@@ -974,11 +974,12 @@ async fn without_idle_new_mail_is_found_by_polling() {
     };
     let mut daemon = daemon(&mail, &POLLING);
     daemon.start(WAIT);
-    assert!(
-        daemon.log().contains("cannot IDLE"),
-        "the server still offers IDLE:\n{}",
-        daemon.log()
-    );
+    // Said once the folder is selected, just after "ready".
+    daemon
+        .until_async(WAIT, "the daemon to say it will poll", |d| {
+            d.log().contains("cannot IDLE")
+        })
+        .await;
     mail.append(
         TRACKING,
         "INBOX",
