@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::composer::Composer;
@@ -386,9 +386,6 @@ fn count_eml(dir: &Path) -> usize {
 
 /// A wall-clock time in the owner's timezone.
 fn local(tz: Tz, date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
-    let naive = date.and_hms_opt(hour, minute, 0).unwrap_or_default();
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+    let time = chrono::NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default();
+    crate::planner::local_instant(tz, date, time)
 }

@@ -341,6 +341,14 @@ mod tests {
         assert_eq!(join_names(&["Fred"]), "Fred");
         assert_eq!(join_names(&["Fred", "Sally"]), "Fred and Sally");
         assert_eq!(join_names(&["Fred", "Sally", "Tom"]), "Fred, Sally and Tom");
+        assert_eq!(
+            join_names(&["Fred", "Sally", "Tom", "José"]),
+            "Fred, Sally, Tom and José"
+        );
+        assert_eq!(
+            join_names(&["Fred".to_string(), "Sally".to_string()]),
+            "Fred and Sally"
+        );
     }
 
     #[test]

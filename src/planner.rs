@@ -467,7 +467,7 @@ fn start_of_next_day(t: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
 
 /// The instant a local wall-clock time happens; times skipped by a DST change move forward to
 /// the first instant after the gap, and repeated times take the earlier of the two.
-fn local_instant(tz: Tz, day: NaiveDate, time: chrono::NaiveTime) -> DateTime<Utc> {
+pub(crate) fn local_instant(tz: Tz, day: NaiveDate, time: chrono::NaiveTime) -> DateTime<Utc> {
     let wall = day.and_time(time);
     for minutes in 0..=180 {
         if let Some(t) = tz
@@ -480,7 +480,8 @@ fn local_instant(tz: Tz, day: NaiveDate, time: chrono::NaiveTime) -> DateTime<Ut
     Utc.from_utc_datetime(&wall)
 }
 
-fn span(d: std::time::Duration) -> TimeDelta {
+/// A configured duration as a time span (saturating: a huge one means "never").
+pub(crate) fn span(d: std::time::Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 

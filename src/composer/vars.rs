@@ -211,7 +211,7 @@ impl Context {
                 .iter()
                 .map(|p| p.first_name().to_string())
                 .collect();
-            let made_up = format!("Introduction: {}", words::join_and(&names));
+            let made_up = format!("Introduction: {}", crate::model::join_names(&names));
             (String::new(), made_up)
         } else {
             let topic = crate::subject::topic(&subject).to_string();
@@ -289,7 +289,7 @@ pub fn first_names(people: Value) -> Result<String, Error> {
             if shared { full.clone() } else { first.clone() }
         })
         .collect();
-    Ok(words::join_and(&firsts))
+    Ok(crate::model::join_names(&firsts))
 }
 
 /// The `full_names` filter: "Fred Bloggs and Sally Jones".
@@ -298,7 +298,7 @@ pub fn full_names(people: Value) -> Result<String, Error> {
         .into_iter()
         .map(|(_, full)| full)
         .collect();
-    Ok(words::join_and(&fulls))
+    Ok(crate::model::join_names(&fulls))
 }
 
 /// The `and_list` filter: any list of strings joined the same way.
@@ -310,7 +310,7 @@ pub fn and_list(items: Value) -> Result<String, Error> {
             None => item.to_string(),
         })
         .collect();
-    Ok(words::join_and(&items))
+    Ok(crate::model::join_names(&items))
 }
 
 /// (first name, full name) of each person in a list of people or plain names.

@@ -5,15 +5,6 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::model::Outcome;
 
-/// "Fred", "Fred and Sally", "Fred, Sally and Tom".
-pub fn join_and(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
 /// Whitespace (newlines included) collapsed to single spaces: safe for one header line.
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -137,25 +128,6 @@ pub fn tidy(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn lists_join_like_a_person_writes_them() {
-        assert_eq!(join_and(&names(&[])), "");
-        assert_eq!(join_and(&names(&["Fred"])), "Fred");
-        assert_eq!(join_and(&names(&["Fred", "Sally"])), "Fred and Sally");
-        assert_eq!(
-            join_and(&names(&["Fred", "Sally", "Tom"])),
-            "Fred, Sally and Tom"
-        );
-        assert_eq!(
-            join_and(&names(&["Fred", "Sally", "Tom", "José"])),
-            "Fred, Sally, Tom and José"
-        );
-    }
 
     #[test]
     fn dates_read_naturally() {

@@ -19,7 +19,7 @@ use crate::model::{
     OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
     ReferralStatus, Role, join_names,
 };
-use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step};
+use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step, span};
 use crate::source::RawMessage;
 
 use super::forget::address_hash;
@@ -370,10 +370,6 @@ fn rules(config: &Config) -> Rules<'_> {
         schedule: &config.schedule,
         timezone: config.owner.timezone,
     }
-}
-
-fn span(d: std::time::Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
 /// Records one classified message; returns the referral it created or touched.
