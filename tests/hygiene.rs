@@ -134,7 +134,7 @@ fn outbox_states(d: &Deployment) -> Vec<(String, String, String, String)> {
 #[test]
 fn hostile_names_are_stored_clean_and_every_party_is_mailed() {
     let d = deployment("transport = \"file\"");
-    let sally = "=?UTF-8?B?U2FsbHkbXTA7b3duZWQHIExlZeKArg==?="; // "Sally\x1b]0;owned\x07 Lee\u{202e}"
+    let sally = "=?UTF-8?B?U2FsbHkAG10wO293bmVkByBMZWXigK4=?="; // "Sally\0\x1b]0;owned\x07 Lee\u{202e}"
     let to = format!(
         "\"Fred\x00\x07\x1b[31m Jo\u{200b}nes\" <{FRED}>, {sally} <{SALLY}>, \
          \"\u{202e}lraC\" <@route.example:{CARL}>"
