@@ -2,6 +2,7 @@
 //! [`Introducer`](Role::Introducer) between two or more [`Party`](Role::Party) members,
 //! followed up by [`OutboundKind`] messages until it ends in a [`ReferralStatus`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -166,14 +167,21 @@ pub fn is_unsafe_char(c: char) -> bool {
 /// keeps comes through here ([`Person::new`]), and the composer applies it again to names
 /// stored by older versions.
 pub fn clean_name(name: &str) -> String {
-    let visible: String = name
-        .chars()
-        .filter_map(|c| match c {
-            c if c.is_whitespace() => Some(' '),
-            c if is_unsafe_char(c) => None,
-            c => Some(c),
-        })
-        .collect();
+    // Nearly every name has nothing to remove: it is not copied for nothing.
+    let visible: Cow<'_, str> = if name.chars().any(is_unsafe_char) {
+        Cow::Owned(
+            name.chars()
+                .filter_map(|c| match c {
+                    // Tabs and line breaks are controls too, but they separate words.
+                    c if c.is_whitespace() => Some(' '),
+                    c if is_unsafe_char(c) => None,
+                    c => Some(c),
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(name)
+    };
     let trimmed = visible
         .trim()
         .trim_matches(|c| c == '"' || c == '\'')
