@@ -255,6 +255,10 @@ impl Composer {
     /// The email for a draft, with every header of SPEC §2, dated `now`.
     pub fn compose(&self, draft: &Draft, now: DateTime<Utc>) -> anyhow::Result<Message> {
         let rendered = self.render(draft, now)?;
+        // It is written whole into From, Reply-To and List-Unsubscribe.
+        if self.tracking_address.len() > MAX_ADDRESS {
+            bail!("the tracking address is longer than {MAX_ADDRESS} bytes");
+        }
         let tracking = self
             .tracking_address
             .parse::<lettre::Address>()

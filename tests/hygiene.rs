@@ -260,11 +260,11 @@ fn what_an_older_version_stored_is_printed_and_mailed_clean() {
     }
 }
 
-fn composer_config() -> Config {
+fn composer_config(tracking: &str) -> Config {
     let text = format!(
         r#"
 [tracking]
-address = "{TRACKING}"
+address = "{tracking}"
 [owner]
 name = "Alice Smith"
 emails = ["alice@brightside.example"]
@@ -305,7 +305,7 @@ fn hostile_draft(name: &str, subject: &str, references: Vec<String>) -> Draft {
 
 /// The formatted message's header lines, checked: none over `limit` bytes.
 fn assert_lines_within(draft: &Draft, limit: usize) -> String {
-    let composer = Composer::new(&composer_config()).unwrap();
+    let composer = Composer::new(&composer_config(TRACKING)).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 4, 11, 0, 0).unwrap();
     let raw = composer.compose(draft, now).unwrap().formatted();
     for line in header_lines(&raw) {
@@ -336,6 +336,14 @@ fn no_header_line_is_longer_than_998_bytes_whatever_the_input() {
     for draft in &unbreakable {
         assert_lines_within(draft, 998);
     }
+    // The tracking address is written whole into From, Reply-To and List-Unsubscribe.
+    let long = format!("intros@{}.example", "t".repeat(300));
+    let composer = Composer::new(&composer_config(&long)).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 4, 11, 0, 0).unwrap();
+    let err = composer
+        .compose(&hostile_draft("Fred", "Hi", vec![long_id(0)]), now)
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("tracking address"), "{err:#}");
 }
 
 /// Where the input has places to fold (words of ordinary length, ids of ordinary length),
