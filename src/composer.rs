@@ -292,8 +292,9 @@ impl Composer {
             .subject(rendered.subject)
             .date(SystemTime::from(now))
             .message_id(Some(format!("<{}>", draft.message_id)));
-        // The last guard against ids that would break the header they are copied into: only
-        // well-formed ones are written (intake keeps only those in the first place).
+        // Only well-formed ids are written: intake keeps only those in an introduction's
+        // References, but its own Message-ID is kept as it came (replies are matched on it),
+        // and an older version may have stored anything.
         let root = Some(bare_id(&draft.referral.thread_root)).filter(|id| is_message_id(id));
         if let Some(root) = root {
             builder = builder.in_reply_to(format!("<{root}>"));
