@@ -23,7 +23,7 @@ use lettre::message::{Mailbox, SinglePart};
 use minijinja::{Environment, Value};
 
 use crate::config::Config;
-use crate::model::{OutboundKind, Outcome, Person, ReferralId};
+use crate::model::{OutboundKind, Outcome, Person, ReferralId, clean_name, is_message_id};
 use templates::{Part, Source};
 
 /// Everything a template may say about one outbound message.
@@ -91,6 +91,13 @@ pub struct Rendered {
 /// At most this many Message-IDs in `References:`. Long chains are trimmed as RFC 5322 §3.6.4
 /// suggests clients do: the first (the thread's root) and the most recent ones are kept.
 const MAX_REFERENCES: usize = 10;
+
+/// The longest subject we write, in characters. lettre folds a header only between words, so
+/// an intro subject that is one 10,000-character word would otherwise make one line of it.
+const MAX_SUBJECT_CHARS: usize = 200;
+
+/// The longest address we write to (RFC 5321 §4.5.3.1: 64 + 1 + 255, in practice 254).
+const MAX_ADDRESS: usize = 254;
 
 /// Renders drafts into email, with the owner's templates.
 pub struct Composer {
@@ -222,7 +229,7 @@ impl Composer {
                 .render(&context)
                 .map_err(|e| templates::describe(source, part, &e))
         };
-        let subject = words::one_line(&render(Part::Subject)?);
+        let subject = words::clip(&words::one_line(&render(Part::Subject)?), MAX_SUBJECT_CHARS);
         if subject.is_empty() {
             bail!(
                 "template {} ({}): the subject rendered empty",
@@ -248,6 +255,10 @@ impl Composer {
     /// The email for a draft, with every header of SPEC §2, dated `now`.
     pub fn compose(&self, draft: &Draft, now: DateTime<Utc>) -> anyhow::Result<Message> {
         let rendered = self.render(draft, now)?;
+        // It is written whole into From, Reply-To and List-Unsubscribe.
+        if self.tracking_address.len() > MAX_ADDRESS {
+            bail!("the tracking address is longer than {MAX_ADDRESS} bytes");
+        }
         let tracking = self
             .tracking_address
             .parse::<lettre::Address>()
@@ -257,26 +268,42 @@ impl Composer {
                     self.tracking_address
                 )
             })?;
+        if draft.to.email.len() > MAX_ADDRESS {
+            bail!(
+                "cannot write to {:?}: the address is too long",
+                draft.to.email
+            );
+        }
         let to = draft.to.email.parse::<lettre::Address>().with_context(|| {
             format!("cannot write to {:?}: not an email address", draft.to.email)
         })?;
         if !is_message_id(&draft.message_id) {
             bail!("{:?} cannot be a Message-ID", draft.message_id);
         }
+        // Names are cleaned again here: a database written by an older version may hold
+        // names with control characters (which made lettre drop the recipient) or of any length.
         let mut builder = Message::builder()
             .from(Mailbox::new(
-                Some(words::one_line(&self.owner.name)),
+                Some(clean_name(&self.owner.name)),
                 tracking.clone(),
             ))
             .reply_to(Mailbox::new(None, tracking))
-            .to(Mailbox::new(Some(words::one_line(&draft.to.name)), to))
+            .to(Mailbox::new(Some(clean_name(&draft.to.name)), to))
             .subject(rendered.subject)
             .date(SystemTime::from(now))
             .message_id(Some(format!("<{}>", draft.message_id)));
-        let root = bare_id(&draft.referral.thread_root);
-        if is_message_id(root) {
-            builder = builder.in_reply_to(format!("<{root}>")).references(
-                references(&draft.referral.references, root)
+        // Only well-formed ids are written: intake keeps only those in an introduction's
+        // References, but its own Message-ID is kept as it came (replies are matched on it),
+        // and an older version may have stored anything.
+        let root = Some(bare_id(&draft.referral.thread_root)).filter(|id| is_message_id(id));
+        if let Some(root) = root {
+            builder = builder.in_reply_to(format!("<{root}>"));
+        }
+        let chain = references(&draft.referral.references, root);
+        if !chain.is_empty() {
+            // Space-separated, so that lettre folds the field between ids.
+            builder = builder.references(
+                chain
                     .iter()
                     .map(|id| format!("<{id}>"))
                     .collect::<Vec<_>>()
@@ -309,30 +336,21 @@ impl Composer {
     }
 }
 
-/// Whether `id` (without brackets) can go between `<` and `>` in a header.
-fn is_message_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 250
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
-}
-
 /// A Message-ID without the angle brackets it may have been stored with.
 fn bare_id(id: &str) -> &str {
     id.trim().trim_start_matches('<').trim_end_matches('>')
 }
 
-/// The References chain: unique, well-formed ids ending with the root, at most
-/// [`MAX_REFERENCES`] long, keeping the first and the most recent.
-fn references(chain: &[String], root: &str) -> Vec<String> {
+/// The References chain: unique, well-formed ids ending with the root (when it is one), at
+/// most [`MAX_REFERENCES`] long, keeping the first and the most recent.
+fn references(chain: &[String], root: Option<&str>) -> Vec<String> {
     let mut ids: Vec<&str> = Vec::new();
     for id in chain.iter().map(|id| bare_id(id)) {
-        if is_message_id(id) && id != root && !ids.contains(&id) {
+        if is_message_id(id) && Some(id) != root && !ids.contains(&id) {
             ids.push(id);
         }
     }
-    ids.push(root);
+    ids.extend(root);
     if ids.len() > MAX_REFERENCES {
         let tail = ids.len() - (MAX_REFERENCES - 1);
         ids = std::iter::once(ids[0])
@@ -349,7 +367,7 @@ mod tests {
     #[test]
     fn references_keep_the_first_and_the_latest() {
         let chain: Vec<String> = (1..=15).map(|i| format!("m{i}@x")).collect();
-        let refs = references(&chain, "m15@x");
+        let refs = references(&chain, Some("m15@x"));
         assert_eq!(refs.len(), MAX_REFERENCES);
         assert_eq!(refs[0], "m1@x");
         assert_eq!(refs[1], "m7@x");
@@ -357,18 +375,15 @@ mod tests {
 
         let refs = references(
             &["a@x".into(), "<b@x>".into(), "bad id".into(), "a@x".into()],
-            "r@x",
+            Some("r@x"),
         );
         assert_eq!(refs, ["a@x", "b@x", "r@x"]);
-        assert_eq!(references(&[], "r@x"), ["r@x"]);
-    }
-
-    #[test]
-    fn message_ids_are_checked() {
-        assert!(is_message_id("abc.123@tracker.example.org"));
-        assert!(!is_message_id(""));
-        assert!(!is_message_id("a b@x"));
-        assert!(!is_message_id("<a@x>"));
-        assert!(!is_message_id("a@x\r\nBcc: eve@x"));
+        assert_eq!(references(&[], Some("r@x")), ["r@x"]);
+        // Invalid ids (stored by older versions) are never copied: not even a bad root.
+        assert_eq!(
+            references(&["a\"b@x".into(), "ok@x".into(), "<c d@x>".into()], None),
+            ["ok@x"]
+        );
+        assert!(references(&[], None).is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! [`Introducer`](Role::Introducer) between two or more [`Party`](Role::Party) members,
 //! followed up by [`OutboundKind`] messages until it ends in a [`ReferralStatus`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -25,7 +26,7 @@ impl Person {
     /// A person with a normalised address; the name falls back to one made from the local part.
     pub fn new(email: &str, name: Option<&str>) -> Person {
         let email = normalize_email(email);
-        let name = match name.map(clean_display_name) {
+        let name = match name.map(clean_name) {
             Some(n) if !n.is_empty() && !n.contains('@') => n,
             _ => name_from_local_part(&email),
         };
@@ -100,6 +101,35 @@ pub fn normalize_email(email: &str) -> String {
         .to_lowercase()
 }
 
+/// The longest Message-ID we write, in bytes (without the angle brackets): a header line
+/// holding one stays far below RFC 5322's 998 bytes.
+pub const MAX_MESSAGE_ID: usize = 250;
+
+/// Whether `id` (without angle brackets) is a msg-id we may write into a header, as RFC 5322
+/// §3.6.4 defines it: `id-left "@" id-right`, the left a dot-atom, the right a dot-atom or a
+/// no-fold-literal (`[192.0.2.1]`); printable ASCII, no quotes, spaces, controls or angle
+/// brackets; at most [`MAX_MESSAGE_ID`] bytes. Ids that break this (`a"b@x`) are still
+/// matched against, but never copied into `References` or `In-Reply-To`.
+pub fn is_message_id(id: &str) -> bool {
+    fn is_atext(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    }
+    fn is_dot_atom(s: &str) -> bool {
+        !s.is_empty()
+            && s.split('.')
+                .all(|atom| !atom.is_empty() && atom.bytes().all(is_atext))
+    }
+    fn is_no_fold_literal(s: &str) -> bool {
+        s.strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .is_some_and(|inner| inner.bytes().all(|b| matches!(b, 33..=90 | 94..=126)))
+    }
+    id.len() <= MAX_MESSAGE_ID
+        && id.split_once('@').is_some_and(|(left, right)| {
+            is_dot_atom(left) && (is_dot_atom(right) || is_no_fold_literal(right))
+        })
+}
+
 /// The address without its `+detail` part: `intros+stop@x.org` → `intros@x.org`.
 pub fn strip_plus_detail(email: &str) -> String {
     match email.split_once('@') {
@@ -111,9 +141,57 @@ pub fn strip_plus_detail(email: &str) -> String {
     }
 }
 
-fn clean_display_name(name: &str) -> String {
-    let trimmed = name.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-    trimmed.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The longest display name kept, in characters: room for any real name with its titles,
+/// and short enough that a `To:` line stays far below the 998 bytes RFC 5322 allows.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Whether `c` must never reach a stored name, a mail header or a terminal: control
+/// characters (C0 with NUL, BEL and ESC; DEL; C1) and the invisible characters that reorder
+/// or hide text — bidi marks, embeddings, overrides and isolates, zero-width spaces and
+/// joiners, word joiners and invisible operators, the byte-order mark.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// A display name fit to store, print and write into a header: line breaks and other
+/// whitespace collapsed to single spaces, [unsafe characters](is_unsafe_char) removed,
+/// surrounding quotes dropped, cut to [`MAX_NAME_CHARS`] characters. Every name referrald
+/// keeps comes through here ([`Person::new`]), and the composer applies it again to names
+/// stored by older versions.
+pub fn clean_name(name: &str) -> String {
+    // Nearly every name has nothing to remove: it is not copied for nothing.
+    let visible: Cow<'_, str> = if name.chars().any(is_unsafe_char) {
+        Cow::Owned(
+            name.chars()
+                .filter_map(|c| match c {
+                    // Tabs and line breaks are controls too, but they separate words.
+                    c if c.is_whitespace() => Some(' '),
+                    c if is_unsafe_char(c) => None,
+                    c => Some(c),
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(name)
+    };
+    let trimmed = visible
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .trim();
+    let mut name = trimmed.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((cut, _)) = name.char_indices().nth(MAX_NAME_CHARS) {
+        name.truncate(cut);
+        name.truncate(name.trim_end().len());
+    }
+    name
 }
 
 /// "sally.jones@x" → "Sally Jones"; "fred_bloggs" → "Fred Bloggs".
@@ -304,6 +382,58 @@ mod tests {
     }
 
     #[test]
+    fn names_lose_control_bidi_and_zero_width_characters() {
+        // Terminal escapes in a name would reach `referrals` output and mail headers.
+        assert_eq!(clean_name("Fred\0\u{7}\u{1b}[31mJones"), "Fred[31mJones");
+        assert_eq!(clean_name("Sally\u{1b}]0;pwn\u{7} Lee"), "Sally]0;pwn Lee");
+        assert_eq!(
+            clean_name("DEL\u{7f} and C1\u{9b}\u{85}end"),
+            "DEL and C1 end"
+        );
+        // A right-to-left override makes "Fred" read as "derF" (or hides an extension).
+        assert_eq!(
+            clean_name("\u{202e}derF\u{202c} \u{2066}Jones\u{2069}\u{200f}\u{61c}"),
+            "derF Jones"
+        );
+        // Zero-width characters make two names that look alike differ.
+        assert_eq!(
+            clean_name("\u{feff}Fr\u{200b}ed\u{200d} Jo\u{2060}nes\u{200c}"),
+            "Fred Jones"
+        );
+        // Line breaks and tabs are spaces; runs of them collapse.
+        assert_eq!(clean_name(" \"Fred\r\n\t  Jones\" "), "Fred Jones");
+        // Accents, scripts written right to left and emoji stay.
+        assert_eq!(clean_name("José Müller"), "José Müller");
+        assert_eq!(clean_name("דוד כהן"), "דוד כהן");
+        assert_eq!(clean_name("Zoë 🌻"), "Zoë 🌻");
+    }
+
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary() {
+        // A 10,000-character name made a 10,030-character To: line.
+        let long = clean_name(&"é".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_NAME_CHARS);
+        let words = clean_name(&"ab ".repeat(1000));
+        assert!(words.chars().count() <= MAX_NAME_CHARS, "{words}");
+        assert!(!words.ends_with(' '));
+        assert_eq!(
+            Person::new("fred@x.org", Some(&"Fred ".repeat(100)))
+                .name
+                .chars()
+                .count(),
+            99
+        );
+    }
+
+    #[test]
+    fn a_name_of_nothing_but_controls_falls_back_to_the_address() {
+        assert_eq!(
+            Person::new("fred.jones@x.org", Some("\u{1b}\u{7}\u{202e}")).name,
+            "Fred Jones"
+        );
+    }
+
+    #[test]
     fn first_names_read_naturally() {
         assert_eq!(
             Person::new("a@x", Some("Sally Jones")).first_name(),
@@ -349,6 +479,33 @@ mod tests {
             join_names(&["Fred".to_string(), "Sally".to_string()]),
             "Fred and Sally"
         );
+    }
+
+    #[test]
+    fn only_well_formed_message_ids_are_written() {
+        assert!(is_message_id("abc.123@tracker.example.org"));
+        assert!(is_message_id("CAF=x+y_z!#$%&'*/?^`{|}~-@mail.gmail.com"));
+        assert!(is_message_id("1234@[192.0.2.1]"));
+        // A quote, space or bracket inside would break the header it is copied into.
+        assert!(!is_message_id("a\"b@x"));
+        assert!(!is_message_id("\"q\"@x"));
+        assert!(!is_message_id("a b@x"));
+        assert!(!is_message_id("<a@x>"));
+        assert!(!is_message_id("a>b@x"));
+        assert!(!is_message_id("a@x\r\nBcc: eve@x"));
+        assert!(!is_message_id("a\0@x"));
+        assert!(!is_message_id("a@[x]y"));
+        assert!(!is_message_id("a@[x\\y]"));
+        // Not an id-left "@" id-right at all.
+        assert!(!is_message_id(""));
+        assert!(!is_message_id("no-at-sign"));
+        assert!(!is_message_id("@x"));
+        assert!(!is_message_id("a@"));
+        assert!(!is_message_id("a..b@x"));
+        assert!(!is_message_id(".a@x"));
+        assert!(!is_message_id("a@b@x"));
+        assert!(!is_message_id("josé@x"));
+        assert!(!is_message_id(&format!("{}@x", "a".repeat(MAX_MESSAGE_ID))));
     }
 
     #[test]

@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use lettre::Message;
+use lettre::address::{Address, Envelope};
 use lettre::transport::smtp;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
 };
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension};
 
 use crate::config::{Config, ConfigError, Smtp, Tls, TransportKind};
 use crate::net::{CertificateRefused, Stream, Trust, certificate_problem, loopback_host};
@@ -397,6 +398,20 @@ impl Transport for SmtpTransport {
     fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
         Box::pin(async move {
             let mut connection = self.checkout().await?;
+            // RFC 6531: an address that is not ASCII may only go to a server that offers
+            // SMTPUTF8. lettre refuses such a message without a reply code, which would be
+            // retried for days; no retry can change what the server offers.
+            if !connection
+                .server_info()
+                .supports_feature(Extension::SmtpUtfEight)
+                && let Some(address) = non_ascii_address(message.envelope())
+            {
+                lock(&self.idle).push((connection, Instant::now()));
+                return Err(SendError::Permanent(format!(
+                    "{address} has a non-ASCII address and the server {} does not offer SMTPUTF8",
+                    self.server
+                )));
+            }
             let sent = within(
                 connection.send(message.envelope(), &message.formatted()),
                 &self.server,
@@ -425,6 +440,16 @@ impl Transport for SmtpTransport {
     fn close(&self) -> CloseFuture<'_> {
         Box::pin(self.close_idle())
     }
+}
+
+/// The first address of the envelope that is not ASCII (`josé@example.com`,
+/// `user@bücher.example`): such a message needs SMTPUTF8.
+fn non_ascii_address(envelope: &Envelope) -> Option<&Address> {
+    envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .find(|address| !AsRef::<str>::as_ref(*address).is_ascii())
 }
 
 /// Why [`SmtpTransport::connect`] got no connection.
@@ -627,6 +652,28 @@ mod tests {
             .unwrap();
         let err = rt.block_on(async { SmtpTransport::new(&smtp, Path::new(".")).unwrap_err() });
         assert!(err.to_string().contains("not a loopback address"), "{err}");
+    }
+
+    #[test]
+    fn non_ascii_addresses_are_found_in_the_envelope() {
+        let envelope = |from: &str, to: &[&str]| {
+            Envelope::new(
+                Some(from.parse().unwrap()),
+                to.iter().map(|a| a.parse().unwrap()).collect(),
+            )
+            .unwrap()
+        };
+        let ascii = envelope("intros@x.org", &["fred@y.org", "sally@z.org"]);
+        assert_eq!(non_ascii_address(&ascii), None);
+        let local = envelope("intros@x.org", &["fred@y.org", "josé@example.com"]);
+        assert_eq!(
+            non_ascii_address(&local).map(|a| a.to_string()),
+            Some("josé@example.com".into())
+        );
+        let domain = envelope("intros@x.org", &["user@bücher.example"]);
+        assert!(non_ascii_address(&domain).is_some());
+        let sender = envelope("intros@tràcker.example", &["fred@y.org"]);
+        assert!(non_ascii_address(&sender).is_some());
     }
 
     #[test]

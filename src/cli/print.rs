@@ -1,5 +1,6 @@
 //! What the commands print: short aligned lines for people, JSON for programs.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -8,15 +9,47 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::intake::{Classified, Verdict};
-use crate::model::{Outcome, Person, ReferralId, join_names};
+use crate::model::{Outcome, Person, ReferralId, is_unsafe_char, join_names};
 use crate::outbox::{Delivery, DeliveryResult};
 use crate::report::{Money, Report};
 use crate::store::{Applied, Erasure, FORGOTTEN, OutboundView, ReferralDetail, ReferralView};
 
-/// Prints a value as pretty JSON on standard output.
+/// `println!` for lines that hold words from mail or from the store (names, subjects,
+/// comments, reasons, errors): every line passes through [`visible`].
+macro_rules! display {
+    () => {
+        println!()
+    };
+    ($($arg:tt)*) => {
+        println!("{}", visible(&format!($($arg)*)))
+    };
+}
+
+/// Prints a value as pretty JSON on standard output. serde escapes control characters.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Text as it may be shown on a terminal: a control character becomes its Unicode picture
+/// (ESC `␛`, NUL `␀`, BEL `␇`, a line break `␊`, DEL `␡`), and a C1 control or an invisible
+/// formatting character (a bidi override, a zero-width space) becomes `�`, one character
+/// for one so columns stay aligned. Nothing read from mail, and nothing an older version
+/// stored, can then move the cursor, recolour or retitle the terminal, or reorder a line.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\0'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)).unwrap_or('\u{fffd}'),
+                '\u{7f}' => '\u{2421}',
+                c if is_unsafe_char(c) => '\u{fffd}',
+                c => c,
+            })
+            .collect(),
+    )
 }
 
 /// `inspect --json`: the SPEC §5 shape, plus a few fields that help a person reading it.
@@ -88,20 +121,20 @@ impl<'a> From<&'a Classified> for Inspection<'a> {
 
 /// `inspect` for people.
 pub fn inspection(c: &Classified) {
-    println!("kind:       {}", c.verdict.kind());
-    println!("message-id: {}", c.message_id);
+    display!("kind:       {}", c.verdict.kind());
+    display!("message-id: {}", c.message_id);
     if let Some(from) = &c.from {
-        println!("from:       {from}");
+        display!("from:       {from}");
     }
-    println!("subject:    {}", c.subject);
+    display!("subject:    {}", c.subject);
     if let Some(r) = c.verdict.referral() {
-        println!("referral:   #{r}");
+        display!("referral:   #{r}");
     }
-    println!("verdict:    {}", describe(&c.verdict));
+    display!("verdict:    {}", describe(&c.verdict));
     if let Verdict::Introduction(intro) = &c.verdict {
-        println!("introducer: {}", intro.introducer);
+        display!("introducer: {}", intro.introducer);
         for p in &intro.parties {
-            println!("party:      {p}");
+            display!("party:      {p}");
         }
     }
 }
@@ -112,15 +145,15 @@ pub fn applied(a: &Applied) {
         Ok(r) => {
             let what = describe(&r.classified.verdict);
             match r.referral {
-                Some(id) => println!(
+                Some(id) => display!(
                     "{}  {}  #{id} {what}",
                     a.origin,
                     r.classified.verdict.kind()
                 ),
-                None => println!("{}  {}  {what}", a.origin, r.classified.verdict.kind()),
+                None => display!("{}  {}  {what}", a.origin, r.classified.verdict.kind()),
             }
         }
-        Err(reason) => println!("{}  rejected  {reason} (kept in the database)", a.origin),
+        Err(reason) => display!("{}  rejected  {reason} (kept in the database)", a.origin),
     }
 }
 
@@ -236,9 +269,9 @@ fn clip(text: &str, width: usize) -> String {
 pub fn delivery(d: &Delivery) {
     let what = format!("#{} {} to {}", d.referral, d.kind, d.to);
     match &d.result {
-        DeliveryResult::Sent => println!("sent    {what}"),
-        DeliveryResult::Retry(e) => println!("retry   {what}: {e}"),
-        DeliveryResult::Failed(e) => println!("failed  {what}: {e}"),
+        DeliveryResult::Sent => display!("sent    {what}"),
+        DeliveryResult::Retry(e) => display!("retry   {what}: {e}"),
+        DeliveryResult::Failed(e) => display!("failed  {what}: {e}"),
     }
 }
 
@@ -250,27 +283,31 @@ pub fn tick_summary(deliveries: &[Delivery], next: Option<DateTime<Utc>>, config
         .count();
     let plural = if sent == 1 { "" } else { "s" };
     match next {
-        Some(t) => println!(
+        Some(t) => display!(
             "{sent} message{plural} sent; next one due {}",
             local(&t.to_rfc3339(), config)
         ),
-        None => println!("{sent} message{plural} sent; nothing else is scheduled"),
+        None => display!("{sent} message{plural} sent; nothing else is scheduled"),
     }
 }
 
 /// `referrals` for people.
 pub fn referrals(list: &[ReferralView], config: &Config) {
     if list.is_empty() {
-        println!("No referrals yet.");
+        display!("No referrals yet.");
         return;
     }
-    println!(
+    display!(
         "{:>4}  {:<12}  {:<20}  {:<18}  {:<32}  SUBJECT",
-        "ID", "STATUS", "RECORDED", "INTRODUCER", "PARTIES"
+        "ID",
+        "STATUS",
+        "RECORDED",
+        "INTRODUCER",
+        "PARTIES"
     );
     for r in list {
         let parties: Vec<&str> = r.parties.iter().map(|p| p.name.as_str()).collect();
-        println!(
+        display!(
             "{:>4}  {:<12}  {:<20}  {:<18}  {:<32}  {}",
             r.id,
             r.status.as_str(),
@@ -285,25 +322,27 @@ pub fn referrals(list: &[ReferralView], config: &Config) {
 /// `show` for people: who, what happened, what was sent, what they said.
 pub fn referral(d: &ReferralDetail, config: &Config) {
     let r = &d.referral;
-    println!("Referral #{} — {}", r.id, r.subject);
-    println!("  status:     {}", r.status);
-    println!("  recorded:   {}", local(&r.created_at, config));
-    println!("  introducer: {}", r.introducer);
+    display!("Referral #{} — {}", r.id, r.subject);
+    display!("  status:     {}", r.status);
+    display!("  recorded:   {}", local(&r.created_at, config));
+    display!("  introducer: {}", r.introducer);
     for p in &r.parties {
         let owner = if p.is_owner { ", the owner" } else { "" };
-        println!(
+        display!(
             "  party:      {} <{}> ({}{owner})",
-            p.name, p.email, p.state
+            p.name,
+            p.email,
+            p.state
         );
     }
-    println!();
-    println!("Story:");
+    display!();
+    display!("Story:");
     for e in &d.events {
-        println!("  {}  {:<10}  {}", local(&e.at, config), e.kind, e.detail);
+        display!("  {}  {:<10}  {}", local(&e.at, config), e.kind, e.detail);
     }
     if !d.outbound.is_empty() {
-        println!();
-        println!("Mail:");
+        display!();
+        display!("Mail:");
         for o in &d.outbound {
             let when = o.sent_at.as_deref().unwrap_or(&o.due_at);
             let note = o
@@ -311,7 +350,7 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
                 .as_deref()
                 .map(|e| format!("  ({e})"))
                 .unwrap_or_default();
-            println!(
+            display!(
                 "  {}  {:<10}  {:<18} to {}{note}",
                 local(when, config),
                 o.state.as_str(),
@@ -321,8 +360,8 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
         }
     }
     if !d.feedback.is_empty() {
-        println!();
-        println!("Feedback:");
+        display!();
+        display!("Feedback:");
         for f in &d.feedback {
             let mut said = Vec::new();
             if let Some(r) = f.rating {
@@ -338,14 +377,14 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
                         .to_string(),
                 );
             }
-            println!(
+            display!(
                 "  {}  {}  {}",
                 local(&f.at, config),
                 f.from,
                 said.join(", ")
             );
             if !f.comment.is_empty() {
-                println!("      “{}”", clip(&f.comment.replace('\n', " "), 100));
+                display!("      “{}”", clip(&f.comment.replace('\n', " "), 100));
             }
         }
     }
@@ -354,16 +393,21 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
 /// `outbox` for people.
 pub fn outbox(rows: &[OutboundView], config: &Config) {
     if rows.is_empty() {
-        println!("The outbox is empty.");
+        display!("The outbox is empty.");
         return;
     }
-    println!(
+    display!(
         "{:>5}  {:>4}  {:<18}  {:<10}  {:<20}  {:<32}  NOTE",
-        "ID", "REF", "KIND", "STATE", "DUE / SENT", "TO"
+        "ID",
+        "REF",
+        "KIND",
+        "STATE",
+        "DUE / SENT",
+        "TO"
     );
     for o in rows {
         let when = o.sent_at.as_deref().unwrap_or(&o.due_at);
-        println!(
+        display!(
             "{:>5}  {:>4}  {:<18}  {:<10}  {:<20}  {:<32}  {}",
             o.id,
             o.referral_id,
@@ -386,7 +430,7 @@ pub fn stats(report: &Report, config: &Config) {
         .map(|t| format!(" since {}", local(&t.to_rfc3339(), config)))
         .unwrap_or_default();
     if report.referrals == 0 {
-        println!("No referrals{period}.");
+        display!("No referrals{period}.");
         return;
     }
     let of = |n: usize| format!("({n} of {})", report.referrals);
@@ -396,28 +440,29 @@ pub fn stats(report: &Report, config: &Config) {
         .filter(|(_, n)| **n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    println!("Referrals{period}:  {}", report.referrals);
-    println!("  status:           {}", statuses.join(", "));
-    println!(
+    display!("Referrals{period}:  {}", report.referrals);
+    display!("  status:           {}", statuses.join(", "));
+    display!(
         "  connection rate:  {} {}",
         percent(report.connection_rate),
         of(report.connected)
     );
-    println!(
+    display!(
         "  success rate:     {} {}",
         percent(report.success_rate),
         of(report.succeeded)
     );
     let plural = if report.ratings == 1 { "" } else { "s" };
-    println!(
+    display!(
         "  average rating:   {} ({} rating{plural})",
         rating(report.average_rating),
         report.ratings
     );
-    println!("  closed business:  {}", money(&report.closed_business));
-    println!(
+    display!("  closed business:  {}", money(&report.closed_business));
+    display!(
         "  you made {}, you received {}",
-        report.you_made, report.you_received
+        report.you_made,
+        report.you_received
     );
     if report.partners.is_empty() {
         return;
@@ -428,13 +473,19 @@ pub fn stats(report: &Report, config: &Config) {
         .map(|p| clip(&format!("{} <{}>", p.name, p.email), 48))
         .collect();
     let width = who.iter().map(|w| w.chars().count()).max().unwrap_or(0);
-    println!();
-    println!(
+    display!();
+    display!(
         "{:<width$}  {:>8}  {:>10}  {:>8}  {:>9}  {:>7}  {:>6}  VALUE",
-        "PARTNER", "GAVE YOU", "INTRODUCED", "YOU GAVE", "SUCCEEDED", "SUCCESS", "RATING"
+        "PARTNER",
+        "GAVE YOU",
+        "INTRODUCED",
+        "YOU GAVE",
+        "SUCCEEDED",
+        "SUCCESS",
+        "RATING"
     );
     for (p, who) in report.partners.iter().zip(&who) {
-        println!(
+        display!(
             "{who:<width$}  {:>8}  {:>10}  {:>8}  {:>9}  {:>7}  {:>6}  {}",
             p.gave_you,
             p.introduced,
@@ -451,29 +502,29 @@ pub fn stats(report: &Report, config: &Config) {
 pub fn erasure(email: &str, e: &Erasure, config: &Config) {
     if !e.found_anything() {
         match &e.forgotten_before {
-            Some(at) => println!(
+            Some(at) => display!(
                 "{email} was already forgotten on {}: nothing more to forget.",
                 local(at, config)
             ),
-            None => println!("referrald knows nothing about {email}: nothing to forget."),
+            None => display!("referrald knows nothing about {email}: nothing to forget."),
         }
         return;
     }
     match &e.contact {
         Some((_, placeholder)) => {
-            println!("Forgot {email}: they are now {FORGOTTEN} <{placeholder}>.")
+            display!("Forgot {email}: they are now {FORGOTTEN} <{placeholder}>.")
         }
-        None => println!("Forgot {email}, which was mentioned but is nobody's contact."),
+        None => display!("Forgot {email}, which was mentioned but is nobody's contact."),
     }
-    println!("  referrals they took part in:     {}", e.referrals);
-    println!("  scheduled messages cancelled:    {}", e.cancelled);
-    println!("  their comments blanked:          {}", e.comments);
-    println!("  other texts redacted:            {}", e.redacted);
-    println!("  stored raw messages deleted:     {}", e.rejected);
-    println!(
+    display!("  referrals they took part in:     {}", e.referrals);
+    display!("  scheduled messages cancelled:    {}", e.cancelled);
+    display!("  their comments blanked:          {}", e.comments);
+    display!("  other texts redacted:            {}", e.redacted);
+    display!("  stored raw messages deleted:     {}", e.rejected);
+    display!(
         "Kept: a SHA-256 hash of the address, so that they are never emailed again if introduced later."
     );
-    println!(
+    display!(
         "Not reached: mail already sent, .eml files the file transport wrote, copies in mailboxes."
     );
 }
@@ -527,6 +578,26 @@ fn amount(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_text_cannot_drive_the_terminal() {
+        // ESC sequences in a subject or an old database's names recoloured, cleared or
+        // retitled the terminal of whoever ran `referrals`.
+        assert_eq!(
+            visible("Intro \u{1b}[2J\u{1b}]0;pwn\u{7} you\0two\u{7f}"),
+            "Intro ␛[2J␛]0;pwn␇ you␀two␡"
+        );
+        assert_eq!(visible("a\r\nb\tc"), "a␍␊b␉c");
+        // One character for one: table columns stay where they were.
+        assert_eq!(
+            visible("\u{202e}Fred\u{200b}\u{9b}"),
+            "\u{fffd}Fred\u{fffd}\u{fffd}"
+        );
+        assert!(matches!(
+            visible("José Müller"),
+            Cow::Borrowed("José Müller")
+        ));
+    }
 
     #[test]
     fn amounts_group_thousands_and_keep_cents() {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::words;
 use super::{Draft, FeedbackSummary};
-use crate::model::{OutboundKind, Person, ReferralId};
+use crate::model::{OutboundKind, Person, ReferralId, clean_name};
 
 /// The fields of every person variable (`recipient`, `introducer`, list items, `feedback.from`).
 pub const PERSON_FIELDS: &[&str] = &["name", "first_name", "email", "is_owner"];
@@ -193,11 +193,18 @@ impl Context {
         tracking_address: &str,
         now: DateTime<Utc>,
     ) -> Context {
-        let person = |p: &Person| PersonVars {
-            name: words::one_line(&p.name),
-            first_name: words::one_line(p.first_name()),
-            email: p.email.clone(),
-            is_owner: owner.is(p),
+        let person = |p: &Person| {
+            // Names stored by an older version may still hold controls or be of any length.
+            let clean = Person {
+                email: p.email.clone(),
+                name: clean_name(&p.name),
+            };
+            PersonVars {
+                first_name: clean.first_name().to_string(),
+                is_owner: owner.is(&clean),
+                name: clean.name,
+                email: clean.email,
+            }
         };
         let r = &draft.referral;
         let is_recipient = |p: &&Person| p.email.eq_ignore_ascii_case(&draft.to.email);

@@ -3,11 +3,26 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::model::Outcome;
+use crate::model::{Outcome, is_unsafe_char};
 
-/// Whitespace (newlines included) collapsed to single spaces: safe for one header line.
+/// Whitespace (newlines included) collapsed to single spaces, control and invisible
+/// formatting characters ([`is_unsafe_char`]) dropped: safe for one header line.
 pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .map(|word| word.replace(is_unsafe_char, ""))
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `text` cut to at most `max` characters, ending with "…" when it was cut.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((cut, _)) if text.chars().count() > max => {
+            format!("{}…", text[..cut].trim_end())
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// "Monday 2 November", with the year when it is not the year of `today`.
@@ -158,6 +173,19 @@ mod tests {
         assert_eq!(money(150000.4, Some("JPY")).unwrap(), "¥150,000");
         assert_eq!(money(0.0, None).unwrap(), "0");
         assert_eq!(money(f64::NAN, Some("GBP")), None);
+    }
+
+    #[test]
+    fn header_text_has_no_controls_and_a_bounded_length() {
+        // ESC and BEL went raw into the Subject line; a bidi override reversed it.
+        assert_eq!(
+            one_line("Intro \u{1b}[2J you\u{7} two\r\n \u{202e}\u{200b}\u{1b} talk"),
+            "Intro [2J you two talk"
+        );
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly 10", 10), "exactly 10");
+        assert_eq!(clip("één twee drie", 5), "één…");
+        assert_eq!(clip(&"x".repeat(5000), 200).chars().count(), 200);
     }
 
     #[test]

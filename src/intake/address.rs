@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use mail_parser::HeaderValue;
 use mail_parser::parsers::MessageStream;
 
-use crate::model::Person;
+use crate::model::{Person, is_unsafe_char};
 
 /// Byte ranges of the email addresses in `text`, in order.
 pub(crate) fn find_addresses(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -141,7 +141,7 @@ pub(crate) fn decode_words(name: &str) -> Cow<'_, str> {
 }
 
 /// Whether `email` looks like an address we could write to: one `@` with something on both
-/// sides, no spaces or controls, not absurdly long.
+/// sides, no spaces, controls or invisible formatting characters, not absurdly long.
 pub(crate) fn plausible(email: &str) -> bool {
     match email.rsplit_once('@') {
         Some((local, domain)) => {
@@ -150,9 +150,25 @@ pub(crate) fn plausible(email: &str) -> bool {
                 && email.len() <= 254
                 && !domain.contains('@')
                 && !email.bytes().any(|b| b <= b' ' || b == 0x7f)
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || is_unsafe_char(c))
         }
         None => false,
     }
+}
+
+/// The address without an obsolete source route: `@route.example:carl@c.example` (RFC 5322
+/// §4.4, `obs-route`, which receivers must ignore) is `carl@c.example`. A route is a list
+/// of `@domain`s, perhaps with commas, ending in a colon; no address starts with `@`.
+pub(crate) fn without_route(email: &str) -> &str {
+    let email = email.trim();
+    if !email.trim_start_matches([',', ' ']).starts_with('@') {
+        return email;
+    }
+    email
+        .split_once(':')
+        .map_or(email, |(_, address)| address.trim())
 }
 
 #[cfg(test)]
@@ -236,5 +252,26 @@ mod tests {
         assert!(!plausible("@x.org"));
         assert!(!plausible("fred@"));
         assert!(!plausible("fred jones@x.org"));
+        // A bidi override makes an address read as another one.
+        assert!(!plausible("fred\u{202e}gro.x@x.org"));
+        assert!(!plausible("fr\u{200b}ed@x.org"));
+        assert!(!plausible("fred@x.org\u{85}"));
+        assert!(plausible("josé@bücher.example"));
+    }
+
+    #[test]
+    fn routes_are_dropped() {
+        assert_eq!(
+            without_route("@route.example:carl@c.example"),
+            "carl@c.example"
+        );
+        assert_eq!(
+            without_route(" ,@a.example, @b.example:dan@d.example"),
+            "dan@d.example"
+        );
+        assert_eq!(without_route("carl@c.example"), "carl@c.example");
+        // A colon in an ordinary address is not a route.
+        assert_eq!(without_route("\"a:b\"@c.example"), "\"a:b\"@c.example");
+        assert_eq!(without_route("@route.example:"), "");
     }
 }

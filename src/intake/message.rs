@@ -8,8 +8,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::parsers::MessageStream;
 use mail_parser::{Addr, Address, Header, HeaderName, HeaderValue, Message, MessagePart, PartType};
 
-use super::address::{decode_words, plausible};
-use crate::model::Person;
+use super::address::{decode_words, plausible, without_route};
+use crate::model::{Person, is_message_id};
 
 /// At most this many thread ids are asked about, and kept in an introduction's References:
 /// a References chain can be abused to be long.
@@ -267,13 +267,16 @@ impl<'m> Mail<'m> {
         (!id.is_empty() && !id.contains(char::is_whitespace)).then_some(id)
     }
 
-    /// The References chain, oldest first, then In-Reply-To ids it does not hold. A long
-    /// chain keeps its first id (the thread's root) and its most recent ones.
+    /// The References chain, oldest first, then In-Reply-To ids it does not hold: the ids an
+    /// introduction keeps to thread our mail under, so only well-formed ones
+    /// ([`is_message_id`]) are kept. A long chain keeps its first id (the thread's root) and
+    /// its most recent ones.
     pub(crate) fn references(&self) -> Vec<&'m str> {
         let all: Vec<&'m str> = [Field::References, Field::InReplyTo]
             .into_iter()
             .flat_map(|field| self.fields(field))
             .flat_map(|header| value_ids(&header.value))
+            .filter(|id| is_message_id(id))
             .collect();
         let recent = all.len().saturating_sub(MAX_THREAD_IDS - 1).max(1);
         let mut ids: Vec<&'m str> = Vec::with_capacity(all.len().min(MAX_THREAD_IDS));
@@ -411,7 +414,8 @@ fn push_people(value: &HeaderValue<'_>, people: &mut Vec<Person>) {
 }
 
 fn person(addr: &Addr<'_>) -> Option<Person> {
-    let email = addr.address.as_deref()?.trim();
+    // mail-parser hands over an obsolete route as part of the address.
+    let email = without_route(addr.address.as_deref()?);
     if !plausible(email) {
         return None;
     }
@@ -491,6 +495,53 @@ mod tests {
         assert_eq!(mail.message_id(), Some("abc@x"));
         assert_eq!(mail.thread_ids(), ["p2@x", "p1@x", "p0@x"]);
         assert_eq!(mail.references(), ["p0@x", "p1@x", "p2@x"]);
+    }
+
+    #[test]
+    fn invalid_message_ids_are_never_kept_as_references() {
+        // `<a"b@x>` copied into our References would break the header for every recipient.
+        let raw = "From: a@b.org\nReferences: <a\"b@x> <ok@x> <\"q\"@x> <a@[x]y>\n <c@[192.0.2.1]>\nIn-Reply-To: <a\"b@x>\n\nbody";
+        let msg = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        let mail = Mail::new(&msg);
+        assert_eq!(mail.references(), ["ok@x", "c@[192.0.2.1]"]);
+        // Matching a reply against what we know is harmless: it still sees every id.
+        assert!(mail.thread_ids().contains(&"a\"b@x".to_string()));
+    }
+
+    #[test]
+    fn route_addresses_are_reduced_to_the_address() {
+        // `<@route.example:carl@c.example>` became a party whom no mail could reach.
+        let raw = "From: <@relay.example:bob@b.example>\nTo: <@route.example:carl@c.example>, \"Dan\" <@a.example,@b.example:dan@d.example>\nCc: <@only.route.example:>\n\nbody";
+        let msg = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        let mail = Mail::new(&msg);
+        assert_eq!(mail.from().unwrap().email, "bob@b.example");
+        let to: Vec<(String, String)> = mail
+            .people(Field::To)
+            .into_iter()
+            .map(|p| (p.email, p.name))
+            .collect();
+        assert_eq!(
+            to,
+            [
+                ("carl@c.example".to_string(), "Carl".to_string()),
+                ("dan@d.example".to_string(), "Dan".to_string())
+            ]
+        );
+        assert!(mail.people(Field::Cc).is_empty());
+    }
+
+    #[test]
+    fn control_characters_in_names_are_removed_even_when_encoded() {
+        // NUL, BEL and ESC in a name made every mail to that party fail; an encoded-word
+        // hides them from a first look. "Sally\0\x1b]0;x\x07 Lee\u{202e}" in base64:
+        let raw = "From: a@b.org\nTo: \"Fred\x07\x1b[31m Jones\" <fred@x.org>, =?UTF-8?B?U2FsbHkAG10wO3gHIExlZeKArg==?= <sally@y.org>\n\nbody";
+        let msg = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        let names: Vec<String> = Mail::new(&msg)
+            .people(Field::To)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["Fred[31m Jones", "Sally]0;x Lee"]);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! anyone received over IMAP.
 //! Any user name (use the full address, e.g. `fred@example.com`) logs in with
 //! [`MailSystem::password`]; a mailbox exists from its first delivery or login.
-//! Recipients at [`REJECTED_DOMAIN`] are refused with 550 at RCPT TO.
+//! Recipients at [`REJECTED_DOMAIN`] are refused with 550 at RCPT TO. Recipients at
+//! [`EAI_DOMAIN`] are delivered by Postfix itself ([`MailSystem::wait_for_eai`]), since
+//! Dovecot's LMTP cannot take a non-ASCII address.
 //!
 //! Mail read back is what a real mail system stores: Postfix adds `Received:` (and any
 //! missing `Date:`/`Message-ID:`), Dovecot adds `Return-Path:` and `Delivered-To:`, and
@@ -60,6 +62,12 @@ pub const HOST: &str = "127.0.0.1";
 /// Postfix refuses recipients in this domain (and its subdomains) at RCPT TO with
 /// `550 5.1.1`, so tests can exercise permanent delivery failures.
 pub const REJECTED_DOMAIN: &str = "rejected.test";
+
+/// Postfix delivers mail for this domain into one maildir of its own
+/// ([`MailSystem::wait_for_eai`]) instead of into Dovecot: Dovecot's LMTP does not offer
+/// SMTPUTF8, and Postfix returns mail for a non-ASCII address (`josé@eai.test`) that it
+/// cannot pass on with SMTPUTF8.
+pub const EAI_DOMAIN: &str = "eai.test";
 
 /// The password of every IMAP user (Dovecot's static passdb).
 const PASSWORD: &str = "harness-password";
@@ -116,7 +124,16 @@ impl MailSystem {
 
     /// [`MailSystem::start`] for code outside an async runtime (it blocks the thread).
     pub fn start_blocking() -> Result<MailSystem> {
-        MailSystem::start_blocking_with(None)
+        MailSystem::start_blocking_with(None, true)
+    }
+
+    /// [`MailSystem::start`], with Postfix configured not to offer SMTPUTF8
+    /// (`smtputf8_enable = no`), as older or stricter servers do: a client must not send it
+    /// a non-ASCII address.
+    pub async fn start_without_smtputf8() -> Result<MailSystem> {
+        tokio::task::spawn_blocking(|| MailSystem::start_blocking_with(None, false))
+            .await
+            .context("the mail-system start task failed")?
     }
 
     /// [`MailSystem::start`], with TLS on both servers: see the [module
@@ -129,7 +146,7 @@ impl MailSystem {
 
     /// [`MailSystem::start_with_tls`] for code outside an async runtime.
     pub fn start_with_tls_blocking() -> Result<MailSystem> {
-        MailSystem::start_blocking_with(Some(Certificate::PrivateCa))
+        MailSystem::start_blocking_with(Some(Certificate::PrivateCa), true)
     }
 
     /// [`MailSystem::start_with_tls`], presenting a self-signed certificate for
@@ -142,10 +159,11 @@ impl MailSystem {
 
     /// [`MailSystem::start_with_self_signed_tls`] for code outside an async runtime.
     pub fn start_with_self_signed_tls_blocking() -> Result<MailSystem> {
-        MailSystem::start_blocking_with(Some(Certificate::SelfSigned))
+        MailSystem::start_blocking_with(Some(Certificate::SelfSigned), true)
     }
 
-    fn start_blocking_with(certificate: Option<Certificate>) -> Result<MailSystem> {
+    /// Starts both servers; `smtputf8` is whether Postfix offers SMTPUTF8 (its default).
+    fn start_blocking_with(certificate: Option<Certificate>, smtputf8: bool) -> Result<MailSystem> {
         let mut tools = Tools::find()?;
         if certificate.is_some() {
             tools.openssl = Some(
@@ -157,7 +175,7 @@ impl MailSystem {
         // take one in between; that shows as "Address already in use": pick again.
         let mut attempt = 1;
         loop {
-            match MailSystem::start_once(&tools, certificate) {
+            match MailSystem::start_once(&tools, certificate, smtputf8) {
                 Err(err)
                     if attempt < 3 && format!("{err:#}").contains("Address already in use") =>
                 {
@@ -168,8 +186,12 @@ impl MailSystem {
         }
     }
 
-    fn start_once(tools: &Tools, certificate: Option<Certificate>) -> Result<MailSystem> {
-        let (dir, layout) = Layout::create(tools, certificate)?;
+    fn start_once(
+        tools: &Tools,
+        certificate: Option<Certificate>,
+        smtputf8: bool,
+    ) -> Result<MailSystem> {
+        let (dir, layout) = Layout::create(tools, certificate, smtputf8)?;
         let watchdog = Watchdog::spawn(&layout)?;
         let system = MailSystem {
             control: Control {
@@ -541,6 +563,36 @@ impl MailSystem {
             .with_context(|| format!("Postfix did not accept the message from <{from}> to {to:?}"))
     }
 
+    /// Waits until at least `count` messages for [`EAI_DOMAIN`] have been delivered and
+    /// returns them all (in no particular order). On timeout the error shows the end of
+    /// Postfix's log.
+    pub async fn wait_for_eai(&self, count: usize, timeout: Duration) -> Result<Vec<Vec<u8>>> {
+        let new = self.control.layout.eai_mail().join("Maildir/new");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let messages: Vec<Vec<u8>> = fs::read_dir(&new)
+                .map(|entries| {
+                    entries
+                        .filter_map(|entry| fs::read(entry.ok()?.path()).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if messages.len() >= count {
+                return Ok(messages);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "timed out after {timeout:?} waiting for {count} message(s) for {EAI_DOMAIN}; \
+                     {} arrived\nlast lines of {}:\n{}",
+                    messages.len(),
+                    self.postfix_log().display(),
+                    tail(&self.postfix_log(), 15),
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
     /// The end of both servers' logs, for failure reports.
     fn log_report(&self) -> String {
         format!(
@@ -712,6 +764,8 @@ struct Layout {
     lmtp_port: u16,
     smtp_port: u16,
     tls: Option<TlsLayout>,
+    /// Whether Postfix offers SMTPUTF8.
+    smtputf8: bool,
 }
 
 /// The TLS side of an instance.
@@ -728,6 +782,7 @@ impl Layout {
     fn create(
         tools: &Tools,
         certificate: Option<Certificate>,
+        smtputf8: bool,
     ) -> Result<(tempfile::TempDir, Layout)> {
         let id = format!("{:010x}", random_u64() >> 24);
         let parent = parent_directory();
@@ -748,6 +803,7 @@ impl Layout {
                 imaps_port,
                 smtps_port,
             }),
+            smtputf8,
         };
         if let Some(tls) = &layout.tls {
             let openssl = tools
@@ -783,6 +839,11 @@ impl Layout {
 
     fn postfix_log(&self) -> PathBuf {
         self.path("postfix.log")
+    }
+
+    /// Where Postfix delivers mail for [`EAI_DOMAIN`].
+    fn eai_mail(&self) -> PathBuf {
+        self.path("eai-mail")
     }
 
     fn postfix_queue(&self) -> PathBuf {
@@ -1049,10 +1110,19 @@ service anvil {{
         let config_dir = self.postfix_config_dir();
         fs::create_dir(&config_dir)?;
         self.create_postfix_directories(tools)?;
+        let eai_mail = self.eai_mail();
+        fs::create_dir(&eai_mail)?;
+        chown(
+            &eai_mail,
+            Some(tools.mail_owner.uid),
+            Some(tools.mail_owner.gid),
+        )?;
         let main = format!(
             "# A private Postfix for one test, written by tests/support/mailsys.rs.
 # It accepts mail for every address and delivers it into the test's Dovecot.
 compatibility_level = 3.6
+# yes is the default at this compatibility level; no for tests of servers without it.
+smtputf8_enable = {smtputf8}
 queue_directory = {root}/postfix-queue
 data_directory = {root}/postfix-data
 # postfix start-fg sends this to the harness's log file.
@@ -1077,6 +1147,12 @@ smtpd_reject_unlisted_recipient = no
 lmtp_destination_recipient_limit = 1
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions = check_recipient_access inline:{{ {{ {rejected} = 550 5.1.1 Recipient rejected by the test harness }} }}
+# Dovecot's LMTP does not offer SMTPUTF8: mail for {eai} goes into one maildir of Postfix's.
+transport_maps = inline:{{ {eai}=virtual: }}
+virtual_mailbox_base = {eai_mail}
+virtual_mailbox_maps = static:Maildir/
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
 
 # Loopback only: no DNS, no reverse lookups of the client.
 smtp_dns_support_level = disabled
@@ -1097,6 +1173,11 @@ smtpd_hard_error_limit = 1000
             hostname = self.smtp_hostname(),
             lmtp_port = self.lmtp_port,
             rejected = REJECTED_DOMAIN,
+            eai = EAI_DOMAIN,
+            eai_mail = self.eai_mail().display(),
+            uid = tools.mail_owner.uid,
+            gid = tools.mail_owner.gid,
+            smtputf8 = if self.smtputf8 { "yes" } else { "no" },
         );
         fs::write(config_dir.join("main.cf"), main)?;
         // Only the services this Postfix needs, none chrooted (the queue directory holds
@@ -1120,6 +1201,7 @@ retry          unix  -       -      n      -      -       error
 discard        unix  -       -      n      -      -       discard
 smtp           unix  -       -      n      -      -       smtp
 lmtp           unix  -       -      n      -      -       lmtp
+virtual        unix  -       n      n      -      -       virtual
 anvil          unix  -       -      n      -      1       anvil
 scache         unix  -       -      n      -      1       scache
 postlog        unix-dgram n  -      n      -      1       postlogd
