@@ -63,6 +63,10 @@ pub(crate) fn check<'a>(
 /// The verdict of the trusted top block on the From domain.
 fn judge(block: &[Field], from_domain: &str) -> Result<(), String> {
     let from = bare_domain(from_domain);
+    if from.is_empty() {
+        // Nothing can be about no domain (an empty `header.from=` included).
+        return Err("the From address has no domain".into());
+    }
     let mut seen = Vec::new();
     let (mut dmarc_pass, mut dmarc_fail, mut dkim_pass) = (false, false, false);
     let mut owners: Vec<&str> = Vec::new();
@@ -729,6 +733,8 @@ mod tests {
         let err = passes(&[forged], &trusted()).unwrap_err();
         assert!(err.contains("\"evil.example\""), "{err}");
         assert!(passes(&["mx.tracker.example.org; none"], &trusted()).is_err());
+        let empty = "mx.tracker.example.org; dmarc=pass header.from=";
+        assert!(check([empty], "", &trusted()).is_err());
     }
 
     #[test]
