@@ -248,6 +248,19 @@ async fn doctor_finds_the_authserv_id_in_the_newest_mail_and_prints_the_line_to_
         "{out}"
     );
 
+    // A server no longer in use, named: said, with the line that would work.
+    let (code, out) = doctor(&mail, "trusted-authserv-ids = [\"old-mx.tracker.test\"]");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("trusted-authserv-ids does not name the first"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l == "    trusted-authserv-ids = [\"mx.tracker.test\"]"),
+        "{out}"
+    );
+
     // Turned off: a warning, with the line to turn it back on; doctor still passes.
     let (code, out) = doctor(&mail, "require-authentication = false");
     assert_eq!(code, Some(0), "{out}");

@@ -320,7 +320,10 @@ fn authserv_ids(config: &Config, folder: &str, headers: &[Vec<u8>]) -> Line {
         .iter()
         .map(|(entry, (n, stamp))| {
             let name = match stamp {
-                Stamp::Named(id) if stamp.provider() != Provider::Fastmail => id.clone(),
+                // Written by whoever sent the mail, perhaps: printed escaped.
+                Stamp::Named(id) if stamp.provider() != Provider::Fastmail => {
+                    id.escape_debug().to_string()
+                }
                 Stamp::Named(_) => (*entry).clone(),
                 Stamp::Unnamed => "no authserv-id".to_string(),
             };
@@ -341,6 +344,13 @@ fn authserv_ids(config: &Config, folder: &str, headers: &[Vec<u8>]) -> Line {
     );
     if stamp.is_trusted(&intake.trusted_authserv_ids) && intake.require_authentication {
         Line::ok(WHAT, format!("{report}; trusted"))
+    } else if intake.require_authentication && !intake.trusted_authserv_ids.is_empty() {
+        Line::fail_explained(
+            WHAT,
+            format!(
+                "{report}; trusted-authserv-ids does not name the first, so mail stamped by it is ignored: paste under [intake] instead:\n    {line}"
+            ),
+        )
     } else if intake.require_authentication {
         Line::fail_explained(WHAT, format!("{report}; paste under [intake]:\n    {line}"))
     } else {
