@@ -24,6 +24,7 @@ name = "Alice Smith"
 emails = ["alice@brightside.example"]
 [intake]
 accept-from = ["*@networkers.example"]
+require-authentication = false
 [outbound]
 transport = "file"
 "#;

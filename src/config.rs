@@ -100,10 +100,12 @@ pub struct Intake {
     /// Addresses that are never parties: assistants, CRM BCC addresses.
     #[serde(default)]
     pub never_party: Vec<String>,
-    /// Require DMARC pass or aligned DKIM from a trusted `Authentication-Results`.
-    #[serde(default)]
+    /// Require DMARC pass or aligned DKIM from a trusted `Authentication-Results`. On
+    /// unless the file says `require-authentication = false`.
+    #[serde(default = "default_require_authentication")]
     pub require_authentication: bool,
-    /// The authserv-ids whose `Authentication-Results` are believed.
+    /// The authserv-ids whose `Authentication-Results` are believed: names, `*.domain`
+    /// for any host under a domain, or `no-authserv-id` for Microsoft 365's fields.
     #[serde(default)]
     pub trusted_authserv_ids: Vec<String>,
     /// Introductions naming more parties than this are ignored (mass mail, not a referral).
@@ -116,7 +118,7 @@ impl Default for Intake {
         Intake {
             accept_from: Vec::new(),
             never_party: Vec::new(),
-            require_authentication: false,
+            require_authentication: default_require_authentication(),
             trusted_authserv_ids: Vec::new(),
             max_parties: default_max_parties(),
         }
@@ -565,11 +567,8 @@ impl Config {
             *email = normalize_email(email);
             check_address("intake.never-party", email)?;
         }
-        if self.intake.require_authentication && self.intake.trusted_authserv_ids.is_empty() {
-            return Err(ConfigError(
-                "intake.require-authentication needs at least one intake.trusted-authserv-ids entry"
-                    .into(),
-            ));
+        for id in &self.intake.trusted_authserv_ids {
+            check_authserv_id(id)?;
         }
         if self.intake.max_parties < 2 {
             return Err(ConfigError("intake.max-parties must be at least 2".into()));
@@ -590,6 +589,19 @@ impl Config {
         if self.outbound.transport == TransportKind::Smtp && self.smtp.is_none() {
             return Err(ConfigError(
                 "outbound.transport is \"smtp\" but there is no [smtp] section (use transport = \"file\" for dry runs)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether intake can judge mail: with `require-authentication` on (the default), at
+    /// least one trusted authserv-id. `run`, `ingest` and `inspect` stop on this error;
+    /// `doctor` reports it and finds the value.
+    pub fn check_authentication(&self) -> Result<(), ConfigError> {
+        if self.intake.require_authentication && self.intake.trusted_authserv_ids.is_empty() {
+            return Err(ConfigError(
+                "[intake] require-authentication is on (the default) but trusted-authserv-ids is empty: add trusted-authserv-ids = [\"<the authserv-id your receiving server writes>\"] under [intake] (`referrald doctor` finds it in your mail), or set require-authentication = false to accept mail nobody authenticated"
                     .into(),
             ));
         }
@@ -628,6 +640,24 @@ fn check_address(key: &str, address: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// An authserv-id entry: a name (`mx.example.org`), `*.` and a domain of at least two
+/// labels (`*.messagingengine.com`), or `no-authserv-id`.
+fn check_authserv_id(id: &str) -> Result<(), ConfigError> {
+    let name = id.strip_prefix("*.").unwrap_or(id);
+    let wildcard_too_wide = id.starts_with("*.") && !name.contains('.');
+    if name.is_empty()
+        || wildcard_too_wide
+        || name.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, ';' | '"' | '(' | ')' | '*')
+        })
+    {
+        return Err(ConfigError(format!(
+            "intake.trusted-authserv-ids: {id:?} is not an authserv-id (write the first word of your server's Authentication-Results, like \"mx.example.org\", \"*.messagingengine.com\" or \"no-authserv-id\")"
+        )));
+    }
+    Ok(())
+}
+
 fn resolve(base: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
@@ -638,6 +668,9 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
 
 fn default_timezone() -> Tz {
     Tz::UTC
+}
+fn default_require_authentication() -> bool {
+    true
 }
 fn default_max_parties() -> usize {
     10
@@ -866,6 +899,39 @@ transport = "file"
         assert_eq!(c.schedule.send_window, SendWindow::default());
         assert_eq!(c.store_path(), PathBuf::from("/etc/referrald/referrald.db"));
         assert_eq!(c.outbox_dir(), PathBuf::from("/etc/referrald/outbox"));
+    }
+
+    /// Harm: a configuration that never mentions authentication accepting forged mail.
+    #[test]
+    fn authentication_is_on_unless_turned_off_and_then_needs_a_trusted_server() {
+        let c = parse(MINIMAL).unwrap();
+        assert!(c.intake.require_authentication);
+        let err = c.check_authentication().unwrap_err().to_string();
+        assert!(
+            err.contains("add trusted-authserv-ids = [") && err.contains("under [intake]"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "one sentence: {err}");
+
+        let off = parse(&format!(
+            "{MINIMAL}\n[intake]\nrequire-authentication = false\n"
+        ))
+        .unwrap();
+        assert!(!off.intake.require_authentication);
+        assert!(off.check_authentication().is_ok());
+
+        let named = parse(&format!(
+            "{MINIMAL}\n[intake]\ntrusted-authserv-ids = [\"mx.tracker.example.org\", \"*.messagingengine.com\", \"no-authserv-id\"]\n"
+        ))
+        .unwrap();
+        assert!(named.intake.require_authentication);
+        assert!(named.check_authentication().is_ok());
+
+        for bad in ["", "*", "*.com", "mx example", "mx;dmarc=pass", "\\\"x\\\""] {
+            let text = format!("{MINIMAL}\n[intake]\ntrusted-authserv-ids = [\"{bad}\"]\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("is not an authserv-id"), "{bad}: {err}");
+        }
     }
 
     #[test]

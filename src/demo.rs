@@ -271,10 +271,16 @@ fn messages_for(act: &Act, store: &Store, now: DateTime<Utc>) -> Result<Vec<RawM
                     .map(|o| o.message_id.clone())
                     .with_context(|| format!("the demo expected a {kind} to {email}"))?,
             };
+            // Stamped as the tracking domain's receiving server stamps genuine mail.
+            let domain = from
+                .rsplit_once('@')
+                .map_or("", |(_, d)| d.trim_end_matches('>'));
             let mut raw = String::new();
             let _ = write!(
                 raw,
-                "From: {from}\r\nTo: intros@tracker.example.org\r\nSubject: Re: {subject}\r\n\
+                "Authentication-Results: mx.tracker.example.org;\r\n\tdkim=pass header.d={domain} header.s=mail;\r\n\
+                 \tspf=pass smtp.mailfrom={domain};\r\n\tdmarc=pass (p=none) header.from={domain}\r\n\
+                 From: {from}\r\nTo: intros@tracker.example.org\r\nSubject: Re: {subject}\r\n\
                  Date: {date}\r\nMessage-ID: <demo.{stamp}@mail.example>\r\n\
                  In-Reply-To: <{parent_id}>\r\nReferences: <{parent_id}>\r\n{headers}\
                  MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\

@@ -31,6 +31,7 @@ emails = ["alice@brightside.example"]
 timezone = "Europe/London"
 [intake]
 accept-from = ["bob@networkers.example"]
+require-authentication = false
 [outbound]
 transport = "file"
 {extra}

@@ -51,6 +51,7 @@ name = "Alice Smith"
 emails = ["{OWNER}"]
 [intake]
 accept-from = ["*@introducer.test"]
+require-authentication = false
 [imap]
 host = "127.0.0.1"
 port = {imap}
@@ -857,6 +858,8 @@ fn a_password_file_that_cannot_be_read_stops_run_as_a_configuration_error() {
 address = "{TRACKING}"
 [owner]
 name = "Alice Smith"
+[intake]
+require-authentication = false
 [imap]
 host = "127.0.0.1"
 port = 1

@@ -127,15 +127,16 @@ max-parties = 10
 transport = "file"
 "#;
 
-/// The test configuration; fixtures named `auth-*` run with `require-authentication` on.
+/// The test configuration; fixtures named `auth-*` run with `require-authentication` on, as
+/// it is by default, the others with it turned off.
 fn config_for(fixture: &str) -> Config {
     let text = if fixture.starts_with("auth-") {
+        CONFIG.to_string()
+    } else {
         CONFIG.replace(
             "max-parties = 10",
-            "max-parties = 10\nrequire-authentication = true",
+            "max-parties = 10\nrequire-authentication = false",
         )
-    } else {
-        CONFIG.to_string()
     };
     Config::parse(&text, "intake-test.toml", PathBuf::from(".")).expect("test config parses")
 }

@@ -41,6 +41,7 @@ emails = ["alice@brightside.example"]
 timezone = "Europe/London"
 [intake]
 accept-from = ["{BOB}"]
+require-authentication = false
 [outbound]
 transport = "smtp"
 [smtp]

@@ -41,6 +41,7 @@ emails = ["{ALICE}"]
 timezone = "Europe/London"
 [intake]
 accept-from = ["{BOB}"]
+require-authentication = false
 [outbound]
 transport = "file"
 "#

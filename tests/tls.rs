@@ -61,6 +61,7 @@ name = "Alice Smith"
 emails = ["alice@owner.test"]
 [intake]
 accept-from = ["*@introducer.test"]
+require-authentication = false
 [imap]
 {imap}username = "{TRACKING}"
 password-file = "imap-password"

@@ -33,6 +33,7 @@ name = "Alice Smith"
 emails = ["{OWNER}"]
 [intake]
 accept-from = ["*@introducer.test"]
+require-authentication = false
 [imap]
 host = "127.0.0.1"
 port = {imap}

@@ -1,22 +1,37 @@
-//! `referrald doctor`: checks everything `run` needs, one line each — ✓, or what is wrong
-//! and how to fix it.
+//! `referrald doctor`: checks everything `run` needs, one line each — ✓, ⚠ for what works
+//! but should not stay so, or ✗ with what is wrong and how to fix it. It also finds the
+//! authserv-id to trust by reading who authenticated the newest mail in the mailbox.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::composer::Composer;
-use crate::config::{Config, TransportKind};
+use crate::config::{Config, Imap, TransportKind};
+use crate::intake::auth::{Provider, Stamp, topmost_stamp};
 use crate::model::OutboundKind;
 use crate::net::{CertificateRefused, Trust};
 use crate::source::imap::{ImapSession, LoginRefused};
 use crate::store::Store;
 use crate::transport;
 
+/// How many of the newest messages are read to find the authserv-id.
+const STAMPS_READ: u32 = 20;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Ok,
+    /// Works, but unsafe or incomplete: said, without failing `doctor`.
+    Warn,
+    Fail,
+}
+
 /// One check's verdict.
 struct Line {
-    ok: bool,
+    mark: Mark,
     what: &'static str,
     text: String,
 }
@@ -24,7 +39,15 @@ struct Line {
 impl Line {
     fn ok(what: &'static str, text: String) -> Line {
         Line {
-            ok: true,
+            mark: Mark::Ok,
+            what,
+            text,
+        }
+    }
+
+    fn warn(what: &'static str, text: String) -> Line {
+        Line {
+            mark: Mark::Warn,
             what,
             text,
         }
@@ -32,7 +55,7 @@ impl Line {
 
     fn fail(what: &'static str, problem: String, fix: &str) -> Line {
         Line {
-            ok: false,
+            mark: Mark::Fail,
             what,
             text: format!("{problem}; {fix}"),
         }
@@ -41,14 +64,18 @@ impl Line {
     /// A failure whose description already says what to do.
     fn fail_explained(what: &'static str, problem: String) -> Line {
         Line {
-            ok: false,
+            mark: Mark::Fail,
             what,
             text: problem,
         }
     }
 
     fn print(&self) {
-        let mark = if self.ok { "✓" } else { "✗" };
+        let mark = match self.mark {
+            Mark::Ok => "✓",
+            Mark::Warn => "⚠",
+            Mark::Fail => "✗",
+        };
         println!("{mark} {}: {}", self.what, self.text);
     }
 }
@@ -70,22 +97,65 @@ pub fn doctor(config: Result<Config>, origin: &Path) -> Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let mut lines = vec![templates(&config), database(&config)];
+    let mut lines = vec![
+        authentication(&config),
+        templates(&config),
+        database(&config),
+    ];
     for line in &lines {
         line.print();
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    for line in runtime.block_on(async { vec![imap(&config).await, outbound(&config).await] }) {
+    let remote = runtime.block_on(async {
+        let mut lines = imap(&config).await;
+        lines.push(outbound(&config).await);
+        lines
+    });
+    for line in remote {
         line.print();
         lines.push(line);
     }
-    Ok(if lines.iter().all(|l| l.ok) {
+    Ok(if lines.iter().all(|l| l.mark != Mark::Fail) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Whether introductions must prove who sent them, and whom we believe about that.
+fn authentication(config: &Config) -> Line {
+    let intake = &config.intake;
+    // Without [imap] there is no mail to find the authserv-id in.
+    let find = if config.imap.is_some() {
+        "with the trusted-authserv-ids line the authserv-id check below prints"
+    } else {
+        "with trusted-authserv-ids (see Authentication in the README; with [imap], doctor finds the value)"
+    };
+    if !intake.require_authentication {
+        return Line::warn(
+            "authentication",
+            format!(
+                "require-authentication = false: anyone can write From: an allowed introducer, and referrald will mail whomever the message names; turn it on {find}"
+            ),
+        );
+    }
+    if intake.trusted_authserv_ids.is_empty() {
+        return Line::fail_explained(
+            "authentication",
+            format!(
+                "require-authentication is on (the default) but trusted-authserv-ids is empty, so `run` and `ingest` refuse to start: complete [intake] {find}, or set require-authentication = false"
+            ),
+        );
+    }
+    Line::ok(
+        "authentication",
+        format!(
+            "introductions must pass DMARC or aligned DKIM, as judged by {}",
+            intake.trusted_authserv_ids.join(", ")
+        ),
+    )
 }
 
 fn templates(config: &Config) -> Line {
@@ -156,81 +226,187 @@ fn database(config: &Config) -> Line {
     }
 }
 
-async fn imap(config: &Config) -> Line {
+/// The IMAP check, and when it logs in, the authserv-id found in the newest mail.
+async fn imap(config: &Config) -> Vec<Line> {
     let Some(imap) = &config.imap else {
-        return Line::fail(
+        return vec![Line::fail(
             "IMAP",
             "there is no [imap] section".into(),
             "add one naming the tracking mailbox (see config.example.toml): `run` needs it",
-        );
+        )];
     };
-    let trust = match imap
-        .ca_path(&config.base_dir)
-        .and_then(|ca_file| Trust::load("imap", ca_file.as_deref()))
-    {
-        Ok(trust) => trust,
-        Err(e) => {
-            return Line::fail(
-                "IMAP",
-                format!("{e}"),
-                "ca-file must be a PEM file of the certificates to trust besides Mozilla's roots (or leave it out)",
-            );
-        }
-    };
-    let password = match imap.secret().reveal(&config.base_dir) {
-        Ok(p) => p,
-        Err(e) => {
-            return Line::fail(
-                "IMAP",
-                format!("{e}"),
-                "check [imap] password-file or password-command",
-            );
-        }
-    };
-    let mut session = match ImapSession::connect(imap, &trust, &password).await {
-        Ok(s) => s,
-        Err(e) if e.downcast_ref::<CertificateRefused>().is_some() => {
-            return Line::fail_explained("IMAP", format!("{e:#}"));
-        }
-        Err(e) if e.downcast_ref::<LoginRefused>().is_some() => {
-            return Line::fail(
-                "IMAP",
-                format!("{e:#}"),
-                "many providers (Gmail, Fastmail) need an app password here",
-            );
-        }
-        Err(e) => {
-            return Line::fail(
-                "IMAP",
-                format!("{e:#}"),
-                "check [imap] host, port and tls (993 with \"implicit\", 143 with \"starttls\")",
-            );
-        }
+    let mut session = match login(config, imap).await {
+        Ok(session) => session,
+        Err(line) => return vec![line],
     };
     let idle = if session.can_idle() {
         "IDLE supported"
     } else {
         "no IDLE: polling"
     };
-    let line = match session.examine(&imap.folder).await {
-        Ok(count) => Line::ok(
-            "IMAP",
-            format!(
-                "logged in to {}:{} as {}; {} holds {count} message(s); {idle}",
-                imap.host,
-                imap.port(),
-                imap.username,
-                imap.folder
-            ),
-        ),
-        Err(e) => Line::fail(
+    let lines = match session.examine(&imap.folder).await {
+        Ok(count) => {
+            let found = match session.newest_headers(count, STAMPS_READ).await {
+                Ok(headers) => authserv_ids(config, &imap.folder, &headers),
+                Err(e) => Line::fail(
+                    "authserv-id",
+                    format!("{e:#}"),
+                    "run doctor again to find the authserv-id to trust",
+                ),
+            };
+            vec![
+                Line::ok(
+                    "IMAP",
+                    format!(
+                        "logged in to {}:{} as {}; {} holds {count} message(s); {idle}",
+                        imap.host,
+                        imap.port(),
+                        imap.username,
+                        imap.folder
+                    ),
+                ),
+                found,
+            ]
+        }
+        Err(e) => vec![Line::fail(
             "IMAP",
             format!("{e:#}"),
             "check [imap] folder (the folder introductions arrive in, usually INBOX)",
-        ),
+        )],
     };
     session.logout().await;
-    line
+    lines
+}
+
+/// Who stamped the newest mail's topmost `Authentication-Results` (headers newest first),
+/// and the `trusted-authserv-ids` line that believes them.
+fn authserv_ids(config: &Config, folder: &str, headers: &[Vec<u8>]) -> Line {
+    const WHAT: &str = "authserv-id";
+    let intake = &config.intake;
+    if headers.is_empty() {
+        return Line::warn(
+            WHAT,
+            format!(
+                "{folder} is empty: run doctor again once mail from outside has arrived, to find the authserv-id your server writes"
+            ),
+        );
+    }
+    // Entry → (messages, how it looks): Fastmail's many hosts are one entry.
+    let mut tally: BTreeMap<String, (usize, Stamp)> = BTreeMap::new();
+    let mut unstamped = 0;
+    for stamp in headers.iter().map(|h| topmost_stamp(h)) {
+        match stamp {
+            Some(stamp) => tally.entry(stamp.entry()).or_insert((0, stamp)).0 += 1,
+            None => unstamped += 1,
+        }
+    }
+    let mut counted: Vec<(&String, &(usize, Stamp))> = tally.iter().collect();
+    counted.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+    let Some((entry, (_, stamp))) = counted.first() else {
+        let text = format!(
+            "none of the {} newest messages in {folder} carries Authentication-Results: the receiving server does not authenticate mail (see \"Authentication\" in the README)",
+            headers.len()
+        );
+        return if intake.require_authentication {
+            Line::fail_explained(
+                WHAT,
+                format!("{text}, or set require-authentication = false"),
+            )
+        } else {
+            Line::warn(WHAT, text)
+        };
+    };
+    let mut seen: Vec<String> = counted
+        .iter()
+        .map(|(entry, (n, stamp))| {
+            let name = match stamp {
+                // Written by whoever sent the mail, perhaps: printed escaped.
+                Stamp::Named(id) if stamp.provider() != Provider::Fastmail => {
+                    id.escape_debug().to_string()
+                }
+                Stamp::Named(_) => (*entry).clone(),
+                Stamp::Unnamed => "no authserv-id".to_string(),
+            };
+            format!("{name} on {n} ({})", stamp.provider().describe())
+        })
+        .collect();
+    if unstamped > 0 {
+        seen.push(format!("none on {unstamped}"));
+    }
+    let report = format!(
+        "the topmost Authentication-Results of the {} newest messages in {folder}: {}",
+        headers.len(),
+        seen.join(", ")
+    );
+    let line = format!(
+        "trusted-authserv-ids = [{}]",
+        serde_json::to_string(entry).unwrap_or_default()
+    );
+    if stamp.is_trusted(&intake.trusted_authserv_ids) && intake.require_authentication {
+        Line::ok(WHAT, format!("{report}; trusted"))
+    } else if intake.require_authentication && !intake.trusted_authserv_ids.is_empty() {
+        Line::fail_explained(
+            WHAT,
+            format!(
+                "{report}; trusted-authserv-ids does not name the first, so mail stamped by it is ignored: paste under [intake] instead:\n    {line}"
+            ),
+        )
+    } else if intake.require_authentication {
+        Line::fail_explained(WHAT, format!("{report}; paste under [intake]:\n    {line}"))
+    } else {
+        Line::warn(
+            WHAT,
+            format!(
+                "{report}; to turn authentication on, remove require-authentication = false and paste under [intake]:\n    {line}"
+            ),
+        )
+    }
+}
+
+/// Connects and logs in to `[imap]`, or the line saying why not.
+async fn login(config: &Config, imap: &Imap) -> Result<ImapSession, Line> {
+    let trust = match imap
+        .ca_path(&config.base_dir)
+        .and_then(|ca_file| Trust::load("imap", ca_file.as_deref()))
+    {
+        Ok(trust) => trust,
+        Err(e) => {
+            return Err(Line::fail(
+                "IMAP",
+                format!("{e}"),
+                "ca-file must be a PEM file of the certificates to trust besides Mozilla's roots (or leave it out)",
+            ));
+        }
+    };
+    let password = match imap.secret().reveal(&config.base_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(Line::fail(
+                "IMAP",
+                format!("{e}"),
+                "check [imap] password-file or password-command",
+            ));
+        }
+    };
+    ImapSession::connect(imap, &trust, &password)
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<CertificateRefused>().is_some() {
+                Line::fail_explained("IMAP", format!("{e:#}"))
+            } else if e.downcast_ref::<LoginRefused>().is_some() {
+                Line::fail(
+                    "IMAP",
+                    format!("{e:#}"),
+                    "many providers (Gmail, Fastmail) need an app password here",
+                )
+            } else {
+                Line::fail(
+                    "IMAP",
+                    format!("{e:#}"),
+                    "check [imap] host, port and tls (993 with \"implicit\", 143 with \"starttls\")",
+                )
+            }
+        })
 }
 
 async fn outbound(config: &Config) -> Line {

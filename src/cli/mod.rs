@@ -169,6 +169,15 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let now = cli.now.unwrap_or_else(Utc::now);
     let config = || load_config(cli.config.as_deref());
+    // The commands that judge incoming mail need to know whom to believe.
+    let judging_config = || -> Result<Config> {
+        let config = config()?;
+        config.check_authentication().map_err(|ConfigError(why)| {
+            let origin = config_path(cli.config.as_deref()).unwrap_or_default();
+            ConfigError(format!("{}: {why}", origin.display()))
+        })?;
+        Ok(config)
+    };
     match cli.command {
         Command::Run => {
             if cli.now.is_some() {
@@ -177,7 +186,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )
                 .into());
             }
-            let config = config()?;
+            let config = judging_config()?;
             init_logging();
             runtime()?.block_on(crate::daemon::run(config))?;
             Ok(ExitCode::SUCCESS)
@@ -187,13 +196,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_else(|| PathBuf::from("referrald.toml"));
             doctor::doctor(config(), &origin)
         }
-        Command::Ingest { paths } => ingest(&config()?, &paths, now),
+        Command::Ingest { paths } => ingest(&judging_config()?, &paths, now),
         Command::Tick => tick(&config()?, now),
         Command::Demo { dir } => {
             runtime()?.block_on(crate::demo::run(&dir))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Inspect { file, json } => inspect(&config()?, &file, json, now),
+        Command::Inspect { file, json } => inspect(&judging_config()?, &file, json, now),
         Command::Referrals { status, json } => {
             let config = config()?;
             let store = open_store(&config)?;

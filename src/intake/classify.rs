@@ -507,6 +507,7 @@ emails = ["alice@brightside.example", "alice.smith@gmail.example"]
 [intake]
 accept-from = ["*@brightside.example"]
 never-party = ["assistant@brightside.example", "crm@hub.example", "*@bcc.crm.example"]
+require-authentication = false
 [outbound]
 transport = "file"
 "#,

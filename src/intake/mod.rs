@@ -12,7 +12,7 @@
 //! `address.rs` reading addresses written as text; `reply.rs` reads a participant's answer.
 
 mod address;
-mod auth;
+pub(crate) mod auth;
 mod automatic;
 mod bounce;
 mod classify;

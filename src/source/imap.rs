@@ -246,6 +246,33 @@ impl ImapSession {
         Ok(mailbox.exists)
     }
 
+    /// The headers of the newest `count` messages of the folder [`examine`](Self::examine)
+    /// opened, which holds `exists` messages, newest first. `BODY.PEEK[HEADER]` in a
+    /// read-only folder: nothing is marked read (`doctor`).
+    pub async fn newest_headers(&mut self, exists: u32, count: u32) -> Result<Vec<Vec<u8>>> {
+        if exists == 0 || count == 0 {
+            return Ok(Vec::new());
+        }
+        let first = exists.saturating_sub(count - 1).max(1);
+        let what = format!("cannot read the newest headers on {}", self.server);
+        let mut stream = timed(
+            &what,
+            self.session
+                .fetch(format!("{first}:{exists}"), "BODY.PEEK[HEADER]"),
+        )
+        .await?;
+        let mut headers = Vec::new();
+        while let Some(fetch) = timed(&what, stream.try_next()).await? {
+            if let Some(header) = fetch.header() {
+                headers.push((fetch.message, header.to_vec()));
+            }
+        }
+        drop(stream);
+        self.drain_unsolicited();
+        headers.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        Ok(headers.into_iter().map(|(_, header)| header).collect())
+    }
+
     async fn create_folder(&mut self, folder: &str) -> Result<()> {
         match tokio::time::timeout(IO_TIMEOUT, self.session.create(folder)).await {
             Ok(Ok(())) => Ok(()),

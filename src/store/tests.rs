@@ -19,6 +19,8 @@ address = "intros@tracker.example.org"
 name = "Alice Smith"
 emails = ["alice@brightside.example"]
 timezone = "Europe/London"
+[intake]
+require-authentication = false
 [outbound]
 transport = "file"
 "#;
@@ -709,7 +711,10 @@ fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
         )
         .unwrap();
     let config = Config::parse(
-        &format!("{CONFIG}\n[intake]\naccept-from = [\"bob@networkers.example\"]\n"),
+        &CONFIG.replace(
+            "require-authentication = false",
+            "require-authentication = false\naccept-from = [\"bob@networkers.example\"]",
+        ),
         "test",
         ".".into(),
     )
