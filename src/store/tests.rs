@@ -906,7 +906,10 @@ fn export_writes_every_referral_as_show_does_and_as_csv() {
     );
 
     let mut csv = Vec::new();
-    assert_eq!(crate::export::csv(&store, &mut csv).unwrap(), 2);
+    assert_eq!(
+        crate::export::csv(&store, &mut csv, 100_000_000.0).unwrap(),
+        2
+    );
     let rows = crate::export::csv_reader::read_csv(&String::from_utf8(csv).unwrap());
     assert_eq!(rows[0], crate::export::CSV_HEADER);
     assert_eq!(rows.len(), 3);
@@ -946,7 +949,7 @@ fn export_of_an_empty_store_is_an_empty_array_and_a_header() {
     crate::export::json(&store, &mut json).unwrap();
     assert_eq!(json, b"[]\n");
     let mut csv = Vec::new();
-    crate::export::csv(&store, &mut csv).unwrap();
+    crate::export::csv(&store, &mut csv, 100_000_000.0).unwrap();
     assert_eq!(
         String::from_utf8(csv).unwrap(),
         crate::export::CSV_HEADER.join(",") + "\r\n"
