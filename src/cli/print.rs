@@ -470,6 +470,9 @@ pub fn erasure(email: &str, e: &Erasure, config: &Config) {
     println!("  their comments blanked:          {}", e.comments);
     println!("  other texts redacted:            {}", e.redacted);
     println!("  stored raw messages deleted:     {}", e.rejected);
+    if e.variants > 0 {
+        println!("  +detail addresses also erased:  {}", e.variants);
+    }
     println!(
         "Kept: a SHA-256 hash of the address, so that they are never emailed again if introduced later."
     );
