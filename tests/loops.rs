@@ -577,3 +577,27 @@ fn the_outbox_directory_is_private_whatever_the_umask() {
     assert_eq!(mode & 0o777, 0o700);
     assert!(std::fs::read_dir(&outbox).unwrap().count() > 0);
 }
+
+/// Harm guarded against: a cap that would count nothing (or everything) taken silently.
+#[test]
+fn max_amount_must_be_a_positive_number() {
+    for bad in ["0", "-5", "nan", "inf"] {
+        let d = Deployment::new(&format!(
+            r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example"]
+[intake]
+require-authentication = false
+max-amount = {bad}
+[outbound]
+transport = "file"
+"#
+        ));
+        let out = d.run(&["referrals"]);
+        assert_eq!(out.status.code(), Some(2), "max-amount = {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("max-amount"));
+    }
+}
