@@ -196,8 +196,8 @@ pub enum IgnoreReason {
     /// thread, or our footer quoted. Answering it could start or feed a loop.
     #[error("mail loop: {0}; never an introduction")]
     Loop(&'static str),
-    /// It would have been an introduction, but its sender was erased with `forget`.
-    #[error("the sender was forgotten")]
+    /// It would have been an introduction, but its introducer was erased with `forget`.
+    #[error("the introducer was forgotten")]
     Forgotten,
 }
 

@@ -110,11 +110,17 @@ impl<'c> Scrub<'c> {
 
     /// Whether an address, or the address without its `+detail`, was forgotten.
     pub(crate) fn is_forgotten(&self, email: &str) -> rusqlite::Result<bool> {
+        // Most stores have forgotten nobody: spare every address its hashes.
+        if !self.anyone_forgotten()? {
+            return Ok(false);
+        }
         let mut stmt = self
             .conn
             .prepare_cached("SELECT 1 FROM forgotten WHERE email_sha256 = ?1")?;
-        let base = strip_plus_detail(&email.to_lowercase());
-        Ok(stmt.exists([address_hash(email)])? || stmt.exists([address_hash(&base)])?)
+        let email = email.to_lowercase();
+        let base = strip_plus_detail(&email);
+        Ok(stmt.exists([address_hash(&email)])?
+            || (base != email && stmt.exists([address_hash(&base)])?))
     }
 }
 

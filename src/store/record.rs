@@ -551,6 +551,10 @@ struct Contact {
 /// stays that way in every new referral, and a new contact whose address was forgotten
 /// (`referrald forget`) starts opted out, so they are never emailed again.
 fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
+    // `fred+crm@x` is fred@x's mailbox: forgetting one forgot both.
+    let hash = address_hash(&person.email);
+    let base = strip_plus_detail(&person.email);
+    let base_hash = (base != person.email).then(|| address_hash(&base));
     let (id, opted_out, bounced): (ContactId, bool, bool) = conn
         .prepare_cached(
             "INSERT INTO contacts (email, name, opted_out_at)
@@ -562,8 +566,8 @@ fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
             params![
                 person.email,
                 cap(&person.name, MAX_NAME),
-                address_hash(&person.email),
-                address_hash(&strip_plus_detail(&person.email)),
+                hash,
+                base_hash.as_ref().unwrap_or(&hash),
             ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
