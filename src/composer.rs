@@ -26,6 +26,10 @@ use crate::config::Config;
 use crate::model::{OutboundKind, Outcome, Person, ReferralId, clean_name, is_message_id};
 use templates::{Part, Source};
 
+/// The footer's last sentence, the same under every message whoever the owner is: intake
+/// recognises our mail quoted back to us by it.
+pub(crate) const FOOTER_STOP: &str = "Reply STOP and you won't get any more of these notes.";
+
 /// Everything a template may say about one outbound message.
 #[derive(Debug, Clone)]
 pub struct Draft {
@@ -247,7 +251,7 @@ impl Composer {
     /// The opt-out line under every message. Not part of the templates: no override can drop it.
     fn footer(&self) -> String {
         format!(
-            "Sent automatically on behalf of {}. Reply STOP and you won't get any more of these notes.",
+            "Sent automatically on behalf of {}. {FOOTER_STOP}",
             words::one_line(&self.owner.name)
         )
     }

@@ -111,6 +111,10 @@ pub struct Intake {
     /// Introductions naming more parties than this are ignored (mass mail, not a referral).
     #[serde(default = "default_max_parties")]
     pub max_parties: usize,
+    /// An amount of business above this, in any currency, is kept as the person's words but
+    /// never summed into closed business: "$999,999,999,999" is a joke or a typo.
+    #[serde(default = "default_max_amount")]
+    pub max_amount: f64,
 }
 
 impl Default for Intake {
@@ -121,6 +125,7 @@ impl Default for Intake {
             require_authentication: default_require_authentication(),
             trusted_authserv_ids: Vec::new(),
             max_parties: default_max_parties(),
+            max_amount: default_max_amount(),
         }
     }
 }
@@ -573,6 +578,11 @@ impl Config {
         if self.intake.max_parties < 2 {
             return Err(ConfigError("intake.max-parties must be at least 2".into()));
         }
+        if !(self.intake.max_amount.is_finite() && self.intake.max_amount > 0.0) {
+            return Err(ConfigError(
+                "intake.max-amount must be a positive number".into(),
+            ));
+        }
         if self.schedule.max_per_hour == 0 {
             return Err(ConfigError(
                 "schedule.max-per-hour must be at least 1".into(),
@@ -674,6 +684,9 @@ fn default_require_authentication() -> bool {
 }
 fn default_max_parties() -> usize {
     10
+}
+fn default_max_amount() -> f64 {
+    100_000_000.0
 }
 fn default_store_path() -> PathBuf {
     PathBuf::from("referrald.db")

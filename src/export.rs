@@ -41,12 +41,13 @@ pub fn json(store: &Store, out: &mut impl Write) -> Result<usize> {
     Ok(count)
 }
 
-/// Writes every referral as CSV (RFC 4180, with a header line); returns how many.
-pub fn csv(store: &Store, out: &mut impl Write) -> Result<usize> {
+/// Writes every referral as CSV (RFC 4180, with a header line); returns how many. Values
+/// above `max_amount` are not counted as closed business (see [`csv_row`]).
+pub fn csv(store: &Store, out: &mut impl Write, max_amount: f64) -> Result<usize> {
     let mut count = 0;
     write_record(out, &CSV_HEADER)?;
     store.each_referral(|detail| {
-        write_record(out, &csv_row(&detail))?;
+        write_record(out, &csv_row(&detail, max_amount))?;
         count += 1;
         Ok(())
     })?;
@@ -54,11 +55,12 @@ pub fn csv(store: &Store, out: &mut impl Write) -> Result<usize> {
 }
 
 /// One referral as a CSV row, in [`CSV_HEADER`]'s order. Ratings, outcomes and value follow
-/// `stats`: each person's latest answer counts, and a deal both parties report counts once.
-pub fn csv_row(d: &ReferralDetail) -> Vec<String> {
+/// `stats`: each person's latest answer counts, a deal both parties report counts once, and
+/// a value above `max_amount` not at all.
+pub fn csv_row(d: &ReferralDetail, max_amount: f64) -> Vec<String> {
     let r = &d.referral;
     let facts = report_facts(d);
-    let latest = facts.latest();
+    let latest = facts.latest(max_amount);
     let name_of = |email: &str| {
         std::iter::once((&r.introducer.email, &r.introducer.name))
             .chain(r.parties.iter().map(|p| (&p.email, &p.name)))

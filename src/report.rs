@@ -15,7 +15,9 @@
 //! - Average rating: the mean of each person's latest rating on each referral.
 //! - Closed business of a referral, per currency: the largest value anyone reported, not the
 //!   sum — both parties reporting the same deal is one deal. A value from someone whose latest
-//!   outcome is lost or not met does not count: that deal fell through.
+//!   outcome is lost or not met does not count: that deal fell through. An amount above
+//!   `intake.max-amount` (default 100 million) is kept as the person's words, in their
+//!   answer, but counts as no value: "$999,999,999,999" is a joke or a typo, not business.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -90,8 +92,9 @@ pub struct Latest {
 }
 
 impl Referral {
-    /// Each person's latest answer, field by field, in the order they first answered.
-    pub fn latest(&self) -> Vec<Latest> {
+    /// Each person's latest answer, field by field, in the order they first answered. A value
+    /// above `max_amount` counts as no value given.
+    pub fn latest(&self, max_amount: f64) -> Vec<Latest> {
         let mut latest: Vec<Latest> = Vec::new();
         for f in &self.feedback {
             let i = match latest.iter().position(|l| l.from == f.from) {
@@ -109,7 +112,7 @@ impl Referral {
             let l = &mut latest[i];
             l.rating = f.rating.or(l.rating);
             l.outcome = f.outcome.or(l.outcome);
-            if let Some(value) = f.value {
+            if let Some(value) = f.value.filter(|v| *v <= max_amount) {
                 l.value = Some(Money {
                     currency: f.currency.clone(),
                     value,
@@ -216,8 +219,9 @@ pub struct Partner {
     pub value: Vec<Money>,
 }
 
-/// Builds the reports for `referrals` (already chosen for the period starting at `since`).
-pub fn build(since: Option<DateTime<Utc>>, referrals: &[Referral]) -> Report {
+/// Builds the reports for `referrals` (already chosen for the period starting at `since`);
+/// values above `max_amount` are not summed.
+pub fn build(since: Option<DateTime<Utc>>, referrals: &[Referral], max_amount: f64) -> Report {
     let mut by_status: BTreeMap<ReferralStatus, usize> =
         ReferralStatus::ALL.iter().map(|s| (*s, 0)).collect();
     let mut connected = 0;
@@ -229,7 +233,7 @@ pub fn build(since: Option<DateTime<Utc>>, referrals: &[Referral]) -> Report {
 
     for r in referrals {
         *by_status.entry(r.status).or_default() += 1;
-        let latest = r.latest();
+        let latest = r.latest(max_amount);
         connected += usize::from(r.connected(&latest));
         let rated: Vec<u8> = latest.iter().filter_map(|l| l.rating).collect();
         ratings.extend_from_slice(&rated);

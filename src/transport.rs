@@ -193,11 +193,31 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// Tells concurrent writers' temporary files apart within this process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Creates `dir` (and missing parents) readable by us alone, whatever the umask: the outbox
+/// holds mail about people. A directory that already exists is left as it is.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700).create(dir)?;
+        // The mode passed to mkdir is masked by the umask; a umask that takes away our own
+        // bits (0o277) would leave a directory we cannot write: set it outright.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
+}
+
 /// Writes `bytes` to `path` so that `path` is either absent, the old file or the whole new
 /// one, even if we are killed halfway: temp file in the same directory, fsync, rename, fsync
 /// the directory. Files are private to the owner (they hold people's mail).
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    create_private_dir(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -229,11 +229,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export { format } => {
-            let store = open_store(&config()?)?;
+            let config = config()?;
+            let store = open_store(&config)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let written = match format {
                 ExportFormat::Json => export::json(&store, &mut out),
-                ExportFormat::Csv => export::csv(&store, &mut out),
+                ExportFormat::Csv => export::csv(&store, &mut out, config.intake.max_amount),
             }
             .and_then(|_| Ok(out.flush()?));
             match written {
@@ -267,7 +268,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = config()?;
             let store = open_store(&config)?;
             let since = since.map(|s| s.start(config.owner.timezone));
-            let report = report::build(since, &store.referrals_for_report(since)?);
+            let report = report::build(
+                since,
+                &store.referrals_for_report(since)?,
+                config.intake.max_amount,
+            );
             if json {
                 print::json(&report)?;
             } else {

@@ -521,6 +521,9 @@ pub fn erasure(email: &str, e: &Erasure, config: &Config) {
     display!("  their comments blanked:          {}", e.comments);
     display!("  other texts redacted:            {}", e.redacted);
     display!("  stored raw messages deleted:     {}", e.rejected);
+    if e.variants > 0 {
+        display!("  +detail addresses also erased:  {}", e.variants);
+    }
     display!(
         "Kept: a SHA-256 hash of the address, so that they are never emailed again if introduced later."
     );

@@ -13,6 +13,7 @@ use super::{
     Classified, IgnoreReason, Introduction, Known, Verdict, auth, automatic, bounce,
     normalize_subject, reply,
 };
+use crate::composer::FOOTER_STOP;
 use crate::config::Config;
 use crate::model::{Person, Role, normalize_email, strip_plus_detail};
 
@@ -112,6 +113,11 @@ impl Intake<'_, '_> {
     fn verdict(&self) -> Verdict {
         use IgnoreReason::*;
 
+        // A message already acted on is done with, whatever it is. Ignored messages do not
+        // count as seen: one must never shadow a genuine message with the same Message-ID.
+        if self.known.seen(self.message_id) {
+            return Verdict::Duplicate;
+        }
         if self.is_own_mail() {
             return Verdict::Ignored(OwnMail);
         }
@@ -136,9 +142,6 @@ impl Intake<'_, '_> {
                 referral: self.thread_hit(&thread).map(|hit| hit.referral),
             };
         }
-        if self.known.seen(self.message_id) {
-            return Verdict::Duplicate;
-        }
         if let Some(verdict) = self.reply(from, &thread, reply_like) {
             return verdict;
         }
@@ -155,7 +158,63 @@ impl Intake<'_, '_> {
                 referral: None,
             };
         }
-        self.introduction(from, recipients)
+        let verdict = self.introduction(from, recipients);
+        // Only here, where it would start a referral and its mail: a loop sign on a bounce,
+        // an auto-reply or a reply does not change what those are.
+        if matches!(verdict, Verdict::Introduction(_))
+            && let Some(sign) = self.loop_sign()
+        {
+            return Verdict::Ignored(Loop(sign));
+        }
+        verdict
+    }
+
+    /// Why this message may be part of a mail loop, if it may: a null Return-Path (what
+    /// auto-responders and mail systems send with), an `X-Loop` naming the tracking address,
+    /// one of our Message-IDs among the ids it answers, or our footer quoted in its text (a
+    /// helpdesk robot at an allowed address that opens a ticket with our mail in it).
+    fn loop_sign(&self) -> Option<&'static str> {
+        if self.has_null_return_path() {
+            return Some("null Return-Path");
+        }
+        let names_tracking = |value: &str| {
+            value
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .any(|a| is_tracking(&normalize_email(a.trim_matches(['<', '>'])), self.config))
+        };
+        if self.mail.texts(Field::XLoop).any(names_tracking) {
+            return Some("X-Loop names the tracking address");
+        }
+        let ours = |id: &str| is_our_message_id(id, self.config);
+        if self.mail.thread_ids().iter().any(|id| ours(id))
+            || self.mail.references().into_iter().any(ours)
+        {
+            return Some("it refers to a message referrald sent");
+        }
+        let footer = squash(FOOTER_STOP, false);
+        let quotes = |text: Option<&str>, html: bool| {
+            text.is_some_and(|t| squash(t, html).contains(&footer))
+        };
+        if quotes(self.mail.plain_body(), false) || quotes(self.mail.html_body(), true) {
+            return Some("it quotes referrald's footer");
+        }
+        None
+    }
+
+    /// Whether `Return-Path` is `<>`: the null sender of mail that must not be answered.
+    fn has_null_return_path(&self) -> bool {
+        use mail_parser::{Address, HeaderValue};
+        self.mail.fields(Field::ReturnPath).any(|h| match &h.value {
+            HeaderValue::Text(t) => t.trim().trim_matches(['<', '>']).trim().is_empty(),
+            HeaderValue::TextList(list) => list
+                .iter()
+                .all(|t| t.trim().trim_matches(['<', '>']).trim().is_empty()),
+            HeaderValue::Address(Address::List(list)) => list
+                .iter()
+                .all(|a| a.address.as_deref().is_none_or(|a| a.trim().is_empty())),
+            HeaderValue::Empty => true,
+            _ => false,
+        })
     }
 
     /// Mail we sent, come back: from the tracking address, marked with our header, or
@@ -360,8 +419,14 @@ impl Intake<'_, '_> {
         })
     }
 
-    /// The introduction, if its party count is within bounds.
-    fn introduced(&self, intro: Introduction) -> Verdict {
+    /// The introduction, if its party count is within bounds. A forgotten person is no
+    /// party, and a forgotten introducer's introduction is not recorded: either would store
+    /// their address again.
+    fn introduced(&self, mut intro: Introduction) -> Verdict {
+        if self.known.is_forgotten(&intro.introducer.email) {
+            return Verdict::Ignored(IgnoreReason::Forgotten);
+        }
+        intro.parties.retain(|p| !self.known.is_forgotten(&p.email));
         let n = intro.parties.len();
         if n < 2 {
             Verdict::Ignored(IgnoreReason::TooFewParties)
@@ -451,6 +516,56 @@ fn without_detail(email: &str) -> (&str, &str) {
 fn is_tracking(email: &str, config: &Config) -> bool {
     let tracking = config.tracking.address.as_str();
     email == tracking || without_detail(email) == without_detail(tracking)
+}
+
+/// Whether a Message-ID (without brackets) is one referrald gave its own mail:
+/// `referrald.<hex>.<hex>@<tracking domain>` (see `new_message_id` in the store).
+fn is_our_message_id(id: &str, config: &Config) -> bool {
+    let Some((local, domain)) = id.rsplit_once('@') else {
+        return false;
+    };
+    let hex = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_hexdigit());
+    domain.eq_ignore_ascii_case(config.tracking.domain())
+        && local
+            .strip_prefix("referrald.")
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(row, random)| hex(row) && hex(random))
+}
+
+/// `text` reduced to its letters and digits, lower-cased, for finding a sentence however
+/// it was quoted (`> `, `>> `), wrapped, spaced or punctuated (a typographic apostrophe).
+/// For HTML, tags (`<br>`, `<blockquote>`) and character references (`&nbsp;`, `&#39;`)
+/// are left out first.
+fn squash(text: &str, html: bool) -> String {
+    /// The longest character reference skipped (`&thetasym;`); a lone `&` is just text.
+    const MAX_REFERENCE: usize = 10;
+    let mut out = String::with_capacity(text.len() / 2);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if html && c == '<' {
+            match rest.find('>') {
+                Some(end) => {
+                    rest = &rest[end + 1..];
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if html
+            && c == '&'
+            && let Some(end) = rest
+                .get(..MAX_REFERENCE.min(rest.len()))
+                .and_then(|h| h.find(';'))
+        {
+            rest = &rest[end + 1..];
+            continue;
+        }
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// Whether a (lower-cased) address is configured never to be a party: listed, listed
@@ -621,6 +736,47 @@ transport = "file"
         assert!(!is_tracking("intros@tracker.example.com", &c));
         assert!(!is_tracking("intros2@tracker.example.org", &c));
         assert!(!is_tracking("intros", &c));
+    }
+
+    /// Harm guarded against: our own mail, quoted back by a robot, read as a new
+    /// introduction and answered, and so on for ever.
+    #[test]
+    fn our_footer_is_found_however_it_was_quoted_or_wrapped() {
+        let footer = squash(FOOTER_STOP, false);
+        let plain = "> -- \n> Sent automatically on behalf of A. Reply STOP and you won\u{2019}t\n>> get any more of these\n> notes.";
+        assert!(squash(plain, false).contains(&footer));
+        let html = "<blockquote>Reply <b>STOP</b> and&nbsp;you won&#39;t get<br>\nany more of these notes.</blockquote>";
+        assert!(squash(html, true).contains(&footer));
+        // Markup left in would split the words: "Reply<br>STOP" must not read "replybrstop".
+        assert!(!squash("Reply<br>STOP", false).contains("replystop"));
+        assert!(squash("Reply<br>STOP", true).contains("replystop"));
+        for other in [
+            "Reply STOP to unsubscribe from these notes.",
+            "you won't get any more of these notes",
+            "<a & b; c>",
+        ] {
+            assert!(!squash(other, true).contains(&footer), "{other}");
+        }
+    }
+
+    #[test]
+    fn our_message_ids_are_recognised_by_their_shape_and_domain() {
+        let c = config();
+        assert!(is_our_message_id(
+            "referrald.1f.0a3b5c7d9e11@tracker.example.org",
+            &c
+        ));
+        assert!(is_our_message_id("referrald.1.a@TRACKER.example.org", &c));
+        for other in [
+            "referrald.1f.0a3b5c7d9e11@tracker.example.com",
+            "referrald.1f@tracker.example.org",
+            "referrald.xyz.12@tracker.example.org",
+            "referrald..12@tracker.example.org",
+            "xreferrald.1.2@tracker.example.org",
+            "referrald.1.2",
+        ] {
+            assert!(!is_our_message_id(other, &c), "{other}");
+        }
     }
 
     #[test]

@@ -45,6 +45,13 @@ pub trait Known {
 
     /// The role `email` plays in the referral, if it takes part in it.
     fn role_in(&self, referral: ReferralId, email: &str) -> Option<Role>;
+
+    /// Whether `email` (lower-cased), or the address without its `+detail`, was erased with
+    /// `referrald forget`: such a person is never a party or an introducer again. A store
+    /// that has forgotten nobody answers no.
+    fn is_forgotten(&self, _email: &str) -> bool {
+        false
+    }
 }
 
 /// A message of ours (or the introduction) that an incoming message refers to.
@@ -184,6 +191,14 @@ pub enum IgnoreReason {
     /// A reply on a referral's thread from someone who takes no part in it.
     #[error("reply from {0}, who is not a participant")]
     Stranger(String),
+    /// It would have been an introduction, but it carries a sign of a mail loop: a null
+    /// Return-Path, an `X-Loop` naming the tracking address, one of our Message-IDs in its
+    /// thread, or our footer quoted. Answering it could start or feed a loop.
+    #[error("mail loop: {0}; never an introduction")]
+    Loop(&'static str),
+    /// It would have been an introduction, but its introducer was erased with `forget`.
+    #[error("the introducer was forgotten")]
+    Forgotten,
 }
 
 /// A delivery-status report, read.

@@ -3,6 +3,8 @@
 use super::*;
 use chrono::TimeZone;
 
+/// The default `intake.max-amount`.
+const CAP: f64 = 100_000_000.0;
 const ALICE: &str = "alice@brightside.example"; // the owner
 
 fn who(email: &str, name: &str) -> Participant {
@@ -81,7 +83,7 @@ fn money(currency: Option<&str>, value: f64) -> Money {
 
 #[test]
 fn no_referrals_make_an_empty_report_without_rates() {
-    let report = build(None, &[]);
+    let report = build(None, &[], CAP);
     assert_eq!(report.referrals, 0);
     assert!(report.by_status.values().all(|n| *n == 0));
     assert_eq!(report.by_status.len(), ReferralStatus::ALL.len());
@@ -118,7 +120,7 @@ fn referrals_are_counted_by_status_with_connection_and_success_rates() {
         referral(7, ReferralStatus::Stalled, bob(), &[fred(), sally()]),
         referral(8, ReferralStatus::Cancelled, bob(), &[fred(), sally()]),
     ];
-    let report = build(None, &all);
+    let report = build(None, &all, CAP);
     assert_eq!(report.referrals, 8);
     let counts: Vec<usize> = report.by_status.values().copied().collect();
     // open, connected, succeeded, unsuccessful, stalled, cancelled
@@ -139,12 +141,12 @@ fn latest_answers_supersede_earlier_ones_field_by_field() {
         // A later note without a rating does not take Fred's rating away.
         answer(&fred()),
     ];
-    let latest = r.latest();
+    let latest = r.latest(CAP);
     assert_eq!(latest.len(), 2);
     assert_eq!(latest[0].from, fred().email);
     assert_eq!(latest[0].rating, Some(4));
     assert_eq!(latest[1].rating, Some(5));
-    let report = build(None, &[r]);
+    let report = build(None, &[r], CAP);
     assert_eq!(report.ratings, 2);
     assert_eq!(report.average_rating, Some(4.5));
 }
@@ -156,8 +158,8 @@ fn a_deal_reported_won_then_lost_is_not_closed_business() {
         won(&fred(), 1000.0, Some("USD")),
         said(&fred(), Outcome::Lost),
     ];
-    assert_eq!(r.latest()[0].value, None);
-    assert!(build(None, &[r]).closed_business.is_empty());
+    assert_eq!(r.latest(CAP)[0].value, None);
+    assert!(build(None, &[r], CAP).closed_business.is_empty());
 
     // A corrected amount replaces the first one.
     let mut r = referral(2, ReferralStatus::Succeeded, bob(), &[fred(), sally()]);
@@ -166,8 +168,30 @@ fn a_deal_reported_won_then_lost_is_not_closed_business() {
         won(&fred(), 800.0, Some("USD")),
     ];
     assert_eq!(
-        build(None, &[r]).closed_business,
+        build(None, &[r], CAP).closed_business,
         [money(Some("USD"), 800.0)]
+    );
+}
+
+/// Harm guarded against: "$999,999,999,999" in one reply dwarfing all real business in
+/// `stats`, in the ledger and in the export.
+#[test]
+fn an_implausible_amount_is_not_summed_and_does_not_replace_a_plausible_one() {
+    let mut joke = referral(1, ReferralStatus::Succeeded, bob(), &[fred(), sally()]);
+    joke.feedback = vec![won(&fred(), 999_999_999_999.0, Some("USD"))];
+    let mut corrected = referral(2, ReferralStatus::Succeeded, bob(), &[fred(), sally()]);
+    corrected.feedback = vec![
+        won(&sally(), 4000.0, Some("USD")),
+        won(&sally(), 999_999_999_999.0, Some("USD")),
+    ];
+    assert_eq!(joke.latest(CAP)[0].value, None);
+    let report = build(None, &[joke.clone(), corrected], CAP);
+    assert_eq!(report.closed_business, [money(Some("USD"), 4000.0)]);
+    assert_eq!(report.partners[0].value, [money(Some("USD"), 4000.0)]);
+    // The cap is the configuration's: a higher one counts it.
+    assert_eq!(
+        build(None, &[joke], 1e13).closed_business,
+        [money(Some("USD"), 999_999_999_999.0)]
     );
 }
 
@@ -184,10 +208,10 @@ fn a_deal_reported_by_both_parties_counts_once_at_its_largest() {
         won(&sally(), 2500.0, Some("USD")),
     ];
     assert_eq!(
-        Referral::closed_business(&same.latest()),
+        Referral::closed_business(&same.latest(CAP)),
         [money(Some("USD"), 2500.0)]
     );
-    let report = build(None, &[same, differ]);
+    let report = build(None, &[same, differ], CAP);
     assert_eq!(report.closed_business, [money(Some("USD"), 5000.0)]);
 }
 
@@ -199,7 +223,7 @@ fn closed_business_is_kept_apart_per_currency() {
     b.feedback = vec![won(&fred(), 500.0, Some("EUR")), won(&sally(), 300.0, None)];
     let mut c = referral(3, ReferralStatus::Succeeded, carol(), &[fred(), sally()]);
     c.feedback = vec![won(&sally(), 250.5, Some("EUR"))];
-    let report = build(None, &[a, b, c]);
+    let report = build(None, &[a, b, c], CAP);
     assert_eq!(
         report.closed_business,
         [
@@ -230,7 +254,7 @@ fn the_reciprocity_ledger_counts_given_received_and_made() {
     let from_alice = referral(3, ReferralStatus::Open, alice(), &[bob(), carol()]);
     // Carol introduces Fred and Sally; it goes nowhere.
     let nowhere = referral(4, ReferralStatus::Stalled, carol(), &[fred(), sally()]);
-    let report = build(None, &[to_alice, deal, from_alice, nowhere]);
+    let report = build(None, &[to_alice, deal, from_alice, nowhere], CAP);
 
     assert_eq!(report.you_made, 1);
     assert_eq!(report.you_received, 1);
@@ -288,14 +312,14 @@ fn partners_are_named_as_their_latest_referral_names_them() {
         &[fred(), sally()],
     );
     // Whatever order they come in.
-    let report = build(None, &[later, first]);
+    let report = build(None, &[later, first], CAP);
     assert_eq!(report.partners[0].name, "Robert Brown");
 }
 
 #[test]
 fn the_owner_introducing_is_not_a_partner_and_gives_to_each_party() {
     let r = referral(1, ReferralStatus::Open, alice(), &[fred(), sally()]);
-    let report = build(None, &[r]);
+    let report = build(None, &[r], CAP);
     assert_eq!(report.you_made, 1);
     assert_eq!(report.partners.len(), 2);
     assert!(report.partners.iter().all(|p| p.you_gave == 1));
@@ -304,7 +328,7 @@ fn the_owner_introducing_is_not_a_partner_and_gives_to_each_party() {
 #[test]
 fn the_report_says_which_period_it_covers() {
     let since = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-    let json = serde_json::to_value(build(Some(since), &[])).unwrap();
+    let json = serde_json::to_value(build(Some(since), &[], CAP)).unwrap();
     assert_eq!(json["since"], "2026-11-01T00:00:00Z");
 }
 

@@ -16,7 +16,7 @@ use ring::digest;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::intake::normalize_subject;
-use crate::model::{ReferralId, normalize_email};
+use crate::model::{ReferralId, normalize_email, strip_plus_detail};
 use crate::planner::ContactId;
 
 use super::{Store, ts};
@@ -39,6 +39,8 @@ pub struct Erasure {
     pub redacted: usize,
     /// Stored raw messages containing their address, deleted.
     pub rejected: usize,
+    /// Their `+detail` addresses (`fred+crm@x` for `fred@x`) that were contacts too, erased.
+    pub variants: usize,
     /// When the address was first forgotten, if that was before this time.
     pub forgotten_before: Option<String>,
 }
@@ -71,12 +73,9 @@ impl Store {
     pub fn forget(&mut self, email: &str, now: DateTime<Utc>) -> Result<Erasure> {
         let email = normalize_email(email);
         let hash = address_hash(&email);
-        // Overwrite what is deleted or rewritten, rather than leaving it in free space in
-        // the file for anyone who reads the bytes.
-        self.conn.pragma_update(None, "secure_delete", true)?;
-        let erasure = self.erase(&email, &hash, now);
-        self.conn.pragma_update(None, "secure_delete", false)?;
-        let erasure = erasure?;
+        // `secure_delete` is on for every connection (see `Store::setup`): what is deleted
+        // or rewritten here, and every older version of it, is already overwritten.
+        let erasure = self.erase(&email, &hash, now)?;
         // The old pages also sit in the write-ahead log until a checkpoint: copy them over
         // now and empty the log. A reader holding a snapshot (the daemon, mid-query) can keep
         // the log from emptying; its next checkpoint finishes the job.
@@ -104,15 +103,33 @@ impl Store {
                 .optional()?,
             ..Erasure::default()
         };
-        let contact: Option<ContactId> = tx
-            .query_row("SELECT id FROM contacts WHERE email = ?1", [email], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        // The address and its `+detail` variants (`fred+crm@x` is fred@x's mailbox); the
+        // address itself first. '+' sorts just before ',', so the variants are one range.
+        let contacts: Vec<(ContactId, String)> = tx
+            .prepare(
+                "SELECT id, email FROM contacts WHERE email = ?1
+                    OR (email > ?2 AND email < ?3) ORDER BY email != ?1, email",
+            )?
+            .query_map(
+                params![
+                    email,
+                    format!("{}+", email.split('@').next().unwrap_or(email)),
+                    format!("{},", email.split('@').next().unwrap_or(email))
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<rusqlite::Result<Vec<(ContactId, String)>>>()?
+            .into_iter()
+            .filter(|(_, e)| e == email || strip_plus_detail(e) == email)
+            .collect();
         let mut needles = vec![Needle::Address(email.to_string())];
-        if let Some(contact) = contact {
-            needles.extend(names_of(&tx, contact)?.into_iter().map(Needle::Name));
-            erase_contact(&tx, contact, &mut erasure, now)?;
+        for (contact, address) in &contacts {
+            if address != email {
+                needles.push(Needle::Address(address.clone()));
+                erasure.variants += 1;
+            }
+            needles.extend(names_of(&tx, *contact)?.into_iter().map(Needle::Name));
+            erase_contact(&tx, *contact, &mut erasure, now)?;
         }
         // Longest names first, so "Fred Jones" goes whole before "Fred" could match.
         needles.sort_by_key(|n| match n {
@@ -173,7 +190,7 @@ fn erase_contact(
         )?
         .query_map(params![contact, FORGOTTEN], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    erasure.comments = conn.execute(
+    erasure.comments += conn.execute(
         "UPDATE feedback SET comment = '' WHERE contact_id = ?1 AND comment != ''",
         [contact],
     )?;
@@ -198,9 +215,10 @@ fn erase_contact(
             "a participant was forgotten at their request: name and address erased, no more mail to them"
         ])?;
     }
-    erasure.contact = Some((contact, placeholder));
-    erasure.referrals = referrals.len();
-    erasure.cancelled = cancelled.len();
+    // With `+detail` variants there are several contacts: the address's own is named.
+    erasure.contact.get_or_insert((contact, placeholder));
+    erasure.referrals += referrals.len();
+    erasure.cancelled += cancelled.len();
     Ok(())
 }
 
@@ -298,7 +316,9 @@ fn redact(text: &str, needles: &[Needle]) -> Option<String> {
             if word.is_empty() || !starts_cleanly(before, is_address) {
                 continue;
             }
-            if let Some(len) = match_at(&text[i..], word)
+            let len = match_at(&text[i..], word)
+                .or_else(|| is_address.then(|| variant_len(&text.as_bytes()[i..], word))?);
+            if let Some(len) = len
                 && ends_cleanly(&text[i + len..], is_address)
             {
                 out.push_str(FORGOTTEN);
@@ -364,16 +384,54 @@ fn match_at(text: &str, word: &str) -> Option<usize> {
     Some(end)
 }
 
-/// Whether `raw` (a whole message) contains the address `email`, ignoring ASCII case.
+/// How many bytes at the start of `text` spell a `+detail` variant of `email` (`fred+crm@x`
+/// for `fred@x`), ignoring ASCII case; `None` when they do not, or `email` has a detail.
+fn variant_len(text: &[u8], email: &str) -> Option<usize> {
+    let (local, domain) = email.rsplit_once('@')?;
+    if local.is_empty() || local.contains('+') {
+        return None;
+    }
+    let (local, domain) = (local.as_bytes(), domain.as_bytes());
+    if !text.get(..local.len())?.eq_ignore_ascii_case(local) {
+        return None;
+    }
+    let mut at = local.len();
+    if text.get(at) != Some(&b'+') {
+        return None;
+    }
+    while let Some(&b) = text.get(at) {
+        if b == b'@' {
+            break;
+        }
+        if !(b.is_ascii_alphanumeric() || b >= 0x80 || b"._%+-'".contains(&b)) {
+            return None;
+        }
+        at += 1;
+    }
+    let end = at + 1 + domain.len();
+    (text.get(at) == Some(&b'@') && text.get(at + 1..end)?.eq_ignore_ascii_case(domain))
+        .then_some(end)
+}
+
+/// Whether `raw` (a whole message) contains the address `email`, or a `+detail` variant of
+/// it, ignoring ASCII case.
 pub(super) fn contains_address(raw: &[u8], email: &[u8]) -> bool {
     if email.is_empty() || raw.len() < email.len() {
         return false;
     }
+    let text = std::str::from_utf8(email).ok();
     let is_part = |b: u8| b.is_ascii_alphanumeric() || b"._%+-'".contains(&b);
     (0..=raw.len() - email.len()).any(|i| {
-        raw[i..i + email.len()].eq_ignore_ascii_case(email)
-            && (i == 0 || !is_part(raw[i - 1]))
-            && match raw.get(i + email.len()..) {
+        let len = if raw[i..i + email.len()].eq_ignore_ascii_case(email) {
+            Some(email.len())
+        } else {
+            text.and_then(|email| variant_len(&raw[i..], email))
+        };
+        let Some(len) = len else {
+            return false;
+        };
+        (i == 0 || !is_part(raw[i - 1]))
+            && match raw.get(i + len..) {
                 Some([b'.', next, ..]) => !next.is_ascii_alphanumeric(),
                 Some([next, ..]) => {
                     !(next.is_ascii_alphanumeric() || *next == b'-' || *next == b'_')

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::intake::{Known, ThreadHit};
 use crate::model::{ReferralId, Role};
 
+use super::limits::Scrub;
 use super::parse_word;
 use super::record::outbound_by_message_id;
 
@@ -19,8 +20,10 @@ impl<'a> StoreView<'a> {
     }
 
     fn try_seen(&self, message_id: &str) -> rusqlite::Result<bool> {
+        // An ignored message changed nothing: whoever sent it cannot use its Message-ID to
+        // have a later genuine message with the same one dropped as a duplicate.
         self.conn
-            .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
+            .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND kind != 'ignored'")?
             .exists([message_id])
     }
 
@@ -123,5 +126,16 @@ impl Known for StoreView<'_> {
             tracing::error!("cannot look up a participant: {e}");
             None
         })
+    }
+
+    // Failing safe here means assuming the worst: a person who may have been forgotten is
+    // left out rather than written down again.
+    fn is_forgotten(&self, email: &str) -> bool {
+        Scrub::new(self.conn)
+            .is_forgotten(email)
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot look up forgotten addresses: {e}");
+                true
+            })
     }
 }

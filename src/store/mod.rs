@@ -4,6 +4,7 @@
 
 mod forget;
 mod known;
+mod limits;
 mod read;
 mod record;
 
@@ -85,6 +86,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Deleted and rewritten content is overwritten at once, always: what `forget` erases
+        // must not linger in free space, including older versions of rows written before it.
+        conn.pragma_update(None, "secure_delete", true)?;
         // Temporary tables and statement journals in memory, not in files written page by page.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Up to 16 MiB of page cache (allocated only as the database grows): a batch of

@@ -17,12 +17,15 @@ use crate::intake::{
 };
 use crate::model::{
     OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
-    ReferralStatus, Role, join_names,
+    ReferralStatus, Role, join_names, strip_plus_detail,
 };
 use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step, span};
 use crate::source::RawMessage;
 
 use super::forget::address_hash;
+use super::limits::{
+    MAX_COMMENT, MAX_DETAIL, MAX_NAME, MAX_RAW, MAX_REASON, MAX_SUBJECT, Scrub, cap,
+};
 use super::{Store, StoreView, parse_ts, parse_word, ts};
 
 /// What became of one ingested message.
@@ -383,6 +386,19 @@ fn record(
 ) -> Result<Option<ReferralId>> {
     let tracking = &config.tracking.address;
     let cause = Some(c.message_id.as_str());
+    // Ingesting a message again changes nothing, whatever it is. The one exception: an
+    // ignored message never shadows a genuine one with the same Message-ID, whose verdict
+    // then replaces the ignored row.
+    let before: Option<String> = conn
+        .prepare_cached("SELECT kind FROM messages WHERE message_id = ?1")?
+        .query_row([&c.message_id], |r| r.get(0))
+        .optional()?;
+    if before
+        .as_deref()
+        .is_some_and(|kind| kind != "ignored" || matches!(c.verdict, Verdict::Ignored(_)))
+    {
+        return Ok(None);
+    }
     let referral = match &c.verdict {
         // Already recorded once: recording it again would be the mistake.
         Verdict::Duplicate => return Ok(None),
@@ -414,6 +430,9 @@ fn record(
             replan(conn, *referral, tracking, rules, now)?;
             Some(*referral)
         }
+        // A forgotten address gets no mail already; writing it down again is what `forget`
+        // undid.
+        Verdict::OptOut { email, .. } if Scrub::new(conn).is_forgotten(email)? => None,
         Verdict::OptOut { email, referral } => {
             let name = c.from.as_ref().map(|p| p.name.as_str()).unwrap_or(email);
             let contact = upsert_contact(conn, &Person::new(email, Some(name)))?.id;
@@ -450,17 +469,26 @@ fn record(
         }
     };
     let reason = match &c.verdict {
-        Verdict::Ignored(reason) => Some(reason.to_string()),
+        Verdict::Ignored(reason) => Some(stored_text(conn, &reason.to_string(), MAX_REASON)?),
         _ => None,
     };
     conn.prepare_cached(
-        "INSERT INTO messages (message_id, kind, reason, referral_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO messages (message_id, kind, reason, referral_id, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind, reason = excluded.reason,
+             referral_id = excluded.referral_id, at = excluded.at",
     )?
     .execute(params![c.message_id, c.verdict.kind(), reason, referral, ts(now)])?;
     Ok(referral)
 }
 
-/// Keeps a message that could not be processed, whole, with the reason.
+/// Text from mail as it may be stored: forgotten addresses replaced, then cut to `max` bytes.
+fn stored_text(conn: &Connection, text: &str, max: usize) -> Result<String> {
+    let scrubbed = Scrub::new(conn).text(text)?;
+    Ok(cap(&scrubbed, max).into_owned())
+}
+
+/// Keeps a message that could not be processed, with the reason: its first [`MAX_RAW`]
+/// bytes (the reason says when it was cut), forgotten addresses replaced, once.
 fn reject(
     conn: &Connection,
     origin: &str,
@@ -468,8 +496,33 @@ fn reject(
     raw: &[u8],
     now: DateTime<Utc>,
 ) -> Result<()> {
-    conn.prepare_cached("INSERT INTO rejected (at, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![ts(now), origin, reason, raw])?;
+    let mut reason = stored_text(conn, reason, MAX_REASON)?;
+    let head = match raw.get(..MAX_RAW) {
+        Some(head) if head.len() < raw.len() => {
+            reason.push_str(&format!(
+                " (only the first {MAX_RAW} of its {} bytes are kept)",
+                raw.len()
+            ));
+            head
+        }
+        _ => raw,
+    };
+    let raw = Scrub::new(conn).bytes(head)?;
+    // The same message failing again (ingested twice) is kept once.
+    let known = conn
+        .prepare_cached("SELECT 1 FROM rejected WHERE length(raw) = ?1 AND raw = ?2")?
+        .exists(params![raw.len() as i64, raw.as_ref()])?;
+    if !known {
+        conn.prepare_cached(
+            "INSERT INTO rejected (at, origin, reason, raw) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            ts(now),
+            stored_text(conn, origin, MAX_REASON)?,
+            reason,
+            raw.as_ref()
+        ])?;
+    }
     Ok(())
 }
 
@@ -481,6 +534,7 @@ fn event(
     detail: &str,
     message_id: Option<&str>,
 ) -> Result<()> {
+    let detail = stored_text(conn, detail, MAX_DETAIL)?;
     conn.prepare_cached(
         "INSERT INTO events (referral_id, at, kind, detail, message_id) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -497,15 +551,24 @@ struct Contact {
 /// stays that way in every new referral, and a new contact whose address was forgotten
 /// (`referrald forget`) starts opted out, so they are never emailed again.
 fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
+    // `fred+crm@x` is fred@x's mailbox: forgetting one forgot both.
+    let hash = address_hash(&person.email);
+    let base = strip_plus_detail(&person.email);
+    let base_hash = (base != person.email).then(|| address_hash(&base));
     let (id, opted_out, bounced): (ContactId, bool, bool) = conn
         .prepare_cached(
             "INSERT INTO contacts (email, name, opted_out_at)
-             VALUES (?1, ?2, (SELECT at FROM forgotten WHERE email_sha256 = ?3))
+             VALUES (?1, ?2, (SELECT min(at) FROM forgotten WHERE email_sha256 IN (?3, ?4)))
              ON CONFLICT (email) DO UPDATE SET name = contacts.name
              RETURNING id, opted_out_at IS NOT NULL, bounced_at IS NOT NULL",
         )?
         .query_row(
-            params![person.email, person.name, address_hash(&person.email)],
+            params![
+                person.email,
+                cap(&person.name, MAX_NAME),
+                hash,
+                base_hash.as_ref().unwrap_or(&hash),
+            ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
     let state = if opted_out {
@@ -547,6 +610,7 @@ fn record_introduction(
             return Ok(existing);
         }
     }
+    let subject = stored_text(conn, &intro.subject, MAX_SUBJECT)?;
     let referral: ReferralId = conn
         .prepare_cached(
             "INSERT INTO referrals (status, subject, subject_key, thread_root, references_,
@@ -555,8 +619,8 @@ fn record_introduction(
         )?
         .query_row(
             params![
-                intro.subject,
-                normalize_subject(&intro.subject),
+                subject,
+                normalize_subject(&subject),
                 intro.thread_root,
                 intro.references.join(" "),
                 message_id,
@@ -567,9 +631,13 @@ fn record_introduction(
         )?;
     if forwarded_original {
         // Replies to the original, and the original itself if it reaches us later, belong here.
+        // An ignored message that claimed the original's Message-ID gives way to it.
         conn.prepare_cached(
-            "INSERT OR IGNORE INTO messages (message_id, kind, referral_id, at)
-             VALUES (?1, 'thread_root', ?2, ?3)",
+            "INSERT INTO messages (message_id, kind, referral_id, at)
+             VALUES (?1, 'thread_root', ?2, ?3)
+             ON CONFLICT (message_id) DO UPDATE SET kind = 'thread_root', reason = NULL,
+                 referral_id = excluded.referral_id, at = excluded.at
+             WHERE messages.kind = 'ignored'",
         )?
         .execute(params![intro.thread_root, referral, ts(now)])?;
     }
@@ -588,7 +656,7 @@ fn record_introduction(
             contact.id,
             position as i64,
             role.as_str(),
-            person.name,
+            cap(&person.name, MAX_NAME),
             is_owner,
             contact.state.as_str(),
         ])?;
@@ -703,7 +771,7 @@ fn record_feedback(
         reading.outcome.map(Outcome::as_str),
         reading.value,
         reading.currency,
-        reading.comment,
+        stored_text(conn, &reading.comment, MAX_COMMENT)?,
         message_id,
     ])?;
     let mut said = Vec::new();
@@ -771,7 +839,12 @@ fn record_bounce(
     now: DateTime<Utc>,
     cause: Option<&str>,
 ) -> Result<()> {
-    let status = bounce.status.as_deref().unwrap_or("no status given");
+    let status = stored_text(
+        conn,
+        bounce.status.as_deref().unwrap_or("no status given"),
+        MAX_REASON,
+    )?;
+    let status = status.as_str();
     if let Some(original) = &bounce.original_message_id {
         let failed: Option<(ReferralId, String)> = match outbound_by_message_id(conn, original)? {
             None => None,

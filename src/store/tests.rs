@@ -911,7 +911,10 @@ fn export_writes_every_referral_as_show_does_and_as_csv() {
     );
 
     let mut csv = Vec::new();
-    assert_eq!(crate::export::csv(&store, &mut csv).unwrap(), 2);
+    assert_eq!(
+        crate::export::csv(&store, &mut csv, 100_000_000.0).unwrap(),
+        2
+    );
     let rows = crate::export::csv_reader::read_csv(&String::from_utf8(csv).unwrap());
     assert_eq!(rows[0], crate::export::CSV_HEADER);
     assert_eq!(rows.len(), 3);
@@ -951,7 +954,7 @@ fn export_of_an_empty_store_is_an_empty_array_and_a_header() {
     crate::export::json(&store, &mut json).unwrap();
     assert_eq!(json, b"[]\n");
     let mut csv = Vec::new();
-    crate::export::csv(&store, &mut csv).unwrap();
+    crate::export::csv(&store, &mut csv, 100_000_000.0).unwrap();
     assert_eq!(
         String::from_utf8(csv).unwrap(),
         crate::export::CSV_HEADER.join(",") + "\r\n"
@@ -1211,4 +1214,149 @@ fn forgetting_an_unknown_address_changes_nothing() {
         .query_row("SELECT count(*) FROM forgotten", [], |r| r.get(0))
         .unwrap();
     assert_eq!(hashes, 0);
+}
+
+/// Whether the bytes of the database file, or of its write-ahead log, hold `needle`.
+fn file_holds(dir: &std::path::Path, needle: &str) -> bool {
+    ["referrald.db", "referrald.db-wal"].iter().any(|file| {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+        bytes
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    })
+}
+
+/// Harm guarded against: a row rewritten before `forget` (here the contact, when a bounce
+/// was recorded) leaving its old version, address included, in the file's free space.
+#[test]
+fn rows_rewritten_before_a_forget_leave_nothing_readable_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
+    let checkpoint = |store: &Store| {
+        store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    };
+    introduce(&mut store, "a@x", t0());
+    checkpoint(&store);
+    let bounce = Bounce {
+        recipients: vec![fred().email],
+        status: Some("5.2.2 mailbox full".into()),
+        ..Bounce::default()
+    };
+    let bounced = classified("dsn@x", &bob(), Verdict::Bounce(bounce));
+    store
+        .record(&bounced, &raw(), &config(), t0() + TimeDelta::days(1))
+        .unwrap();
+    checkpoint(&store);
+    assert!(file_holds(dir.path(), &fred().email));
+
+    store
+        .forget(&fred().email, t0() + TimeDelta::days(2))
+        .unwrap();
+    assert!(!file_holds(dir.path(), &fred().email));
+}
+
+/// Harm guarded against: `forget fred@x` leaving `fred+crm@x`, the same mailbox, on file
+/// and on the mailing list.
+#[test]
+fn forgetting_an_address_forgets_its_plus_detail_variants() {
+    let mut store = Store::open_in_memory().unwrap();
+    let crm = person("fred+crm@fredsbooks.example", "Fred (CRM)");
+    let a = introduce_people(&mut store, "a@x", &bob(), &[crm, sally()], "One", t0());
+    introduce_people(&mut store, "b@x", &bob(), &[fred(), sally()], "Two", t0());
+    // Someone else's +detail address on the same domain is someone else.
+    let alfred = person("fred2+crm@fredsbooks.example", "Alfred");
+    introduce_people(&mut store, "c@x", &bob(), &[alfred, sally()], "Three", t0());
+
+    let erased = store.forget(&fred().email, t0()).unwrap();
+    assert_eq!(erased.variants, 1);
+    assert_eq!(erased.referrals, 2);
+    assert_eq!(
+        mentions(
+            &store,
+            &[
+                "fred+crm@fredsbooks.example",
+                "fred (crm)",
+                "fred@fredsbooks.example"
+            ]
+        ),
+        Vec::<String>::new()
+    );
+    assert!(!mentions(&store, &["fred2+crm@fredsbooks.example"]).is_empty());
+    let detail = store.referral(a).unwrap().unwrap();
+    assert_eq!(detail.referral.parties[0].name, FORGOTTEN);
+    assert_eq!(detail.referral.parties[0].state, PartyState::OptedOut);
+    // A new variant later is recognised as forgotten.
+    assert!(
+        store
+            .view()
+            .is_forgotten("fred+newsletter@fredsbooks.example")
+    );
+    assert!(!store.view().is_forgotten("fred2@fredsbooks.example"));
+}
+
+/// Harm guarded against: an ignored message (a stranger's, say) claiming a Message-ID and
+/// the genuine message with it then being dropped as a duplicate; and a second ingest of
+/// any message recording it, or failing, again.
+#[test]
+fn an_ignored_message_gives_way_to_a_genuine_one_and_nothing_is_recorded_twice() {
+    let mut store = Store::open_in_memory().unwrap();
+    let stranger = classified(
+        "same@x",
+        &fred(),
+        Verdict::Ignored(IgnoreReason::NotAllowed(fred().email)),
+    );
+    store.record(&stranger, &raw(), &config(), t0()).unwrap();
+    assert!(!store.view().seen("same@x"));
+    let referral = introduce(&mut store, "same@x", t0());
+    assert!(store.view().seen("same@x"));
+    let (kind, reason): (String, Option<String>) = store
+        .conn
+        .query_row(
+            "SELECT kind, reason FROM messages WHERE message_id = 'same@x'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((kind.as_str(), reason), ("introduction", None));
+    // Again, ignored or genuine: nothing changes.
+    store.record(&stranger, &raw(), &config(), t0()).unwrap();
+    let intro_again = store
+        .record(
+            &classified(
+                "same@x",
+                &bob(),
+                Verdict::Bounce(Bounce {
+                    recipients: vec![fred().email],
+                    ..Bounce::default()
+                }),
+            ),
+            &raw(),
+            &config(),
+            t0(),
+        )
+        .unwrap();
+    assert_eq!(intro_again, None);
+    let detail = store.referral(referral).unwrap().unwrap();
+    assert!(
+        detail
+            .referral
+            .parties
+            .iter()
+            .all(|p| p.state == PartyState::Pending)
+    );
+    let unparseable = classified(
+        "junk@x",
+        &fred(),
+        Verdict::Ignored(IgnoreReason::Unparseable("no header fields".into())),
+    );
+    store.record(&unparseable, &raw(), &config(), t0()).unwrap();
+    store.record(&unparseable, &raw(), &config(), t0()).unwrap();
+    let rejected: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM rejected", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rejected, 1);
 }
