@@ -238,7 +238,9 @@ pub fn delivery(d: &Delivery) {
     match &d.result {
         DeliveryResult::Sent => println!("sent    {what}"),
         DeliveryResult::Retry(e) => println!("retry   {what}: {e}"),
-        DeliveryResult::Failed(e) => println!("failed  {what}: {e}"),
+        DeliveryResult::Failed(e) | DeliveryResult::Refused(_, e) => {
+            println!("failed  {what}: {e}")
+        }
     }
 }
 
