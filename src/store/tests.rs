@@ -306,6 +306,47 @@ fn intake_can_ask_what_the_store_knows() {
     assert_eq!(view.role_in(r, "eve@x.example"), None);
 }
 
+// Harm guarded against: a reply in Fred's name proving itself with a Message-ID that went
+// to someone else, or with the introduction's, which every participant knows.
+#[test]
+fn the_store_knows_whom_each_of_our_messages_went_to() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let ids: Vec<(OutboundKind, String, String)> = store
+        .referral(r)
+        .unwrap()
+        .unwrap()
+        .outbound
+        .into_iter()
+        .map(|o| (o.kind, o.to, o.message_id))
+        .collect();
+    let id_of = |kind, to: &str| {
+        ids.iter()
+            .find(|(k, t, _)| *k == kind && t == to)
+            .map(|(_, _, id)| id.clone())
+            .unwrap()
+    };
+    let to_fred = id_of(OutboundKind::FollowUp, "fred@fredsbooks.example");
+    let to_sally = id_of(OutboundKind::FollowUp, "sally@sallysdesign.example");
+    let fred = vec!["fred@fredsbooks.example".to_string()];
+    let view = store.view();
+    let thread = vec![
+        "intro-1@mail.example".to_string(),
+        to_sally.clone(),
+        to_fred,
+    ];
+    let hit = view.sent_to(&thread, &fred).unwrap();
+    assert_eq!(hit.referral, r);
+    assert!(hit.went_to(&["FRED@fredsbooks.example".to_string()]));
+    assert_eq!(
+        view.sent_to(&["intro-1@mail.example".to_string(), to_sally], &fred),
+        None
+    );
+    // A made-up id with a real row number but the wrong random part names nothing.
+    let guessed = "referrald.2.000000000000@tracker.example.org".to_string();
+    assert_eq!(view.sent_to(&[guessed], &fred), None);
+}
+
 #[test]
 fn a_reply_on_the_thread_connects_and_cancels_that_follow_up() {
     let mut store = Store::open_in_memory().unwrap();
