@@ -28,7 +28,7 @@ use crate::net::Trust;
 use crate::outbox::DeliveryResult;
 use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
 use crate::store::Store;
-use crate::transport::{self, SendError, Transport};
+use crate::transport::{self, Transport};
 
 /// Messages fetched and recorded per chunk: one database transaction and one UID STORE each.
 /// Large enough to make both cheap, small enough that memory stays flat.
@@ -563,20 +563,15 @@ async fn send_due(daemon: &Arc<Daemon>, stopped: &watch::Receiver<bool>) -> Resu
             match result {
                 DeliveryResult::Sent => sent += 1,
                 DeliveryResult::Retry(_) => retried += 1,
-                DeliveryResult::Failed(_) => failed += 1,
+                DeliveryResult::Failed(_) | DeliveryResult::Refused(..) => failed += 1,
             }
         }
         let config = daemon.config.clone();
         with_store(&daemon.store, move |s| {
             let now = Utc::now();
             for (id, result) in &batch {
-                let recorded = match result {
-                    DeliveryResult::Sent => s.mark_sent(*id, &config, now),
-                    DeliveryResult::Retry(e) => s.mark_retry(*id, e, &config, now),
-                    DeliveryResult::Failed(e) => s.mark_failed(*id, e, now),
-                };
                 // The row stays `sending` and is resolved at the next start.
-                if let Err(e) = recorded {
+                if let Err(e) = s.record_delivery(*id, result, &config, now) {
                     tracing::error!("cannot record the outcome of outbound #{id}: {e:#}");
                 }
             }
@@ -635,11 +630,7 @@ async fn sender(
                     tokio::time::sleep(SEND_GRACE).await;
                 };
                 tokio::select! {
-                    result = send => match result {
-                        Ok(()) => DeliveryResult::Sent,
-                        Err(SendError::Temporary(e)) => DeliveryResult::Retry(e),
-                        Err(SendError::Permanent(e)) => DeliveryResult::Failed(e),
-                    },
+                    result = send => DeliveryResult::of(result),
                     // Stopping, and the server is slow: leave the row `sending`; the next
                     // start sends it again with the same Message-ID.
                     _ = abandon => {
@@ -664,7 +655,7 @@ async fn sender(
                 message.draft.kind,
                 message.draft.to.email
             ),
-            DeliveryResult::Failed(e) => tracing::warn!(
+            DeliveryResult::Failed(e) | DeliveryResult::Refused(_, e) => tracing::warn!(
                 "{} to {} failed: {e}",
                 message.draft.kind,
                 message.draft.to.email

@@ -10,7 +10,7 @@ use crate::composer::Composer;
 use crate::config::Config;
 use crate::model::{OutboundId, OutboundKind, Person, ReferralId};
 use crate::store::Store;
-use crate::transport::{SendError, Transport};
+use crate::transport::{Recipient, SendError, Transport};
 
 /// What happened to one due message.
 #[derive(Debug, Clone)]
@@ -36,6 +36,29 @@ pub enum DeliveryResult {
     Retry(String),
     /// A permanent failure: it will not be sent.
     Failed(String),
+    /// The server refused the recipient for good: it will not be sent, and the refusal counts
+    /// against the address (a dead one is marked bounced at once).
+    Refused(Recipient, String),
+}
+
+impl DeliveryResult {
+    /// What the transport's answer means for the message.
+    pub fn of(sent: Result<(), SendError>) -> DeliveryResult {
+        match sent {
+            Ok(()) => DeliveryResult::Sent,
+            Err(SendError::Temporary(e)) => DeliveryResult::Retry(e),
+            Err(SendError::Permanent(e)) => DeliveryResult::Failed(e),
+            Err(SendError::Refused(recipient, e)) => DeliveryResult::Refused(recipient, e),
+        }
+    }
+
+    /// Whether the message failed for good.
+    pub fn failed(&self) -> bool {
+        matches!(
+            self,
+            DeliveryResult::Failed(_) | DeliveryResult::Refused(..)
+        )
+    }
 }
 
 /// Sends every message due at `now`, once each.
@@ -53,17 +76,9 @@ pub async fn deliver_due(
             // Templates are checked at start-up, so this is a broken draft, not a bad day:
             // retrying would not help.
             Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
-            Ok(email) => match transport.send(&email).await {
-                Ok(()) => DeliveryResult::Sent,
-                Err(SendError::Temporary(e)) => DeliveryResult::Retry(e),
-                Err(SendError::Permanent(e)) => DeliveryResult::Failed(e),
-            },
+            Ok(email) => DeliveryResult::of(transport.send(&email).await),
         };
-        match &result {
-            DeliveryResult::Sent => store.mark_sent(message.id, config, now)?,
-            DeliveryResult::Retry(e) => store.mark_retry(message.id, e, config, now)?,
-            DeliveryResult::Failed(e) => store.mark_failed(message.id, e, now)?,
-        }
+        store.record_delivery(message.id, &result, config, now)?;
         deliveries.push(Delivery {
             id: message.id,
             referral: message.draft.referral.id,

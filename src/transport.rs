@@ -1,8 +1,10 @@
 //! Transport: the seam between the outbox and the world. A message is handed over and the
 //! answer is sorted at once, the way Delta Chat does it: accepted, [`SendError::Temporary`]
-//! (try again later) or [`SendError::Permanent`] (record the server's reply and give up).
+//! (try again later), [`SendError::Permanent`] (record the server's reply and give up) or
+//! [`SendError::Refused`] (given up, and the refusal is about the recipient's address).
 //! Nothing above this module looks at SMTP reply codes.
 
+use std::error::Error as _;
 use std::future::Future;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -31,9 +33,27 @@ pub enum SendError {
     /// a refused login, a full disk.
     #[error("temporary failure: {0}")]
     Temporary(String),
-    /// Give up and record why: the server refused this message with a 5xx reply.
+    /// Give up and record why: the server refused this message with a 5xx reply that is not
+    /// about the recipient's address (our sender, our message, policy), or the message cannot
+    /// be sent at all.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// Give up and record why: the server refused the recipient with a 5xx reply about their
+    /// address or mailbox, which counts against that address.
+    #[error("recipient refused: {1}")]
+    Refused(Recipient, String),
+}
+
+/// What a permanent refusal says about the recipient's address (RFC 3463 enhanced status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipient {
+    /// The address does not exist (5.1.1, 5.1.2, 5.1.3, 5.1.6, 5.1.10): it is dead, exactly
+    /// as if a delivery report had said so.
+    Dead,
+    /// Refused for a reason about the address or its mailbox that may pass (a full or disabled
+    /// mailbox, an ambiguous address, no enhanced status at all): a second one makes the
+    /// address undeliverable.
+    Refused,
 }
 
 impl SendError {
@@ -45,7 +65,7 @@ impl SendError {
     /// The reason, as the server or the system put it.
     pub fn reason(&self) -> &str {
         match self {
-            SendError::Temporary(r) | SendError::Permanent(r) => r,
+            SendError::Temporary(r) | SendError::Permanent(r) | SendError::Refused(_, r) => r,
         }
     }
 }
@@ -432,11 +452,17 @@ impl Transport for SmtpTransport {
                     self.server
                 )));
             }
-            let sent = within(
+            let sent = match tokio::time::timeout(
+                SMTP_TIMEOUT,
                 connection.send(message.envelope(), &message.formatted()),
-                &self.server,
             )
-            .await;
+            .await
+            {
+                // Only a refusal of the message itself can be about its recipient; the same
+                // reply while connecting or logging in is about the server.
+                Ok(result) => result.map_err(|e| classify_refusal(&e, &self.server)),
+                Err(_) => Err(no_answer(&self.server)),
+            };
             // A refused message (5xx, 4xx) breaks lettre's connection; only a healthy one
             // goes back to the pool.
             if !connection.has_broken() {
@@ -547,6 +573,61 @@ fn classify(err: &smtp::Error, server: &str) -> SendError {
     sort(code, format!("{server}: {err}"))
 }
 
+/// Sorts a lettre error from handing over a message: as [`classify`], then a permanent
+/// refusal by what its enhanced status code says about the recipient ([`about_recipient`]).
+fn classify_refusal(err: &smtp::Error, server: &str) -> SendError {
+    match classify(err, server) {
+        SendError::Permanent(text) => {
+            // lettre keeps the server's reply text, enhanced code first, as the error's source.
+            let reply = err.source().map(ToString::to_string).unwrap_or_default();
+            match about_recipient(enhanced_status(&reply)) {
+                Some(recipient) => SendError::Refused(recipient, text),
+                None => SendError::Permanent(text),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The RFC 3463 enhanced status code (class, subject, detail) a permanent reply starts with
+/// (RFC 2034 §4: the first word, of class 5 for a 5xx reply), if it has one.
+fn enhanced_status(reply: &str) -> Option<(u16, u16, u16)> {
+    let word = reply.split_whitespace().next()?;
+    let mut parts = word.split('.');
+    let mut number = |max_len: usize| {
+        parts
+            .next()
+            .filter(|p| (1..=max_len).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
+    };
+    let status = (number(1)?, number(3)?, number(3)?);
+    (status.0 == 5 && parts.next().is_none()).then_some(status)
+}
+
+/// What a permanent refusal of a message with this enhanced status says about its recipient,
+/// or `None` when it is about something else and fails only that one message.
+///
+/// - Dead: 5.1.1 (no such mailbox), 5.1.2 (no such domain), 5.1.3 (an impossible address),
+///   5.1.6 (mailbox moved, no forwarding address), 5.1.10 (the domain accepts no mail, null
+///   MX). Each names the destination, whatever command it answered.
+/// - Refused, counted against the address: any other addressing status (5.1.4 ambiguous,
+///   5.1.9…) except those below, a mailbox status (5.2.x: disabled, full, too small), and a
+///   5xx reply without an enhanced code (`550 User unknown` from an old server).
+/// - Not about the recipient: 5.1.7 and 5.1.8 (our sender address), 5.1.0 (Postfix's
+///   "Sender address rejected"), 5.0.x (unspecified), 5.3.x (the receiving system), 5.4.x
+///   (routing), 5.5.x (protocol), 5.6.x (content), 5.7.x (policy: relay denied, spam, DMARC).
+///   These fail that message only: counting them would let one misconfiguration of ours mark
+///   everyone undeliverable.
+fn about_recipient(status: Option<(u16, u16, u16)>) -> Option<Recipient> {
+    match status {
+        None => Some(Recipient::Refused),
+        Some((_, 1, 1 | 2 | 3 | 6 | 10)) => Some(Recipient::Dead),
+        Some((_, 1, 0 | 7 | 8)) => None,
+        Some((_, 1 | 2, _)) => Some(Recipient::Refused),
+        Some(_) => None,
+    }
+}
+
 /// The sorting rule. Only a 5xx reply fails a message for good; everything else is retried
 /// (the outbox gives up after `outbound.give-up-after`):
 /// - 4xx replies are temporary by definition (RFC 5321 §4.2.1);
@@ -588,6 +669,140 @@ mod tests {
         // No reply at all: the connection failed.
         assert!(sorted(None, "Connection error: Connection refused").is_temporary());
         assert!(sorted(None, "network error: timed out").is_temporary());
+    }
+
+    #[test]
+    fn enhanced_status_codes_are_read_from_the_start_of_the_reply() {
+        assert_eq!(
+            enhanced_status("5.1.1 <x@y>: Recipient address rejected"),
+            Some((5, 1, 1))
+        );
+        assert_eq!(
+            enhanced_status("5.1.10 RESOLVER.ADR.RecipientNotFound"),
+            Some((5, 1, 10))
+        );
+        assert_eq!(enhanced_status("5.7.1"), Some((5, 7, 1)));
+        // Free text that merely mentions a code is not read: only the first word counts.
+        assert_eq!(enhanced_status("User unknown (5.1.1)"), None);
+        assert_eq!(enhanced_status("Mailbox 5.1.1 gone"), None);
+        // Not a permanent class, too many parts, too long a part, not digits.
+        assert_eq!(enhanced_status("4.2.2 mailbox full"), None);
+        assert_eq!(enhanced_status("5.1.1.1 x"), None);
+        assert_eq!(enhanced_status("5.1.1000 x"), None);
+        assert_eq!(enhanced_status("5.a.1 x"), None);
+        assert_eq!(enhanced_status(""), None);
+    }
+
+    #[test]
+    fn refusals_are_sorted_by_what_they_say_about_the_recipient() {
+        let about = |s: &str| about_recipient(enhanced_status(s));
+        // The address does not exist: dead at once.
+        for dead in ["5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"] {
+            assert_eq!(about(dead), Some(Recipient::Dead), "{dead}");
+        }
+        // About the address or mailbox, but not proof it is gone: counted.
+        for counted in [
+            "5.1.4",
+            "5.1.9",
+            "5.2.0",
+            "5.2.1",
+            "5.2.2",
+            "no code at all",
+        ] {
+            assert_eq!(about(counted), Some(Recipient::Refused), "{counted}");
+        }
+        // Our sender, our message, the path or policy: that message fails, nobody is blamed.
+        for ours in [
+            "5.1.0", "5.1.7", "5.1.8", "5.0.0", "5.3.4", "5.4.4", "5.5.2", "5.6.1", "5.7.1",
+        ] {
+            assert_eq!(about(ours), None, "{ours}");
+        }
+    }
+
+    /// A one-connection SMTP server on loopback that answers RCPT TO with `rcpt_reply`;
+    /// returns its port.
+    async fn scripted_server(rcpt_reply: &'static str) -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let reply = match verb.as_str() {
+                    "EHLO" => "250-test\r\n250 ENHANCEDSTATUSCODES\r\n".to_string(),
+                    "MAIL" => "250 2.1.0 Ok\r\n".to_string(),
+                    "RCPT" => format!("{rcpt_reply}\r\n"),
+                    "QUIT" => "221 2.0.0 Bye\r\n".to_string(),
+                    _ => "250 2.0.0 Ok\r\n".to_string(),
+                };
+                if write.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_refused_recipient_is_sorted_by_the_enhanced_code_of_the_servers_reply() {
+        let cases = [
+            (
+                "550 5.1.1 <b@example.org>: Recipient address rejected: User unknown",
+                Some(Recipient::Dead),
+            ),
+            (
+                "550-5.1.10 RESOLVER.ADR.RecipientNotFound\r\n550 5.1.10 Recipient not found",
+                Some(Recipient::Dead),
+            ),
+            ("552 5.2.2 Mailbox full", Some(Recipient::Refused)),
+            ("550 User unknown", Some(Recipient::Refused)),
+            // Postfix refuses a sender at RCPT time, with 5.1.0: not the recipient's fault.
+            (
+                "550 5.1.0 <a@example.org>: Sender address rejected: User unknown",
+                None,
+            ),
+            ("554 5.7.1 <b@example.org>: Relay access denied", None),
+            // Free text naming a code proves nothing.
+            (
+                "550 Rejected (5.1.1 would be no such user)",
+                Some(Recipient::Refused),
+            ),
+        ];
+        for (reply, expected) in cases {
+            let port = scripted_server(reply).await;
+            let smtp: Smtp = toml::from_str(&format!(
+                "host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n"
+            ))
+            .unwrap();
+            let transport = SmtpTransport::new(&smtp, Path::new(".")).unwrap();
+            let err = transport.send(&message("one@x", "hi")).await.unwrap_err();
+            match (expected, &err) {
+                (Some(want), SendError::Refused(got, text)) => {
+                    assert_eq!(*got, want, "{reply}");
+                    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+                }
+                (None, SendError::Permanent(_)) => {}
+                _ => panic!("{reply}: sorted as {err:?}"),
+            }
+        }
+        // A 4xx at RCPT is still only a reason to try again.
+        let port = scripted_server("450 4.2.1 Mailbox busy").await;
+        let smtp: Smtp = toml::from_str(&format!(
+            "host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n"
+        ))
+        .unwrap();
+        let transport = SmtpTransport::new(&smtp, Path::new(".")).unwrap();
+        assert!(
+            transport
+                .send(&message("one@x", "hi"))
+                .await
+                .unwrap_err()
+                .is_temporary()
+        );
     }
 
     #[tokio::test]

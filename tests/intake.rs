@@ -23,10 +23,12 @@ use referrald::model::{OutboundKind, Person, ReferralId, Role};
 /// (bookkeeping)"); we sent Fred a follow-up, Bob a thank-you and Sally a feedback request.
 /// Referral 8: Dana introduced Tom to Alice, the owner (`intro-8@connectors.example`,
 /// "Tom, meet Alice"); we sent Alice a nudge and Tom a follow-up.
+/// Referral 9: we sent Jürgen a follow-up (`referrald.de4@…`).
 struct FixtureStore;
 
 const REFERRAL_7: ReferralId = 7;
 const REFERRAL_8: ReferralId = 8;
+const REFERRAL_9: ReferralId = 9;
 
 impl FixtureStore {
     fn hit(id: &str) -> Option<ThreadHit> {
@@ -66,6 +68,11 @@ impl FixtureStore {
             "referrald.fu8@tracker.example.org" => {
                 ours(REFERRAL_8, OutboundKind::FollowUp, "tom@bakerlaw.example")
             }
+            "referrald.de4@tracker.example.org" => ours(
+                REFERRAL_9,
+                OutboundKind::FollowUp,
+                "juergen.weiss@steuer.example",
+            ),
             _ => None,
         }
     }

@@ -161,14 +161,18 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     assert_eq!(mail.fetch_all(FRED, "INBOX").await.unwrap().len(), 1);
 }
 
+// Harm guarded against: Postfix refused a recipient outright (550 5.1.1, no such user), only
+// that one message was failed, and the person's feedback request and reminder were attempted
+// and refused again, each one a failed `tick`.
 #[tokio::test]
 async fn a_recipient_the_server_refuses_fails_with_its_reply_and_gets_nothing_more() {
     let mail = MailSystem::start().await.unwrap();
     let d = deployment(&mail);
+    let ghost = "ghost@rejected.test";
     let intro = d.write(
         "intro.eml",
         format!(
-            "From: Bob Brown <{BOB}>\r\nTo: Fred <{FRED}>, Ghost <ghost@rejected.test>\r\n\
+            "From: Bob Brown <{BOB}>\r\nTo: Fred <{FRED}>, Ghost <{ghost}>\r\n\
              Cc: {TRACKING}\r\nSubject: Intro\r\nMessage-ID: <intro-5xx@mail.example>\r\n\r\nHi\r\n"
         )
         .as_bytes(),
@@ -182,16 +186,60 @@ async fn a_recipient_the_server_refuses_fails_with_its_reply_and_gets_nothing_mo
     // A permanent failure is a failed run of tick, reported, not a crash.
     assert_eq!(out.status.code(), Some(1));
     received(&mail, FRED, 1, "follow_up", WAIT).await;
-    let outbox = d.json(&["outbox", "--json"]);
-    let ghost = outbox
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["to"] == "ghost@rejected.test" && o["kind"] == "follow_up")
-        .unwrap();
-    assert_eq!(ghost["state"], "failed");
+    let to_ghost = |d: &Deployment| -> Vec<serde_json::Value> {
+        let outbox = d.json(&["outbox", "--json"]);
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["to"] == ghost)
+            .cloned()
+            .collect()
+    };
+    let rows = to_ghost(&d);
+    let follow_up = rows.iter().find(|o| o["kind"] == "follow_up").unwrap();
+    assert_eq!(follow_up["state"], "failed");
+    let error = follow_up["last_error"].as_str().unwrap();
+    assert!(error.contains("550") && error.contains("5.1.1"), "{error}");
+    // The refusal said the address does not exist: Ghost is bounced, as a delivery report
+    // would have made them, and the rest of their mail is cancelled without an attempt.
+    let shown = d.json(&["show", "1", "--json"]);
+    let party = |email: &str| {
+        shown["parties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["email"] == email)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(party(ghost), "bounced", "{shown}");
+    assert_eq!(party(FRED), "pending", "{shown}");
     assert!(
-        ghost["last_error"].as_str().unwrap().contains("550"),
-        "{ghost}"
+        shown["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "bounced" && e["detail"].as_str().unwrap().contains(ghost)),
+        "{shown}"
+    );
+
+    // Two weeks on and three: Fred is asked how it went and reminded; Ghost is never tried,
+    // so every tick succeeds.
+    d.ok(&["--now", &at(14, 1), "tick"]);
+    received(&mail, FRED, 2, "feedback_request", WAIT).await;
+    d.ok(&["--now", &at(21, 2), "tick"]);
+    received(&mail, FRED, 3, "feedback_reminder", WAIT).await;
+    for row in to_ghost(&d) {
+        if row["kind"] != "follow_up" {
+            assert_eq!(row["state"], "cancelled", "{row}");
+            assert_eq!(row["attempts"], 0, "{row}");
+        }
+    }
+    assert!(
+        !to_ghost(&d)
+            .iter()
+            .any(|o| o["kind"] == "feedback_reminder"),
+        "a reminder is planned only after a request was sent"
     );
 }

@@ -400,7 +400,7 @@ fn tick(config: &Config, now: DateTime<Utc>) -> Result<ExitCode> {
     let mut failed = false;
     for d in &deliveries {
         print::delivery(d);
-        failed |= matches!(d.result, outbox::DeliveryResult::Failed(_));
+        failed |= d.result.failed();
     }
     let next = store.next_due()?;
     print::tick_summary(&deliveries, next, config);

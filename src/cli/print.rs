@@ -271,7 +271,9 @@ pub fn delivery(d: &Delivery) {
     match &d.result {
         DeliveryResult::Sent => display!("sent    {what}"),
         DeliveryResult::Retry(e) => display!("retry   {what}: {e}"),
-        DeliveryResult::Failed(e) => display!("failed  {what}: {e}"),
+        DeliveryResult::Failed(e) | DeliveryResult::Refused(_, e) => {
+            display!("failed  {what}: {e}")
+        }
     }
 }
 

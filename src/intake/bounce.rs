@@ -14,7 +14,7 @@ use mail_parser::{HeaderValue, MessageParser, PartType};
 
 use super::address::{find_addresses, plausible};
 use super::message::{Field, Mail, part_text, part_type};
-use super::{Bounce, Known};
+use super::{Bounce, Known, ThreadHit};
 use crate::config::Config;
 use crate::model::{normalize_email, strip_plus_detail};
 
@@ -138,46 +138,56 @@ fn dsn_part<'m>(mail: &Mail<'m>) -> Option<Cow<'m, str>> {
     })
 }
 
-/// Reads a bounce: the failed recipients, the status, and the returned message's referral.
-pub(crate) fn read(mail: &Mail<'_>, subject: &str, known: &dyn Known, config: &Config) -> Bounce {
+/// Reads a bounce: the returned message of ours, and the report's failure for its recipient.
+///
+/// A report counts only when it names a Message-ID we sent and says that delivery to the
+/// address we sent it to failed (its Final- or Original-Recipient, any case): our Message-IDs
+/// carry a random part, so only that recipient's mail system can name one. Anything else is
+/// `Err` with the reason, and marks nobody bounced: a stranger's forged report, a report on
+/// someone else's mail, a report on another recipient, a delay notice.
+pub(crate) fn read(
+    mail: &Mail<'_>,
+    subject: &str,
+    known: &dyn Known,
+    config: &Config,
+) -> Result<Bounce, String> {
+    let original = returned_message_id(mail).ok_or("it names no message we sent")?;
+    let Some(ThreadHit {
+        referral,
+        outbound: Some((_, to)),
+    }) = known.thread_of(std::slice::from_ref(&original))
+    else {
+        return Err("it names no message we sent".into());
+    };
     let records = dsn_part(mail)
         .map(|text| records(&text))
         .unwrap_or_default();
-    let (original_message_id, mut thread) = returned_message(mail);
-
-    let mut bounce = Bounce::default();
-    if records.is_empty() {
-        bounce.recipients = prose_recipients(mail, subject, config);
-    } else {
-        let failed = |r: &&Record| match r.action.as_deref() {
-            Some(action) => action == "failed",
-            None => r.status.as_deref().is_some_and(|s| s.starts_with('5')),
-        };
-        for record in records.iter().filter(failed) {
-            if bounce.recipients.len() >= MAX_RECIPIENTS {
-                break;
-            }
-            if let Some(email) = record.recipient.clone().or_else(|| record.original.clone())
-                && !bounce.recipients.contains(&email)
-            {
-                bounce.recipients.push(email);
-            }
-        }
-        bounce.status = records
+    let status = if records.is_empty() {
+        let recipients = prose_recipients(mail, subject, config);
+        recipients
             .iter()
-            .filter(failed)
-            .chain(records.iter())
-            .find_map(Record::status_text);
-    }
-
-    if let Some(id) = &original_message_id {
-        thread.insert(0, id.clone());
-    }
-    if !thread.is_empty() {
-        bounce.referral = known.thread_of(&thread).map(|hit| hit.referral);
-    }
-    bounce.original_message_id = original_message_id;
-    bounce
+            .any(|r| r.eq_ignore_ascii_case(&to))
+            .then_some(None)
+    } else {
+        let ours = |email: &Option<String>| {
+            email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&to))
+        };
+        records
+            .iter()
+            .find(|r| r.failed() && (ours(&r.recipient) || ours(&r.original)))
+            .map(Record::status_text)
+    };
+    let Some(status) = status else {
+        return Err("it reports no failure for the address the message it names went to".into());
+    };
+    Ok(Bounce {
+        recipients: vec![to],
+        status,
+        original_message_id: Some(original),
+        referral: Some(referral),
+    })
 }
 
 /// One recipient's block of a delivery-status part.
@@ -191,6 +201,15 @@ struct Record {
 }
 
 impl Record {
+    /// Whether the block reports a failure: its Action says so, or, without one, a 5.x.x
+    /// Status.
+    fn failed(&self) -> bool {
+        match self.action.as_deref() {
+            Some(action) => action == "failed",
+            None => self.status.as_deref().is_some_and(|s| s.starts_with('5')),
+        }
+    }
+
     fn status_text(&self) -> Option<String> {
         let status = self.status.as_deref()?;
         Some(match &self.diagnostic {
@@ -272,32 +291,28 @@ fn recipient_address(value: &str) -> Option<String> {
     plausible(&address).then_some(address)
 }
 
-/// The returned message's Message-ID and the ids it answered (most recent first), from the
-/// attached message or its header, else from a `Message-ID:` line quoted in the prose.
-fn returned_message(mail: &Mail<'_>) -> (Option<String>, Vec<String>) {
+/// The returned message's Message-ID, from the attached message or its header, else from a
+/// `Message-ID:` line quoted in the prose.
+fn returned_message_id(mail: &Mail<'_>) -> Option<String> {
     for part in mail.parts() {
         match (part_type(part), &part.body) {
             (_, PartType::Message(inner)) => {
-                let inner = Mail::new(inner);
-                if let Some(id) = inner.message_id() {
-                    return (Some(id.to_string()), inner.thread_ids());
+                if let Some(id) = Mail::new(inner).message_id() {
+                    return Some(id.to_string());
                 }
             }
             (Some(("text" | "message", "rfc822-headers" | "global-headers" | "rfc822")), _) => {
                 if let Some(text) = part_text(part)
                     && let Some(headers) = MessageParser::default().parse_headers(text.as_bytes())
+                    && let Some(id) = Mail::new(&headers).message_id()
                 {
-                    let inner = Mail::new(&headers);
-                    if let Some(id) = inner.message_id() {
-                        return (Some(id.to_string()), inner.thread_ids());
-                    }
+                    return Some(id.to_string());
                 }
             }
             _ => {}
         }
     }
-    let id = prose(mail).and_then(|text| quoted_message_id(&text));
-    (id, Vec::new())
+    prose(mail).and_then(|text| quoted_message_id(&text))
 }
 
 /// The first `Message-ID:` line in a text, as an id without brackets.

@@ -10,12 +10,12 @@ use mail_parser::MessageParser;
 use super::forward::{self, Original};
 use super::message::{Field, Mail, synthetic_message_id};
 use super::{
-    Classified, IgnoreReason, Introduction, Known, Verdict, auth, automatic, bounce,
+    Classified, IgnoreReason, Introduction, Known, ThreadHit, Verdict, auth, automatic, bounce,
     normalize_subject, reply,
 };
 use crate::composer::FOOTER_STOP;
 use crate::config::Config;
-use crate::model::{Person, Role, normalize_email, strip_plus_detail};
+use crate::model::{Person, ReferralId, Role, normalize_email, strip_plus_detail};
 
 /// Fields that name the mailbox a message was delivered to: how a Bcc to the tracking
 /// address shows, since a Bcc leaves no trace in To or Cc.
@@ -122,12 +122,10 @@ impl Intake<'_, '_> {
             return Verdict::Ignored(OwnMail);
         }
         if bounce::is_bounce(&self.mail, self.subject) {
-            return Verdict::Bounce(bounce::read(
-                &self.mail,
-                self.subject,
-                self.known,
-                self.config,
-            ));
+            return match bounce::read(&self.mail, self.subject, self.known, self.config) {
+                Ok(bounce) => Verdict::Bounce(bounce),
+                Err(why) => Verdict::Ignored(UnverifiedBounce(why)),
+            };
         }
         let Some(from) = self.from else {
             return Verdict::Ignored(NoFrom);
@@ -232,7 +230,7 @@ impl Intake<'_, '_> {
                 })
     }
 
-    fn thread_hit(&self, thread: &[String]) -> Option<super::ThreadHit> {
+    fn thread_hit(&self, thread: &[String]) -> Option<ThreadHit> {
         if thread.is_empty() {
             None
         } else {
@@ -246,7 +244,8 @@ impl Intake<'_, '_> {
         // `answers_us`: Some(true) when it answers one of our messages, Some(false) when it
         // answers the introduction's thread, None when only the subject matched.
         let addresses = self.addresses_of(from);
-        let (referral, answers_us) = match self.thread_hit(thread) {
+        let hit = self.thread_hit(thread);
+        let (referral, answers_us) = match &hit {
             Some(hit) => (hit.referral, Some(hit.outbound.is_some())),
             None if reply_like => {
                 let subject = normalize_subject(self.subject);
@@ -258,10 +257,11 @@ impl Intake<'_, '_> {
             None => return None,
         };
         // The verdict names the participant by the address the referral knows them by.
-        let Some((role, email)) = addresses
-            .into_iter()
-            .find_map(|a| self.known.role_in(referral, &a).map(|role| (role, a)))
-        else {
+        let Some((role, email)) = addresses.iter().find_map(|a| {
+            self.known
+                .role_in(referral, a)
+                .map(|role| (role, a.clone()))
+        }) else {
             // A stranger on the thread is never answered; but one who asks us to leave them
             // alone is heard, so that nothing reaches them if they are ever introduced.
             if reply::says_stop(&self.own_words(), self.subject) {
@@ -273,6 +273,17 @@ impl Intake<'_, '_> {
             return Some(Verdict::Ignored(IgnoreReason::Stranger(from.email.clone())));
         };
         let words = self.own_words();
+        if let Err(why) = self.verify_reply(from, &addresses, referral, hit.as_ref(), thread) {
+            // STOP is honoured from anyone, failing safe; but a From line anyone could have
+            // written speaks only for that exact address, not for the participant it names.
+            if reply::says_stop(&words, self.subject) {
+                return Some(Verdict::OptOut {
+                    email: from.email.clone(),
+                    referral: None,
+                });
+            }
+            return Some(Verdict::Ignored(IgnoreReason::UnverifiedReply(why)));
+        }
         if reply::says_stop(&words, self.subject) {
             return Some(Verdict::OptOut {
                 email,
@@ -303,6 +314,48 @@ impl Intake<'_, '_> {
             }
             _ => Verdict::ThreadReply { referral, from },
         })
+    }
+
+    /// Whether a reply proves it comes from its sender, when `require-authentication` asks
+    /// for proof (off, the owner trusts From lines). It does when it names, in
+    /// `In-Reply-To`/`References`, a message we sent to one of the sender's `addresses` —
+    /// only a recipient knows our Message-IDs — or when it is authenticated. Naming only the
+    /// introduction (whose Message-ID every participant and the introducer's contacts know) or
+    /// matching only by subject needs authentication. `Err` says why it proved nothing.
+    fn verify_reply(
+        &self,
+        from: &Person,
+        addresses: &[String],
+        referral: ReferralId,
+        hit: Option<&ThreadHit>,
+        thread: &[String],
+    ) -> Result<(), String> {
+        if !self.config.intake.require_authentication || hit.is_some_and(|h| h.went_to(addresses)) {
+            return Ok(());
+        }
+        let Err(why) = self.authenticated(from) else {
+            return Ok(());
+        };
+        // The first id found may be the introduction's, with ours further down References.
+        let ours = hit.is_some()
+            && self
+                .known
+                .sent_to(thread, addresses)
+                .is_some_and(|h| h.referral == referral);
+        if ours {
+            return Ok(());
+        }
+        Err(format!(
+            "{} names no message we sent to that address, and is not authenticated ({why})",
+            from.email
+        ))
+    }
+
+    /// The authenticity check of `require-authentication` for the sender's domain.
+    fn authenticated(&self, from: &Person) -> Result<(), String> {
+        let domain = from.email.rsplit_once('@').map_or("", |(_, d)| d);
+        let results = self.mail.texts(Field::AuthenticationResults);
+        auth::check(results, domain, &self.config.intake.trusted_authserv_ids)
     }
 
     /// The addresses a sender may take part under: their own, without its `+detail`, and
@@ -371,12 +424,10 @@ impl Intake<'_, '_> {
             }
             return Verdict::Ignored(IgnoreReason::NotAllowed(from.email.clone()));
         }
-        if config.intake.require_authentication {
-            let domain = from.email.rsplit_once('@').map_or("", |(_, d)| d);
-            let results = self.mail.texts(Field::AuthenticationResults);
-            if let Err(why) = auth::check(results, domain, &config.intake.trusted_authserv_ids) {
-                return Verdict::Ignored(IgnoreReason::Unauthenticated(why));
-            }
+        if config.intake.require_authentication
+            && let Err(why) = self.authenticated(from)
+        {
+            return Verdict::Ignored(IgnoreReason::Unauthenticated(why));
         }
 
         let direct = parties(recipients, from, config);
@@ -776,6 +827,268 @@ transport = "file"
             "referrald.1.2",
         ] {
             assert!(!is_our_message_id(other, &c), "{other}");
+        }
+    }
+
+    /// Referral 1: Bob introduced Fred and Sally (`intro-1@mail.example`, "Intro: Fred <>
+    /// Sally"); we sent Fred a follow-up (`FU_FRED`), Sally one (`FU_SALLY`) and Alice, the
+    /// owner, a nudge (`NUDGE`), as if she were a party too.
+    struct OneReferral;
+
+    const FU_FRED: &str = "referrald.a.1f2e3d4c5b6a@tracker.example.org";
+    const FU_SALLY: &str = "referrald.b.6a5b4c3d2e1f@tracker.example.org";
+    const NUDGE: &str = "referrald.c.0123456789ab@tracker.example.org";
+    const INTRO: &str = "intro-1@mail.example";
+    const FRED: &str = "fred@fredsbooks.example";
+    const SALLY: &str = "sally@leedesign.example";
+
+    impl Known for OneReferral {
+        fn seen(&self, _: &str) -> bool {
+            false
+        }
+        fn thread_of(&self, ids: &[String]) -> Option<ThreadHit> {
+            use crate::model::OutboundKind::{FollowUp, OwnerNudge};
+            ids.iter().find_map(|id| {
+                let outbound = match id.as_str() {
+                    INTRO => None,
+                    FU_FRED => Some((FollowUp, FRED.to_string())),
+                    FU_SALLY => Some((FollowUp, SALLY.to_string())),
+                    NUDGE => Some((OwnerNudge, "alice@brightside.example".to_string())),
+                    _ => return None,
+                };
+                Some(ThreadHit {
+                    referral: 1,
+                    outbound,
+                })
+            })
+        }
+        fn referral_by_subject(&self, subject: &str, email: &str) -> Option<ReferralId> {
+            (subject == normalize_subject("Intro: Fred <> Sally")
+                && self.role_in(1, email).is_some())
+            .then_some(1)
+        }
+        fn role_in(&self, referral: ReferralId, email: &str) -> Option<Role> {
+            match (referral, email) {
+                (1, "bob@brightside.example") => Some(Role::Introducer),
+                (1, FRED | SALLY | "alice@brightside.example") => Some(Role::Party),
+                _ => None,
+            }
+        }
+    }
+
+    /// The test configuration with `require-authentication` as given.
+    fn config_with_auth(required: bool) -> Config {
+        let text = format!(
+            "[tracking]\naddress = \"intros@tracker.example.org\"\n\
+             [owner]\nname = \"Alice Smith\"\n\
+             emails = [\"alice@brightside.example\", \"alice.smith@gmail.example\"]\n\
+             [intake]\naccept-from = [\"*@brightside.example\"]\n\
+             require-authentication = {required}\n\
+             trusted-authserv-ids = [\"mx.tracker.example.org\"]\n\
+             [outbound]\ntransport = \"file\"\n"
+        );
+        Config::parse(&text, "test.toml", PathBuf::from(".")).unwrap()
+    }
+
+    /// A reply to the tracking address; `headers` are added as written (threading,
+    /// Authentication-Results).
+    fn reply_from(from: &str, headers: &str, subject: &str, body: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nTo: intros@tracker.example.org\r\nSubject: {subject}\r\n\
+             Message-ID: <reply-{n}@mail.example>\r\n{headers}\r\n{body}\r\n",
+            n = from.len() + headers.len() + body.len(),
+        )
+        .into_bytes()
+    }
+
+    fn verdict(raw: &[u8], required: bool) -> Verdict {
+        let now = chrono::Utc::now();
+        classify(raw, &OneReferral, &config_with_auth(required), now).verdict
+    }
+
+    fn answers(id: &str) -> String {
+        format!("In-Reply-To: <{id}>\r\nReferences: <{INTRO}> <{id}>\r\n")
+    }
+
+    const TRUSTED_PASS: &str = "Authentication-Results: mx.tracker.example.org; dkim=pass header.d=fredsbooks.example; dmarc=pass header.from=fredsbooks.example\r\n";
+    const SUBJECT: &str = "Re: Intro: Fred <> Sally";
+    const GLOWING: &str = "5/5, we signed! Details at http://phish.example";
+
+    fn is_unverified(v: &Verdict) -> bool {
+        matches!(v, Verdict::Ignored(IgnoreReason::UnverifiedReply(_)))
+    }
+
+    // Harm guarded against: a forged "5/5, won" matched by subject alone recorded as feedback
+    // and quoted to the introducer.
+    #[test]
+    fn a_reply_matched_only_by_subject_needs_authentication() {
+        let forged = reply_from(FRED, "", SUBJECT, GLOWING);
+        let v = verdict(&forged, true);
+        assert!(is_unverified(&v), "{v:?}");
+        let why = v.reason().unwrap();
+        assert!(
+            why.contains(FRED) && why.contains("not authenticated"),
+            "{why}"
+        );
+        // Authenticated by our own server, the same reply is feedback.
+        let genuine = reply_from(FRED, TRUSTED_PASS, SUBJECT, GLOWING);
+        assert!(matches!(verdict(&genuine, true), Verdict::Feedback { .. }));
+        // Results written by a server we do not trust prove nothing.
+        let planted = TRUSTED_PASS.replace("mx.tracker.example.org", "mx.attacker.example");
+        let untrusted = reply_from(FRED, &planted, SUBJECT, GLOWING);
+        assert!(is_unverified(&verdict(&untrusted, true)));
+        // Trusted results for another domain than the From's prove nothing either.
+        let other = TRUSTED_PASS.replace("fredsbooks.example", "attacker.example");
+        assert!(is_unverified(&verdict(
+            &reply_from(FRED, &other, SUBJECT, GLOWING),
+            true
+        )));
+    }
+
+    #[test]
+    fn a_reply_naming_our_message_to_its_sender_needs_no_authentication() {
+        let reply = reply_from(FRED, &answers(FU_FRED), SUBJECT, GLOWING);
+        match verdict(&reply, true) {
+            Verdict::Feedback { from, reading, .. } => {
+                assert_eq!(from.email, FRED);
+                assert_eq!(reading.rating, Some(5));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Any case, and from a +detail variant: the participant as the referral knows them.
+        for sender in ["Fred@FredsBooks.Example", "fred+work@fredsbooks.example"] {
+            match verdict(
+                &reply_from(sender, &answers(FU_FRED), SUBJECT, GLOWING),
+                true,
+            ) {
+                Verdict::Feedback { from, .. } => assert_eq!(from.email, FRED, "{sender}"),
+                other => panic!("{sender}: {other:?}"),
+            }
+        }
+        // The owner answering our nudge from another of her addresses.
+        let owner = reply_from(
+            "alice.smith@gmail.example",
+            &answers(NUDGE),
+            SUBJECT,
+            "Called him today.",
+        );
+        assert!(matches!(
+            verdict(&owner, true),
+            Verdict::ThreadReply { .. } | Verdict::Feedback { .. }
+        ));
+    }
+
+    // Harm guarded against: anyone who saw one party's mail (the other party, a forwardee)
+    // answering in that party's name.
+    #[test]
+    fn a_reply_naming_our_message_to_someone_else_needs_authentication() {
+        let reply = reply_from(SALLY, &answers(FU_FRED), SUBJECT, GLOWING);
+        assert!(is_unverified(&verdict(&reply, true)));
+        // The introduction's Message-ID is known to everyone it was sent to: not proof.
+        let intro_only = format!("In-Reply-To: <{INTRO}>\r\nReferences: <{INTRO}>\r\n");
+        let reply = reply_from(FRED, &intro_only, SUBJECT, "Thanks Bob, will call.");
+        assert!(is_unverified(&verdict(&reply, true)));
+        let authenticated = format!("{intro_only}{TRUSTED_PASS}");
+        let reply = reply_from(FRED, &authenticated, SUBJECT, "Thanks Bob, will call.");
+        assert!(matches!(verdict(&reply, true), Verdict::ThreadReply { .. }));
+    }
+
+    #[test]
+    fn our_message_further_down_the_references_is_proof_too() {
+        // Answering the introduction thread while quoting our follow-up to him.
+        let headers = format!("In-Reply-To: <{INTRO}>\r\nReferences: <{FU_FRED}> <{INTRO}>\r\n");
+        let reply = reply_from(FRED, &headers, SUBJECT, "Thanks Bob, will call.");
+        assert!(matches!(verdict(&reply, true), Verdict::ThreadReply { .. }));
+    }
+
+    #[test]
+    fn without_required_authentication_from_lines_are_trusted_as_before() {
+        let forged = reply_from(FRED, "", SUBJECT, GLOWING);
+        assert!(matches!(verdict(&forged, false), Verdict::Feedback { .. }));
+        let reply = reply_from(SALLY, &answers(FU_FRED), SUBJECT, GLOWING);
+        assert!(matches!(verdict(&reply, false), Verdict::Feedback { .. }));
+    }
+
+    // Harm guarded against: a forged STOP in a participant's name opting out the participant
+    // (in every referral) — while a STOP must still never be ignored.
+    #[test]
+    fn an_unverified_stop_opts_out_only_the_address_that_sent_it() {
+        let stop =
+            |from: &str, headers: &str| verdict(&reply_from(from, headers, SUBJECT, "STOP"), true);
+        match stop("fred+news@fredsbooks.example", "") {
+            Verdict::OptOut { email, referral } => {
+                assert_eq!(email, "fred+news@fredsbooks.example");
+                assert_eq!(referral, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        match stop(FRED, "") {
+            Verdict::OptOut { email, referral } => {
+                assert_eq!((email.as_str(), referral), (FRED, None));
+            }
+            other => panic!("{other:?}"),
+        }
+        // On our thread, it speaks for the participant in the referral, as before.
+        match stop("fred+news@fredsbooks.example", &answers(FU_FRED)) {
+            Verdict::OptOut { email, referral } => {
+                assert_eq!((email.as_str(), referral), (FRED, Some(1)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A delivery-status report naming `returned` (our Message-ID or not) and reporting on
+    /// `reported` (Final-Recipient).
+    fn dsn(from: &str, returned: &str, reported: &str) -> Vec<u8> {
+        format!(
+            "Return-Path: <>\r\nFrom: {from}\r\nTo: intros@tracker.example.org\r\n\
+             Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-{n}@mx.example>\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n\
+             --b\r\nContent-Type: message/delivery-status\r\n\r\n\
+             Reporting-MTA: dns; mx.example\r\n\r\n\
+             Final-Recipient: rfc822; {reported}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+             --b\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+             From: Alice Smith <intros@tracker.example.org>\r\nTo: {reported}\r\n\
+             Message-ID: <{returned}>\r\nSubject: Re: Intro\r\n\r\n--b--\r\n",
+            n = returned.len() + reported.len()
+        )
+        .into_bytes()
+    }
+
+    // Harm guarded against: a stranger's forged delivery report marking a party bounced for
+    // good.
+    #[test]
+    fn a_delivery_report_counts_only_for_our_message_and_its_recipient() {
+        for required in [true, false] {
+            let genuine = dsn(
+                "MAILER-DAEMON@mx.fredsbooks.example",
+                FU_FRED,
+                "Fred@FredsBooks.example",
+            );
+            match verdict(&genuine, required) {
+                Verdict::Bounce(b) => {
+                    assert_eq!(b.recipients, [FRED]);
+                    assert_eq!(b.referral, Some(1));
+                    assert_eq!(b.status.as_deref(), Some("5.1.1"));
+                }
+                other => panic!("{other:?}"),
+            }
+            // A stranger naming a Message-ID of their own.
+            let forged = dsn("MAILER-DAEMON@evil.example", "made-up@evil.example", FRED);
+            let v = verdict(&forged, required);
+            assert!(
+                matches!(&v, Verdict::Ignored(IgnoreReason::UnverifiedBounce(why)) if why.contains("names no message we sent")),
+                "{v:?}"
+            );
+            // Our Message-ID, but reporting someone it did not go to.
+            let other = dsn("MAILER-DAEMON@mx.leedesign.example", FU_FRED, SALLY);
+            let v = verdict(&other, required);
+            assert!(
+                matches!(&v, Verdict::Ignored(IgnoreReason::UnverifiedBounce(why)) if why.contains("no failure for the address")),
+                "{v:?}"
+            );
         }
     }
 

@@ -52,6 +52,16 @@ pub trait Known {
     fn is_forgotten(&self, _email: &str) -> bool {
         false
     }
+
+    /// The first of these Message-IDs that names a message of ours sent to one of `addresses`
+    /// (lower-cased): proof that the sender received it, since our Message-IDs carry a random
+    /// part only its recipient knows.
+    fn sent_to(&self, message_ids: &[String], addresses: &[String]) -> Option<ThreadHit> {
+        message_ids.iter().find_map(|id| {
+            self.thread_of(std::slice::from_ref(id))
+                .filter(|hit| hit.went_to(addresses))
+        })
+    }
 }
 
 /// A message of ours (or the introduction) that an incoming message refers to.
@@ -62,6 +72,15 @@ pub struct ThreadHit {
     /// `None` when the hit is the introduction itself; else the kind of our outbound message
     /// and its recipient.
     pub outbound: Option<(OutboundKind, String)>,
+}
+
+impl ThreadHit {
+    /// Whether the hit is a message of ours sent to one of `addresses` (any case).
+    pub fn went_to(&self, addresses: &[String]) -> bool {
+        self.outbound
+            .as_ref()
+            .is_some_and(|(_, to)| addresses.iter().any(|a| a.eq_ignore_ascii_case(to)))
+    }
 }
 
 /// A classified message: the verdict and the few facts every verdict needs.
@@ -199,18 +218,26 @@ pub enum IgnoreReason {
     /// It would have been an introduction, but its introducer was erased with `forget`.
     #[error("the introducer was forgotten")]
     Forgotten,
+    /// With `require-authentication` on, a participant's reply that proved nothing: it is not
+    /// authenticated and names no message we sent to its sender, so its From may be forged.
+    #[error("unverified reply: {0}")]
+    UnverifiedReply(String),
+    /// A delivery report that names no message we sent to the recipient it reports on.
+    #[error("unverified delivery report: {0}")]
+    UnverifiedBounce(String),
 }
 
 /// A delivery-status report, read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bounce {
-    /// Final-Recipient addresses whose Action is `failed` (lower-cased).
+    /// The address the returned message of ours went to, which the report says failed
+    /// (lower-cased).
     pub recipients: Vec<String>,
     /// The Status code, e.g. `5.1.1`, with the diagnostic when given.
     pub status: Option<String>,
     /// The Message-ID of the returned message, when the report includes it.
     pub original_message_id: Option<String>,
-    /// The referral that message belongs to, when it is one of ours.
+    /// The referral that message of ours belongs to.
     pub referral: Option<ReferralId>,
 }
 

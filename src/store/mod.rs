@@ -31,6 +31,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_forgotten",
         include_str!("migrations/0003_forgotten.sql"),
     ),
+    (
+        "0004_refusals",
+        include_str!("migrations/0004_refusals.sql"),
+    ),
 ];
 
 /// The database, open for reading and writing.

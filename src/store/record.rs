@@ -19,8 +19,10 @@ use crate::model::{
     OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
     ReferralStatus, Role, join_names, strip_plus_detail,
 };
+use crate::outbox::DeliveryResult;
 use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step, span};
 use crate::source::RawMessage;
+use crate::transport::Recipient;
 
 use super::forget::address_hash;
 use super::limits::{
@@ -237,6 +239,25 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Records what became of one attempt to send: the one way the outbox and the daemon
+    /// write an outcome, so both treat every outcome alike.
+    pub fn record_delivery(
+        &mut self,
+        id: OutboundId,
+        result: &DeliveryResult,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        match result {
+            DeliveryResult::Sent => self.mark_sent(id, config, now),
+            DeliveryResult::Retry(e) => self.mark_retry(id, e, config, now),
+            DeliveryResult::Failed(e) => self.mark_failed(id, e, now),
+            DeliveryResult::Refused(recipient, e) => {
+                self.mark_refused(id, *recipient, e, config, now)
+            }
+        }
+    }
+
     /// The transport accepted the message.
     pub fn mark_sent(&mut self, id: OutboundId, config: &Config, now: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
@@ -246,6 +267,12 @@ impl Store {
             params![id, ts(now)],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
+        // Accepted: earlier refusals were not "in a row".
+        tx.prepare_cached(
+            "UPDATE contacts SET refusals = 0
+             WHERE id = (SELECT contact_id FROM outbound WHERE id = ?1) AND refusals > 0",
+        )?
+        .execute([id])?;
         event(
             &tx,
             Some(referral),
@@ -324,6 +351,54 @@ impl Store {
             &format!("{kind} to {to} failed: {error}"),
             None,
         )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The server refused the recipient for good. The message fails, and the refusal counts
+    /// against the address: a dead one ([`Recipient::Dead`], "no such user"), or a second
+    /// refusal in a row, marks the person bounced everywhere and cancels their pending mail,
+    /// exactly as a delivery report does.
+    pub fn mark_refused(
+        &mut self,
+        id: OutboundId,
+        recipient: Recipient,
+        error: &str,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (referral, kind, contact, to): (ReferralId, String, ContactId, String) = tx.query_row(
+            "UPDATE outbound SET state = 'failed', last_error = ?2 WHERE id = ?1
+             RETURNING referral_id, kind, contact_id,
+                 (SELECT email FROM contacts WHERE id = contact_id)",
+            params![id, error],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        event(
+            &tx,
+            Some(referral),
+            now,
+            "failed",
+            &format!("{kind} to {to} failed: {error}"),
+            None,
+        )?;
+        let refusals: i64 = tx.query_row(
+            "UPDATE contacts SET refusals = refusals + 1 WHERE id = ?1 RETURNING refusals",
+            [contact],
+            |r| r.get(0),
+        )?;
+        let status = match recipient {
+            Recipient::Dead => Some(format!("refused: {error}")),
+            Recipient::Refused if refusals >= 2 => Some(format!(
+                "undeliverable: refused {refusals} times in a row, last: {error}"
+            )),
+            Recipient::Refused => None,
+        };
+        if let Some(status) = status {
+            let tracking = &config.tracking.address;
+            bounce_contact(&tx, contact, &status, tracking, &rules(config), now, None)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -871,26 +946,38 @@ fn record_bounce(
     }
     for email in &bounce.recipients {
         let contact: Option<ContactId> = conn
-            .query_row(
-                "UPDATE contacts SET bounced_at = coalesce(bounced_at, ?2), bounce_status = ?3
-                 WHERE email = ?1 RETURNING id",
-                params![email, ts(now), status],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT id FROM contacts WHERE email = ?1")?
+            .query_row([email], |r| r.get(0))
             .optional()?;
         // Only people we know can bounce; anything else is someone else's mail.
         let Some(contact) = contact else { continue };
-        for r in set_state_everywhere(conn, contact, PartyState::Bounced)? {
-            event(
-                conn,
-                Some(r),
-                now,
-                "bounced",
-                &format!("mail to {email} bounced: {status}"),
-                cause,
-            )?;
-            replan(conn, r, tracking, rules, now)?;
-        }
+        bounce_contact(conn, contact, status, tracking, rules, now, cause)?;
+    }
+    Ok(())
+}
+
+/// Marks a contact's address bounced (keeping when it first bounced) in every referral they
+/// take part in, with an event in each, and replans those referrals so that their pending
+/// mail is cancelled.
+fn bounce_contact(
+    conn: &Connection,
+    contact: ContactId,
+    status: &str,
+    tracking: &str,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    cause: Option<&str>,
+) -> Result<()> {
+    let email: String = conn
+        .prepare_cached(
+            "UPDATE contacts SET bounced_at = coalesce(bounced_at, ?2), bounce_status = ?3
+             WHERE id = ?1 RETURNING email",
+        )?
+        .query_row(params![contact, ts(now), status], |r| r.get(0))?;
+    let detail = format!("mail to {email} bounced: {status}");
+    for r in set_state_everywhere(conn, contact, PartyState::Bounced)? {
+        event(conn, Some(r), now, "bounced", &detail, cause)?;
+        replan(conn, r, tracking, rules, now)?;
     }
     Ok(())
 }

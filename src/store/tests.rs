@@ -7,9 +7,12 @@ use crate::intake::{
     Bounce, Classified, IgnoreReason, Introduction, Known, Reading, ThreadHit, Verdict,
 };
 use crate::model::{
-    OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus, Role,
+    OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
+    ReferralStatus, Role,
 };
+use crate::outbox::DeliveryResult;
 use crate::source::RawMessage;
+use crate::transport::Recipient;
 use chrono::{TimeDelta, TimeZone};
 
 const CONFIG: &str = r#"
@@ -158,7 +161,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -172,10 +175,18 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         .query_row("SELECT count(*) FROM forgotten", [], |r| r.get(0))
         .unwrap();
     assert_eq!(forgotten, 0);
+    // 0004: contacts start with no refusals held against them.
+    let refusals: i64 = store
+        .conn
+        .query_row("SELECT refusals FROM contacts WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(refusals, 0);
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 3);
+    assert_eq!(read_only.schema_version().unwrap(), 4);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -295,6 +306,47 @@ fn intake_can_ask_what_the_store_knows() {
         Some(Role::Party)
     );
     assert_eq!(view.role_in(r, "eve@x.example"), None);
+}
+
+// Harm guarded against: a reply in Fred's name proving itself with a Message-ID that went
+// to someone else, or with the introduction's, which every participant knows.
+#[test]
+fn the_store_knows_whom_each_of_our_messages_went_to() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let ids: Vec<(OutboundKind, String, String)> = store
+        .referral(r)
+        .unwrap()
+        .unwrap()
+        .outbound
+        .into_iter()
+        .map(|o| (o.kind, o.to, o.message_id))
+        .collect();
+    let id_of = |kind, to: &str| {
+        ids.iter()
+            .find(|(k, t, _)| *k == kind && t == to)
+            .map(|(_, _, id)| id.clone())
+            .unwrap()
+    };
+    let to_fred = id_of(OutboundKind::FollowUp, "fred@fredsbooks.example");
+    let to_sally = id_of(OutboundKind::FollowUp, "sally@sallysdesign.example");
+    let fred = vec!["fred@fredsbooks.example".to_string()];
+    let view = store.view();
+    let thread = vec![
+        "intro-1@mail.example".to_string(),
+        to_sally.clone(),
+        to_fred,
+    ];
+    let hit = view.sent_to(&thread, &fred).unwrap();
+    assert_eq!(hit.referral, r);
+    assert!(hit.went_to(&["FRED@fredsbooks.example".to_string()]));
+    assert_eq!(
+        view.sent_to(&["intro-1@mail.example".to_string(), to_sally], &fred),
+        None
+    );
+    // A made-up id with a real row number but the wrong random part names nothing.
+    let guessed = "referrald.2.000000000000@tracker.example.org".to_string();
+    assert_eq!(view.sent_to(&[guessed], &fred), None);
 }
 
 #[test]
@@ -474,6 +526,177 @@ fn a_bounce_fails_the_message_and_stops_mail_to_the_address() {
         )
         .unwrap();
     assert_eq!(unknown, 0);
+}
+
+/// The state of `email` among the parties of `referral`.
+fn party_state(store: &Store, referral: ReferralId, email: &str) -> PartyState {
+    let detail = store.referral(referral).unwrap().unwrap();
+    let party = detail.referral.parties.iter().find(|p| p.email == email);
+    party
+        .map(|p| p.state)
+        .unwrap_or_else(|| panic!("{email} is no party"))
+}
+
+/// Claims what is due at `now` and returns the claimed message of `kind` to `to`.
+fn claim(store: &mut Store, now: DateTime<Utc>, kind: OutboundKind, to: &str) -> OutboundId {
+    let due = store.claim_due(&config(), now).unwrap();
+    due.iter()
+        .find(|d| d.draft.kind == kind && d.draft.to.email == to)
+        .map(|d| d.id)
+        .unwrap_or_else(|| panic!("no {kind} to {to} due"))
+}
+
+/// (bounced_at is set, bounce_status) of a contact.
+fn bounce_of(store: &Store, email: &str) -> (bool, Option<String>) {
+    store
+        .conn
+        .query_row(
+            "SELECT bounced_at IS NOT NULL, bounce_status FROM contacts WHERE email = ?1",
+            [email],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+// Harm guarded against: a "no such user" refusal failed one message, and the person's
+// feedback request and reminder were still attempted and refused again.
+#[test]
+fn an_smtp_refusal_saying_no_such_user_bounces_the_person_everywhere() {
+    let mut store = Store::open_in_memory().unwrap();
+    let config = config();
+    let a = introduce(&mut store, "intro-a@mail.example", t0());
+    let later = t0() + TimeDelta::days(1);
+    let b = introduce(&mut store, "intro-b@mail.example", later);
+    let fred = fred().email;
+    let sally = sally().email;
+    let t2 = t0() + TimeDelta::days(2);
+    let follow_up = claim(&mut store, t2, OutboundKind::FollowUp, &fred);
+    let refusal = DeliveryResult::Refused(
+        Recipient::Dead,
+        "127.0.0.1:25: permanent error (550): 5.1.1 <fred@fredsbooks.example>: no such user".into(),
+    );
+    store
+        .record_delivery(follow_up, &refusal, &config, t2)
+        .unwrap();
+
+    assert_eq!(
+        state(&store, a, OutboundKind::FollowUp, &fred),
+        OutboundState::Failed
+    );
+    // Bounced in every referral, with the server's words, as a delivery report would do.
+    for r in [a, b] {
+        assert_eq!(party_state(&store, r, &fred), PartyState::Bounced, "#{r}");
+        assert_eq!(party_state(&store, r, &sally), PartyState::Pending, "#{r}");
+        let detail = store.referral(r).unwrap().unwrap();
+        assert!(
+            detail
+                .events
+                .iter()
+                .any(|e| e.kind == "bounced" && e.detail.contains("5.1.1")),
+            "#{r}: {:?}",
+            detail.events
+        );
+        for o in &detail.outbound {
+            if o.to == fred && o.id != follow_up {
+                assert_eq!(o.state, OutboundState::Cancelled, "{} in #{r}", o.kind);
+            }
+            if o.to == sally && o.kind == OutboundKind::FeedbackRequest {
+                assert_eq!(o.state, OutboundState::Scheduled, "#{r}");
+            }
+        }
+    }
+    let (bounced, status) = bounce_of(&store, &fred);
+    assert!(bounced);
+    assert!(status.unwrap().contains("5.1.1"));
+    // A later introduction of Fred knows he bounced.
+    let c = introduce(&mut store, "intro-c@mail.example", t2);
+    assert_eq!(party_state(&store, c, &fred), PartyState::Bounced);
+}
+
+// Harm guarded against: an address refused for good over and over, every message tried.
+#[test]
+fn a_second_refusal_in_a_row_makes_the_address_undeliverable() {
+    let mut store = Store::open_in_memory().unwrap();
+    let config = config();
+    let a = introduce(&mut store, "intro-a@mail.example", t0());
+    let b = introduce(&mut store, "intro-b@mail.example", t0());
+    let fred = fred().email;
+    let full = DeliveryResult::Refused(Recipient::Refused, "552 5.2.2 mailbox full".into());
+    let t2 = t0() + TimeDelta::days(2);
+    let due = store.claim_due(&config, t2).unwrap();
+    let to_fred: Vec<OutboundId> = due
+        .iter()
+        .filter(|d| d.draft.to.email == fred)
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(to_fred.len(), 2, "a follow-up in each referral");
+
+    // The first refusal fails that message only.
+    store
+        .record_delivery(to_fred[0], &full, &config, t2)
+        .unwrap();
+    assert_eq!(party_state(&store, a, &fred), PartyState::Pending);
+    assert_eq!(party_state(&store, b, &fred), PartyState::Pending);
+    assert!(!bounce_of(&store, &fred).0);
+    // The second marks him undeliverable, saying so.
+    store
+        .record_delivery(to_fred[1], &full, &config, t2)
+        .unwrap();
+    for r in [a, b] {
+        assert_eq!(party_state(&store, r, &fred), PartyState::Bounced, "#{r}");
+        assert_eq!(
+            state(&store, r, OutboundKind::FeedbackRequest, &fred),
+            OutboundState::Cancelled
+        );
+    }
+    let (bounced, status) = bounce_of(&store, &fred);
+    assert!(bounced);
+    let status = status.unwrap();
+    assert!(
+        status.starts_with("undeliverable: refused 2 times"),
+        "{status}"
+    );
+    assert!(status.contains("5.2.2"), "{status}");
+}
+
+// Harm guarded against: refusals weeks apart, with mail accepted in between, adding up to
+// "undeliverable"; and failures that are not about the address (our sender, a broken draft)
+// being held against the person.
+#[test]
+fn only_refusals_in_a_row_that_are_about_the_address_count() {
+    let mut store = Store::open_in_memory().unwrap();
+    let config = config();
+    let fred = fred().email;
+    let refused = DeliveryResult::Refused(Recipient::Refused, "550 5.2.1 mailbox disabled".into());
+    let ours = DeliveryResult::Failed("550 5.7.1 relay access denied".into());
+    let referrals: Vec<ReferralId> = (0..4)
+        .map(|n| introduce(&mut store, &format!("intro-{n}@mail.example"), t0()))
+        .collect();
+    let t2 = t0() + TimeDelta::days(2);
+    let to_fred: Vec<OutboundId> = store
+        .claim_due(&config, t2)
+        .unwrap()
+        .iter()
+        .filter(|d| d.draft.to.email == fred)
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(to_fred.len(), 4);
+    store
+        .record_delivery(to_fred[0], &refused, &config, t2)
+        .unwrap();
+    store
+        .record_delivery(to_fred[1], &DeliveryResult::Sent, &config, t2)
+        .unwrap();
+    store
+        .record_delivery(to_fred[2], &refused, &config, t2)
+        .unwrap();
+    store
+        .record_delivery(to_fred[3], &ours, &config, t2)
+        .unwrap();
+    assert!(!bounce_of(&store, &fred).0);
+    for r in referrals {
+        assert_eq!(party_state(&store, r, &fred), PartyState::Pending, "#{r}");
+    }
 }
 
 #[test]
