@@ -1,8 +1,9 @@
 //! The hostile corpus (`tests/hostile/`, each file's harm in its `MANIFEST.toml`): every
 //! message is ingested through the real `referrald` binary into a deployment that already
-//! holds one genuine, authenticated referral with mail sent, and the clock is run on for six
-//! weeks. Whatever the message is, referrald must exit 0 and not panic, print no control or
-//! bidi characters, send exactly what the genuine referral alone sends on the same timeline,
+//! holds one genuine, authenticated referral with mail sent, and the clock is run on for three
+//! weeks, during which Sally genuinely answers her feedback request. Whatever the message is,
+//! referrald must exit 0 and not panic, print no control or bidi characters, send exactly what
+//! the genuine referral alone sends on the same timeline (the outcome report to Bob included),
 //! and leave that referral's status, people and feedback as they were.
 //!
 //! To stay fast, messages run in groups of [`GROUP`], each group in its own copy of the
@@ -63,6 +64,32 @@ Fred, Sally: you two should talk. Fred keeps books, Sally designs shops.\r
 Bob\r
 ";
 
+/// Sally's genuine answer to her feedback request, vouched for by Alice's server and threaded
+/// under the request (`FEEDBACK_REQUEST_TO_SALLY` becomes its real Message-ID).
+const GENUINE_ANSWER: &str = "Return-Path: <sally@leedesign.example>\r
+Delivered-To: intros@tracker.example.org\r
+Authentication-Results: mx.tracker.example.org;\r
+\tdkim=pass (2048-bit key) header.d=leedesign.example header.i=@leedesign.example;\r
+\tspf=pass smtp.mailfrom=sally@leedesign.example;\r
+\tdmarc=pass (p=QUARANTINE) header.from=leedesign.example\r
+Received: from mail.leedesign.example (mail.leedesign.example [198.51.100.21])\r
+\tby mx.tracker.example.org (Postfix) with ESMTPS id 4Qz3Kk5DNbz9tT\r
+\tfor <intros@tracker.example.org>; Wed, 18 Nov 2026 08:59:58 +0000\r
+From: Sally Lee <sally@leedesign.example>\r
+To: Alice Smith <intros@tracker.example.org>\r
+Subject: Re: Intro: Fred, meet Sally\r
+Date: Wed, 18 Nov 2026 08:59:50 +0000\r
+Message-ID: <answer-genuine@mail.leedesign.example>\r
+In-Reply-To: <FEEDBACK_REQUEST_TO_SALLY>\r
+References: <intro-genuine@mail.networkers.example> <FEEDBACK_REQUEST_TO_SALLY>\r
+MIME-Version: 1.0\r
+Content-Type: text/plain; charset=UTF-8\r
+\r
+4/5. We met twice and signed a small project, $2,500.\r
+\r
+Sally\r
+";
+
 /// Monday: the genuine introduction arrives and Bob is thanked.
 const INTRO_AT: &str = "2026-11-02T10:00:00Z";
 /// Thursday: Fred and Sally are followed up. The genuine store is copied from here.
@@ -71,12 +98,14 @@ const FOLLOW_UPS_AT: &str = "2026-11-05T10:00:00Z";
 const HOSTILE_AT: &str = "2026-11-05T11:00:00Z";
 
 /// What happens after the hostile message: ticks through the plan (the same day, the feedback
-/// requests, the reminders, long after), and the folder read again before the requests (a new
-/// UIDVALIDITY), which must record nothing twice.
+/// requests, the outcome report, the reminder), the folder read again before the requests (a
+/// new UIDVALIDITY), which must record nothing twice, and Sally's genuine answer.
 const TIMELINE: &[Step] = &[
     Step::Tick("2026-11-05T11:30:00Z"),
     Step::Reingest("2026-11-17T09:30:00Z"),
     Step::Tick("2026-11-17T10:00:00Z"),
+    Step::Answer("2026-11-18T09:00:00Z"),
+    Step::Tick("2026-11-18T10:00:00Z"),
     Step::Tick("2026-11-24T10:00:00Z"),
 ];
 
@@ -85,8 +114,12 @@ const GROUP: usize = 8;
 
 #[derive(Clone, Copy)]
 enum Step {
+    /// `tick` at this instant.
     Tick(&'static str),
+    /// The hostile messages ingested again.
     Reingest(&'static str),
+    /// Sally's genuine answer arrives.
+    Answer(&'static str),
 }
 
 /// The classes of harm the corpus is sorted into (the manifest's `class`).
@@ -124,6 +157,8 @@ struct Observed {
     referrals: usize,
     /// The genuine referral's status, its people with their states, and its feedback.
     genuine: Value,
+    /// The same just before Sally's answer (which would cover a forged "we spoke").
+    before_answer: Value,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -236,31 +271,32 @@ fn observe(d: &Deployment) -> Observed {
             o
         })
         .collect();
-    let outbox = Value::Array(outbox);
-    let genuine = all
-        .iter()
-        .find(|r| r["id"] == 1)
-        .map(|r| {
-            let people: Vec<Value> = r["parties"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| serde_json::json!([p["email"], p["name"], p["state"]]))
-                .collect();
-            serde_json::json!({
-                "status": r["status"],
-                "introducer": r["introducer"],
-                "parties": people,
-                "feedback": r["feedback"],
-            })
-        })
-        .unwrap_or(Value::Null);
     Observed {
         emails,
-        outbox,
+        outbox: Value::Array(outbox),
         referrals: all.len(),
-        genuine,
+        genuine: genuine(&export),
+        before_answer: Value::Null,
     }
+}
+
+/// The genuine referral in an `export`: its status, people with their states, and feedback.
+fn genuine(export: &Value) -> Value {
+    let Some(r) = export.as_array().unwrap().iter().find(|r| r["id"] == 1) else {
+        return Value::Null;
+    };
+    let people: Vec<Value> = r["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::json!([p["email"], p["name"], p["state"]]))
+        .collect();
+    serde_json::json!({
+        "status": r["status"],
+        "introducer": r["introducer"],
+        "parties": people,
+        "feedback": r["feedback"],
+    })
 }
 
 /// A placeholder of the corpus and the real Message-ID it stands for.
@@ -278,10 +314,10 @@ fn copy_of(template: &Deployment) -> Deployment {
     d
 }
 
-/// The genuine referral with its thank-you and follow-ups sent; and the placeholders of the
-/// corpus (`referrald.N.000000000000@tracker.example.org`) paired with the Message-IDs
-/// referrald gave its outbound messages.
-fn genuine_deployment() -> (Deployment, Vec<Substitution>) {
+/// The genuine referral with its thank-you and follow-ups sent; the placeholders of the corpus
+/// (`referrald.N.000000000000@tracker.example.org`) paired with the Message-IDs referrald gave
+/// its outbound messages; and Sally's genuine answer, threaded under her feedback request.
+fn genuine_deployment() -> (Deployment, Vec<Substitution>, String) {
     let d = Deployment::new(CONFIG);
     let intro = d.write("genuine-intro.eml", GENUINE_INTRO);
     let out = d.ok(&["--now", INTRO_AT, "ingest", intro.to_str().unwrap()]);
@@ -297,6 +333,14 @@ fn genuine_deployment() -> (Deployment, Vec<Substitution>) {
         .map(|o| (o["kind"].to_string(), o["to"].to_string()))
         .collect();
     assert_eq!(sent.len(), 3, "thank-you and two follow-ups: {sent:?}");
+    let request = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "feedback_request" && o["to"] == "sally@leedesign.example")
+        .and_then(|o| o["message_id"].as_str())
+        .unwrap();
+    let answer = GENUINE_ANSWER.replace("FEEDBACK_REQUEST_TO_SALLY", request);
     let ids = outbox
         .as_array()
         .unwrap()
@@ -307,7 +351,7 @@ fn genuine_deployment() -> (Deployment, Vec<Substitution>) {
             (placeholder.into_bytes(), real.into_bytes())
         })
         .collect();
-    (d, ids)
+    (d, ids, answer)
 }
 
 fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
@@ -331,8 +375,10 @@ fn run_case(
     template: &Deployment,
     hostile: &[&[u8]],
     ids: &[Substitution],
+    answer: &str,
 ) -> (Observed, Vec<String>) {
     let d = copy_of(template);
+    let answer = d.write("genuine-answer.eml", answer);
     let mut problems = Vec::new();
     let paths: Vec<String> = hostile
         .iter()
@@ -353,13 +399,26 @@ fn run_case(
         }
     };
     ingest(HOSTILE_AT, &mut problems);
+    let mut before_answer = Value::Null;
     for s in TIMELINE {
         match s {
             Step::Tick(at) => step(&d, &["--now", at, "tick"], &mut problems),
             Step::Reingest(at) => ingest(at, &mut problems),
+            Step::Answer(at) => {
+                before_answer = genuine(&d.json(&["export"]));
+                step(
+                    &d,
+                    &["--now", at, "ingest", answer.to_str().unwrap()],
+                    &mut problems,
+                )
+            }
         }
     }
-    (observe(&d), problems)
+    let observed = Observed {
+        before_answer,
+        ..observe(&d)
+    };
+    (observed, problems)
 }
 
 /// Each in `want` that `got` lacks, counting repeats.
@@ -400,6 +459,13 @@ fn differences(got: &Observed, want: &Observed) -> Vec<String> {
             got.referrals, want.referrals
         ));
     }
+    if got.before_answer != want.before_answer {
+        diff.push(format!(
+            "before Sally's answer, the genuine referral was {} (should be {})",
+            compact(&got.before_answer),
+            compact(&want.before_answer)
+        ));
+    }
     if got.genuine != want.genuine {
         diff.push(format!(
             "the genuine referral changed: {} (was {})",
@@ -429,20 +495,33 @@ fn compact(v: &Value) -> String {
 fn no_hostile_message_causes_mail_or_changes_the_genuine_referral() {
     let started = Instant::now();
     let entries = manifest();
-    let (template, ids) = genuine_deployment();
-    let (baseline, problems) = run_case(&template, &[], &ids);
+    let (template, ids, answer) = genuine_deployment();
+    let (baseline, problems) = run_case(&template, &[], &ids, &answer);
     assert!(problems.is_empty(), "the baseline itself: {problems:?}");
-    assert!(
-        baseline.emails.len() == 7 && baseline.genuine["status"] == "open",
+    // Thanks, two follow-ups, two requests, the outcome report of Sally's answer, and the
+    // reminder to Fred.
+    let kinds: Vec<&str> = baseline.emails.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "feedback_reminder",
+            "feedback_request",
+            "feedback_request",
+            "follow_up",
+            "follow_up",
+            "outcome_report",
+            "thank_you"
+        ],
         "the baseline should run the whole plan: {baseline:?}"
     );
+    assert_eq!(baseline.genuine["status"], "succeeded", "{baseline:?}");
     let corpus: Vec<Vec<u8>> = entries
         .iter()
         .map(|e| std::fs::read(corpus_dir().join(&e.file)).unwrap())
         .collect();
     let harm = |members: &[usize]| {
         let raws: Vec<&[u8]> = members.iter().map(|i| corpus[*i].as_slice()).collect();
-        let (got, mut problems) = run_case(&template, &raws, &ids);
+        let (got, mut problems) = run_case(&template, &raws, &ids, &answer);
         problems.extend(differences(&got, &baseline));
         problems
     };
