@@ -660,3 +660,37 @@ proptest! {
         check_reading(&text)?;
     }
 }
+
+/// Found by `classify_survives_mutated_messages`: a boundary line right inside a
+/// message/rfc822 part trips a debug assertion of mail-parser (compiled out in release, and
+/// for tests by the profile in Cargo.toml).
+#[test]
+fn a_boundary_inside_an_attached_message_is_read() {
+    let raw = b"From: Mail Delivery Subsystem <postmaster@steuer.example>\n\
+To: intros@tracker.example.org\n\
+Subject: Unzustellbar\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/mixed; boundary=\"b\"\n\
+\n\
+--b\n\
+Content-Type: text/plain\n\
+\n\
+not delivered\n\
+--b\n\
+Content-Type: message/rfc822\n\
+\n\
+F\n\
+--b\n\
+Content-Type: message/rfc822\n\
+\n\
+From: x@y.example\n\
+\n\
+hi\n\
+--b--\n";
+    let c = classify(raw, &World, config(), now());
+    assert!(
+        !matches!(&c.verdict, Verdict::Ignored(IgnoreReason::Unparseable(why)) if why.contains("internal")),
+        "{:?}",
+        c.verdict
+    );
+}
