@@ -16,7 +16,7 @@ use proptest::test_runner::Config as ProptestConfig;
 
 use super::{IgnoreReason, Known, ThreadHit, Verdict, auth, classify, reply};
 use crate::config::Config;
-use crate::model::{OutboundKind, ReferralId, Role};
+use crate::model::{OutboundKind, ReferralId, Role, strip_plus_detail};
 
 /// A property's run: `default` cases unless `PROPTEST_CASES` says otherwise. No regression
 /// files are written: a failure found here becomes an ordinary test beside the code it breaks.
@@ -306,7 +306,8 @@ fn check_verdict(raw: &[u8]) -> Result<(), TestCaseError> {
                 "an introduction without any Authentication-Results of our server"
             );
             // A forward's introducer is whoever wrote the original; only the forwarder is checked.
-            let introducer = intro.introducer.email.as_str();
+            // A `+detail` variant is its owner's mailbox, allowed with it.
+            let introducer = strip_plus_detail(&intro.introducer.email);
             prop_assert!(
                 intro.forwarded
                     || introducer == "bob@networkers.example"
