@@ -17,6 +17,8 @@ mod automatic;
 mod bounce;
 mod classify;
 mod forward;
+#[cfg(test)]
+mod fuzz;
 mod message;
 
 pub use crate::subject::normalize_subject;
