@@ -14,6 +14,9 @@
 //! their own), but each method is taken from the topmost field of the block that reports it:
 //! a field the sender planted with our authserv-id, right below ours, cannot add a `dmarc`
 //! or `dkim` result to the ones our server wrote.
+//! The caller passes only the fields above the `Received` line our server added
+//! ([`Mail::receiving_authentication_results`](super::message::Mail)): one planted under it
+//! is never read at all.
 //!
 //! What passes: `dmarc=pass` for exactly the From domain, or `dkim=pass` for a signing domain
 //! aligned with it, unless our server says DMARC failed for the From domain. Results about

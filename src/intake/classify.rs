@@ -354,7 +354,7 @@ impl Intake<'_, '_> {
     /// The authenticity check of `require-authentication` for the sender's domain.
     fn authenticated(&self, from: &Person) -> Result<(), String> {
         let domain = from.email.rsplit_once('@').map_or("", |(_, d)| d);
-        let results = self.mail.texts(Field::AuthenticationResults);
+        let results = self.mail.receiving_authentication_results();
         auth::check(results, domain, &self.config.intake.trusted_authserv_ids)
     }
 

@@ -169,6 +169,23 @@ impl<'m> Mail<'m> {
         self.fields(field).filter_map(|h| value_text(&h.value))
     }
 
+    /// The `Authentication-Results` fields our receiving server can have written, topmost
+    /// first: those above the first `Received` field that follows one of them. A server
+    /// stamps its results above the `Received` line it adds (hops inside a provider may add
+    /// more `Received` lines on top, which is why the search starts at the first field); a
+    /// field below that line came with the message, perhaps written by its sender.
+    pub(crate) fn receiving_authentication_results(&self) -> Vec<&'m str> {
+        let mut block = Vec::new();
+        for (field, header) in &self.index {
+            match field {
+                Field::AuthenticationResults => block.extend(value_text(&header.value)),
+                Field::Received if !block.is_empty() => break,
+                _ => {}
+            }
+        }
+        block
+    }
+
     /// The text of the first header field of this kind.
     pub(crate) fn text(&self, field: Field) -> Option<&'m str> {
         self.texts(field).next()
@@ -565,6 +582,28 @@ mod tests {
         assert!(!is_trace_field(b"Received-By-Hand: yes"));
         assert!(is_trace_field(b"arc-message-signature: i=1"));
         assert!(!is_trace_field(b"ARC-: x"));
+    }
+
+    /// Harm guarded against: a sender plants `dmarc=pass` under our server's authserv-id
+    /// below the `Received` line our server added, to be read with our server's own fields.
+    #[test]
+    fn authentication_results_below_the_receiving_servers_received_line_are_not_ours() {
+        let raw = b"Received: by 2002:a05:6a10 with SMTP id x; Thu, 5 Nov 2026 10:52:18 +0000\r\n\
+Authentication-Results: mx.t.example; spf=pass smtp.mailfrom=evil.example\r\n\
+Authentication-Results: mx.t.example; dkim=none\r\n\
+Received: from mail.evil.example by mx.t.example; Thu, 5 Nov 2026 10:52:17 +0000\r\n\
+Authentication-Results: mx.t.example; dmarc=pass header.from=victim.example\r\n\
+Received: from [10.0.0.7] by mail.evil.example; Thu, 5 Nov 2026 10:52:01 +0000\r\n\
+From: bob@victim.example\r\nSubject: Intro\r\n\r\nHi\r\n";
+        let msg = MessageParser::default().parse(&raw[..]).unwrap();
+        let mail = Mail::new(&msg);
+        let block = mail.receiving_authentication_results();
+        assert_eq!(block.len(), 2, "{block:?}");
+        assert!(block.iter().all(|f| !f.contains("dmarc=pass")), "{block:?}");
+        // With no Received line at all, every field is read (the reader decides which count).
+        let bare = b"Authentication-Results: a; dkim=none\nAuthentication-Results: b; spf=none\nFrom: x@y.example\n\nHi\n";
+        let msg = MessageParser::default().parse(&bare[..]).unwrap();
+        assert_eq!(Mail::new(&msg).receiving_authentication_results().len(), 2);
     }
 
     #[test]
