@@ -190,8 +190,9 @@ impl Intake<'_, '_> {
             return Some("it refers to a message referrald sent");
         }
         let footer = squash(FOOTER_STOP, false);
+        // Squashing is the costly part: only a body that says "stop" somewhere can quote us.
         let quotes = |text: Option<&str>, html: bool| {
-            text.is_some_and(|t| squash(t, html).contains(&footer))
+            text.is_some_and(|t| mentions_stop(t) && squash(t, html).contains(&footer))
         };
         if quotes(self.mail.plain_body(), false) || quotes(self.mail.html_body(), true) {
             return Some("it quotes referrald's footer");
@@ -583,6 +584,14 @@ fn is_our_message_id(id: &str, config: &Config) -> bool {
             .is_some_and(|(row, random)| hex(row) && hex(random))
 }
 
+/// Whether `text` holds the word "stop" in any case: what our footer always says, so a
+/// text without it cannot quote the footer.
+fn mentions_stop(text: &str) -> bool {
+    text.as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"stop"))
+}
+
 /// `text` reduced to its letters and digits, lower-cased, for finding a sentence however
 /// it was quoted (`> `, `>> `), wrapped, spaced or punctuated (a typographic apostrophe).
 /// For HTML, tags (`<br>`, `<blockquote>`) and character references (`&nbsp;`, `&#39;`)
@@ -611,7 +620,9 @@ fn squash(text: &str, html: bool) -> String {
             rest = &rest[end + 1..];
             continue;
         }
-        if c.is_alphanumeric() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
         }
         rest = &rest[c.len_utf8()..];
