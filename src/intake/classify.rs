@@ -584,12 +584,10 @@ fn is_our_message_id(id: &str, config: &Config) -> bool {
             .is_some_and(|(row, random)| hex(row) && hex(random))
 }
 
-/// Whether `text` holds the word "stop" in any case: what our footer always says, so a
-/// text without it cannot quote the footer.
+/// Whether `text` holds "STOP", as our footer writes it: a text without it cannot quote the
+/// footer (quoting and wrapping change no letter's case).
 fn mentions_stop(text: &str) -> bool {
-    text.as_bytes()
-        .windows(4)
-        .any(|w| w.eq_ignore_ascii_case(b"stop"))
+    memchr::memmem::find(text.as_bytes(), b"STOP").is_some()
 }
 
 /// `text` reduced to its letters and digits, lower-cased, for finding a sentence however

@@ -12,11 +12,16 @@ use super::record::outbound_by_message_id;
 /// A read-only view of the store for classification.
 pub struct StoreView<'a> {
     conn: &'a Connection,
+    /// Asks once per view whether anyone was forgotten (a view serves one message).
+    scrub: Scrub<'a>,
 }
 
 impl<'a> StoreView<'a> {
     pub(crate) fn new(conn: &'a Connection) -> StoreView<'a> {
-        StoreView { conn }
+        StoreView {
+            conn,
+            scrub: Scrub::new(conn),
+        }
     }
 
     fn try_seen(&self, message_id: &str) -> rusqlite::Result<bool> {
@@ -131,11 +136,9 @@ impl Known for StoreView<'_> {
     // Failing safe here means assuming the worst: a person who may have been forgotten is
     // left out rather than written down again.
     fn is_forgotten(&self, email: &str) -> bool {
-        Scrub::new(self.conn)
-            .is_forgotten(email)
-            .unwrap_or_else(|e| {
-                tracing::error!("cannot look up forgotten addresses: {e}");
-                true
-            })
+        self.scrub.is_forgotten(email).unwrap_or_else(|e| {
+            tracing::error!("cannot look up forgotten addresses: {e}");
+            true
+        })
     }
 }

@@ -7,6 +7,7 @@
 //! any address whose hash is in `forgotten` by "(forgotten)" before text is written.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use rusqlite::Connection;
 
@@ -40,13 +41,21 @@ pub(crate) fn cap(text: &str, max: usize) -> Cow<'_, str> {
 }
 
 /// Replaces forgotten addresses in what is about to be stored.
+///
+/// Whether anyone was forgotten at all is asked once per `Scrub` and remembered: keep a
+/// `Scrub` no longer than the transaction (or the one message) it serves, since a `forget`
+/// elsewhere may change the answer between transactions.
 pub(crate) struct Scrub<'c> {
     conn: &'c Connection,
+    anyone: Cell<Option<bool>>,
 }
 
 impl<'c> Scrub<'c> {
     pub(crate) fn new(conn: &'c Connection) -> Scrub<'c> {
-        Scrub { conn }
+        Scrub {
+            conn,
+            anyone: Cell::new(None),
+        }
     }
 
     /// `text` with every forgotten address in it replaced by "(forgotten)".
@@ -102,10 +111,17 @@ impl<'c> Scrub<'c> {
         })
     }
 
-    fn anyone_forgotten(&self) -> rusqlite::Result<bool> {
-        self.conn
+    /// Whether anyone at all was forgotten: when not, nothing needs scrubbing or hashing.
+    pub(crate) fn anyone_forgotten(&self) -> rusqlite::Result<bool> {
+        if let Some(anyone) = self.anyone.get() {
+            return Ok(anyone);
+        }
+        let anyone = self
+            .conn
             .prepare_cached("SELECT 1 FROM forgotten LIMIT 1")?
-            .exists([])
+            .exists([])?;
+        self.anyone.set(Some(anyone));
+        Ok(anyone)
     }
 
     /// Whether an address, or the address without its `+detail`, was forgotten.
@@ -163,6 +179,9 @@ mod tests {
             [address_hash("fred@x.example")],
         )
         .unwrap();
+        // A scrub remembers that nobody was forgotten: one made after the forget sees it.
+        assert!(matches!(scrub.text(text).unwrap(), Cow::Borrowed(_)));
+        let scrub = Scrub::new(&conn);
         assert_eq!(
             scrub.text(text).unwrap(),
             "sender (forgotten) is not allowed"
