@@ -7,6 +7,9 @@
 //! Rates are per second of CPU time this process used (user + system), which is what "on one
 //! core" means and is far less disturbed by other work on a shared machine than wall time.
 //!
+//! The introductions carry the `Authentication-Results` a receiving server adds, and the
+//! configuration checks them, as it does by default.
+//!
 //! Run: `cargo bench --bench intake` (N=20000 by default; set INTAKE_BENCH_N to change it).
 
 use std::time::Duration;
@@ -24,7 +27,7 @@ name = "Alice Smith"
 emails = ["alice@brightside.example"]
 [intake]
 accept-from = ["*@networkers.example"]
-require-authentication = false
+trusted-authserv-ids = ["mx.tracker.example.org"]
 [outbound]
 transport = "file"
 "#;
@@ -59,6 +62,10 @@ fn introduction(i: usize) -> RawMessage {
     let text = format!(
         "Return-Path: <bob{k}@networkers.example>\r\n\
          Delivered-To: intros@tracker.example.org\r\n\
+         Authentication-Results: mx.tracker.example.org;\r\n\
+         \tdkim=pass (2048-bit key) header.d=networkers.example header.i=@networkers.example header.b=\"dGhpcy\";\r\n\
+         \tspf=pass (mx.tracker.example.org: domain of bob{k}@networkers.example designates 209.85.220.41 as permitted sender) smtp.mailfrom=bob{k}@networkers.example;\r\n\
+         \tdmarc=pass (p=QUARANTINE sp=QUARANTINE dis=NONE) header.from=networkers.example\r\n\
          Received: from mail-sor-f41.google.com (mail-sor-f41.google.com [209.85.220.41])\r\n\
          \tby mx.tracker.example.org with ESMTPS id abc{i}\r\n\
          \tfor <intros@tracker.example.org>; Mon, 02 Nov 2026 09:12:45 +0000\r\n\

@@ -305,7 +305,8 @@ fn resinfo(c: &mut Cursor<'_>) -> Option<MethodResult> {
         if c.eat(b'.') {
             c.skip_cfws();
             let property = c.keyword()?;
-            name = format!("{name}.{property}");
+            name.push('.');
+            name.push_str(&property);
             c.skip_cfws();
         }
         if !c.eat(b'=') {
@@ -368,7 +369,8 @@ impl Cursor<'_> {
             self.i += 1;
         }
         let word = self.s.get(start..self.i)?;
-        (!word.is_empty()).then(|| String::from_utf8_lossy(word).to_ascii_lowercase())
+        // Only ASCII bytes were taken, so the lower-cased copy is always UTF-8.
+        (!word.is_empty()).then(|| String::from_utf8(word.to_ascii_lowercase()).unwrap_or_default())
     }
 
     /// A value: a token, a quoted string, or both run together (`"a;b"@example.org`), up to
@@ -376,7 +378,7 @@ impl Cursor<'_> {
     /// resolved. An unclosed quote runs to the end and makes the value `None`: it is not
     /// one.
     fn value(&mut self) -> Option<String> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(32);
         while let Some(b) = self.peek() {
             match b {
                 b' ' | b'\t' | b'\r' | b'\n' | b'(' | b';' => break,
@@ -411,7 +413,10 @@ impl Cursor<'_> {
                 }
             }
         }
-        Some(String::from_utf8_lossy(&out).into_owned())
+        Some(
+            String::from_utf8(out)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        )
     }
 
     /// Moves to the next `;` that is outside quoted strings and comments, or to the end.
