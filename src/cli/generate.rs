@@ -17,7 +17,7 @@ use super::{Cli, VERSION};
 
 /// Writes referrald's documentation files.
 #[derive(Debug, Parser)]
-#[command(name = "referrald generate", version = VERSION)]
+#[command(name = "referrald generate", bin_name = "referrald generate", version = VERSION)]
 enum Generate {
     /// The man pages: referrald.1 (every command) and referrald-COMMAND.1 for each command
     Man {
@@ -26,6 +26,7 @@ enum Generate {
     },
     /// The completion script for SHELL: referrald.bash, _referrald (zsh), referrald.fish
     Completions {
+        /// The shell: bash, zsh and fish are the ones the package ships
         shell: Shell,
         /// The directory to write it into (created if missing)
         dir: PathBuf,
