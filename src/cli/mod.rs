@@ -2,6 +2,7 @@
 //! configuration. Errors are one sentence with their context, never a backtrace.
 
 mod doctor;
+mod generate;
 mod print;
 
 use std::io::Write;
@@ -24,9 +25,18 @@ use crate::{export, outbox, transport};
 /// small enough that memory stays flat.
 const INGEST_BATCH: usize = 512;
 
+/// What `--version` prints after the name: the version and the commit it was built from
+/// (set by build.rs), e.g. "0.1.0 (abc1234 2026-12-04)", or "0.1.0 (unknown commit)".
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("REFERRALD_COMMIT"),
+    ")"
+);
+
 /// referrald: tracks email introductions and follows them up.
 #[derive(Debug, Parser)]
-#[command(name = "referrald", version, about, long_about = None)]
+#[command(name = "referrald", version = VERSION, about, long_about = None)]
 struct Cli {
     /// The configuration file [default: ./referrald.toml, then /etc/referrald/referrald.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -152,6 +162,14 @@ fn parse_status(text: &str) -> Result<ReferralStatus, String> {
 
 /// Runs the command line and returns the process's exit status.
 pub fn main() -> ExitCode {
+    // For packagers only, so parsed apart: `generate` stays out of --help and of the man
+    // pages and completions it writes.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|word| word == "generate")
+    {
+        return generate::main(std::env::args_os().skip(1));
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
