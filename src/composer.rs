@@ -321,6 +321,9 @@ impl Composer {
             // Exchange and Outlook: no out-of-office or auto replies.
             ("X-Auto-Response-Suppress", "OOF, AutoReply"),
             ("List-Unsubscribe", unsubscribe.as_str()),
+            // Robots (procmail, helpdesks) that honour it never answer mail carrying their
+            // own address here; our intake ignores it on anything that would be an intro.
+            ("X-Loop", self.tracking_address.as_str()),
             // How intake knows its own mail when it comes back.
             ("X-Referrald-Kind", draft.kind.as_str()),
         ] {

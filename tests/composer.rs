@@ -294,6 +294,10 @@ fn every_kind_carries_the_headers_of_spec_section_2() {
             Some("<mailto:intros@tracker.example.org?subject=unsubscribe>")
         );
         assert_eq!(
+            raw_header("X-Loop").as_deref(),
+            Some("intros@tracker.example.org")
+        );
+        assert_eq!(
             raw_header("X-Referrald-Kind").as_deref(),
             Some(kind.as_str())
         );
