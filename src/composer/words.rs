@@ -106,8 +106,19 @@ fn group_thousands(n: u64) -> String {
 const MAX_COMMENT_CHARS: usize = 600;
 
 /// A comment trimmed, with runs of blank lines collapsed and overlong text cut at a word.
+/// Control and invisible formatting characters ([`is_unsafe_char`]) are dropped (a tab is a
+/// space): a person's words are quoted in mail to someone else, who must see what they say.
 pub fn comment(text: &str) -> String {
-    let tidy = tidy(text.trim());
+    let visible: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\n' => Some('\n'),
+            '\t' => Some(' '),
+            c if is_unsafe_char(c) => None,
+            c => Some(c),
+        })
+        .collect();
+    let tidy = tidy(visible.trim());
     if tidy.chars().count() <= MAX_COMMENT_CHARS {
         return tidy;
     }
@@ -143,6 +154,17 @@ pub fn tidy(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Harm guarded against: a reply's escape sequences or a right-to-left override quoted
+    /// into an outcome report, where they would hide or reorder what the person wrote.
+    #[test]
+    fn comments_lose_control_and_bidi_characters_but_keep_their_lines() {
+        assert_eq!(
+            comment("We met\u{1b}[2J!\r\n\u{202e}gnos\tgood\u{200b} people\u{7}"),
+            "We met[2J!\ngnos good people"
+        );
+        assert_eq!(comment("Zoë 🌻 said: שלום"), "Zoë 🌻 said: שלום");
+    }
 
     #[test]
     fn dates_read_naturally() {
