@@ -295,14 +295,19 @@ impl Intake<'_, '_> {
             email,
             name: from.name.clone(),
         };
+        // Which of our messages it answers decides whether a rating was asked for.
+        let answered = hit
+            .as_ref()
+            .and_then(|h| h.outbound.as_ref())
+            .map(|(kind, _)| *kind);
         Some(match (answers_us, role) {
             (Some(true), Role::Party) => Verdict::Feedback {
                 referral,
                 from,
-                reading: reply::read(&words),
+                reading: reply::read(&words, answered),
             },
             (None, Role::Party) => {
-                let reading = reply::read(&words);
+                let reading = reply::read(&words, answered);
                 if reading.rating.is_some() || reading.outcome.is_some() {
                     Verdict::Feedback {
                         referral,

@@ -164,7 +164,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use crate::model::Outcome;
+use crate::model::{OutboundKind, Outcome};
 
 use super::Reading;
 
@@ -185,15 +185,21 @@ pub fn own_words(plain: Option<&str>, html: Option<&str>) -> String {
 }
 
 /// Reads a rating, an outcome, a closed-business value and the comment from a reply's own
-/// words.
-pub fn read(own_words: &str) -> Reading {
+/// words. `answers` is the kind of our message the reply answers (`None` when it answers none
+/// of ours, or matched only by subject): only a feedback request or its reminder asks for a
+/// rating, so only there is a bare digit or praise read as one.
+pub fn read(own_words: &str, answers: Option<OutboundKind>) -> Reading {
+    let asked = matches!(
+        answers,
+        Some(OutboundKind::FeedbackRequest | OutboundKind::FeedbackReminder)
+    );
     let normalized = normalize_spaces(own_words);
     let lines: Vec<&str> = normalized.lines().collect();
     let comment = tidy(&lines);
     let tokens = text::tokenize(&comment);
     let words = text::Words::new(&tokens);
-    let rating = rating::read(&tokens, &words);
-    let (outcome, won_at) = outcome::read(&tokens, &words);
+    let rating = rating::read(&tokens, &words, asked);
+    let (outcome, won_at) = outcome::read(&comment, &tokens, &words);
     // An amount in a lost or never-met reply is a price quoted, not business done.
     let closed = !matches!(outcome, Some(Outcome::Lost | Outcome::NotMet));
     let money = money::read(&tokens, &won_at).filter(|_| closed);
