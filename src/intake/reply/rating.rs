@@ -7,14 +7,10 @@ use std::sync::LazyLock;
 use super::text::{Hit, Kind, PhraseSet, Token, Words, negated, question_sentences};
 
 /// The rating a reply gives, if it clearly gives one. Where no rating was `asked` for, only a
-/// rating written as one counts ("4/5", "★★★★", "Rating: 4", "a solid 4"): not a bare digit
-/// ("5 — we signed"), and never praise ("it went great").
+/// rating written as one counts ("4/5", "★★★★", "Rating: 4", "5 — we signed"), never praise
+/// ("it went great").
 pub(super) fn read(tokens: &[Token], words: &Words, asked: bool) -> Option<u8> {
-    if asked {
-        explicit(tokens, true).or_else(|| from_words(tokens, words))
-    } else {
-        explicit(tokens, false)
-    }
+    explicit(tokens).or_else(|| asked.then(|| from_words(tokens, words)).flatten())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,9 +142,8 @@ const FILLERS: &[&str] = &[
 ];
 const FILLER_MARKS: &[&str] = &[":", "=", "-", "–", "—", "(", "~", "*", "\""];
 
-/// The explicit rating that comes first in the reply; with `bare`, also a bare digit opening
-/// or closing the reply or standing on its own line (read only when a rating was asked for).
-fn explicit(tokens: &[Token], bare: bool) -> Option<u8> {
+/// The explicit rating that comes first in the reply.
+fn explicit(tokens: &[Token]) -> Option<u8> {
     let mut found: Option<(usize, u8)> = None;
     let mut keep = |at: usize, rating: u8| {
         if found.is_none_or(|(first, _)| at < first) {
@@ -163,22 +158,17 @@ fn explicit(tokens: &[Token], bare: bool) -> Option<u8> {
             .or_else(|| after_keyword(tokens, i))
             .or_else(|| after_article(tokens, i))
             .or_else(|| star_run(tokens, i))
-            .or_else(|| {
-                bare.then(|| leading_digit(tokens, i, start, &lists))
-                    .flatten()
-            });
+            .or_else(|| leading_digit(tokens, i, start, &lists));
         if let Some(r) = rating {
             keep(i, r);
             break;
         }
     }
-    if bare {
-        for (at, r) in [lone_line_digit(tokens), closing_digit(tokens)]
-            .into_iter()
-            .flatten()
-        {
-            keep(at, r);
-        }
+    for (at, r) in [lone_line_digit(tokens), closing_digit(tokens)]
+        .into_iter()
+        .flatten()
+    {
+        keep(at, r);
     }
     found.map(|(_, r)| r)
 }

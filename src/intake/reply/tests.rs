@@ -899,8 +899,8 @@ fn praise_is_a_rating_only_where_one_was_asked_for() {
     }
 }
 
-/// Harm: a rating written as one ("4/5", "Rating: 3") in answer to a follow-up was lost; a
-/// bare digit there ("5 - we signed", "2 so far") was taken for a rating nobody asked for.
+/// Harm: a rating written as one ("4/5", "Rating: 3", "5 - we signed") in answer to a
+/// follow-up was lost, or praise there ("excellent intro") taken for one.
 #[test]
 fn unasked_replies_read_only_ratings_written_as_ratings() {
     table(
@@ -920,11 +920,14 @@ fn unasked_replies_read_only_ratings_written_as_ratings() {
             ("Puntuación: 4", Some(4)),
             ("cuatro de cinco", Some(4)),
             ("cinq étoiles", Some(5)),
-            ("5 - we signed", None),
-            ("Hi Alice,\n\n5\n\nThanks", None),
-            ("We're in talks. 4 for now.", None),
-            ("No business yet, but promising. 4", None),
+            ("5 - we signed", Some(5)),
+            ("Hi Alice,\n\n5\n\nThanks", Some(5)),
+            ("We're in talks. 4 for now.", Some(4)),
+            ("No business yet, but promising. 4", Some(4)),
+            ("We spoke 3 times", None),
             ("Excellent intro", None),
+            ("Really helpful, thanks", None),
+            ("Not great, to be honest", None),
             ("Terrible, he never showed up", None),
         ],
         |s| unasked(s).rating,
