@@ -271,7 +271,7 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("jumped|hopped|got on ~ call|zoom|phone|teams|video|facetime", Met),
         ("working|worked on|through ~ proposal|proposals|pricing|price|prices|quote|quotes|quotation|contract|scope|terms|numbers|details|estimate|sow|statement|offer", Met),
         ("putting ~ together ~ proposal|quote|offer", Met),
-        ("sending|sent|preparing|drafting ~ proposal|quote|quotation|offer|contract", Met),
+        ("preparing|drafting ~ proposal|quote|quotation|offer|contract", Met),
         ("exchanged ~ emails|messages|e-mails|notes", Met),
         // Met: German paraphrases
         ("arbeiten|arbeitet ~ angebot|konzept|preis|preisen|konditionen|vorschlag|vertrag", Met),
