@@ -94,7 +94,11 @@ const UNIT_WORDS: &[&str] = &[
     "grand", "percent", "prozent", "per", "euro", "euros", "eur", "dollars", "dollar", "usd",
     "pounds", "gbp", "chf", "bucks", "quid", "companies", "firms", "candidates", "options",
     "quotes", "proposals", "st", "nd", "rd", "th", "to", "or", "bis", "oder", "different", "other",
-    "more", "new", "of",
+    "more", "new", "of", "personnes", "personas", "pessoas", "persone", "mensen", "semaines",
+    "semanas", "settimane", "weken", "jours", "días", "dias", "giorni", "dagen", "mois", "meses",
+    "mesi", "maanden", "heures", "horas", "ore", "uur", "minutos", "minuti", "fois", "veces",
+    "vezes", "volte", "keer", "réunions", "reuniones", "reuniões", "riunioni", "ans", "años",
+    "anos", "anni", "jaar", "ou", "o", "al", "tot", "rendez-vous",
 ];
 
 /// Month names: a number next to one is a date.
