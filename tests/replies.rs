@@ -4,6 +4,9 @@
 //! ```text
 //! subject: Re: Intro            (optional; for the stop check)
 //! format: html                  (optional; default plain)
+//! answers: follow_up            (optional; which of our messages it answers, or none;
+//!                                default feedback_request, which asks for a rating)
+//! lang: de                      (optional; default the file name's prefix, else en)
 //! rating: 4                     (or none)
 //! outcome: won                  (met, not_met, won, lost or none)
 //! value: 2500 EUR               (amount and ISO code, amount alone, or none)
@@ -15,19 +18,27 @@
 //! ```
 //!
 //! Every expectation is checked, so a fixture without `rating:` asserts that there is none.
-//! Plain bodies are read twice: as written (LF) and with CRLF line ends.
+//! Plain bodies are read twice: as written (LF) and with CRLF line ends. The test prints the
+//! accuracy per language ("de 20/20, es 9/9 …") and fails on any miss.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
 use referrald::intake::reply::{own_words, read, says_stop};
+use referrald::model::OutboundKind;
 
 const BODY_MARK: &str = "==== reply ====";
+
+/// Languages a fixture's file name may start with (`es_met_jerez.txt`).
+const LANGUAGES: &[&str] = &["en", "de", "fr", "es", "pt", "it", "nl", "ja", "zh", "ko"];
 
 #[derive(Debug, Default)]
 struct Fixture {
     subject: String,
     html: bool,
+    answers: Option<OutboundKind>,
+    lang: String,
     rating: Option<u8>,
     outcome: Option<String>,
     value: Option<(f64, Option<String>)>,
@@ -41,8 +52,16 @@ fn parse(name: &str, text: &str) -> Fixture {
     let (head, body) = text
         .split_once(&format!("{BODY_MARK}\n"))
         .unwrap_or_else(|| panic!("{name}: no `{BODY_MARK}` line"));
+    let prefix = name.split('_').next().unwrap_or("");
     let mut f = Fixture {
         body: body.to_string(),
+        answers: Some(OutboundKind::FeedbackRequest),
+        lang: if LANGUAGES.contains(&prefix) {
+            prefix
+        } else {
+            "en"
+        }
+        .to_string(),
         ..Fixture::default()
     };
     let mut seen = Vec::new();
@@ -55,6 +74,14 @@ fn parse(name: &str, text: &str) -> Fixture {
         match key {
             "subject" => f.subject = value.to_string(),
             "format" => f.html = value == "html",
+            "answers" => {
+                f.answers = (value != "none").then(|| {
+                    value
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{name}: unknown kind {value:?}"))
+                })
+            }
+            "lang" => f.lang = value.to_string(),
             "rating" => f.rating = (value != "none").then(|| value.parse().expect("rating")),
             "outcome" => f.outcome = (value != "none").then(|| value.to_string()),
             "value" => {
@@ -86,7 +113,7 @@ fn check(name: &str, f: &Fixture, body: &str) -> Vec<String> {
     } else {
         own_words(Some(body), None)
     };
-    let reading = read(&words);
+    let reading = read(&words, f.answers);
     let mut errors = Vec::new();
     let mut expect = |what: &str, ok: bool, got: String| {
         if !ok {
@@ -141,25 +168,42 @@ fn golden_replies_read_as_expected() {
     entries.sort();
     let mut errors = Vec::new();
     let mut count = 0;
+    // Per language: fixtures read right, fixtures.
+    let mut accuracy: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let text = fs::read_to_string(&path).expect("fixture text");
         let f = parse(&name, &text);
         count += 1;
-        errors.extend(check(&name, &f, &f.body));
+        let mut misses = check(&name, &f, &f.body);
         if !f.html {
-            errors.extend(check(
+            misses.extend(check(
                 &format!("{name} (CRLF)"),
                 &f,
                 &f.body.replace('\n', "\r\n"),
             ));
         }
+        let tally = accuracy.entry(f.lang.clone()).or_default();
+        tally.0 += usize::from(misses.is_empty());
+        tally.1 += 1;
+        errors.extend(misses);
     }
+    let table: Vec<String> = accuracy
+        .iter()
+        .map(|(lang, (right, all))| format!("{lang} {right}/{all}"))
+        .collect();
+    println!("reply reading accuracy: {}", table.join(", "));
     assert!(
         count >= 60,
         "only {count} fixtures found in {}",
         dir.display()
     );
+    for lang in LANGUAGES {
+        assert!(
+            accuracy.get(*lang).is_some_and(|(_, all)| *all >= 6),
+            "fewer than six fixtures in {lang}: {table:?}"
+        );
+    }
     assert!(
         errors.is_empty(),
         "{} mismatches:\n\n{}",

@@ -295,14 +295,19 @@ impl Intake<'_, '_> {
             email,
             name: from.name.clone(),
         };
+        // Which of our messages it answers decides whether a rating was asked for.
+        let answered = hit
+            .as_ref()
+            .and_then(|h| h.outbound.as_ref())
+            .map(|(kind, _)| *kind);
         Some(match (answers_us, role) {
             (Some(true), Role::Party) => Verdict::Feedback {
                 referral,
                 from,
-                reading: reply::read(&words),
+                reading: reply::read(&words, answered),
             },
             (None, Role::Party) => {
-                let reading = reply::read(&words);
+                let reading = reply::read(&words, answered);
                 if reading.rating.is_some() || reading.outcome.is_some() {
                     Verdict::Feedback {
                         referral,
@@ -847,6 +852,7 @@ transport = "file"
     const FU_FRED: &str = "referrald.a.1f2e3d4c5b6a@tracker.example.org";
     const FU_SALLY: &str = "referrald.b.6a5b4c3d2e1f@tracker.example.org";
     const NUDGE: &str = "referrald.c.0123456789ab@tracker.example.org";
+    const FB_SALLY: &str = "referrald.d.ba9876543210@tracker.example.org";
     const INTRO: &str = "intro-1@mail.example";
     const FRED: &str = "fred@fredsbooks.example";
     const SALLY: &str = "sally@leedesign.example";
@@ -856,13 +862,14 @@ transport = "file"
             false
         }
         fn thread_of(&self, ids: &[String]) -> Option<ThreadHit> {
-            use crate::model::OutboundKind::{FollowUp, OwnerNudge};
+            use crate::model::OutboundKind::{FeedbackRequest, FollowUp, OwnerNudge};
             ids.iter().find_map(|id| {
                 let outbound = match id.as_str() {
                     INTRO => None,
                     FU_FRED => Some((FollowUp, FRED.to_string())),
                     FU_SALLY => Some((FollowUp, SALLY.to_string())),
                     NUDGE => Some((OwnerNudge, "alice@brightside.example".to_string())),
+                    FB_SALLY => Some((FeedbackRequest, SALLY.to_string())),
                     _ => return None,
                 };
                 Some(ThreadHit {
@@ -984,6 +991,27 @@ transport = "file"
         assert!(matches!(
             verdict(&owner, true),
             Verdict::ThreadReply { .. } | Verdict::Feedback { .. }
+        ));
+    }
+
+    // Harm guarded against: praise in answer to a follow-up ("did you two connect?") or
+    // matched only by subject recorded as a rating nobody asked for.
+    #[test]
+    fn praise_is_a_rating_only_in_answer_to_the_feedback_request() {
+        use crate::model::Outcome::Met;
+        let said = |id: &str, from: &str| {
+            let raw = reply_from(from, &answers(id), SUBJECT, "We met, it went great");
+            match verdict(&raw, false) {
+                Verdict::Feedback { reading, .. } => (reading.rating, reading.outcome),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(said(FU_FRED, FRED), (None, Some(Met)));
+        assert_eq!(said(FB_SALLY, SALLY), (Some(4), Some(Met)));
+        let by_subject = reply_from(SALLY, "", SUBJECT, "Great intro, thanks!");
+        assert!(matches!(
+            verdict(&by_subject, false),
+            Verdict::ThreadReply { .. }
         ));
     }
 

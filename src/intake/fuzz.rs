@@ -606,9 +606,18 @@ fn reply_text() -> impl Strategy<Value = String> {
     .prop_map(|parts| parts.join(" "))
 }
 
-/// What must hold of every reading: a rating 1–5, a finite positive value, an ISO code.
+/// What must hold of every reading: a rating 1–5, a finite positive value, an ISO code; and a
+/// reply that answers no request for a rating reads no rating it would not read when asked.
 fn check_reading(words: &str) -> Result<(), TestCaseError> {
-    let reading = reply::read(words);
+    let unasked = reply::read(words, Some(OutboundKind::FollowUp));
+    let reading = reply::read(words, Some(OutboundKind::FeedbackRequest));
+    prop_assert!(
+        unasked.rating.is_none() || unasked.rating == reading.rating,
+        "unasked {:?}, asked {:?}",
+        unasked.rating,
+        reading.rating
+    );
+    prop_assert_eq!(unasked.outcome, reading.outcome);
     prop_assert!(
         reading.rating.is_none_or(|r| (1..=5).contains(&r)),
         "rating {:?}",

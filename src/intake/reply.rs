@@ -3,8 +3,9 @@
 //!
 //! The reading is deliberately cautious: **when unsure, nothing is read** (the reply is still
 //! kept as a comment). A missed rating costs the owner one glance at the comment; a wrong one
-//! silently skews the statistics. English and German are read; French, Dutch, Spanish and
-//! Italian only as far as quote markers go.
+//! silently skews the statistics. Outcomes are read in English, German, French, Spanish,
+//! Portuguese, Italian and Dutch, and in their common Japanese, Chinese and Korean forms;
+//! ratings in words (praise) in English and German only—see "What is not read" below.
 //!
 //! # The reply's own words ([`own_words`])
 //!
@@ -40,6 +41,13 @@
 //!
 //! # The rating (1–5)
 //!
+//! **A rating is read where one was asked for, or where it is written as one.** [`read`] is
+//! told which of our messages the reply answers: a feedback request or its reminder asks for
+//! a rating, and there every form below counts, words too. A follow-up, the owner's nudge, a
+//! thank-you, the introduction's own thread or a reply matched only by its subject asks for
+//! none: there only the explicit forms count (digits in a rating shape, `n/5`, stars,
+//! `Rating:` …), and praise is never a number ("We met, it went great" is met, no rating).
+//!
 //! Explicit forms win over words; among explicit forms the first in the text counts.
 //!
 //! | form | examples | rating |
@@ -49,6 +57,7 @@
 //! | halves | `4.5/5`, `4,5 von 5` | rounded up (5) |
 //! | stars | `★★★★☆` (filled stars count), `⭐⭐⭐⭐⭐`, `5 stars`, `five stars`, `4-star`, `4 Sterne`, `5*` | the count |
 //! | keyword | `Rating: 3`, `Rating: four`, `rating 4`, `rated it 4`, `Score: 5`, `Bewertung: 4`, `I'd give it a 4`, `I'd say 3`, `ich würde eine 4 geben` | the number |
+//! | other languages | `4 sur 5`, `quatre sur cinq`, `cinq étoiles`, `Note : 4` (French spacing only), `4 de 5`, `cuatro de cinco`, `cinco estrellas`, `Puntuación: 4`, `Valoración: 4`, `Avaliação: 4`, `4 su 5`, `cinque stelle`, `Valutazione: 4`, `4 van 5`, `Beoordeling: 4`, `评分：5/5`, `평점: 4/5` | the number |
 //! | article | `It was a 4.`, `a solid 4`, `a solid four`, `that's an easy 5!`, `Def a 5!` | the number |
 //! | opening a sentence | `5 — we signed…`, `4. Good chat`, `Five. We signed.`, `Hi Alice,\n5`, `Thanks. 3 (meh)`, `We're in talks. 4 for now.` | the digit |
 //! | closing the reply | `No business yet, but promising. 4` | the digit |
@@ -61,8 +70,9 @@
 //! (`No. 5`), list numbering (`1.` when a line starting `2.` follows), a star decorating a
 //! number (`⭐ 4/5` is 4), names (`Five Star Plumbing`), a digit inside a sentence without a
 //! keyword ("we spoke 3 times"), and any number above 5 outside a fraction of 10 ("I'd give it
-//! a 7" gives nothing). German school grades are **not** read: `Note: 2` means "good" to a
-//! German and "poor" to everyone else, so it gives no rating.
+//! a 7" gives nothing). School grades are **not** read: `Note: 2` means "good" to a German
+//! and "poor" to everyone else, and `nota`, `voto`, `cijfer` run to 10 (a 4 fails in Italy), so
+//! they give no rating; French `note : 4` (with the space French sets before a colon) does.
 //!
 //! Words, when there is no explicit form (English and German; inflected German forms such as
 //! "gutes", "tolle" count too):
@@ -92,7 +102,7 @@
 //! | won | did business, led to some business/work/a project, signed, closed the deal, won the contract, got a contract, contract in place, hired them, engaged them, went with them, became a client, now a client, working together, we're working with, going to work together, agreed to start, ordered, bought, placed an order, went ahead, accepted the offer; Auftrag erteilt/bekommen, unterschrieben, beauftragt, wir arbeiten (jetzt) zusammen, zusammengearbeitet, Vertrag abgeschlossen, Angebot angenommen, Zuschlag bekommen, Kunde geworden, bestellt, ins Geschäft gekommen |
 //! | lost | didn't work out, not a (good) fit, went with someone else, chose another, stayed with our existing provider, too expensive, out of budget, we passed, decided not to, decided against, not moving forward, not what we need, not the right time, not taking on clients, didn't lead to anything, no deal, no business, lost the deal, declined, turned it down, not interested, nothing came of it, fell through; hat nicht gepasst, passt nicht, nicht geklappt, kein Auftrag, zu teuer, abgesagt, abgelehnt, kein Interesse, nichts draus geworden, hat sich nichts ergeben, nicht einig geworden, für einen anderen entschieden |
 //! | not met | never heard from him, haven't heard back, no reply/response, never received an email, couldn't reach, didn't connect, we haven't met, haven't had a chance to, no call yet, ghosted, no-show, yet to meet, still waiting to hear; nie gemeldet, nicht getroffen, nicht erreicht, nicht zurückgerufen, keine Antwort/Rückmeldung, kein Kontakt |
-//! | met | we met, had a call/chat/coffee/meeting, a great chat, a first call yesterday, the meeting went well, spoke, talked, on the phone, connected, got in touch, in talks, we're talking, heard from, replied, called me; getroffen, telefoniert, gesprochen, ausgetauscht, kennengelernt, hatten ein Gespräch, ein gutes Gespräch, das Gespräch lief gut, im Gespräch, in Kontakt, gemeldet, angerufen |
+//! | met | we met, had a call/chat/coffee/meeting, a great chat, a first call yesterday, the meeting went well, spoke, talked, on the phone, connected, got in touch, in talks, we're talking, heard from, replied, called me, grabbed coffee/lunch, jumped/hopped on a call, caught up, exchanged emails, working on/through a proposal/pricing/a quote, putting a quote together, drafting a contract; getroffen, Kaffee getrunken, arbeiten an einem Angebot, telefoniert, gesprochen, ausgetauscht, kennengelernt, hatten ein Gespräch, ein gutes Gespräch, das Gespräch lief gut, im Gespräch, in Kontakt, gemeldet, angerufen |
 //!
 //! Negation matters: a negated won phrase is **met** when "yet"/"still"/"noch"/"bisher" is
 //! near it in the sentence ("we haven't signed yet", "noch nicht unterschrieben") and **lost**
@@ -106,6 +116,48 @@
 //! everything, lost beats met, met beats not met—except that "lost" with "not met" and no
 //! meeting is not met ("never heard back, so nothing came of it"). A bare "yes" or "no" is not
 //! read as an answer to "did it lead to business?".
+//!
+//! ## Other languages
+//!
+//! The same signals, with the same negation and precedence rules, in French ("nous nous
+//! sommes rencontrés", "on a eu un appel", "nous avons signé", "nous travaillons ensemble",
+//! "trop cher", "ça n'a pas marché", "aucune réponse"), Spanish ("nos vimos", "tuvimos una
+//! reunión", "firmamos", "cerramos el acuerdo", "no funcionó", "eligieron a otro proveedor",
+//! "sin respuesta"), Portuguese ("falei com ele", "tivemos uma reunião", "fechamos negócio",
+//! "não deu certo", "sem resposta"), Italian ("ci siamo sentiti", "abbiamo parlato", "abbiamo
+//! firmato", "lavoriamo insieme", "troppo caro", "nessuna risposta") and Dutch ("gesproken",
+//! "gebeld", "gesprek gehad", "getekend", "we werken samen", "niet gelukt", "te duur", "geen
+//! reactie"). Negation words: "pas", "jamais", "aucun", "rien", "no", "nunca", "ningún",
+//! "nada", "não", "nenhum", "non", "nessuno", "niente", "niet", "nooit", "geen", "niets";
+//! "yet" is "encore", "todavía", "aún", "ainda", "ancora", "nog" ("pas encore signé", "todavía
+//! no hemos firmado" are met). "encore", "ancora", "mai"… between the negation and the verb
+//! do not count towards its three words ("non ci siamo ancora incontrati" is not met). Spanish
+//! and Portuguese "nos reunimos", "hablamos", "falamos" are present and past alike: met only
+//! with a time in the past in the sentence ("la semana pasada", "ayer", "ontem", "ya"), not
+//! met when negated ("no nos reunimos"), nothing otherwise ("hablamos la semana que viene").
+//! Dutch "met" ("with") before a pronoun or article is not English "met".
+//!
+//! Japanese, Chinese and Korean write no spaces between words, so their phrases are found
+//! inside the text: met "会いました", "話しました", "お会いしました", "打ち合わせしました",
+//! "见面了", "聊过了", "谈过了", "만났습니다", "통화했습니다"; not met "会っていません",
+//! "連絡がありません", "没见面", "没有回复", "만나지 못했습니다", "연락이 없습니다"; won
+//! "契約しました", "成約しました", "签约了", "成交了", "계약했습니다"; lost "見送り", "没成交",
+//! "不合适", "성사되지 않았"; not signed yet (met) "まだ契約していません", "还没签约", "아직 계약하지
+//! 않았". Chinese "没"/"沒"/"未" and Korean "안 "/"못 " right before a met or won verb negate
+//! it; a question ("会いましたか", "见面了吗", a "？" before the sentence ends), "…ましたら"
+//! (once…) and "如果"/"希望"/"打算" (if, hope, plan) before it make it say nothing. Plans need
+//! no rule: "会う予定", "下周见面", "만날 예정" are not past forms.
+//!
+//! ## What is not read
+//!
+//! - Praise in French, Spanish, Portuguese, Italian, Dutch, Japanese, Chinese or Korean ("très
+//!   bien", "excelente", "ottimo", "とても良い") is not a rating: a word scale per language is
+//!   guesswork, and only a rating written as one is read in those languages.
+//! - One in words where "one" is also an article ("une étoile", "una estrella", "een ster").
+//! - School-grade words (`Note:`, `nota`, `voto`, `cijfer`), as above.
+//! - Ambiguous Spanish and Portuguese present/past forms without a time in the past, and
+//!   Chinese/Japanese/Korean meetings described without a past-tense verb ("见面" alone).
+//! - Amounts written with CJK multipliers ("500万円") are not a value.
 //!
 //! # The closed-business value
 //!
@@ -164,7 +216,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-use crate::model::Outcome;
+use crate::model::{OutboundKind, Outcome};
 
 use super::Reading;
 
@@ -185,15 +237,21 @@ pub fn own_words(plain: Option<&str>, html: Option<&str>) -> String {
 }
 
 /// Reads a rating, an outcome, a closed-business value and the comment from a reply's own
-/// words.
-pub fn read(own_words: &str) -> Reading {
+/// words. `answers` is the kind of our message the reply answers (`None` when it answers none
+/// of ours, or matched only by subject): only a feedback request or its reminder asks for a
+/// rating, so only there is a bare digit or praise read as one.
+pub fn read(own_words: &str, answers: Option<OutboundKind>) -> Reading {
+    let asked = matches!(
+        answers,
+        Some(OutboundKind::FeedbackRequest | OutboundKind::FeedbackReminder)
+    );
     let normalized = normalize_spaces(own_words);
     let lines: Vec<&str> = normalized.lines().collect();
     let comment = tidy(&lines);
     let tokens = text::tokenize(&comment);
     let words = text::Words::new(&tokens);
-    let rating = rating::read(&tokens, &words);
-    let (outcome, won_at) = outcome::read(&tokens, &words);
+    let rating = rating::read(&tokens, &words, asked);
+    let (outcome, won_at) = outcome::read(&comment, &tokens, &words);
     // An amount in a lost or never-met reply is a price quoted, not business done.
     let closed = !matches!(outcome, Some(Outcome::Lost | Outcome::NotMet));
     let money = money::read(&tokens, &won_at).filter(|_| closed);

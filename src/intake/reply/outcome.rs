@@ -2,6 +2,8 @@
 //! expanded), then weighed with their negation: "signed" is won, "haven't signed yet" is met,
 //! "didn't sign" is lost, "we haven't met" is not met.
 
+mod cjk;
+
 use std::sync::LazyLock;
 
 use crate::model::Outcome;
@@ -26,9 +28,13 @@ enum Signal {
     /// A meeting described ("a great chat", "ein gutes Gespräch"): met, even when the
     /// description is negated ("not a great call" was still a call).
     MetNoun,
+    /// A verb form that is past and present alike (Spanish and Portuguese "nos reunimos",
+    /// "hablamos"): met only when the sentence says when in the past ("la semana pasada",
+    /// "ayer"); negated ("no nos reunimos"), not met.
+    MetIfPast,
 }
 
-use Signal::{Lost, Met, MetNoun, MetVerb, NotMet, Won, WonVerb};
+use Signal::{Lost, Met, MetIfPast, MetNoun, MetVerb, NotMet, Won, WonVerb};
 
 /// The phrase lists documented in the module doc of [`super`].
 #[rustfmt::skip]
@@ -84,6 +90,32 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("zusammenarbeit ~ vereinbart|begonnen|gestartet|läuft|beschlossen", Won),
         ("kunde|kundin|kunden geworden", Won),
         ("jetzt|nun ~ kunde|kundin", Won),
+        // Won: French, Spanish, Portuguese, Italian, Dutch
+        ("signé|signée|signés|firmamos|firmado|firmada|firmó|firmaron|firmé|firmato|firmata|firmati", Won),
+        ("abbiamo|hanno firmato", Won),
+        ("assinamos|assinado|assinada|assinou|assinaram|assinei|getekend|ondertekend", Won),
+        ("signer|firmar|firmare|assinar|tekenen|ondertekenen", WonVerb),
+        ("conclu|conclus|conclue|cerramos|cerrado|cerró|fechamos|fechado|fechou|fechei|chiuso|concluso ~ affaire|contrat|accord|marché|vente|acuerdo|trato|contrato|venta|negocio|negócio|acordo|parceria|venda|contratto|accordo|affare|trattativa|vendita", Won),
+        ("cerrar|fechar|chiudere|conclure ~ acuerdo|trato|contrato|negocio|negócio|contratto|accordo|affare|contrat|affaire", WonVerb),
+        ("contrat|contrato|contratto|acuerdo|accordo|acordo|trato|negócio|affare|overeenkomst|contract|deal ~ signé|firmado|firmato|assinado|getekend|ondertekend|cerrado|fechado|chiuso|conclu|gesloten|rond", Won),
+        ("fait|faire ?des affaire|affaires", Won),
+        ("hecho|hicimos|fizemos|feito|fatto ?un|um|algún|algum ?buen|bom negocio|negocios|negócio|negócios|affari", Won),
+        ("zaken gedaan", Won),
+        ("travaillons|travaillerons|trabajamos|trabajando|trabajaremos|trabalhamos|trabalhando|trabalharemos|lavoriamo|lavorando|lavoreremo ensemble|juntos|juntas|insieme", Won),
+        ("travailler|trabajar|trabalhar|lavorare ensemble|juntos|insieme", WonVerb),
+        ("werken|werkt ~ samen", Won),
+        ("samengewerkt", Won),
+        ("samenwerken", WonVerb),
+        ("devenu|devenue|devenus|diventato|diventata|diventati|convirtió|convertido|tornou|tornou-se|virou ~ client|cliente|clients|clienta|clienti", Won),
+        ("maintenant|ahora|agora|ora ~ client|cliente|clienta", Won),
+        ("klant ?van ?ons geworden", Won),
+        ("nu ~ klant", Won),
+        ("accepté|acceptée|aceptado|aceptamos|aceptaron|aceptó|aceitamos|aceitou|aceitaram|aceito|accettato|accettata ~ devis|offre|proposition|propuesta|presupuesto|oferta|cotización|proposta|orçamento|preventivo|offerta", Won),
+        ("offerte|voorstel ~ geaccepteerd|aangenomen|goedgekeurd", Won),
+        ("opdracht ~ gekregen|gegeven|verstrekt|binnen", Won),
+        ("contratamos|contrataron|contraté|contratei|contrataram|mandaté|embauché|ingehuurd|ingaggiato", Won),
+        ("commandé|encargamos|encomendamos|encomendou|ordinato|besteld", Won),
+        ("remporté ~ contrat|marché|appel", Won),
         // Lost
         ("not work|worked|pan|panned out", Lost),
         ("not work for us|me", Lost),
@@ -133,6 +165,57 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("dagegen|anders entschieden", Lost),
         ("für einen|eine|jemanden|jemand anderen|andere|anderes", Lost),
         ("anderen anbieter|dienstleister|partner", Lost),
+        // Lost: French, Spanish, Portuguese, Italian, Dutch
+        ("pas ~ abouti|marché|fonctionné|convenu", Lost),
+        ("pas ~ donné suite", Lost),
+        ("sans|aucune suite", Lost),
+        ("rien donné", Lost),
+        ("trop cher|chère|chers|chères", Lost),
+        ("hors ?de ?notre budget", Lost),
+        ("choisi|opté|retenu|préféré ~ autre|quelqu'un|concurrent", Lost),
+        ("décidé ~ ne pas", Lost),
+        ("pas intéressé|intéressés|intéressée|intéressées", Lost),
+        ("refusé|décliné|refusée", Lost),
+        ("no ~ funcionó|cuajó|prosperó|encajó|encaja|resultó|salió", Lost),
+        ("no es lo que ~ buscamos|necesitamos|buscábamos|necesitábamos", Lost),
+        ("no llegamos ~ acuerdo", Lost),
+        ("no hubo|hay ~ acuerdo|negocio|trato", Lost),
+        ("ningún|sin acuerdo|negocio|trato|interés", Lost),
+        ("no ~ interesa|interesados|interesado|interesada|interesadas", Lost),
+        ("demasiado ~ caro|cara|costoso|costosa", Lost),
+        ("fuera de ?nuestro presupuesto", Lost),
+        ("eligieron|elegimos|optamos|optaron|decidieron|decidimos|contrataron|escolheram|escolhemos|optaram|fecharam ~ otro|otra|otros|outro|outra|outros", Lost),
+        ("decidimos|decidieron|decidiram no|não", Lost),
+        ("descartado|descartamos|descartaron|rechazado|rechazó|rechazaron|rechazamos|declinamos|declinó", Lost),
+        ("não ~ deu certo", Lost),
+        ("não rolou", Lost),
+        ("não ~ avançou|avançamos|funcionou", Lost),
+        ("caro demais", Lost),
+        ("muito caro", Lost),
+        ("fora do ?nosso orçamento", Lost),
+        ("sem|nenhum interesse|acordo", Lost),
+        ("não ~ interesse", Lost),
+        ("recusou|recusaram|recusamos|recusado", Lost),
+        ("non ~ funzionato", Lost),
+        ("non ~ andata|andato in porto", Lost),
+        ("non se ne ~ fatto", Lost),
+        ("non fa per noi", Lost),
+        ("troppo caro|cara|costoso|costosa", Lost),
+        ("fuori ?dal ?nostro budget", Lost),
+        ("scelto|optato|deciso ~ altro|altra|altri|concorrente", Lost),
+        ("deciso di non", Lost),
+        ("nessun|nessuna accordo|affare|interesse", Lost),
+        ("non ~ interessati|interessato|interessata|interessa", Lost),
+        ("rifiutato|rifiutata|declinato", Lost),
+        ("niet ~ gelukt|doorgegaan|gepast|uitgekomen", Lost),
+        ("past|paste ~ niet", Lost),
+        ("te duur", Lost),
+        ("buiten ?ons budget", Lost),
+        ("andere|ander partij|leverancier|bureau|aanbieder", Lost),
+        ("afgewezen|afgezegd|afgehaakt", Lost),
+        ("geen interesse|opdracht|deal|zaken|akkoord", Lost),
+        ("niets ~ uitgekomen|geworden", Lost),
+        ("besloten ~ niet", Lost),
         // Not met
         ("no reply|replies|response|responses|answer|reaction|word|contact|luck", NotMet),
         ("unable to ~ reach|contact|meet|connect|speak|talk", NotMet),
@@ -145,6 +228,15 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("waiting to hear", NotMet),
         ("keine antwort|rückmeldung|reaktion", NotMet),
         ("nichts ~ gehört", NotMet),
+        // Not met: French, Spanish, Portuguese, Italian, Dutch
+        ("pas de réponse|nouvelles|retour", NotMet),
+        ("aucune|aucun|sans réponse|nouvelle|nouvelles|retour|contact", NotMet),
+        ("sin|ninguna respuesta|noticias|noticia|contestación", NotMet),
+        ("no ~ sabido nada", NotMet),
+        ("sem|nenhuma|nenhum resposta|retorno|notícias|notícia|contato|contacto", NotMet),
+        ("nessuna|nessun risposta|notizia|notizie|riscontro|contatto", NotMet),
+        ("geen reactie|antwoord|contact|respons", NotMet),
+        ("niets ~ gehoord", NotMet),
         // Met
         ("met", Met),
         ("spoke|spoken|talked|chatted|phoned|zoomed|skyped", Met),
@@ -174,6 +266,62 @@ static PHRASES: LazyLock<PhraseSet<Signal>> = LazyLock::new(|| {
         ("uns gesehen", Met),
         ("hatten ~ gespräch|telefonat|termin|meeting|treffen|call|austausch|kaffee|videocall", Met),
         ("in kontakt", Met),
+        // Met: English paraphrases
+        ("grabbed ~ coffee|coffees|lunch|drinks|drink|beer|beers|breakfast|dinner|call|bite", Met),
+        ("jumped|hopped|got on ~ call|zoom|phone|teams|video|facetime", Met),
+        ("working|worked on|through ~ proposal|proposals|pricing|price|prices|quote|quotes|quotation|contract|scope|terms|numbers|details|estimate|sow|statement|offer", Met),
+        ("putting ~ together ~ proposal|quote|offer", Met),
+        ("preparing|drafting ~ proposal|quote|quotation|offer|contract", Met),
+        ("exchanged ~ emails|messages|e-mails|notes", Met),
+        // Met: German paraphrases
+        ("arbeiten|arbeitet ~ angebot|konzept|preis|preisen|konditionen|vorschlag|vertrag", Met),
+        ("kaffee ~ getrunken", Met),
+        // Met: French
+        ("rencontrés|rencontré|rencontrée|rencontrées|parlé|discuté|échangé|téléphoné|répondu", Met),
+        ("se|nous|vous ~ vus", Met),
+        ("me|nous ?a|avons appelé|rappelé|écrit|répondu", Met),
+        ("avons|avez|ont|a eu ~ appel|rendez-vous|réunion|échange|call|café|déjeuner|entretien|visio|conversation|rdv", Met),
+        ("pris ~ café|verre|déjeuner", Met),
+        ("sommes|sont|étions en discussion|discussions|négociation|négociations|contact", Met),
+        ("travaillons|travaillent|travaille ~ proposition|devis|offre|contrat", Met),
+        // Met: Spanish
+        ("reunido|hablado|conversado|charlado|respondido|contestado", Met),
+        ("nos ~ visto|conocido", Met),
+        ("nos vimos|conocimos", Met),
+        ("hablé|hablaron|conversé|conversaron|reuní|reunieron|respondió|contestó|escribió", Met),
+        ("me|nos|le llamó|llamé|llamaron|escribió", Met),
+        ("tuvimos|tuve ~ reunión|llamada|videollamada|café|comida|almuerzo|cena|charla|conversación|call|zoom|encuentro", Met),
+        ("estamos|seguimos hablando|negociando|conversando", Met),
+        ("estamos|estuvimos|estado en contacto|conversaciones|negociaciones", Met),
+        ("trabajando|preparando ~ propuesta|presupuesto|cotización|oferta", Met),
+        ("nos reunimos|juntamos|encontramos", MetIfPast),
+        ("hablamos|charlamos|conversamos|reunimos", MetIfPast),
+        ("tomamos ~ café|algo", MetIfPast),
+        // Met: Portuguese
+        ("falado|conversado|retornado", Met),
+        ("falei|conversei|conversaram|falaram|reuniram|ligou|liguei|respondeu|retornou", Met),
+        ("nos vimos", Met),
+        ("tivemos|tive ~ reunião|chamada|ligação|conversa|call|café|almoço|jantar|encontro|videochamada", Met),
+        ("estamos conversando|negociando|falando", Met),
+        ("estamos|estivemos|estado em contato|contacto|negociação|conversas", Met),
+        ("trabalhando|preparando ~ proposta|orçamento|cotação", Met),
+        ("falamos|conhecemos", MetIfPast),
+        // Met: Italian
+        ("ci siamo|eravamo ~ sentiti|visti|incontrati|parlati|conosciuti|sentite|viste|incontrate", Met),
+        ("incontrato|incontrata|incontrati|parlato|telefonato|risposto|richiamato", Met),
+        ("avuto|fatto ~ call|chiamata|riunione|incontro|videochiamata|colloquio|telefonata|caffè|pranzo|meeting", Met),
+        ("mi|ci ha chiamato|chiamata|scritto", Met),
+        ("siamo in contatto|trattativa", Met),
+        ("stiamo ~ parlando|trattando", Met),
+        ("lavorando|preparando ~ proposta|preventivo|offerta", Met),
+        // Met: Dutch
+        ("gesproken|gebeld|gemaild|gereageerd|teruggebeld|geantwoord", Met),
+        ("ontmoet", Met),
+        ("gesprek|gesprekje|call|kennismaking|afspraak|overleg|meeting|koffie|lunch ~ gehad", Met),
+        ("contact gehad", Met),
+        ("koffie ~ gedronken", Met),
+        ("zijn|waren in gesprek|overleg|contact", Met),
+        ("werken|werkt ~ aan ~ voorstel|offerte|prijs|prijzen", Met),
         ("reach|reached|contact|contacted|hear|meet|speak|talk|connect|respond|reply|answer|call|called|emailed", MetVerb),
         ("show|showed|turn|turned up", MetVerb),
         ("get|got hold", MetVerb),
@@ -197,36 +345,63 @@ static NOT_OUTCOMES: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
         ("freue|freuen ~ zusammenarbeit|treffen|gespräch|austausch", ()),
         ("auf ~ zusammenarbeit", ()),
         ("do not reply", ()),
+        // Dutch "met" is "with": "contact met hem", "met de klant".
+        ("met hem|haar|de|het|een|ons|jullie|elkaar|mijn|onze|je|u|zijn|hun|die|dat|deze|wie|wat|vriendelijke", ()),
         ("got|received your ~ email|e-mail|message|note|reminder|mail", ()),
     ])
 });
+
+/// Whether `line` holds a Japanese, Chinese or Korean outcome phrase (signature detection keeps
+/// such lines).
+pub(super) fn mentions_cjk_outcome(line: &str) -> bool {
+    cjk::mentions(line)
+}
 
 /// Whether an outcome phrase occurs (signature detection uses this to keep such lines).
 pub(super) fn mentions_outcome(words: &Words) -> bool {
     PHRASES
         .find_all(words)
         .iter()
-        .any(|h| !matches!(h.value, WonVerb | MetVerb | MetNoun))
+        .any(|h| !matches!(h.value, WonVerb | MetVerb | MetNoun | MetIfPast))
 }
 
 /// Words that make a positive signal hypothetical: "we'd love to work together", "hope to sign".
+/// Portuguese and Italian "se" (if) is left out: it is also the reflexive "eles se reuniram".
 #[rustfmt::skip]
 const CONDITIONALS: &[&str] = &[
     "would", "might", "hope", "hoping", "hopefully", "if", "wish", "plan", "planning", "want",
     "wants", "expect", "expecting", "likely", "probably", "maybe", "perhaps", "wenn", "falls",
     "würde", "wäre", "hoffe", "hoffentlich", "ob", "vielleicht", "wahrscheinlich", "wollen",
-    "möchten", "planen", "once", "when", "sobald",
+    "möchten", "planen", "once", "when", "sobald", "si", "espère", "espérons", "peut-être",
+    "quand", "lorsque", "aimerions", "aimerais", "voudrions", "espero", "esperamos", "ojalá",
+    "quizás", "quizá", "cuando", "gustaría", "encantaría", "talvez", "quando", "caso",
+    "gostaríamos", "gostaria", "spero", "speriamo", "forse", "magari", "vorremmo", "vorrei",
+    "hoop", "hopen", "hopelijk", "misschien", "zodra", "wanneer", "zou", "zouden",
 ];
 
 /// Words that put a described meeting in the future: "a first call next week".
 #[rustfmt::skip]
 const FUTURE: &[&str] = &[
     "next", "tomorrow", "upcoming", "scheduled", "planned", "will", "going", "nächste", "nächsten",
-    "nächster", "morgen", "geplant", "kommende", "kommenden",
+    "nächster", "morgen", "geplant", "kommende", "kommenden", "prochaine", "prochain", "demain",
+    "prévu", "prévue", "próxima", "próximo", "mañana", "viene", "vamos", "programada",
+    "programado", "prevista", "previsto", "amanhã", "vai", "prossima", "prossimo", "domani",
+    "volgende", "gepland",
+];
+
+/// Words that put an ambiguous verb form in the past: "nos reunimos la semana pasada".
+#[rustfmt::skip]
+const PAST: &[&str] = &[
+    "pasada", "pasado", "ayer", "anteayer", "anoche", "ya", "hace", "passada", "passado", "ontem",
+    "anteontem", "já", "há", "finalmente",
 ];
 
 /// Words that turn "not signed" into "not signed yet".
-const YET: &[&str] = &["yet", "still", "noch", "bisher", "bislang"];
+#[rustfmt::skip]
+const YET: &[&str] = &[
+    "yet", "still", "noch", "bisher", "bislang", "encore", "todavía", "todavia", "aún", "aun",
+    "ainda", "ancora", "nog",
+];
 
 /// Words after a won phrase that mean the business went elsewhere: "signed with another firm".
 #[rustfmt::skip]
@@ -234,8 +409,9 @@ const ELSEWHERE: &[&str] = &[
     "someone", "somebody", "another", "competitor", "jemand", "jemanden", "anderen", "konkurrenz",
 ];
 
-/// The outcome, and the token indices of the won phrases (money is read nearest to them).
-pub(super) fn read(tokens: &[Token], words: &Words) -> (Option<Outcome>, Vec<usize>) {
+/// The outcome of `text` (cut into `tokens` and `words`), and the token indices of the won
+/// phrases (money is read nearest to them).
+pub(super) fn read(text: &str, tokens: &[Token], words: &Words) -> (Option<Outcome>, Vec<usize>) {
     let mut blocked = vec![false; words.len()];
     for hit in NOT_OUTCOMES.find_all(words) {
         blocked[hit.start..hit.end].fill(true);
@@ -252,13 +428,19 @@ pub(super) fn read(tokens: &[Token], words: &Words) -> (Option<Outcome>, Vec<usi
             continue;
         }
         let neg = negated(words, hit.start);
-        let positive = matches!(hit.value, Won | WonVerb | Met | MetVerb | MetNoun);
+        let positive = matches!(
+            hit.value,
+            Won | WonVerb | Met | MetVerb | MetNoun | MetIfPast
+        );
         if positive && words.before_has(hit.start, 4, CONDITIONALS) {
             continue;
         }
-        if hit.value == MetNoun && words.sentence_has_near(hit.start, hit.end, 6, FUTURE) {
+        let future = words.sentence_has_near(hit.start, hit.end, 6, FUTURE);
+        if hit.value == MetNoun && future {
             continue;
         }
+        // "nos reunimos" is "we meet" as much as "we met": only a time in the past decides.
+        let past = words.sentence_has_near(hit.start, hit.end, 8, PAST) && !future;
         let yet = words.sentence_has_near(hit.start, hit.end, 4, YET);
         match (hit.value, neg) {
             (Won, false) if words.after_has(hit.end - 1, 4, ELSEWHERE) => seen.lost = true,
@@ -270,11 +452,13 @@ pub(super) fn read(tokens: &[Token], words: &Words) -> (Option<Outcome>, Vec<usi
             (Won | WonVerb, true) => seen.lost = true,
             // "no deal yet" is still open.
             (Lost, false) if !yet => seen.lost = true,
-            (NotMet, false) | (Met | MetVerb, true) => seen.not_met = true,
+            (NotMet, false) | (Met | MetVerb | MetIfPast, true) => seen.not_met = true,
             (Met, false) | (MetNoun, _) => seen.met = true,
-            (WonVerb | MetVerb, false) | (Lost, _) | (NotMet, true) => {}
+            (MetIfPast, false) if past => seen.met = true,
+            (WonVerb | MetVerb | MetIfPast, false) | (Lost, _) | (NotMet, true) => {}
         }
     }
+    cjk::read(text, &mut seen);
     (seen.outcome(), won_at)
 }
 

@@ -77,7 +77,7 @@ const OPENERS: &[&str] = &["on ", "am ", "le ", "el ", "op ", "il ", "den ", "em
 #[rustfmt::skip]
 const ENDINGS: &[&str] = &[
     "wrote:", "wrote :", "writes:", "a écrit :", "a écrit:", "escribió:", "ha scritto:", "skrev:",
-    "schreef:", "napisał:", "kirjoitti:", "escreveu:",
+    "schreef:", "napisał:", "kirjoitti:", "escreveu:", "写道:", "寫道:", "작성:",
 ];
 
 /// How many lines (1–3, as clients wrap long ones) the attribution starting at `i` spans.
@@ -117,12 +117,21 @@ fn attribution_len(lines: &[&str], i: usize) -> Option<usize> {
 /// <fred@x>:", "Le lun. 3 nov. 2026 à 10:02, Fred a écrit :". A date or an address must be in
 /// it, so "As I wrote:" is not one.
 fn is_attribution(s: &str) -> bool {
+    // Chinese and Japanese clients end it with a full-width colon.
     let s = s.trim_end();
-    if !s.ends_with(':') || !s.contains(|c: char| c.is_ascii_digit() || c == '@') {
+    let Some(head) = s.strip_suffix(':').or_else(|| s.strip_suffix('：')) else {
+        return false;
+    };
+    if !head.contains(|c: char| c.is_ascii_digit() || c == '@') {
         return false;
     }
-    let lower = s.to_lowercase();
+    let lower = format!("{}:", head.to_lowercase());
     if ENDINGS.iter().any(|e| lower.ends_with(e)) {
+        return true;
+    }
+    // Gmail in Japanese (and some other languages) names no verb: "2026年11月17日(月) 9:00
+    // Alice <a@x>:" — a date and an address in angle brackets before the colon.
+    if lower.ends_with(">:") && lower.contains('@') && lower.contains("20") {
         return true;
     }
     let german = lower.contains("schrieb") && (lower.starts_with("am ") || lower.contains('@'));

@@ -6,9 +6,11 @@ use std::sync::LazyLock;
 
 use super::text::{Hit, Kind, PhraseSet, Token, Words, negated, question_sentences};
 
-/// The rating a reply gives, if it clearly gives one.
-pub(super) fn read(tokens: &[Token], words: &Words) -> Option<u8> {
-    explicit(tokens).or_else(|| from_words(tokens, words))
+/// The rating a reply gives, if it clearly gives one. Where no rating was `asked` for, only a
+/// rating written as one counts ("4/5", "★★★★", "Rating: 4", "5 — we signed"), never praise
+/// ("it went great").
+pub(super) fn read(tokens: &[Token], words: &Words, asked: bool) -> Option<u8> {
+    explicit(tokens).or_else(|| asked.then(|| from_words(tokens, words)).flatten())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -17,8 +19,16 @@ pub(super) fn read(tokens: &[Token], words: &Words) -> Option<u8> {
 
 const FILLED_STARS: &[&str] = &["★", "⭐", "🌟", "✭", "✮"];
 const EMPTY_STARS: &[&str] = &["☆", "✩"];
+#[rustfmt::skip]
 const STAR_WORDS: &[&str] = &[
-    "star", "stars", "stern", "sterne", "sternen", "étoile", "étoiles",
+    "star", "stars", "stern", "sterne", "sternen", "étoile", "étoiles", "estrella", "estrellas",
+    "estrela", "estrelas", "stella", "stelle", "ster", "sterren",
+];
+/// Star words that a number word may count ("five stars", "cinq étoiles"), unlike "Five Star
+/// Plumbing".
+#[rustfmt::skip]
+const PLURAL_STARS: &[&str] = &[
+    "stars", "sterne", "sternen", "étoiles", "estrellas", "estrelas", "stelle", "sterren",
 ];
 const NUMBER_WORDS: &[(&str, f64)] = &[
     ("one", 1.0),
@@ -33,6 +43,31 @@ const NUMBER_WORDS: &[(&str, f64)] = &[
     ("vier", 4.0),
     ("fünf", 5.0),
     ("zehn", 10.0),
+    // "Un", "una", "um", "een" are articles as often as numbers: one is left out.
+    ("deux", 2.0),
+    ("trois", 3.0),
+    ("quatre", 4.0),
+    ("cinq", 5.0),
+    ("dix", 10.0),
+    ("dos", 2.0),
+    ("tres", 3.0),
+    ("cuatro", 4.0),
+    ("cinco", 5.0),
+    ("diez", 10.0),
+    ("dois", 2.0),
+    ("duas", 2.0),
+    ("três", 3.0),
+    ("quatro", 4.0),
+    ("dez", 10.0),
+    ("due", 2.0),
+    ("tre", 3.0),
+    ("quattro", 4.0),
+    ("cinque", 5.0),
+    ("dieci", 10.0),
+    ("twee", 2.0),
+    ("drie", 3.0),
+    ("vijf", 5.0),
+    ("tien", 10.0),
 ];
 
 /// Words after which a number is a date: "on 3/5", "am 4.".
@@ -59,7 +94,11 @@ const UNIT_WORDS: &[&str] = &[
     "grand", "percent", "prozent", "per", "euro", "euros", "eur", "dollars", "dollar", "usd",
     "pounds", "gbp", "chf", "bucks", "quid", "companies", "firms", "candidates", "options",
     "quotes", "proposals", "st", "nd", "rd", "th", "to", "or", "bis", "oder", "different", "other",
-    "more", "new", "of",
+    "more", "new", "of", "personnes", "personas", "pessoas", "persone", "mensen", "semaines",
+    "semanas", "settimane", "weken", "jours", "días", "dias", "giorni", "dagen", "mois", "meses",
+    "mesi", "maanden", "heures", "horas", "ore", "uur", "minutos", "minuti", "fois", "veces",
+    "vezes", "volte", "keer", "réunions", "reuniones", "reuniões", "riunioni", "ans", "años",
+    "anos", "anni", "jaar", "ou", "o", "al", "tot", "rendez-vous",
 ];
 
 /// Month names: a number next to one is a date.
@@ -78,10 +117,16 @@ const RATING_TAIL: &[&str] = &[
     "insgesamt", "von", "geben", "vergeben", "because", "since", "but", "though", "weil", "aber",
 ];
 
-/// Words after which a number is a rating: "Rating: 4", "rated it 4".
+/// Words after which a number is a rating: "Rating: 4", "rated it 4", "Bewertung: 4",
+/// "puntuación: 4". School-grade words ("Note", "nota", "voto", "cijfer") are not here: their
+/// scales run the other way or to 10. French "note" counts only written the French way
+/// (`note : 4`), see [`french_note`].
 #[rustfmt::skip]
 const KEYWORDS: &[&str] = &[
     "rating", "rated", "rate", "score", "scored", "grade", "bewertung", "bewerte", "bewerten",
+    "évaluation", "puntuación", "puntuacion", "valoración", "valoracion", "calificación",
+    "calificacion", "avaliação", "avaliacao", "pontuação", "pontuacao", "classificação",
+    "valutazione", "punteggio", "beoordeling", "waardering",
 ];
 /// Verbs after which a number ending its clause is a rating: "I'd give it a 4", "I'd say 3",
 /// but not "gave me 3 leads".
@@ -96,7 +141,8 @@ const FILLERS: &[&str] = &[
     "at", "of", "intro", "introduction", "meeting", "call", "experience", "overall", "i", "we",
     "me", "us", "my", "our", "solid", "strong", "clear", "easy", "definitely", "probably", "ich",
     "es", "eine", "einen", "ihm", "ihr", "die", "der", "das", "mit", "eher", "glatte", "klare",
-    "solide", "würde",
+    "solide", "würde", "mi", "ma", "mon", "notre", "nuestra", "nuestro", "minha", "nossa", "la",
+    "il", "mijn", "onze", "de", "final", "finale", "globale", "general", "geral",
 ];
 const FILLER_MARKS: &[&str] = &[":", "=", "-", "–", "—", "(", "~", "*", "\""];
 
@@ -254,7 +300,9 @@ fn fraction(tokens: &[Token], i: usize) -> Option<u8> {
         (i + 2, true)
     } else if next.is_word("out") && tokens.get(i + 2)?.is_word("of") {
         (i + 3, false)
-    } else if next.is_any_word(&["of", "von", "sur", "aus"]) {
+    } else if next.is_any_word(&[
+        "of", "von", "sur", "aus", "de", "sobre", "su", "van", "op", "uit",
+    ]) {
         (i + 2, false)
     } else {
         return None;
@@ -298,7 +346,7 @@ fn counted_stars(tokens: &[Token], i: usize) -> Option<u8> {
     }
     let t = tokens.get(j)?;
     // "five stars", but not "Five Star Plumbing Ltd".
-    let word_ok = tokens[i].kind == Kind::Number || t.is_any_word(&["stars", "sterne", "sternen"]);
+    let word_ok = tokens[i].kind == Kind::Number || t.is_any_word(PLURAL_STARS);
     let is_star = (t.is_any_word(STAR_WORDS) && word_ok)
         || (j == i + 1
             && t.glued
@@ -316,10 +364,13 @@ fn after_keyword(tokens: &[Token], i: usize) -> Option<u8> {
     let t = &tokens[i];
     let n = match t.kind {
         Kind::Number => t.small_decimal()?,
-        _ => f64::from(OPENING_WORDS.iter().find(|(w, _)| t.is_word(w))?.1),
+        _ => number_value(t)?,
     };
     if !(1.0..=5.0).contains(&n) || !free_before(tokens, i) || !tail_allows(tokens, i) {
         return None;
+    }
+    if french_note(tokens, i) {
+        return on_scale(n, 5.0);
     }
     let lead = |words: &[&str]| {
         (1..=5)
@@ -341,6 +392,12 @@ fn after_keyword(tokens: &[Token], i: usize) -> Option<u8> {
     } else {
         None
     }
+}
+
+/// "Note : 4": French sets a space before the colon; German "Note: 2" (a school grade, where 1
+/// is best) does not, and is never read.
+fn french_note(tokens: &[Token], i: usize) -> bool {
+    i >= 2 && tokens[i - 1].is_mark(":") && !tokens[i - 1].glued && tokens[i - 2].is_word("note")
 }
 
 /// "It was a 4.", "a solid 5 from me", "that's an easy 5!": an article before the number and

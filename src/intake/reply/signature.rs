@@ -228,7 +228,9 @@ fn says_something(line: &str) -> bool {
 fn mentions_feedback(line: &str) -> bool {
     let tokens = tokenize(line);
     let words = Words::new(&tokens);
-    rating::mentions_rating_word(&words) || outcome::mentions_outcome(&words)
+    rating::mentions_rating_word(&words)
+        || outcome::mentions_outcome(&words)
+        || outcome::mentions_cjk_outcome(line)
 }
 
 /// A line with a phone number, an email address, a URL, a contact label ("M:", "Tel.") or a

@@ -3,21 +3,34 @@
 
 use super::money::parse_number;
 use super::*;
+use crate::model::OutboundKind::{
+    FeedbackReminder, FeedbackRequest, FollowUp, OwnerNudge, ThankYou,
+};
 use crate::model::Outcome::{Lost, Met, NotMet, Won};
 
+/// Reads `s` as an answer to our feedback request, which asks for a rating.
+fn asked(s: &str) -> Reading {
+    read(s, Some(FeedbackRequest))
+}
+
+/// Reads `s` as an answer that no request for a rating preceded (a follow-up).
+fn unasked(s: &str) -> Reading {
+    read(s, Some(FollowUp))
+}
+
 fn rating(s: &str) -> Option<u8> {
-    read(s).rating
+    asked(s).rating
 }
 
 fn outcome(s: &str) -> Option<Outcome> {
-    read(s).outcome
+    asked(s).outcome
 }
 
 /// A value and its currency.
 type Money = (Option<f64>, Option<String>);
 
 fn value(s: &str) -> Money {
-    let r = read(s);
+    let r = asked(s);
     (r.value, r.currency)
 }
 
@@ -629,7 +642,7 @@ fn comments_keep_paragraphs_and_fold_spaces() {
         own_words(Some("  a \t  b \r\n\r\n\r\n\n c\nd  \n\n"), None),
         "a b\n\nc\nd"
     );
-    assert_eq!(read("x\u{a0}\u{a0}y\n\n\n\nz").comment, "x y\n\nz");
+    assert_eq!(asked("x\u{a0}\u{a0}y\n\n\n\nz").comment, "x y\n\nz");
 }
 
 #[test]
@@ -853,7 +866,7 @@ fn short_replies_as_people_write_them() {
         ),
     ];
     table(cases, |s| {
-        let r = read(s);
+        let r = asked(s);
         let money = r.value.map(|v| {
             // The currency as a &'static str, for comparing with the table.
             let c = r.currency.as_deref().unwrap_or("none");
@@ -862,6 +875,277 @@ fn short_replies_as_people_write_them() {
         });
         (r.rating, r.outcome, money)
     });
+}
+
+/// Harm: praise in answer to a follow-up ("did you two connect?") was stored as a rating of 4
+/// the person never gave, skewing the owner's statistics.
+#[test]
+fn praise_is_a_rating_only_where_one_was_asked_for() {
+    for kind in [Some(FollowUp), Some(OwnerNudge), Some(ThankYou), None] {
+        let r = read("We met, it went great", kind);
+        assert_eq!(
+            (r.rating, r.outcome),
+            (None, Some(Met)),
+            "answering {kind:?}"
+        );
+    }
+    for kind in [FeedbackRequest, FeedbackReminder] {
+        let r = read("We met, it went great", Some(kind));
+        assert_eq!(
+            (r.rating, r.outcome),
+            (Some(4), Some(Met)),
+            "answering {kind:?}"
+        );
+    }
+}
+
+/// Harm: a rating written as one ("4/5", "Rating: 3", "5 - we signed") in answer to a
+/// follow-up was lost, or praise there ("excellent intro") taken for one.
+#[test]
+fn unasked_replies_read_only_ratings_written_as_ratings() {
+    table(
+        &[
+            (
+                "4/5 – good people, we're still working through pricing",
+                Some(4),
+            ),
+            ("★★★★ great chat", Some(4)),
+            ("Rating: 3", Some(3)),
+            ("It was a 4.", Some(4)),
+            ("a solid 4 from me", Some(4)),
+            ("I'd give it a 4", Some(4)),
+            ("5 stars", Some(5)),
+            ("Bewertung: 4", Some(4)),
+            ("Note : 4", Some(4)),
+            ("Puntuación: 4", Some(4)),
+            ("cuatro de cinco", Some(4)),
+            ("cinq étoiles", Some(5)),
+            ("5 - we signed", Some(5)),
+            ("Hi Alice,\n\n5\n\nThanks", Some(5)),
+            ("We're in talks. 4 for now.", Some(4)),
+            ("No business yet, but promising. 4", Some(4)),
+            ("We spoke 3 times", None),
+            ("Excellent intro", None),
+            ("Really helpful, thanks", None),
+            ("Not great, to be honest", None),
+            ("Terrible, he never showed up", None),
+        ],
+        |s| unasked(s).rating,
+    );
+}
+
+/// Harm: a rating written in French, Spanish, Portuguese, Italian or Dutch was lost, or a
+/// school grade ("Note: 2" is good in German, "voto 4" a fail in Italian) read as one.
+#[test]
+fn ratings_written_in_more_languages() {
+    table(
+        &[
+            ("4 sur 5", Some(4)),
+            ("quatre sur cinq", Some(4)),
+            ("Note : 3", Some(3)),
+            ("4 de 5", Some(4)),
+            ("cinco estrellas", Some(5)),
+            ("Valoración: 5", Some(5)),
+            ("Avaliação: 4", Some(4)),
+            ("quatro de cinco", Some(4)),
+            ("cinco estrelas", Some(5)),
+            ("4 su 5", Some(4)),
+            ("Valutazione: 3", Some(3)),
+            ("cinque stelle", Some(5)),
+            ("4 van 5", Some(4)),
+            ("Beoordeling: 4", Some(4)),
+            ("评分：5/5", Some(5)),
+            ("평점: 4/5", Some(4)),
+            ("Note: 2", None),
+            ("Nota: 4", None),
+            ("Voto: 4", None),
+            ("Cijfer: 4", None),
+            ("Nos vemos el 4 de mayo", None),
+            ("2 de 5 reuniones", None),
+            ("note : 4 personnes", None),
+            ("Puntuación: 4 o 5", None),
+            ("Très bien, merci", None),
+            ("Excelente, gracias", None),
+        ],
+        rating,
+    );
+}
+
+/// Harm: "we grabbed coffee", "had a call", "we're working on a proposal" said the parties
+/// talked, and the referral stayed open as if nobody had answered.
+#[test]
+fn paraphrases_of_meeting() {
+    table(
+        &[
+            (
+                "We grabbed coffee a couple of weeks ago and really enjoyed it",
+                Some(Met),
+            ),
+            ("Grabbed lunch with Sally on Friday", Some(Met)),
+            ("We had a call on Tuesday", Some(Met)),
+            ("Jumped on a call yesterday", Some(Met)),
+            ("We hopped on a quick Zoom", Some(Met)),
+            ("Caught up over lunch", Some(Met)),
+            ("We spoke last week", Some(Met)),
+            ("We're working on a proposal", Some(Met)),
+            ("We're still working through pricing", Some(Met)),
+            ("They're working on a quote for us", Some(Met)),
+            ("They are drafting a contract", Some(Met)),
+            ("I sent him a proposal but never heard back", Some(NotMet)),
+            ("Wir arbeiten gerade an einem Angebot", Some(Met)),
+            ("Wir haben zusammen Kaffee getrunken", Some(Met)),
+            ("I'll grab coffee with him next week if he's around", None),
+            ("We'd like to work on a proposal together", None),
+            ("Let's jump on a call?", None),
+        ],
+        outcome,
+    );
+}
+
+/// Harm: replies in French, Spanish, Portuguese, Italian and Dutch read no outcome, so the
+/// referral looked unanswered and its reminders went on.
+#[test]
+fn outcomes_in_more_languages() {
+    table(
+        &[
+            // French
+            ("Nous nous sommes rencontrés mardi", Some(Met)),
+            ("On s'est vus hier", Some(Met)),
+            ("Nous avons eu un appel jeudi", Some(Met)),
+            ("Il m'a appelé lundi", Some(Met)),
+            ("Nous avons signé le contrat", Some(Won)),
+            ("Nous travaillons ensemble depuis lundi", Some(Won)),
+            ("Il est devenu client", Some(Won)),
+            ("Ça n'a pas marché", Some(Lost)),
+            ("C'était trop cher pour nous", Some(Lost)),
+            ("Ils ont choisi un autre prestataire", Some(Lost)),
+            ("Aucune réponse de sa part", Some(NotMet)),
+            ("Pas de nouvelles pour l'instant", Some(NotMet)),
+            // Spanish
+            ("Nos reunimos en Jerez la semana pasada", Some(Met)),
+            ("Hablamos ayer por teléfono", Some(Met)),
+            ("Tuvimos una reunión el lunes", Some(Met)),
+            ("Ya hemos hablado", Some(Met)),
+            ("Firmamos el contrato", Some(Won)),
+            ("Cerramos el acuerdo la semana pasada", Some(Won)),
+            ("Trabajamos juntos desde enero", Some(Won)),
+            ("No funcionó", Some(Lost)),
+            ("Era demasiado caro", Some(Lost)),
+            ("Eligieron a otro proveedor", Some(Lost)),
+            ("Sin respuesta hasta ahora", Some(NotMet)),
+            ("Hablamos la semana que viene", None),
+            ("Nos reunimos el martes", None),
+            ("Me pondré en contacto con él", None),
+            // Portuguese
+            ("Nos reunimos ontem", Some(Met)),
+            ("Falei com ele ontem", Some(Met)),
+            ("Tivemos uma reunião ótima", Some(Met)),
+            ("Fechamos negócio!", Some(Won)),
+            ("Contrato assinado", Some(Won)),
+            ("Não deu certo", Some(Lost)),
+            ("Ficou muito caro", Some(Lost)),
+            ("Sem resposta até agora", Some(NotMet)),
+            ("Vou entrar em contato com ele", None),
+            // Italian
+            ("Ci siamo sentiti al telefono", Some(Met)),
+            ("Abbiamo parlato ieri", Some(Met)),
+            ("Ho incontrato Sally a Milano", Some(Met)),
+            ("Abbiamo firmato il contratto", Some(Won)),
+            ("Ora lavoriamo insieme", Some(Won)),
+            ("Non ha funzionato", Some(Lost)),
+            ("Era troppo caro", Some(Lost)),
+            ("Nessuna risposta", Some(NotMet)),
+            // Dutch
+            ("We hebben elkaar gesproken", Some(Met)),
+            ("We hebben gisteren gebeld", Some(Met)),
+            ("Goed gesprek gehad", Some(Met)),
+            ("Contract getekend!", Some(Won)),
+            ("We werken nu samen", Some(Won)),
+            ("Het is niet gelukt", Some(Lost)),
+            ("Te duur voor ons", Some(Lost)),
+            ("Geen reactie ontvangen", Some(NotMet)),
+            ("Ik neem contact met hem op", None),
+            ("Met vriendelijke groet", None),
+        ],
+        outcome,
+    );
+}
+
+/// Harm: "no nos reunimos" or "pas encore rencontré" read as a meeting, or "not signed yet"
+/// as a lost deal, in any of the languages read.
+#[test]
+fn negation_in_more_languages() {
+    table(
+        &[
+            ("No nos reunimos", Some(NotMet)),
+            ("Todavía no nos hemos reunido", Some(NotMet)),
+            ("No ha contestado", Some(NotMet)),
+            ("Todavía no hemos firmado", Some(Met)),
+            ("No firmamos", Some(Lost)),
+            ("Pas encore rencontré", Some(NotMet)),
+            ("Nous ne nous sommes jamais parlé", Some(NotMet)),
+            ("Il n'a jamais répondu", Some(NotMet)),
+            ("Nous n'avons pas encore signé", Some(Met)),
+            ("Nous n'avons pas signé", Some(Lost)),
+            ("Ainda não nos falamos", Some(NotMet)),
+            ("Ele não respondeu", Some(NotMet)),
+            ("Ainda não assinamos", Some(Met)),
+            ("Non ci siamo ancora incontrati", Some(NotMet)),
+            ("Non ha mai risposto", Some(NotMet)),
+            ("Non abbiamo ancora firmato", Some(Met)),
+            ("We hebben elkaar nog niet ontmoet", Some(NotMet)),
+            ("Nog niet gesproken", Some(NotMet)),
+            ("Nog niet getekend", Some(Met)),
+            ("Wir haben uns nicht getroffen", Some(NotMet)),
+            ("Wir haben uns im Mai getroffen", Some(Met)),
+            ("didn't meet", Some(NotMet)),
+        ],
+        outcome,
+    );
+}
+
+/// Harm: Japanese, Chinese and Korean replies read no outcome; or a plan ("来週会う予定"),
+/// a question ("见面了吗？") or a negation ("没见面", "안 만났습니다") read as a meeting.
+#[test]
+fn outcomes_in_japanese_chinese_and_korean() {
+    table(
+        &[
+            ("オンラインで2回話しました", Some(Met)),
+            ("会いました", Some(Met)),
+            ("お会いしました", Some(Met)),
+            ("打ち合わせしました", Some(Met)),
+            ("会っていません", Some(NotMet)),
+            ("まだ連絡がありません", Some(NotMet)),
+            ("契約しました", Some(Won)),
+            ("まだ契約していません", Some(Met)),
+            ("今回は見送りとなりました", Some(Lost)),
+            ("来週会う予定です", None),
+            ("空港まで見送りに行きます", None),
+            ("会いましたか？", None),
+            ("会いましたらご連絡します", None),
+            ("见面了", Some(Met)),
+            ("聊过了", Some(Met)),
+            ("谈过了", Some(Met)),
+            ("签约了", Some(Won)),
+            ("成交了", Some(Won)),
+            ("簽約了", Some(Won)),
+            ("没见面", Some(NotMet)),
+            ("还没签约", Some(Met)),
+            ("没成交", Some(Lost)),
+            ("见面了吗？", None),
+            ("下周见面", None),
+            ("如果签约了再告诉你", None),
+            ("만났습니다", Some(Met)),
+            ("통화했습니다", Some(Met)),
+            ("계약했습니다", Some(Won)),
+            ("안 만났습니다", Some(NotMet)),
+            ("아직 만나지 못했습니다", Some(NotMet)),
+            ("아직 계약하지 않았습니다", Some(Met)),
+            ("다음 주에 만날 예정입니다", None),
+            ("만났어요?", None),
+        ],
+        outcome,
+    );
 }
 
 /// A small deterministic generator (xorshift64*), so the fuzz cases are the same every run.
@@ -951,6 +1235,13 @@ const FRAGMENTS: &[&str] = &[
     "\u{a0}",
     "🙂",
     "日本",
+    "会いました",
+    "没见面",
+    "안 ",
+    "만났습니다",
+    "n'avons pas ",
+    "nos reunimos ",
+    "pasada",
     "not ",
     "nicht ",
     "great ",
@@ -1016,10 +1307,10 @@ fn arbitrary_input_never_panics() {
     for _ in 0..3000 {
         let s = random_text(&mut rng);
         for words in [own_words(Some(&s), None), own_words(None, Some(&s))] {
-            assert_sane(&s, &read(&words));
+            assert_sane(&s, &asked(&words));
             let _ = says_stop(&words, &s);
         }
-        assert_sane(&s, &read(&s));
+        assert_sane(&s, &asked(&s));
         let _ = html_to_text(&s);
     }
     for _ in 0..500 {
@@ -1027,7 +1318,7 @@ fn arbitrary_input_never_panics() {
             .map(|_| (rng.next() & 0xFF) as u8)
             .collect();
         let s = String::from_utf8_lossy(&bytes);
-        assert_sane(&s, &read(&own_words(Some(&s), Some(&s))));
+        assert_sane(&s, &asked(&own_words(Some(&s), Some(&s))));
         let _ = own_words(None, Some(&s));
         let _ = says_stop(&s, &s);
     }
@@ -1067,7 +1358,7 @@ fn long_replies_are_read_in_linear_time() {
     for unit in shapes {
         let s = unit.repeat((128 << 10) / unit.len());
         let words = own_words(Some(&s), None);
-        assert_sane(unit, &read(&words));
+        assert_sane(unit, &asked(&words));
         let _ = says_stop(&words, &s);
         let _ = own_words(None, Some(&s));
     }
@@ -1079,7 +1370,7 @@ fn long_replies_are_read_in_linear_time() {
          09:00, Alice <a@x.org> wrote:\n{original}",
         paragraph.repeat((1 << 20) / paragraph.len())
     );
-    let reading = read(&own_words(Some(&body), None));
+    let reading = asked(&own_words(Some(&body), None));
     assert_eq!(reading.rating, Some(4));
     assert_eq!(reading.outcome, Some(Met));
     assert!(reading.comment.ends_with("Nothing signed yet."));

@@ -88,10 +88,11 @@ impl Token<'_> {
 
 /// Marks that end a clause.
 const CLAUSE_MARKS: &[char] = &[
-    ',', ';', ':', '.', '!', '?', '(', ')', '[', ']', '-', '–', '—', '…', '•', '|',
+    ',', ';', ':', '.', '!', '?', '(', ')', '[', ']', '-', '–', '—', '…', '•', '|', '、', '，',
+    '；', '：', '。', '！', '？', '¿', '¡',
 ];
-/// Marks that end a sentence.
-const SENTENCE_MARKS: &[char] = &['.', '!', '?', '…'];
+/// Marks that end a sentence (CJK ones too).
+const SENTENCE_MARKS: &[char] = &['.', '!', '?', '…', '。', '！', '？'];
 
 /// Invisible characters that are skipped entirely: variation selectors, joiners, BOM, soft
 /// hyphen, the keycap of "4️⃣".
@@ -311,6 +312,9 @@ fn expand_contraction(word: &str) -> Vec<String> {
     if let Some(&(_, base)) = BARE.iter().find(|(w, _)| *w == word) {
         return vec![base.to_string(), "not".to_string()];
     }
+    if let Some(parts) = split_elision(word) {
+        return parts;
+    }
     if let Some(base) = word.strip_suffix("n't") {
         let base = match base {
             "wo" => "will",
@@ -345,6 +349,35 @@ fn expand_contraction(word: &str) -> Vec<String> {
         };
     }
     vec![word.to_string()]
+}
+
+/// French and Italian elisions: "n'avons" → ["ne", "avons"], "l'appel" → ["le", "appel"],
+/// "un'offerta" → ["un", "offerta"], so that phrase lists match the bare word.
+fn split_elision(word: &str) -> Option<Vec<String>> {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("l", "le"),
+        ("d", "de"),
+        ("j", "je"),
+        ("m", "me"),
+        ("n", "ne"),
+        ("s", "se"),
+        ("t", "te"),
+        ("c", "ce"),
+        ("qu", "que"),
+        ("lorsqu", "lorsque"),
+        ("puisqu", "puisque"),
+        ("jusqu", "jusque"),
+        ("un", "un"),
+        ("all", "alla"),
+        ("dell", "della"),
+        ("nell", "nella"),
+        ("dall", "dalla"),
+        ("sull", "sulla"),
+        ("quell", "quella"),
+    ];
+    let (head, rest) = word.split_once('\'')?;
+    let &(_, full) = PREFIXES.iter().find(|(p, _)| *p == head)?;
+    (!rest.is_empty()).then(|| vec![full.to_string(), rest.to_string()])
 }
 
 /// The words and numbers of a token list, in order: the view phrase patterns walk.
@@ -611,22 +644,57 @@ impl<T: Copy> PhraseSet<T> {
     }
 }
 
-/// Words that negate what follows them.
+/// Words that negate what follows them (English, German, French, Spanish, Portuguese,
+/// Italian, Dutch; French "ne" is left out: "pas"/"jamais" always come with it, and Italian
+/// "ne" is a pronoun).
+#[rustfmt::skip]
 pub(super) const NEGATORS: &[&str] = &[
     "not", "no", "never", "nor", "hardly", "barely", "without", "nothing", "nicht", "kein",
-    "keine", "keinen", "keinem", "keiner", "nie", "niemals", "wenig", "nichts",
+    "keine", "keinen", "keinem", "keiner", "nie", "niemals", "wenig", "nichts", "pas", "jamais",
+    "aucun", "aucune", "rien", "sans", "nunca", "ningún", "ninguna", "ninguno", "nada", "sin",
+    "não", "nao", "nenhum", "nenhuma", "sem", "non", "nessun", "nessuna", "nessuno", "niente",
+    "nulla", "senza", "niet", "nooit", "geen", "niets", "zonder",
 ];
 
-/// Whether the words just before `pos` (up to three, same clause) negate it.
+/// Adverbs that stand between a negation and its verb without counting as one of the three
+/// words it reaches over: "non ci siamo ancora incontrati", "pas encore rencontré". Italian
+/// "mai" is here rather than a negator: it is also the German month ("im Mai getroffen").
+#[rustfmt::skip]
+const NEGATION_FILLERS: &[&str] = &[
+    "yet", "still", "even", "noch", "nog", "encore", "ancora", "mai", "ainda", "todavía",
+    "todavia", "aún", "aun", "già", "já",
+];
+
+/// Whether the words just before `pos` (up to three, not counting [`NEGATION_FILLERS`], same
+/// clause) negate it.
 pub(super) fn negated(words: &Words, pos: usize) -> bool {
-    words.before_has(pos, 3, NEGATORS)
+    let Some(&at) = words.at.get(pos) else {
+        return false;
+    };
+    let clause = words.tokens[at].clause;
+    let mut counted = 0;
+    for p in (0..pos).rev().take(6) {
+        let Some(w) = words.in_clause(p, clause) else {
+            return false;
+        };
+        if NEGATORS.contains(&w) {
+            return true;
+        }
+        if !NEGATION_FILLERS.contains(&w) {
+            counted += 1;
+            if counted == 3 {
+                return false;
+            }
+        }
+    }
+    false
 }
 
 /// For each sentence number, whether the sentence is a question.
 pub(super) fn question_sentences(tokens: &[Token]) -> Vec<bool> {
     let count = tokens.last().map_or(0, |t| t.sentence + 1);
     let mut questions = vec![false; count];
-    for t in tokens.iter().filter(|t| t.is_mark("?")) {
+    for t in tokens.iter().filter(|t| t.is_any_mark(&["?", "？"])) {
         questions[t.sentence] = true;
     }
     questions
