@@ -35,6 +35,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_refusals",
         include_str!("migrations/0004_refusals.sql"),
     ),
+    ("0005_copied", include_str!("migrations/0005_copied.sql")),
 ];
 
 /// The database, open for reading and writing.

@@ -742,7 +742,21 @@ fn record_introduction(
             is_owner,
         });
     }
-    let names: Vec<&str> = intro.parties.iter().map(|p| p.name.as_str()).collect();
+    // Helpers are kept apart from participants, so no plan or count ever includes them.
+    let mut copy = conn.prepare_cached(
+        "INSERT INTO copied (referral_id, contact_id, position, name) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for (position, person) in intro.copied.iter().enumerate() {
+        let contact = upsert_contact(conn, person)?;
+        copy.execute(params![
+            referral,
+            contact.id,
+            position as i64,
+            cap(&person.name, MAX_NAME)
+        ])?;
+    }
+    let names: Vec<&str> = intro.parties.iter().map(Person::name_or_email).collect();
     let how = if intro.forwarded { " (forwarded)" } else { "" };
     event(
         conn,

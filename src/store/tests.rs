@@ -78,6 +78,7 @@ fn introduce_as(store: &mut Store, id: &str, root: &str, now: DateTime<Utc>) -> 
     let intro = Introduction {
         introducer: bob(),
         parties: vec![fred(), sally()],
+        copied: Vec::new(),
         subject: "Intro: Fred <> Sally".into(),
         thread_root: root.into(),
         references: vec![root.into()],
@@ -161,7 +162,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -186,7 +187,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 4);
+    assert_eq!(read_only.schema_version().unwrap(), 5);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -1053,6 +1054,7 @@ fn introduce_people(
     let intro = Introduction {
         introducer: introducer.clone(),
         parties: parties.to_vec(),
+        copied: Vec::new(),
         subject: subject.into(),
         thread_root: id.into(),
         references: vec![id.into()],
