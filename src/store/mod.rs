@@ -5,6 +5,7 @@
 mod forget;
 mod known;
 mod limits;
+mod preview;
 mod read;
 mod record;
 
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub use forget::{Erasure, FORGOTTEN};
 pub use known::StoreView;
+pub use preview::{KindPreview, Preview};
 pub use read::{
     EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
 };

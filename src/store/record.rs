@@ -443,7 +443,7 @@ impl Store {
     }
 }
 
-fn rules(config: &Config) -> Rules<'_> {
+pub(super) fn rules(config: &Config) -> Rules<'_> {
     Rules {
         schedule: &config.schedule,
         timezone: config.owner.timezone,
@@ -1151,7 +1151,7 @@ fn apply_steps(
     Ok(send)
 }
 
-fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
+pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
     let (status, created): (String, String) = conn
         .prepare_cached("SELECT status, created_at FROM referrals WHERE id = ?1")?
         .query_row([referral], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -1274,6 +1274,18 @@ fn load_draft(conn: &Connection, id: OutboundId) -> Result<Draft> {
             "SELECT referral_id, kind, contact_id, message_id FROM outbound WHERE id = ?1",
         )?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    draft_for(conn, referral, parse_word(&kind)?, contact, message_id)
+}
+
+/// The draft of a `kind` message to `contact` about `referral`, whether or not it is stored
+/// (`preview` composes ones not yet scheduled).
+pub(super) fn draft_for(
+    conn: &Connection,
+    referral: ReferralId,
+    kind: OutboundKind,
+    contact: ContactId,
+    message_id: String,
+) -> Result<Draft> {
     let (subject, thread_root, references, created): (String, String, String, String) = conn
         .prepare_cached(
             "SELECT subject, thread_root, references_, created_at FROM referrals WHERE id = ?1",
@@ -1334,7 +1346,7 @@ fn load_draft(conn: &Connection, id: OutboundId) -> Result<Draft> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Draft {
-        kind: parse_word(&kind)?,
+        kind,
         message_id,
         to,
         referral: ReferralSummary {
