@@ -488,7 +488,13 @@ pub fn stats(report: &Report, config: &Config) {
     let who: Vec<String> = report
         .partners
         .iter()
-        .map(|p| clip(&format!("{} <{}>", p.name, p.email), 48))
+        .map(|p| {
+            let who = Person {
+                email: p.email.clone(),
+                name: p.name.clone(),
+            };
+            clip(&who.to_string(), 48)
+        })
         .collect();
     let width = who.iter().map(|w| w.chars().count()).max().unwrap_or(0);
     display!();

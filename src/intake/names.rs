@@ -28,18 +28,34 @@ pub struct Cast {
 /// Sorts `parties` into parties and helpers and names the nameless ones from `words`.
 pub fn cast(parties: Vec<Person>, words: &str) -> Cast {
     let sentences = sentences(words);
-    let helper_names: Vec<Vec<String>> = sentences.iter().filter_map(|s| helper(s)).collect();
-    let candidates = introduced_names(words, &sentences);
+    let helpers = Name::list(sentences.iter().filter_map(|s| helper(s)));
+    let introduced = Name::list(introduced_names(words, &sentences));
+    let addresses: Vec<Address> = parties.iter().map(|p| Address::new(&p.email)).collect();
+    // A helper's name that fits two recipients picks out neither: better mail an assistant
+    // than drop a party.
+    let helpers: Vec<&Name> = helpers
+        .iter()
+        .filter(|name| {
+            parties
+                .iter()
+                .zip(&addresses)
+                .filter(|(p, a)| name.calls(p, a))
+                .count()
+                == 1
+        })
+        .collect();
     let mut cast = Cast {
         parties: Vec::new(),
         copied: Vec::new(),
     };
-    for mut person in parties {
-        let helper = helper_names.iter().find(|name| is_called(&person, name));
+    for (mut person, address) in parties.into_iter().zip(&addresses) {
+        let helper = helpers.iter().find(|name| name.calls(&person, address));
         if person.name.is_empty() {
-            let pool: Vec<Vec<String>> = helper.cloned().into_iter().collect();
-            let pool = if helper.is_some() { &pool } else { &candidates };
-            if let Some(name) = name_for(&person.email, pool) {
+            let named = match helper {
+                Some(name) => address.name_among(std::slice::from_ref(*name)),
+                None => address.name_among(&introduced),
+            };
+            if let Some(name) = named {
                 person.name = name;
             }
         }
@@ -49,6 +65,168 @@ pub fn cast(parties: Vec<Person>, words: &str) -> Cast {
         }
     }
     cast
+}
+
+/// The most names read from one message, of each sort (introduced, helpers): a hostile
+/// message can hold thousands of recipients and of names, and matching stays cheap.
+const MAX_NAMES: usize = 64;
+
+/// A name the words use, with the ways an address can spell it.
+#[derive(Debug)]
+struct Name {
+    /// As written: "Olivia Grant".
+    words: Vec<String>,
+    /// Each word folded ("José" → "jose").
+    folded: Vec<String>,
+    /// The local parts that spell it: `olivia`, `oliviagrant`, `ogrant`, `oliviag`,
+    /// `grantolivia`, `granto`, `grant`; German umlauts also as `ue`, `oe`, `ae`.
+    spellings: Vec<String>,
+}
+
+impl Name {
+    /// The distinct names among `names`, at most [`MAX_NAMES`].
+    fn list(names: impl IntoIterator<Item = Vec<String>>) -> Vec<Name> {
+        let mut out: Vec<Name> = Vec::new();
+        for words in names {
+            if out.len() == MAX_NAMES {
+                break;
+            }
+            let name = Name::new(words);
+            if !name.folded.is_empty() && !out.iter().any(|n| n.folded == name.folded) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    fn new(words: Vec<String>) -> Name {
+        let folded: Vec<String> = words
+            .iter()
+            .map(|w| fold(w))
+            .filter(|w| !w.is_empty())
+            .collect();
+        // "Müller" is written `mueller` as often as `muller` in addresses.
+        let german: Vec<String> = words
+            .iter()
+            .map(|w| {
+                fold(
+                    &w.to_lowercase()
+                        .replace('ä', "ae")
+                        .replace('ö', "oe")
+                        .replace('ü', "ue")
+                        .replace('ß', "ss"),
+                )
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut spelled = spellings(&folded);
+        if german != folded {
+            spelled.extend(spellings(&german));
+        }
+        Name {
+            words,
+            folded,
+            spellings: spelled,
+        }
+    }
+
+    /// Whether this is what `person` is called: their display name's first word, or a name
+    /// their address spells.
+    fn calls(&self, person: &Person, address: &Address) -> bool {
+        let display = person.name.split_whitespace().next().map(fold);
+        display.as_ref() == self.folded.first() || self.spells(address)
+    }
+
+    fn spells(&self, address: &Address) -> bool {
+        !address.local.is_empty() && self.spellings.contains(&address.local)
+    }
+
+    /// Whether the domain carries this full name's surname: `grantlaw.example` ↔ "Olivia
+    /// Grant".
+    fn fits_domain(&self, address: &Address) -> bool {
+        match self.folded.as_slice() {
+            [_, .., last] if last.chars().count() >= 3 => {
+                address.labels.iter().any(|l| l.starts_with(last.as_str()))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The ways an address's local part spells a name (folded words). Initials alone (`og`) do
+/// not count: too many names share them.
+fn spellings(words: &[String]) -> Vec<String> {
+    let (Some(first), Some(last)) = (words.first(), words.last()) else {
+        return Vec::new();
+    };
+    let initial = |w: &str| w.chars().next().map(String::from).unwrap_or_default();
+    let mut out = vec![first.clone()];
+    if words.len() > 1 {
+        out.push(words.concat());
+        out.push(format!("{}{last}", initial(first)));
+        out.push(format!("{first}{}", initial(last)));
+        out.push(format!("{last}{first}"));
+        out.push(format!("{last}{}", initial(first)));
+        out.push(last.clone());
+    }
+    out
+}
+
+/// An address, folded once for matching against names.
+#[derive(Debug)]
+struct Address {
+    /// The local part without `+detail`, folded: `olivia.grant` → `oliviagrant`.
+    local: String,
+    /// The domain's labels but the last, folded.
+    labels: Vec<String>,
+    /// A shared mailbox (`info@`, `sales@`): a name in the body belongs to a person, not to it.
+    shared: bool,
+}
+
+impl Address {
+    fn new(email: &str) -> Address {
+        let (local, domain) = email.split_once('@').unwrap_or((email, ""));
+        let local = local.split('+').next().unwrap_or(local);
+        let mut labels: Vec<String> = domain.split('.').map(fold).collect();
+        // The top-level label is never a surname's company.
+        labels.pop();
+        Address {
+            shared: is_role_mailbox(local),
+            local: fold(local),
+            labels,
+        }
+    }
+
+    /// The fullest of `names` its local part spells, else one its domain carries; none when
+    /// two different names fit equally.
+    fn name_among(&self, names: &[Name]) -> Option<String> {
+        let pick = |fits: &dyn Fn(&Name) -> bool| -> Option<String> {
+            let mut best: Option<&Name> = None;
+            for c in names.iter().filter(|c| fits(c)) {
+                best = match best {
+                    None => Some(c),
+                    Some(b) if c.folded.first() == b.folded.first() => {
+                        // "Olivia" and "Olivia Grant": the fuller one.
+                        Some(if c.folded.len() > b.folded.len() {
+                            c
+                        } else {
+                            b
+                        })
+                    }
+                    // Two different names fit: better no name than the wrong one.
+                    Some(_) => return None,
+                };
+            }
+            best.map(|b| b.words.join(" "))
+        };
+        pick(&|n| n.spells(self)).or_else(|| {
+            if self.shared {
+                None
+            } else {
+                pick(&|n| n.fits_domain(self))
+            }
+        })
+    }
 }
 
 /// A word of the text: its letters as written, and whether punctuation follows it.
@@ -445,50 +623,6 @@ fn beside(s: &[Token], at: usize) -> Option<Vec<String>> {
     name_before(s, before + 1)
 }
 
-/// Whether `name` (as words) is what `person` is called: their display name's first word,
-/// or a name their address fits.
-fn is_called(person: &Person, name: &[String]) -> bool {
-    let first = name.first().map(|w| fold(w)).unwrap_or_default();
-    let display = person
-        .name
-        .split_whitespace()
-        .next()
-        .map(fold)
-        .unwrap_or_default();
-    (!first.is_empty() && first == display) || fits_local_part(&person.email, name)
-}
-
-/// The name for `email` among `candidates`: the fullest that fits its local part, else one
-/// that fits its domain; none when two different names fit equally.
-fn name_for(email: &str, candidates: &[Vec<String>]) -> Option<String> {
-    let pick = |fits: &dyn Fn(&[String]) -> bool| -> Option<String> {
-        let mut best: Option<&Vec<String>> = None;
-        for c in candidates.iter().filter(|c| fits(c)) {
-            best = match best {
-                None => Some(c),
-                Some(b) if c.len() > b.len() && c.first() == b.first() => Some(c),
-                Some(b) if b.len() > c.len() && c.first() == b.first() => Some(b),
-                Some(b) if same(b, c) => Some(b),
-                // Two different names fit: better no name than the wrong one.
-                Some(_) => return None,
-            };
-        }
-        best.map(|b| b.join(" "))
-    };
-    pick(&|c| fits_local_part(email, c)).or_else(|| {
-        let local = email.split('@').next().unwrap_or("");
-        if is_role_mailbox(local) {
-            None
-        } else {
-            pick(&|c| fits_domain(email, c))
-        }
-    })
-}
-
-fn same(a: &[String], b: &[String]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(x) == fold(y))
-}
-
 /// Lower-cased letters without accents: "José" → "jose", "Müller" → "muller".
 fn fold(word: &str) -> String {
     word.chars()
@@ -509,61 +643,6 @@ fn fold(word: &str) -> String {
             Some(plain)
         })
         .collect()
-}
-
-/// Whether the local part spells the name: `olivia`, `olivia.grant`, `ogrant`, `oliviag`,
-/// `grant` (for a full name). Initials alone (`og`) do not count: too many names share them.
-fn fits_local_part(email: &str, name: &[String]) -> bool {
-    let local = email.split('@').next().unwrap_or("");
-    let local = fold(local.split('+').next().unwrap_or(local));
-    // "Müller" is written `mueller` as often as `muller` in addresses.
-    let german = |w: &String| {
-        w.replace('ä', "ae")
-            .replace('ö', "oe")
-            .replace('ü', "ue")
-            .replace('ß', "ss")
-    };
-    let as_written: Vec<String> = name.iter().map(|w| w.to_lowercase()).collect();
-    let transliterated: Vec<String> = as_written.iter().map(|w| fold(&german(w))).collect();
-    !local.is_empty()
-        && (spells(
-            &local,
-            &as_written.iter().map(|w| fold(w)).collect::<Vec<_>>(),
-        ) || spells(&local, &transliterated))
-}
-
-/// Whether `local` is one of the ways an address spells the (folded) name `words`.
-fn spells(local: &str, words: &[String]) -> bool {
-    let words: Vec<&String> = words.iter().filter(|w| !w.is_empty()).collect();
-    let (Some(first), Some(last)) = (words.first(), words.last()) else {
-        return false;
-    };
-    let initial = |w: &str| w.chars().next().map(String::from).unwrap_or_default();
-    let mut spellings = vec![first.to_string()];
-    if words.len() > 1 {
-        spellings.push(words.iter().map(|w| w.as_str()).collect());
-        spellings.push(format!("{}{last}", initial(first)));
-        spellings.push(format!("{first}{}", initial(last)));
-        spellings.push(format!("{last}{first}"));
-        spellings.push(format!("{last}{}", initial(first)));
-        spellings.push(last.to_string());
-    }
-    spellings.iter().any(|s| s == local)
-}
-
-/// Whether the domain carries the full name's surname: `grantlaw.example` ↔ "Olivia Grant".
-fn fits_domain(email: &str, name: &[String]) -> bool {
-    let Some(last) = name.last().map(|w| fold(w)) else {
-        return false;
-    };
-    let domain = email.split('@').nth(1).unwrap_or("");
-    let labels: Vec<&str> = domain.split('.').collect();
-    // The top-level label is never a surname's company.
-    name.len() > 1
-        && last.chars().count() >= 3
-        && labels[..labels.len().saturating_sub(1)]
-            .iter()
-            .any(|l| fold(l).starts_with(&last))
 }
 
 /// Shared mailboxes: a name in the body belongs to a person, not to `info@`.

@@ -1585,3 +1585,43 @@ fn an_ignored_message_gives_way_to_a_genuine_one_and_nothing_is_recorded_twice()
         .unwrap();
     assert_eq!(rejected, 1);
 }
+
+// An assistant copied to find a time got follow-ups as a party: copied people are kept apart,
+// planned nothing, and erased by `forget` like everyone else.
+#[test]
+fn copied_people_are_shown_planned_nothing_and_forgotten() {
+    let mut store = Store::open_in_memory().unwrap();
+    let megan = person("megan@networkers.example", "Megan");
+    let intro = Introduction {
+        introducer: bob(),
+        parties: vec![fred(), sally()],
+        copied: vec![megan.clone()],
+        subject: "Intro".into(),
+        thread_root: "c@x".into(),
+        references: vec!["c@x".into()],
+        forwarded: false,
+    };
+    let id = store
+        .record(
+            &classified("c@x", &bob(), Verdict::Introduction(intro)),
+            &raw(),
+            &config(),
+            t0(),
+        )
+        .unwrap()
+        .unwrap();
+    let detail = store.referral(id).unwrap().unwrap();
+    assert_eq!(detail.copied, std::slice::from_ref(&megan));
+    assert_eq!(detail.referral.parties.len(), 2);
+    assert!(
+        store.outbox().unwrap().iter().all(|o| o.to != megan.email),
+        "{:?}",
+        store.outbox().unwrap()
+    );
+    assert_eq!(store.view().role_in(id, &megan.email), None);
+    store.forget(&megan.email, t0()).unwrap();
+    let copied = store.referral(id).unwrap().unwrap().copied;
+    assert_eq!(copied.len(), 1);
+    assert!(!copied[0].email.contains("megan"), "{copied:?}");
+    assert!(!copied[0].name.contains("Megan"), "{copied:?}");
+}

@@ -234,3 +234,47 @@ fn a_greeting_may_run_into_the_first_sentence() {
         ]
     );
 }
+
+#[test]
+fn a_helper_name_that_fits_two_recipients_removes_neither() {
+    let cast = cast(
+        vec![
+            p("raj@patel.example", Some("Raj Patel")),
+            p("megan@lee.example", Some("Megan Lee")),
+            p("megan@patel.example", Some("Megan Stone")),
+        ],
+        "Raj, meet Megan. I'm cc'ing Megan, my assistant, to find a time.",
+    );
+    assert_eq!(cast.parties.len(), 3);
+    assert!(cast.copied.is_empty());
+}
+
+// A To line of thousands and a body of thousands of names must not take quadratic time.
+#[test]
+fn many_recipients_and_names_are_read_quickly() {
+    let people: Vec<Person> = (0..20_000)
+        .map(|i| p(&format!("p{i}@x.example"), None))
+        .collect();
+    // Twenty thousand different names: "Meet Ab Grant. Meet Ac Grant. …"
+    let name = |mut i: usize| {
+        let mut word = String::from("A");
+        loop {
+            word.push(char::from(b'a' + (i % 26) as u8));
+            i /= 26;
+            if i == 0 {
+                return word;
+            }
+        }
+    };
+    let body: String = (0..20_000)
+        .map(|i| format!("Meet {} Grant. ", name(i)))
+        .collect();
+    let started = std::time::Instant::now();
+    let cast = cast(people, &body);
+    assert_eq!(cast.parties.len(), 20_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
