@@ -599,28 +599,62 @@ fn helper(s: &[Token]) -> Option<Vec<String>> {
                 .find(|p| p.is_word() && !p.lower.starts_with("exec"))
                 .is_some_and(|p| POSSESSIVES.contains(&p.lower.as_str()))
     });
-    let any_role = s.iter().any(is_role);
-    let purpose = s.iter().any(|t| PURPOSES.contains(&t.lower.as_str()))
-        || s.iter().any(|t| t.lower.starts_with("schedul"));
-    let anchors: Vec<usize> = match (cue, role) {
-        (Some(c), Some(r)) => vec![c, r],
-        (Some(c), None) if any_role || purpose => vec![c],
-        (None, Some(r)) if purpose => vec![r],
-        _ => return None,
+    match (cue, role) {
+        // "cc'ing Megan, my assistant": the role says it.
+        (Some(c), Some(r)) => beside(s, c).or_else(|| beside(s, r)).map(|(name, _)| name),
+        // "looping in Dan to coordinate": copied to do the arranging themselves. "Copying
+        // Olivia so you two can find a time" copies a party.
+        (Some(c), None) => beside(s, c)
+            .filter(|(_, end)| arranges(s, *end))
+            .map(|(name, _)| name),
+        // "Megan, my assistant, will find a time".
+        (None, Some(r)) if s.iter().any(is_purpose) => beside(s, r).map(|(name, _)| name),
+        _ => None,
+    }
+}
+
+fn is_purpose(t: &Token) -> bool {
+    PURPOSES.contains(&t.lower.as_str()) || t.lower.starts_with("schedul")
+}
+
+/// Whether the words after a name (at `from`) say that person will do the arranging: "to
+/// coordinate", "(cc'd) will set up a call", "who can find a time" — a purpose within a few
+/// words, for the introducer rather than for "you".
+fn arranges(s: &[Token], from: usize) -> bool {
+    const ACTS: &[&str] = &[
+        "to", "will", "can", "who", "wird", "kann", "um", "pour", "va", "para",
+    ];
+    let skip = |t: &Token| {
+        matches!(t.text.as_str(), "(" | ")" | ",")
+            || COPY_CUES.contains(&t.lower.as_str())
+            || FILLERS.contains(&t.lower.as_str())
     };
-    anchors.into_iter().find_map(|at| beside(s, at))
+    let Some(act) = (from..s.len()).find(|&i| !skip(&s[i])) else {
+        return false;
+    };
+    if !ACTS.contains(&s[act].lower.as_str()) {
+        return false;
+    }
+    s[act + 1..]
+        .iter()
+        .take(6)
+        .take_while(|t| !matches!(t.lower.as_str(), "you" | "your" | "dich" | "vous" | "te"))
+        .any(is_purpose)
 }
 
 /// The name written right after the word at `at` (past fillers and roles), else right
-/// before it: "cc'ing Megan", "cc: my EA Megan", "Megan (cc'd)", "Megan, my assistant".
-fn beside(s: &[Token], at: usize) -> Option<Vec<String>> {
+/// before it, with the position just past it: "cc'ing Megan", "cc: my EA Megan", "Megan
+/// (cc'd)", "Megan, my assistant".
+fn beside(s: &[Token], at: usize) -> Option<(Vec<String>, usize)> {
     let skip = |t: &Token| FILLERS.contains(&t.lower.as_str()) || is_role(t);
     let after = (at + 1..s.len()).find(|&i| !skip(&s[i]));
-    if let Some(name) = after.and_then(|i| name_at(s, i)) {
-        return Some(name);
+    if let Some((i, name)) = after.and_then(|i| Some((i, name_at(s, i)?))) {
+        let end = i + name.len();
+        return Some((name, end));
     }
     let before = (0..at).rev().find(|&i| !skip(&s[i]))?;
-    name_before(s, before + 1)
+    // The words after a name written before its cue start after the cue: "Megan (cc'd) will".
+    name_before(s, before + 1).map(|name| (name, at + 1))
 }
 
 /// Lower-cased letters without accents: "José" → "jose", "Müller" → "muller".

@@ -203,6 +203,10 @@ fn a_party_described_with_helper_words_stays_a_party() {
         "Raj, meet Megan. I'm cc'ing my assistant Tom to find a time.",
         // Copied, but to meet, not to help.
         "Raj, I'm copying Megan, whom you should meet.",
+        // Copied so that the parties can find a time: Megan is one of them.
+        "Raj, I'm copying Megan so you two can find a time.",
+        "Raj, looping in Megan, who can tell you about her schedule.",
+        "Raj, I'm cc'ing Megan, a brilliant assistant director, since you should meet.",
     ] {
         let cast = cast(people(), body);
         assert_eq!(cast.parties.len(), 2, "{body}");
