@@ -463,14 +463,18 @@ fn preview(
 ) -> Result<ExitCode> {
     let composer = Composer::new(config)?;
     let path = config.store_path();
+    // Without a database there is no referral, and none is created by looking.
     let store = if path.exists() {
         Some(Store::open_read_only(&path)?)
     } else {
         None
     };
-    let Some(store) = store.filter(|s| s.has_referral(id).unwrap_or(false)) else {
-        eprintln!("referrald: there is no referral #{id}");
-        return Ok(ExitCode::from(1));
+    let store = match store {
+        Some(store) if store.has_referral(id)? => store,
+        _ => {
+            eprintln!("referrald: there is no referral #{id}");
+            return Ok(ExitCode::from(1));
+        }
     };
     let (messages, declined) = match kind {
         None => (store.preview_next(id)?, Vec::new()),
