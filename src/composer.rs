@@ -292,7 +292,10 @@ impl Composer {
                 tracking.clone(),
             ))
             .reply_to(Mailbox::new(None, tracking))
-            .to(Mailbox::new(Some(clean_name(&draft.to.name)), to))
+            .to(Mailbox::new(
+                Some(clean_name(&draft.to.name)).filter(|n| !n.is_empty()),
+                to,
+            ))
             .subject(rendered.subject)
             .date(SystemTime::from(now))
             .message_id(Some(format!("<{}>", draft.message_id)));

@@ -80,7 +80,14 @@ pub fn csv_row(d: &ReferralDetail, max_amount: f64) -> Vec<String> {
     let parties: Vec<String> = r
         .parties
         .iter()
-        .map(|p| format!("{} <{}>", p.name, p.email))
+        .map(|p| {
+            // A person without a known name is written as their address alone.
+            crate::model::Person {
+                email: p.email.clone(),
+                name: p.name.clone(),
+            }
+            .to_string()
+        })
         .collect();
     let states: Vec<&str> = r.parties.iter().map(|p| p.state.as_str()).collect();
     vec![

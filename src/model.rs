@@ -18,12 +18,15 @@ pub type OutboundId = i64;
 pub struct Person {
     /// Lower-cased address: addresses are compared case-insensitively everywhere.
     pub email: String,
-    /// Display name, or a name guessed from the local part.
+    /// Display name, or a name read from a `first.last` local part; empty when referrald
+    /// does not know what they are called (`ogrant@`, `info@`): better "Hello," than a
+    /// made-up "Hi Ogrant,".
     pub name: String,
 }
 
 impl Person {
-    /// A person with a normalised address; the name falls back to one made from the local part.
+    /// A person with a normalised address; the name falls back to one read from a
+    /// `first.last` local part, else is empty.
     pub fn new(email: &str, name: Option<&str>) -> Person {
         let email = normalize_email(email);
         let name = match name.map(clean_name) {
@@ -31,6 +34,15 @@ impl Person {
             _ => name_from_local_part(&email),
         };
         Person { email, name }
+    }
+
+    /// The name, or the address when referrald knows no name: for logs and lists.
+    pub fn name_or_email(&self) -> &str {
+        if self.name.is_empty() {
+            &self.email
+        } else {
+            &self.name
+        }
     }
 
     /// The first word of the name, for greetings ("Hi Sally,"); a title before it is skipped
@@ -75,7 +87,11 @@ fn is_title(word: &str) -> bool {
 
 impl fmt::Display for Person {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} <{}>", self.name, self.email)
+        if self.name.is_empty() {
+            write!(f, "<{}>", self.email)
+        } else {
+            write!(f, "{} <{}>", self.name, self.email)
+        }
     }
 }
 
@@ -194,13 +210,22 @@ pub fn clean_name(name: &str) -> String {
     name
 }
 
-/// "sally.jones@x" → "Sally Jones"; "fred_bloggs" → "Fred Bloggs".
+/// "sally.jones@x" → "Sally Jones"; "fred_bloggs" → "Fred Bloggs". Only a local part that is
+/// clearly a first and a last name is read as one: "ogrant", "info", "jsmith", "raj123" and
+/// "j.smith" give no name ("").
 fn name_from_local_part(email: &str) -> String {
     let local = email.split('@').next().unwrap_or(email);
     let local = local.split('+').next().unwrap_or(local);
-    let words: Vec<String> = local
-        .split(['.', '_', '-'])
-        .filter(|w| !w.is_empty())
+    let words: Vec<&str> = local.split(['.', '_', '-']).collect();
+    let clear = (2..=3).contains(&words.len())
+        && words
+            .iter()
+            .all(|w| w.chars().count() >= 2 && w.chars().all(char::is_alphabetic));
+    if !clear {
+        return String::new();
+    }
+    words
+        .iter()
         .map(|w| {
             let mut chars = w.chars();
             match chars.next() {
@@ -208,12 +233,8 @@ fn name_from_local_part(email: &str) -> String {
                 None => String::new(),
             }
         })
-        .collect();
-    if words.is_empty() {
-        email.to_string()
-    } else {
-        words.join(" ")
-    }
+        .collect::<Vec<String>>()
+        .join(" ")
 }
 
 /// Declares a string-valued enum with `as_str`, `Display`, `FromStr` and serde in snake_case,
@@ -378,7 +399,30 @@ mod tests {
             }
         );
         // A display name that is just the address again says nothing.
-        assert_eq!(Person::new("bob@x.org", Some("bob@x.org")).name, "Bob");
+        assert_eq!(Person::new("bob@x.org", Some("bob@x.org")).name, "");
+    }
+
+    // "ogrant@" was greeted "Hi Ogrant" in every message: only first.last makes a name.
+    #[test]
+    fn only_a_clear_first_last_local_part_makes_a_name() {
+        assert_eq!(Person::new("sally.lee@x.org", None).name, "Sally Lee");
+        assert_eq!(
+            Person::new("mary-jane.watson@x.org", None).name,
+            "Mary Jane Watson"
+        );
+        for email in [
+            "ogrant@x",
+            "info@x",
+            "sales@x",
+            "jsmith@x",
+            "raj123@x",
+            "j.smith@x",
+            "a.b@x",
+        ] {
+            assert_eq!(Person::new(email, None).name, "", "{email}");
+            assert_eq!(Person::new(email, None).first_name(), "", "{email}");
+        }
+        assert_eq!(Person::new("ogrant@x", None).to_string(), "<ogrant@x>");
     }
 
     #[test]

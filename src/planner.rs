@@ -302,6 +302,22 @@ fn report_intent(
     Ok(next_open(&rules.schedule.send_window, rules.timezone, due))
 }
 
+/// Whether a `kind` message is wanted for `who` at `now`, and when it falls due (inside the
+/// send window), or why not: the same answer [`plan`] acts on, for `preview` to show.
+pub fn wanted(
+    s: &Snapshot,
+    kind: OutboundKind,
+    who: &Participant,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
+    match kind {
+        OutboundKind::OutcomeReport => report_intent(s, who, rules, now),
+        kind => intent(s, kind, who, rules)
+            .map(|due| next_open(&rules.schedule.send_window, rules.timezone, due)),
+    }
+}
+
 /// Nothing goes to the cancelled, to the opted-out or to the bounced.
 fn reachable(s: &Snapshot, who: &Participant) -> Result<(), String> {
     if s.status == ReferralStatus::Cancelled {

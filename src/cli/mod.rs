@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError};
-use crate::model::{ReferralId, ReferralStatus, normalize_email, strip_plus_detail};
+use crate::model::{OutboundKind, ReferralId, ReferralStatus, normalize_email, strip_plus_detail};
 use crate::report::{self, Since};
 use crate::source::files;
 use crate::store::Store;
@@ -95,6 +95,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the email referrald would send for a referral, without sending or recording anything
+    Preview {
+        /// The referral's number
+        id: ReferralId,
+        /// Which message (thank_you, follow_up, owner_nudge, feedback_request, feedback_reminder,
+        /// outcome_report) [default: the next one scheduled]
+        #[arg(value_parser = parse_kind)]
+        kind: Option<OutboundKind>,
+    },
     /// List scheduled, sent, failed and cancelled outbound mail
     Outbox {
         /// Print JSON
@@ -154,6 +163,16 @@ fn parse_email(text: &str) -> Result<String, String> {
             "{text:?} is not an email address (expected one like fred@example.org)"
         )),
     }
+}
+
+fn parse_kind(text: &str) -> Result<OutboundKind, String> {
+    text.parse().map_err(|_| {
+        let kinds: Vec<&str> = OutboundKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!(
+            "{text:?} is not a kind of message; the kinds are {}",
+            kinds.join(", ")
+        )
+    })
 }
 
 fn parse_status(text: &str) -> Result<ReferralStatus, String> {
@@ -246,6 +265,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Preview { id, kind } => preview(&config()?, id, kind, now),
         Command::Export { format } => {
             let config = config()?;
             let store = open_store(&config)?;
@@ -447,6 +467,87 @@ fn inspect(config: &Config, file: &Path, json: bool, now: DateTime<Utc>) -> Resu
         print::json(&print::Inspection::from(&classified))?;
     } else {
         print::inspection(&classified);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `preview`: the mail as it would go out, composed by the sending path, from a database
+/// opened read-only so that nothing is scheduled, claimed or recorded.
+fn preview(
+    config: &Config,
+    id: ReferralId,
+    kind: Option<OutboundKind>,
+    now: DateTime<Utc>,
+) -> Result<ExitCode> {
+    let composer = Composer::new(config)?;
+    let path = config.store_path();
+    // Without a database there is no referral, and none is created by looking.
+    let store = if path.exists() {
+        Some(Store::open_read_only(&path)?)
+    } else {
+        None
+    };
+    let store = match store {
+        Some(store) if store.has_referral(id)? => store,
+        _ => {
+            eprintln!("referrald: there is no referral #{id}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let (messages, declined) = match kind {
+        None => (store.preview_next(id)?, Vec::new()),
+        Some(kind) => {
+            let p = store.preview_kind(id, kind, config, now)?;
+            (p.messages, p.declined)
+        }
+    };
+    if messages.is_empty() {
+        match kind {
+            None => println!(
+                "Nothing is scheduled for referral #{id}. `referrald preview {id} KIND` shows one kind of message, or why it would not go."
+            ),
+            Some(kind) => {
+                println!("No {kind} would go out for referral #{id}:");
+                for (who, why) in &declined {
+                    println!("  not to {who}: {why}");
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (i, p) in messages.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        // Dated as it would be sent, so that "on Monday" reads as the recipient would see it.
+        let at = p.due_at.max(now);
+        let email = composer.compose(&p.draft, at)?;
+        let rendered = composer.render(&p.draft, at)?;
+        let state = if p.scheduled {
+            "scheduled"
+        } else {
+            "not scheduled yet; its Message-ID is made when it is"
+        };
+        println!(
+            "# {} to {}, due {} ({state})",
+            p.draft.kind,
+            p.draft.to,
+            print::local(&p.due_at.to_rfc3339(), config)
+        );
+        // The headers as they go out; the body decoded, as the recipient reads it.
+        let formatted = email.formatted();
+        let text = String::from_utf8_lossy(&formatted);
+        let headers = text.split("\r\n\r\n").next().unwrap_or("");
+        println!("{}", headers.replace("\r\n", "\n"));
+        println!();
+        print!("{}", rendered.body);
+        if !rendered.body.ends_with('\n') {
+            println!();
+        }
+    }
+    for (who, why) in &declined {
+        println!();
+        println!("# not to {who}: {why}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -59,6 +59,8 @@ pub struct Inspection<'a> {
     reason: Option<String>,
     introducer: Option<&'a Person>,
     parties: &'a [Person],
+    /// People copied to help: not parties, never mailed.
+    copied: &'a [Person],
     referral: Option<ReferralId>,
     rating: Option<u8>,
     outcome: Option<Outcome>,
@@ -78,6 +80,7 @@ impl<'a> From<&'a Classified> for Inspection<'a> {
             reason: None,
             introducer: None,
             parties: &[],
+            copied: &[],
             referral: c.verdict.referral(),
             rating: None,
             outcome: None,
@@ -94,6 +97,7 @@ impl<'a> From<&'a Classified> for Inspection<'a> {
             Verdict::Introduction(intro) => {
                 out.introducer = Some(&intro.introducer);
                 out.parties = &intro.parties;
+                out.copied = &intro.copied;
                 out.forwarded = Some(intro.forwarded);
             }
             Verdict::Feedback { reading, .. } => {
@@ -135,6 +139,9 @@ pub fn inspection(c: &Classified) {
         display!("introducer: {}", intro.introducer);
         for p in &intro.parties {
             display!("party:      {p}");
+        }
+        for p in &intro.copied {
+            display!("copied:     {p} (helping; not a party)");
         }
     }
 }
@@ -188,14 +195,16 @@ pub fn describe(v: &Verdict) -> String {
             if said.is_empty() {
                 said.push("wrote back".into());
             }
-            format!("{} {}", from.name, said.join(", "))
+            format!("{} {}", from.name_or_email(), said.join(", "))
         }
-        Verdict::ThreadReply { from, .. } => format!("{} replied on the thread", from.name),
+        Verdict::ThreadReply { from, .. } => {
+            format!("{} replied on the thread", from.name_or_email())
+        }
         Verdict::Introduction(intro) => {
-            let names: Vec<&str> = intro.parties.iter().map(|p| p.name.as_str()).collect();
+            let names: Vec<&str> = intro.parties.iter().map(Person::name_or_email).collect();
             format!(
                 "{} introduced {}{}",
-                intro.introducer.name,
+                intro.introducer.name_or_email(),
                 join_names(&names),
                 if intro.forwarded { " (forwarded)" } else { "" }
             )
@@ -308,13 +317,18 @@ pub fn referrals(list: &[ReferralView], config: &Config) {
         "PARTIES"
     );
     for r in list {
-        let parties: Vec<&str> = r.parties.iter().map(|p| p.name.as_str()).collect();
+        let parties: Vec<&str> = r
+            .parties
+            .iter()
+            .map(|p| if p.name.is_empty() { &p.email } else { &p.name })
+            .map(String::as_str)
+            .collect();
         display!(
             "{:>4}  {:<12}  {:<20}  {:<18}  {:<32}  {}",
             r.id,
             r.status.as_str(),
             local(&r.created_at, config),
-            clip(&r.introducer.name, 18),
+            clip(r.introducer.name_or_email(), 18),
             clip(&join_names(&parties), 32),
             clip(&r.subject, 50)
         );
@@ -330,12 +344,14 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
     display!("  introducer: {}", r.introducer);
     for p in &r.parties {
         let owner = if p.is_owner { ", the owner" } else { "" };
-        display!(
-            "  party:      {} <{}> ({}{owner})",
-            p.name,
-            p.email,
-            p.state
-        );
+        let who = Person {
+            email: p.email.clone(),
+            name: p.name.clone(),
+        };
+        display!("  party:      {who} ({}{owner})", p.state);
+    }
+    for p in &d.copied {
+        display!("  copied:     {p} (helping; never mailed)");
     }
     display!();
     display!("Story:");
@@ -472,7 +488,13 @@ pub fn stats(report: &Report, config: &Config) {
     let who: Vec<String> = report
         .partners
         .iter()
-        .map(|p| clip(&format!("{} <{}>", p.name, p.email), 48))
+        .map(|p| {
+            let who = Person {
+                email: p.email.clone(),
+                name: p.name.clone(),
+            };
+            clip(&who.to_string(), 48)
+        })
         .collect();
     let width = who.iter().map(|w| w.chars().count()).max().unwrap_or(0);
     display!();

@@ -12,7 +12,7 @@ use super::{Draft, FeedbackSummary};
 use crate::model::{OutboundKind, Person, ReferralId, clean_name};
 
 /// The fields of every person variable (`recipient`, `introducer`, list items, `feedback.from`).
-pub const PERSON_FIELDS: &[&str] = &["name", "first_name", "email", "is_owner"];
+pub const PERSON_FIELDS: &[&str] = &["name", "first_name", "email", "is_owner", "named"];
 /// The fields of `owner`.
 pub const OWNER_FIELDS: &[&str] = &["name", "first_name", "email"];
 /// The fields of `referral`.
@@ -154,6 +154,9 @@ struct PersonVars {
     first_name: String,
     email: String,
     is_owner: bool,
+    /// Whether referrald knows what they are called; when not, `name` and `first_name` are
+    /// the address, and a greeting says "Hello," rather than "Hi ogrant@…,".
+    named: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,11 +202,17 @@ impl Context {
                 email: p.email.clone(),
                 name: clean_name(&p.name),
             };
+            let named = !clean.name.is_empty();
             PersonVars {
-                first_name: clean.first_name().to_string(),
+                first_name: if named {
+                    clean.first_name().to_string()
+                } else {
+                    clean.email.clone()
+                },
                 is_owner: owner.is(&clean),
-                name: clean.name,
+                name: clean.name_or_email().to_string(),
                 email: clean.email,
+                named,
             }
         };
         let r = &draft.referral;
@@ -216,7 +225,10 @@ impl Context {
             let names: Vec<String> = r
                 .parties
                 .iter()
-                .map(|p| p.first_name().to_string())
+                .map(|p| match p.first_name() {
+                    "" => p.email.clone(),
+                    first => first.to_string(),
+                })
                 .collect();
             let made_up = format!("Introduction: {}", crate::model::join_names(&names));
             (String::new(), made_up)

@@ -207,7 +207,7 @@ mod tests {
             [
                 pair("fred@x.org", "Fred Jones"),
                 pair("sally@y.org", "Lee, Sally"),
-                pair("carol@z.org", "Carol"),
+                pair("carol@z.org", ""),
             ]
         );
     }

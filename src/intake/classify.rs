@@ -446,6 +446,7 @@ impl Intake<'_, '_> {
         self.introduced(Introduction {
             introducer: from.clone(),
             parties: direct,
+            copied: Vec::new(),
             subject: self.subject.to_string(),
             thread_root: self.message_id.to_string(),
             references,
@@ -469,6 +470,7 @@ impl Intake<'_, '_> {
         self.introduced(Introduction {
             introducer,
             parties,
+            copied: Vec::new(),
             subject,
             thread_root,
             references,
@@ -484,6 +486,10 @@ impl Intake<'_, '_> {
             return Verdict::Ignored(IgnoreReason::Forgotten);
         }
         intro.parties.retain(|p| !self.known.is_forgotten(&p.email));
+        // The words say who people are: names for bare addresses, and who is only copied.
+        let cast = super::names::cast(std::mem::take(&mut intro.parties), &self.own_words());
+        intro.parties = cast.parties;
+        intro.copied = cast.copied;
         let n = intro.parties.len();
         if n < 2 {
             Verdict::Ignored(IgnoreReason::TooFewParties)

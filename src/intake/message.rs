@@ -655,7 +655,7 @@ From: bob@victim.example\r\nSubject: Intro\r\n\r\nHi\r\n";
         assert_eq!(
             to,
             [
-                ("carl@c.example".to_string(), "Carl".to_string()),
+                ("carl@c.example".to_string(), String::new()),
                 ("dan@d.example".to_string(), "Dan".to_string())
             ]
         );

@@ -20,6 +20,7 @@ mod forward;
 #[cfg(test)]
 mod fuzz;
 mod message;
+pub mod names;
 
 pub use crate::subject::normalize_subject;
 pub use classify::classify;
@@ -266,6 +267,9 @@ pub struct Introduction {
     /// The people introduced, in the order they were addressed; never empty, never the
     /// introducer, the tracking address or a never-party address.
     pub parties: Vec<Person>,
+    /// People copied to help (an assistant finding a time), as the introduction's words say:
+    /// recorded and shown, never mailed (see [`names`]).
+    pub copied: Vec<Person>,
     /// The introduction's subject, without `Fwd:` when it was forwarded.
     pub subject: String,
     /// The Message-ID our mail threads under: the introduction's own, or, for a forward that

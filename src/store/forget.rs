@@ -153,7 +153,8 @@ impl Store {
 fn names_of(conn: &Connection, contact: ContactId) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(
         "SELECT name FROM contacts WHERE id = ?1
-         UNION SELECT name FROM participants WHERE contact_id = ?1",
+         UNION SELECT name FROM participants WHERE contact_id = ?1
+         UNION SELECT name FROM copied WHERE contact_id = ?1",
     )?;
     let names = stmt
         .query_map([contact], |r| r.get::<_, String>(0))?
@@ -190,6 +191,10 @@ fn erase_contact(
         )?
         .query_map(params![contact, FORGOTTEN], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    conn.execute(
+        "UPDATE copied SET name = ?2 WHERE contact_id = ?1",
+        params![contact, FORGOTTEN],
+    )?;
     erasure.comments += conn.execute(
         "UPDATE feedback SET comment = '' WHERE contact_id = ?1 AND comment != ''",
         [contact],

@@ -5,6 +5,7 @@
 mod forget;
 mod known;
 mod limits;
+mod preview;
 mod read;
 mod record;
 
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub use forget::{Erasure, FORGOTTEN};
 pub use known::StoreView;
+pub use preview::{KindPreview, Preview};
 pub use read::{
     EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
 };
@@ -35,6 +37,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_refusals",
         include_str!("migrations/0004_refusals.sql"),
     ),
+    ("0005_copied", include_str!("migrations/0005_copied.sql")),
 ];
 
 /// The database, open for reading and writing.

@@ -57,6 +57,8 @@ pub struct ReferralDetail {
     pub outbound: Vec<OutboundView>,
     /// What the participants said.
     pub feedback: Vec<FeedbackView>,
+    /// People copied to help (an assistant finding a time): never mailed.
+    pub copied: Vec<Person>,
 }
 
 /// Something that happened to a referral.
@@ -199,11 +201,24 @@ impl Store {
                 })
             },
         )?;
+        let copied = collect(
+            &self.conn,
+            "SELECT c.email, k.name FROM copied k JOIN contacts c ON c.id = k.contact_id
+             WHERE k.referral_id = ?1 ORDER BY k.position",
+            [id],
+            |r| {
+                Ok(Person {
+                    email: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            },
+        )?;
         Ok(Some(ReferralDetail {
             referral,
             events,
             outbound,
             feedback,
+            copied,
         }))
     }
 

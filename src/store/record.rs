@@ -443,7 +443,7 @@ impl Store {
     }
 }
 
-fn rules(config: &Config) -> Rules<'_> {
+pub(super) fn rules(config: &Config) -> Rules<'_> {
     Rules {
         schedule: &config.schedule,
         timezone: config.owner.timezone,
@@ -747,7 +747,21 @@ fn record_introduction(
             is_owner,
         });
     }
-    let names: Vec<&str> = intro.parties.iter().map(|p| p.name.as_str()).collect();
+    // Helpers are kept apart from participants, so no plan or count ever includes them.
+    let mut copy = conn.prepare_cached(
+        "INSERT INTO copied (referral_id, contact_id, position, name) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for (position, person) in intro.copied.iter().enumerate() {
+        let contact = upsert_contact(conn, person)?;
+        copy.execute(params![
+            referral,
+            contact.id,
+            position as i64,
+            cap(&person.name, MAX_NAME)
+        ])?;
+    }
+    let names: Vec<&str> = intro.parties.iter().map(Person::name_or_email).collect();
     let how = if intro.forwarded { " (forwarded)" } else { "" };
     event(
         conn,
@@ -1142,7 +1156,7 @@ fn apply_steps(
     Ok(send)
 }
 
-fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
+pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
     let (status, created): (String, String) = conn
         .prepare_cached("SELECT status, created_at FROM referrals WHERE id = ?1")?
         .query_row([referral], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -1265,6 +1279,18 @@ fn load_draft(conn: &Connection, id: OutboundId) -> Result<Draft> {
             "SELECT referral_id, kind, contact_id, message_id FROM outbound WHERE id = ?1",
         )?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    draft_for(conn, referral, parse_word(&kind)?, contact, message_id)
+}
+
+/// The draft of a `kind` message to `contact` about `referral`, whether or not it is stored
+/// (`preview` composes ones not yet scheduled).
+pub(super) fn draft_for(
+    conn: &Connection,
+    referral: ReferralId,
+    kind: OutboundKind,
+    contact: ContactId,
+    message_id: String,
+) -> Result<Draft> {
     let (subject, thread_root, references, created): (String, String, String, String) = conn
         .prepare_cached(
             "SELECT subject, thread_root, references_, created_at FROM referrals WHERE id = ?1",
@@ -1325,7 +1351,7 @@ fn load_draft(conn: &Connection, id: OutboundId) -> Result<Draft> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Draft {
-        kind: parse_word(&kind)?,
+        kind,
         message_id,
         to,
         referral: ReferralSummary {

@@ -78,6 +78,7 @@ fn introduce_as(store: &mut Store, id: &str, root: &str, now: DateTime<Utc>) -> 
     let intro = Introduction {
         introducer: bob(),
         parties: vec![fred(), sally()],
+        copied: Vec::new(),
         subject: "Intro: Fred <> Sally".into(),
         thread_root: root.into(),
         references: vec![root.into()],
@@ -161,7 +162,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -186,7 +187,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 4);
+    assert_eq!(read_only.schema_version().unwrap(), 5);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -1053,6 +1054,7 @@ fn introduce_people(
     let intro = Introduction {
         introducer: introducer.clone(),
         parties: parties.to_vec(),
+        copied: Vec::new(),
         subject: subject.into(),
         thread_root: id.into(),
         references: vec![id.into()],
@@ -1582,4 +1584,44 @@ fn an_ignored_message_gives_way_to_a_genuine_one_and_nothing_is_recorded_twice()
         .query_row("SELECT count(*) FROM rejected", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rejected, 1);
+}
+
+// An assistant copied to find a time got follow-ups as a party: copied people are kept apart,
+// planned nothing, and erased by `forget` like everyone else.
+#[test]
+fn copied_people_are_shown_planned_nothing_and_forgotten() {
+    let mut store = Store::open_in_memory().unwrap();
+    let megan = person("megan@networkers.example", "Megan");
+    let intro = Introduction {
+        introducer: bob(),
+        parties: vec![fred(), sally()],
+        copied: vec![megan.clone()],
+        subject: "Intro".into(),
+        thread_root: "c@x".into(),
+        references: vec!["c@x".into()],
+        forwarded: false,
+    };
+    let id = store
+        .record(
+            &classified("c@x", &bob(), Verdict::Introduction(intro)),
+            &raw(),
+            &config(),
+            t0(),
+        )
+        .unwrap()
+        .unwrap();
+    let detail = store.referral(id).unwrap().unwrap();
+    assert_eq!(detail.copied, std::slice::from_ref(&megan));
+    assert_eq!(detail.referral.parties.len(), 2);
+    assert!(
+        store.outbox().unwrap().iter().all(|o| o.to != megan.email),
+        "{:?}",
+        store.outbox().unwrap()
+    );
+    assert_eq!(store.view().role_in(id, &megan.email), None);
+    store.forget(&megan.email, t0()).unwrap();
+    let copied = store.referral(id).unwrap().unwrap().copied;
+    assert_eq!(copied.len(), 1);
+    assert!(!copied[0].email.contains("megan"), "{copied:?}");
+    assert!(!copied[0].name.contains("Megan"), "{copied:?}");
 }

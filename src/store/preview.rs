@@ -1,0 +1,116 @@
+//! What `referrald preview` shows: the drafts of a referral's next message, or of one kind
+//! of message, built exactly as sending builds them, from a store opened read-only.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::OptionalExtension;
+
+use super::record::{draft_for, load_snapshot, rules};
+use super::{Store, parse_ts, parse_word};
+use crate::composer::Draft;
+use crate::config::Config;
+use crate::model::{OutboundKind, Person, ReferralId};
+use crate::planner::{self, ContactId};
+
+/// One message `preview` would show.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// What the composer renders.
+    pub draft: Draft,
+    /// When it is (or would be) due.
+    pub due_at: DateTime<Utc>,
+    /// Whether it is already scheduled (its Message-ID is then the one it will go with).
+    pub scheduled: bool,
+}
+
+/// The messages of one kind a referral would get, and the people who would not get one.
+#[derive(Debug, Clone, Default)]
+pub struct KindPreview {
+    /// One per recipient.
+    pub messages: Vec<Preview>,
+    /// Everyone else in the referral, with the planner's reason.
+    pub declined: Vec<(Person, String)>,
+}
+
+impl Store {
+    /// Whether referral `id` exists.
+    pub fn has_referral(&self, id: ReferralId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM referrals WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// The referral's next scheduled messages: every one due at the earliest due time.
+    pub fn preview_next(&self, id: ReferralId) -> Result<Vec<Preview>> {
+        let rows: Vec<(String, ContactId, String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, contact_id, message_id, due_at FROM outbound
+                 WHERE referral_id = ?1 AND state = 'scheduled'
+                   AND due_at = (SELECT min(due_at) FROM outbound
+                                 WHERE referral_id = ?1 AND state = 'scheduled')
+                 ORDER BY id",
+            )?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter()
+            .map(|(kind, contact, message_id, due)| {
+                Ok(Preview {
+                    draft: draft_for(&self.conn, id, parse_word(&kind)?, contact, message_id)?,
+                    due_at: parse_ts(&due)?,
+                    scheduled: true,
+                })
+            })
+            .collect()
+    }
+
+    /// The `kind` message for each participant the planner would send one to at `now`, with
+    /// the reason for each it would not.
+    pub fn preview_kind(
+        &self,
+        id: ReferralId,
+        kind: OutboundKind,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<KindPreview> {
+        let snapshot = load_snapshot(&self.conn, id)?;
+        let rules = rules(config);
+        let mut out = KindPreview::default();
+        for who in &snapshot.participants {
+            let scheduled = snapshot.outbound.iter().find(|p| {
+                p.kind == kind
+                    && p.to == who.contact
+                    && p.state == crate::model::OutboundState::Scheduled
+            });
+            let wanted = planner::wanted(&snapshot, kind, who, &rules, now);
+            let message_id = match scheduled {
+                Some(p) => self
+                    .conn
+                    .prepare_cached("SELECT message_id FROM outbound WHERE id = ?1")?
+                    .query_row([p.id], |r| r.get(0))?,
+                // Not scheduled yet: its real Message-ID is made when it is.
+                None => format!(
+                    "preview.{id}.{kind}@{}",
+                    config
+                        .tracking
+                        .address
+                        .rsplit_once('@')
+                        .map_or("referrald.invalid", |(_, domain)| domain)
+                ),
+            };
+            let draft = draft_for(&self.conn, id, kind, who.contact, message_id)?;
+            match wanted {
+                Ok(due) => out.messages.push(Preview {
+                    due_at: scheduled.map_or(due, |p| p.due_at),
+                    scheduled: scheduled.is_some(),
+                    draft,
+                }),
+                Err(why) => out.declined.push((draft.to, why)),
+            }
+        }
+        Ok(out)
+    }
+}
