@@ -17,21 +17,7 @@ const TRUSTED: &str = "mx.tracker.example.org";
 /// Alice's file-transport deployment naming a trusted server but saying nothing about
 /// `require-authentication`, so it runs with the default.
 fn default_deployment() -> Deployment {
-    Deployment::new(&format!(
-        r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["bob@networkers.example"]
-trusted-authserv-ids = ["{TRUSTED}"]
-[outbound]
-transport = "file"
-"#
-    ))
+    support::config::alice().trusting(TRUSTED).deploy()
 }
 
 /// An introduction From Bob, an allowed introducer, with `stamp` (header lines) on top.

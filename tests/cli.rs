@@ -21,22 +21,7 @@ fn at(days: i64, hours: i64) -> String {
 
 /// A file-transport deployment of Alice's; `extra` adds configuration at the end.
 fn deployment(extra: &str) -> Deployment {
-    Deployment::new(&format!(
-        r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["bob@networkers.example"]
-require-authentication = false
-[outbound]
-transport = "file"
-{extra}
-"#
-    ))
+    support::config::alice().with(extra).deploy()
 }
 
 /// What these tests ask of a deployment beyond running commands.

@@ -24,20 +24,11 @@ use serde_json::Value;
 use support::deployment::Deployment;
 
 /// Alice's deployment, as a careful owner runs it: only mail her own server vouches for counts.
-const CONFIG: &str = r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["bob@networkers.example"]
-require-authentication = true
-trusted-authserv-ids = ["mx.tracker.example.org"]
-[outbound]
-transport = "file"
-"#;
+fn deployment() -> Deployment {
+    support::config::alice()
+        .trusting("mx.tracker.example.org")
+        .deploy()
+}
 
 /// The genuine introduction every hostile message is set against: Bob's, vouched for by
 /// Alice's own server.
@@ -304,7 +295,7 @@ type Substitution = (Vec<u8>, Vec<u8>);
 
 /// Copies the genuine deployment's database and outbox into a fresh deployment.
 fn copy_of(template: &Deployment) -> Deployment {
-    let d = Deployment::new(CONFIG);
+    let d = deployment();
     std::fs::copy(template.path("referrald.db"), d.path("referrald.db")).unwrap();
     std::fs::create_dir(d.path("outbox")).unwrap();
     for entry in std::fs::read_dir(template.path("outbox")).unwrap() {
@@ -318,7 +309,7 @@ fn copy_of(template: &Deployment) -> Deployment {
 /// (`referrald.N.000000000000@tracker.example.org`) paired with the Message-IDs referrald gave
 /// its outbound messages; and Sally's genuine answer, threaded under her feedback request.
 fn genuine_deployment() -> (Deployment, Vec<Substitution>, String) {
-    let d = Deployment::new(CONFIG);
+    let d = deployment();
     let intro = d.write("genuine-intro.eml", GENUINE_INTRO);
     let out = d.ok(&["--now", INTRO_AT, "ingest", intro.to_str().unwrap()]);
     assert!(out.contains("introduction"), "{out}");

@@ -17,21 +17,7 @@ const FRED: &str = "fred@fredsbooks.example";
 const SALLY: &str = "sally@leedesign.example";
 
 fn deployment() -> Deployment {
-    Deployment::new(
-        r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["bob@networkers.example"]
-require-authentication = false
-[outbound]
-transport = "file"
-"#,
-    )
+    support::config::alice().deploy()
 }
 
 /// Writes a message with CRLF line ends; returns its path as a string.
@@ -582,20 +568,9 @@ fn the_outbox_directory_is_private_whatever_the_umask() {
 #[test]
 fn max_amount_must_be_a_positive_number() {
     for bad in ["0", "-5", "nan", "inf"] {
-        let d = Deployment::new(&format!(
-            r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-[intake]
-require-authentication = false
-max-amount = {bad}
-[outbound]
-transport = "file"
-"#
-        ));
+        let d = support::config::alice()
+            .intake(&format!("max-amount = {bad}"))
+            .deploy();
         let out = d.run(&["referrals"]);
         assert_eq!(out.status.code(), Some(2), "max-amount = {bad}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("max-amount"));

@@ -11,21 +11,7 @@ const T: &str = "2026-11-02T10:00:00Z"; // Monday, 10:00 in London
 const LATER: &str = "2026-11-25T10:00:00Z"; // past every step of the plan
 
 fn deployment() -> Deployment {
-    Deployment::new(
-        r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["bob@networkers.example"]
-require-authentication = false
-[outbound]
-transport = "file"
-"#,
-    )
+    support::config::alice().deploy()
 }
 
 /// The issue's introduction: bare addresses, a greeting, "X is a partner at …", and an

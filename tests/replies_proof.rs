@@ -31,22 +31,9 @@ fn at(days: i64, hours: i64) -> String {
 
 /// Alice's deployment: authentication required, her own server trusted.
 fn deployment() -> Deployment {
-    Deployment::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["{BOB}"]
-require-authentication = true
-trusted-authserv-ids = ["mx.tracker.example.org"]
-[outbound]
-transport = "file"
-"#
-    ))
+    support::config::alice()
+        .trusting("mx.tracker.example.org")
+        .deploy()
 }
 
 /// `Authentication-Results` from our own server saying `domain` passed DMARC.

@@ -31,21 +31,7 @@ impl std::ops::Deref for Deployment {
 
 impl Deployment {
     fn new() -> Deployment {
-        let inner = support::deployment::Deployment::new(&format!(
-            r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["{ALICE}"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["{BOB}"]
-require-authentication = false
-[outbound]
-transport = "file"
-"#
-        ));
+        let inner = support::config::alice().deploy();
         Deployment { inner, messages: 0 }
     }
 

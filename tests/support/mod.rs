@@ -3,6 +3,7 @@
 // Every test crate compiles this module but uses a different part of it.
 #![allow(dead_code)]
 
+pub mod config;
 pub mod csv;
 pub mod daemon;
 pub mod deployment;
