@@ -510,7 +510,7 @@ fn busy_mailboxes() -> Vec<String> {
 }
 
 #[tokio::test]
-async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
+async fn kill_9_mid_run_records_nothing_twice_and_delivers_twice_only_what_was_in_flight() {
     let mail = MailSystem::start().await.unwrap();
     mail.append_many(TRACKING, "INBOX", busy_intros(0, 150))
         .await
@@ -800,7 +800,7 @@ async fn a_new_uidvalidity_finds_mail_below_the_old_last_uid_and_records_nothing
 }
 
 #[tokio::test]
-async fn replies_close_the_loop_while_the_daemon_runs() {
+async fn a_reply_read_while_running_is_reported_to_the_introducer_and_stop_cancels_the_rest() {
     const BOB: &str = "bob@introducer.test";
     const FRED: &str = "fred@parties.test";
     const SALLY: &str = "sally@parties.test";
