@@ -115,6 +115,17 @@ fn header(raw: &[u8], name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The Message-ID of every outbound message the daemon recorded as sent.
+fn sent_ids(daemon: &Daemon) -> HashSet<String> {
+    let db = rusqlite::Connection::open(daemon.path("referrald.db")).unwrap();
+    db.prepare("SELECT message_id FROM outbound WHERE state = 'sent'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 /// Every Message-ID in these mailboxes, with how often it was delivered.
 async fn delivered_ids(mail: &MailSystem, users: &[String]) -> HashMap<String, usize> {
     let mut ids = HashMap::new();
@@ -128,19 +139,30 @@ async fn delivered_ids(mail: &MailSystem, users: &[String]) -> HashMap<String, u
     ids
 }
 
+/// Whether the daemon is inside an IDLE right now: it said it was waiting for new mail
+/// more often than it said an IDLE ended (both at debug level).
+fn idling(daemon: &Daemon) -> bool {
+    let log = daemon.log();
+    log.matches(": waiting for new mail").count() > log.matches("ended: ").count()
+}
+
 #[tokio::test]
-async fn an_introduction_is_recorded_within_a_second_through_idle() {
+async fn an_introduction_is_recorded_within_seconds_of_its_append_through_idle() {
+    // Guards against IDLE that is not really listening: with polling every 60 s, only a
+    // server's IDLE notification can get new mail recorded within the bound below.
+    const BOUND: Duration = Duration::from_secs(5);
     let mail = MailSystem::start().await.unwrap();
-    // Polling every 60 s: only IDLE can be this quick.
     let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    daemon.log_level = "info,referrald=debug";
     let ready = daemon.start(WAIT);
     eprintln!("start to ready: {ready:?}");
-    // Let the daemon finish its first look and enter IDLE.
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let mut latencies = Vec::new();
     for i in 0..3 {
-        let appended = Instant::now();
+        // Appending before the daemon idles would test its catch-up, not IDLE.
+        daemon
+            .until_async(WAIT, "the daemon to be idling", idling)
+            .await;
         mail.append(
             TRACKING,
             "INBOX",
@@ -153,12 +175,15 @@ async fn an_introduction_is_recorded_within_a_second_through_idle() {
         )
         .await
         .unwrap();
+        // From the APPEND's completion: the message is in the mailbox and Dovecot notifies
+        // the idling session. Recording takes milliseconds; 5 s leaves room for a 2-core
+        // machine busy with compilers and other tests, and is still a twelfth of the poll
+        // interval, so a pass cannot come from polling.
+        let appended = Instant::now();
         daemon
-            .until_async(
-                Duration::from_secs(1),
-                "the introduction to be recorded",
-                |d| referrals(d) > i,
-            )
+            .until_async(BOUND, "the introduction to be recorded", |d| {
+                referrals(d) > i
+            })
             .await;
         latencies.push(appended.elapsed());
     }
@@ -333,6 +358,20 @@ async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
     daemon
         .until_async(WAIT, "the first introduction", |d| referrals(d) == 1)
         .await;
+    // Stopping Dovecot between the record and the \Seen would lose the mark for good (the
+    // daemon does not mark again what lies below its last UID): not what this test is about.
+    let deadline = Instant::now() + WAIT;
+    while !mail.flags(TRACKING, "INBOX").await.unwrap()[0]
+        .1
+        .iter()
+        .any(|f| f == "\\Seen")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first introduction was never marked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     mail.stop_dovecot().await.unwrap();
     // Mail arriving while Dovecot is down waits in Postfix's queue.
@@ -343,7 +382,8 @@ async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Postfix tried and deferred it: it arrives only after Dovecot is back.
+    mail.wait_for_deferred(WAIT).await.unwrap();
     mail.start_dovecot().await.unwrap();
     mail.append(
         TRACKING,
@@ -443,11 +483,12 @@ async fn smtp_outages_are_retried_and_refusals_recorded() {
         "{failed}"
     );
     assert_eq!(failed["attempts"], 1, "{failed}");
-    // Fred's follow-up went, and Bob got his thank-you exactly once.
+    // Fred's follow-up went, and Bob got his thank-you exactly once (counted once Postfix
+    // has delivered all it accepted, so a second copy could not still be on its way).
     mail.wait_for_count("fred@parties.test", "INBOX", 1, WAIT)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     assert_eq!(
         mail.fetch_all("bob@introducer.test", "INBOX")
             .await
@@ -483,7 +524,7 @@ fn busy_mailboxes() -> Vec<String> {
 }
 
 #[tokio::test]
-async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
+async fn kill_9_mid_run_records_nothing_twice_and_delivers_twice_only_what_was_in_flight() {
     let mail = MailSystem::start().await.unwrap();
     mail.append_many(TRACKING, "INBOX", busy_intros(0, 150))
         .await
@@ -534,38 +575,12 @@ async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
         200
     );
 
-    // Wait for Postfix to deliver all 600, then a moment for any straggling duplicate.
+    // Postfix accepted all 600 (and any duplicate before them): once its queue is empty,
+    // Dovecot holds every copy that will ever be delivered.
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     let users = busy_mailboxes();
-    let mut expected: HashMap<String, usize> = HashMap::new();
-    {
-        let db = rusqlite::Connection::open(daemon.path("referrald.db")).unwrap();
-        let mut stmt = db
-            .prepare("SELECT c.email, count(*) FROM outbound o JOIN contacts c ON c.id = o.contact_id WHERE o.state = 'sent' GROUP BY c.email")
-            .unwrap();
-        for row in stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .unwrap()
-        {
-            let (email, n) = row.unwrap();
-            expected.insert(email, n as usize);
-        }
-    }
-    for user in &users {
-        mail.wait_for_count(user, "INBOX", expected[user], WAIT)
-            .await
-            .unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let delivered = delivered_ids(&mail, &users).await;
-    let sent: HashSet<String> = {
-        let db = rusqlite::Connection::open(daemon.path("referrald.db")).unwrap();
-        db.prepare("SELECT message_id FROM outbound WHERE state = 'sent'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    };
+    let sent = sent_ids(&daemon);
     assert_eq!(sent.len(), 600);
     for id in &sent {
         assert!(delivered.contains_key(id), "{id} was never delivered");
@@ -589,7 +604,9 @@ async fn kill_9_mid_run_records_nothing_twice_and_sends_nothing_twice() {
 }
 
 #[tokio::test]
-async fn sigterm_while_sending_exits_promptly_and_leaves_nothing_half_sent() {
+async fn sigterm_while_sending_exits_promptly_and_every_message_is_delivered_exactly_once() {
+    // Guards against a graceful stop that abandons a message Postfix accepted (sent again
+    // after the restart) or loses one it claimed (never sent).
     let mail = MailSystem::start().await.unwrap();
     mail.append_many(TRACKING, "INBOX", busy_intros(0, 300))
         .await
@@ -615,7 +632,7 @@ async fn sigterm_while_sending_exits_promptly_and_leaves_nothing_half_sent() {
         "{log}"
     );
 
-    // The rest go after a restart; every thank-you exactly once.
+    // The rest go after a restart.
     daemon.start(WAIT);
     daemon
         .until_async(WAIT, "every thank-you to be sent", |d| {
@@ -627,6 +644,18 @@ async fn sigterm_while_sending_exits_promptly_and_leaves_nothing_half_sent() {
         0,
         "a message released at shutdown keeps its attempt count"
     );
+    // Every Message-ID delivered exactly once: unlike kill -9, SIGTERM leaves no message
+    // in doubt, so not even one in flight may arrive twice.
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
+    let sent = sent_ids(&daemon);
+    assert_eq!(sent.len(), 300);
+    let delivered = delivered_ids(&mail, &busy_mailboxes()).await;
+    for id in &sent {
+        assert_eq!(delivered.get(id), Some(&1), "copies of {id} delivered");
+    }
+    for id in delivered.keys() {
+        assert!(sent.contains(id), "{id} delivered but not recorded as sent");
+    }
     daemon.kill();
 }
 
@@ -719,54 +748,73 @@ async fn processed_mail_can_be_moved_or_given_a_keyword() {
 }
 
 #[tokio::test]
-async fn a_new_uidvalidity_is_resynchronised_by_message_id() {
+async fn a_new_uidvalidity_finds_mail_below_the_old_last_uid_and_records_nothing_twice() {
+    // Guards against a daemon that keeps its UID watermark across a UIDVALIDITY change: the
+    // new message gets a UID it has already passed, so it would never be read.
     let mail = MailSystem::start().await.unwrap();
     let folder = "Intros";
     let mut daemon = watching(&mail, &NO_FOLLOW_UPS, &format!("folder = \"{folder}\""));
     let first = [
         intro("uv-1", OWNER, "a@parties.test", "b@parties.test"),
         intro("uv-2", OWNER, "c@parties.test", "d@parties.test"),
+        intro("uv-3", OWNER, "e@parties.test", "f@parties.test"),
     ];
     mail.append_many(TRACKING, folder, &first).await.unwrap();
     daemon.start(WAIT);
     daemon
-        .until_async(WAIT, "two referrals", |d| referrals(d) == 2)
+        .until_async(WAIT, "three referrals", |d| referrals(d) == 3)
         .await;
     let (status, _) = daemon.terminate();
     assert!(status.success());
+    let watermark = daemon.count("SELECT last_uid FROM mailbox");
+    assert_eq!(watermark, 3);
 
-    // The folder is recreated (as a server migration might): new UIDVALIDITY, same mail,
-    // and one new message.
+    // The folder is recreated (as a server migration might): new UIDVALIDITY, the new
+    // message first, then two of the old ones.
     let mut imap = mail.imap_login(TRACKING).await.unwrap();
     let before = imap.examine(folder).await.unwrap().uid_validity;
     imap.close().await.ok();
     imap.delete(folder).await.unwrap();
     imap.logout().await.ok();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    mail.append_many(TRACKING, folder, &first).await.unwrap();
-    mail.append(
-        TRACKING,
-        folder,
-        &intro("uv-3", OWNER, "e@parties.test", "f@parties.test"),
-    )
-    .await
-    .unwrap();
+    // No wait for the clock: Dovecot remembers the last UIDVALIDITY it gave each user and
+    // never gives it again (the assertion below checks).
+    let second = [
+        intro("uv-new", OWNER, "g@parties.test", "h@parties.test"),
+        first[0].clone(),
+        first[1].clone(),
+    ];
+    mail.append_many(TRACKING, folder, &second).await.unwrap();
     let mut imap = mail.imap_login(TRACKING).await.unwrap();
     let after = imap.examine(folder).await.unwrap().uid_validity;
     imap.logout().await.ok();
     assert_ne!(before, after, "Dovecot kept the UIDVALIDITY");
+    let uids: Vec<u32> = mail
+        .flags(TRACKING, folder)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(uid, _)| *uid)
+        .collect();
+    assert!(
+        uids.iter().all(|&uid| i64::from(uid) <= watermark),
+        "the new folder's UIDs {uids:?} must all lie at or below the old last UID {watermark}"
+    );
 
     daemon.start(WAIT);
     daemon
-        .until_async(WAIT, "the new introduction", |d| referrals(d) == 3)
+        .until_async(WAIT, "the new introduction", |d| referrals(d) == 4)
         .await;
-    assert_eq!(daemon.count("SELECT count(*) FROM messages"), 3);
+    assert_eq!(daemon.count("SELECT count(*) FROM messages"), 4);
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM referrals WHERE intro_message_id LIKE '%uv-new@%'"),
+        1
+    );
     assert!(daemon.log().contains("UIDVALIDITY"), "{}", daemon.log());
     daemon.kill();
 }
 
 #[tokio::test]
-async fn replies_close_the_loop_while_the_daemon_runs() {
+async fn a_reply_read_while_running_is_reported_to_the_introducer_and_stop_cancels_the_rest() {
     const BOB: &str = "bob@introducer.test";
     const FRED: &str = "fred@parties.test";
     const SALLY: &str = "sally@parties.test";
@@ -843,7 +891,18 @@ async fn replies_close_the_loop_while_the_daemon_runs() {
             assert_eq!(row["state"], "cancelled", "{row}");
         }
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Whatever the STOP made due has been handed to Postfix, and Postfix has delivered it:
+    // the mailboxes now hold all that the daemon sent.
+    daemon
+        .until_async(WAIT, "nothing due to be left unsent", |d| {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            d.count(&format!(
+                "SELECT count(*) FROM outbound WHERE state = 'sending' \
+                 OR (state = 'scheduled' AND due_at <= '{now}')"
+            )) == 0
+        })
+        .await;
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     assert_eq!(mail.fetch_all(SALLY, "INBOX").await.unwrap().len(), 1);
     assert_eq!(mail.fetch_all(BOB, "INBOX").await.unwrap().len(), 2);
     let (status, _) = daemon.terminate();

@@ -355,6 +355,41 @@ async fn wait_for_count_says_what_is_there_when_it_times_out() {
 }
 
 #[tokio::test]
+async fn the_postfix_queue_holds_mail_until_dovecot_has_it_and_a_wait_for_it_fails_naming_it() {
+    // Guards the tests that count delivered mail once the queue is empty: the queue must
+    // show undelivered mail, and a wait that gives up must say what is stuck.
+    let mail = MailSystem::start().await.unwrap();
+    let user = "fred@parties.test";
+    assert_eq!(mail.queued(), Vec::new());
+    mail.stop_dovecot().await.unwrap();
+    mail.send(
+        "bob@x.test",
+        &[user],
+        &message("bob@x.test", user, "queued"),
+    )
+    .await
+    .unwrap();
+    let queued = mail.wait_for_deferred(WAIT).await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let err = mail
+        .wait_for_empty_queue(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("1 message(s)") && err.contains(&queued[0].1),
+        "{err}"
+    );
+
+    mail.start_dovecot().await.unwrap();
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
+    // No waiting here: an empty queue means Dovecot has stored it.
+    let inbox = mail.fetch_all(user, "INBOX").await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert!(text(&inbox[0]).contains("Subject: queued"));
+}
+
+#[tokio::test]
 async fn instances_are_independent_and_dropping_one_leaves_nothing_behind() {
     let (one, two) = tokio::try_join!(MailSystem::start(), MailSystem::start()).unwrap();
     let ports: HashSet<u16> = [

@@ -116,6 +116,8 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     // Bob had his thank-you today, so the outcome report waits for tomorrow (one message a
     // day), then reaches him, warmly, with what Fred said.
     d.ok(&["--now", &at(2, 4), "tick"]);
+    // tick returns once Postfix has accepted what it sent; counted after delivery.
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     assert_eq!(mail.fetch_all(BOB, "INBOX").await.unwrap().len(), 1);
     d.ok(&["--now", &at(3, 1), "tick"]);
     let report = received(&mail, BOB, 2, "outcome_report", WAIT).await;
@@ -149,6 +151,7 @@ async fn a_party_answers_and_the_introducer_hears_how_it_went() {
     for day in [3, 15, 22, 30] {
         d.ok(&["--now", &at(day, 1), "tick"]);
     }
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     let sallys = mail.fetch_all(SALLY, "INBOX").await.unwrap();
     assert_eq!(sallys.len(), 1, "only the follow-up ever reached Sally");
     let outbox = d.json(&["outbox", "--json"]);

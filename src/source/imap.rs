@@ -432,6 +432,8 @@ impl ImapSession {
         } = self;
         let mut handle = session.idle();
         timed(&format!("{server} refused IDLE"), handle.init()).await?;
+        // From here the server tells us of new mail at once (tests wait for this line).
+        tracing::debug!("IDLE on {server}: waiting for new mail");
         let wake = {
             // The socket timeout is off while idling. async-imap's own timeout restarts with
             // every "still here" the server sends, so the cap is enforced here as well: IDLE

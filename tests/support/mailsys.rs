@@ -563,6 +563,82 @@ impl MailSystem {
             .with_context(|| format!("Postfix did not accept the message from <{from}> to {to:?}"))
     }
 
+    /// The queue IDs of the mail in Postfix's queue that is not yet delivered (or bounced),
+    /// each with the queue it is in (`incoming`, `active`, `deferred`, `hold`, `maildrop`).
+    /// A message Postfix accepted stays in one of these until Dovecot's LMTP has stored it,
+    /// so an empty list means every accepted message is readable over IMAP.
+    pub fn queued(&self) -> Vec<(String, String)> {
+        let root = self.control.layout.postfix_queue();
+        let mut queued = Vec::new();
+        for queue in ["maildrop", "incoming", "active", "deferred", "hold"] {
+            // `deferred` (and `hold`) may spread its files over hashed subdirectories.
+            let mut directories = vec![root.join(queue)];
+            while let Some(directory) = directories.pop() {
+                let Ok(entries) = fs::read_dir(&directory) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        directories.push(path);
+                    } else {
+                        let id = entry.file_name().to_string_lossy().into_owned();
+                        queued.push((queue.to_owned(), id));
+                    }
+                }
+            }
+        }
+        queued.sort();
+        queued
+    }
+
+    /// Waits until Postfix's queue is empty ([`MailSystem::queued`]): everything it accepted
+    /// has been delivered into Dovecot (or bounced). Call it once the mail to wait for has
+    /// been accepted (e.g. the sender recorded it as sent): before that, an empty queue
+    /// proves nothing. On timeout the error lists what is still queued, with the end of
+    /// Postfix's log (which says why).
+    pub async fn wait_for_empty_queue(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let queued = self.queued();
+            if queued.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "timed out after {timeout:?} waiting for Postfix's queue to empty; \
+                     it holds {} message(s): {queued:?}\nlast lines of {}:\n{}",
+                    queued.len(),
+                    self.postfix_log().display(),
+                    tail(&self.postfix_log(), 15),
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Waits until Postfix has tried to deliver mail and put it back in its `deferred`
+    /// queue (Dovecot down, say), and returns what is queued. On timeout the error lists
+    /// the queue and the end of Postfix's log.
+    pub async fn wait_for_deferred(&self, timeout: Duration) -> Result<Vec<(String, String)>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let queued = self.queued();
+            if queued.iter().any(|(queue, _)| queue == "deferred") {
+                return Ok(queued);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "timed out after {timeout:?} waiting for Postfix to defer mail; \
+                     its queue holds {queued:?}\nlast lines of {}:\n{}",
+                    self.postfix_log().display(),
+                    tail(&self.postfix_log(), 15),
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
     /// Waits until at least `count` messages for [`EAI_DOMAIN`] have been delivered and
     /// returns them all (in no particular order). On timeout the error shows the end of
     /// Postfix's log.
