@@ -482,7 +482,10 @@ async fn smtp_outages_are_retried_and_refusals_recorded() {
         failed["last_error"].as_str().unwrap().contains("550"),
         "{failed}"
     );
-    assert_eq!(failed["attempts"], 1, "{failed}");
+    // Not `attempts == 1`: the follow-up falls due 2 s after the introduction, so on a
+    // slow machine it may meet the outage first, and each such try counts. What matters is
+    // above: it ended `failed` on the 550, and a failed message is never tried again.
+    assert!(failed["attempts"].as_i64().unwrap() >= 1, "{failed}");
     // Fred's follow-up went, and Bob got his thank-you exactly once (counted once Postfix
     // has delivered all it accepted, so a second copy could not still be on its way).
     mail.wait_for_count("fred@parties.test", "INBOX", 1, WAIT)
