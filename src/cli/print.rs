@@ -143,6 +143,9 @@ pub fn inspection(c: &Classified) {
         for p in &intro.copied {
             display!("copied:     {p} (helping; not a party)");
         }
+        if !intro.options.is_default() {
+            display!("options:    {}", intro.options.describe());
+        }
     }
 }
 
@@ -352,6 +355,9 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
     }
     for p in &d.copied {
         display!("  copied:     {p} (helping; never mailed)");
+    }
+    if !d.options.is_default() {
+        display!("  options:    {}", d.options.describe());
     }
     display!();
     display!("Story:");

@@ -83,6 +83,7 @@ fn introduce_as(store: &mut Store, id: &str, root: &str, now: DateTime<Utc>) -> 
         thread_root: root.into(),
         references: vec![root.into()],
         forwarded: id != root,
+        options: Default::default(),
     };
     store
         .record(
@@ -1059,6 +1060,7 @@ fn introduce_people(
         thread_root: id.into(),
         references: vec![id.into()],
         forwarded: false,
+        options: Default::default(),
     };
     let mut c = classified(id, introducer, Verdict::Introduction(intro));
     c.subject = subject.into();
@@ -1600,6 +1602,7 @@ fn copied_people_are_shown_planned_nothing_and_forgotten() {
         thread_root: "c@x".into(),
         references: vec!["c@x".into()],
         forwarded: false,
+        options: Default::default(),
     };
     let id = store
         .record(
