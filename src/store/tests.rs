@@ -163,7 +163,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -185,10 +185,16 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         })
         .unwrap();
     assert_eq!(refusals, 0);
+    // 0006: a referral from before options in the address has none.
+    assert!(
+        super::record::options_of(&store.conn, 1)
+            .unwrap()
+            .is_default()
+    );
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 5);
+    assert_eq!(read_only.schema_version().unwrap(), 6);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
