@@ -221,6 +221,10 @@ fn quiet_in_a_bcc_counts() {
         "From: Bob",
         "Delivered-To: intros+quiet@tracker.example.org\nFrom: Bob",
     );
+    // `inspect` shows what was read before anything is recorded.
+    let file = d.write("peek.eml", mail.replace('\n', "\r\n"));
+    let peek: Value = d.json(&["--now", T, "inspect", file.to_str().unwrap(), "--json"]);
+    assert_eq!(peek["options"]["quiet"], true, "{peek}");
     assert!(ingest(&d, T, "intro.eml", &mail).contains("introduction"));
     for day in 0..20 {
         d.ok(&[
