@@ -327,3 +327,37 @@ Hi there.
     assert_eq!(sent(&d), Vec::<(String, String)>::new());
     assert_eq!(d.json(&["referrals", "--json"]), json!([]));
 }
+
+// Someone who answers on the thread but to `intros+stop@` has said what they want, whatever
+// their words: they must not be read as feedback and mailed again.
+#[test]
+fn a_reply_to_stop_opts_out_too() {
+    let d = deployment();
+    ingest(&d, T, "intro.eml", &intro("intros@tracker.example.org"));
+    let reply = RAJ_ANSWERS.replace(
+        "To: intros@tracker.example.org",
+        "To: intros+STOP@tracker.example.org",
+    );
+    let out = ingest(&d, "2026-11-03T09:00:00Z", "stop.eml", &reply);
+    assert!(
+        out.contains("opt_out") || out.contains("not to be emailed"),
+        "{out}"
+    );
+    for day in 0..20 {
+        d.ok(&[
+            "--now",
+            &(at(T) + TimeDelta::days(day)).to_rfc3339(),
+            "tick",
+        ]);
+    }
+    let mail = sent(&d);
+    assert!(
+        mail.iter().all(|(_, to)| to != "raj@patelbakery.example"),
+        "{mail:?}"
+    );
+    let show: Value = d.json(&["show", "1", "--json"]);
+    let raj = &show["parties"][0];
+    assert_eq!(raj["state"], "opted_out", "{show}");
+    // Not read as feedback: nothing of it goes to Bob.
+    assert!(show["feedback"].as_array().unwrap().is_empty(), "{show}");
+}

@@ -140,20 +140,27 @@ impl Intake<'_, '_> {
                 referral: self.thread_hit(&thread).map(|hit| hit.referral),
             };
         }
+        let mut recipients = self.mail.people(Field::To);
+        recipients.extend(self.mail.people(Field::Cc));
+        let tracking = self.tracking_recipients(&recipients);
+        let options = options::parse(tracking.iter().map(String::as_str));
+        // People write to `intros+stop@` to be left alone, on a thread or not; an opt-out of
+        // the address that sent it can only make us send less.
+        if options.stop {
+            return Verdict::OptOut {
+                email: from.email.clone(),
+                referral: None,
+            };
+        }
         if let Some(verdict) = self.reply(from, &thread, reply_like) {
             return verdict;
         }
 
-        let mut recipients = self.mail.people(Field::To);
-        recipients.extend(self.mail.people(Field::Cc));
-        let tracking = self.tracking_recipients(&recipients);
         if tracking.is_empty() {
             return Verdict::Ignored(NotAddressed);
         }
-        let options = options::parse(tracking.iter().map(String::as_str));
-        // The mailto: List-Unsubscribe our mail carries writes exactly this; people who write
-        // to `intros+stop@` mean the same, and an opt-out can only make us send less.
-        if is_stop_subject(self.subject) || options.stop {
+        // The mailto: List-Unsubscribe our mail carries writes exactly this.
+        if is_stop_subject(self.subject) {
             return Verdict::OptOut {
                 email: from.email.clone(),
                 referral: None,
