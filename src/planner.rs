@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{Schedule, SendWindow};
+use crate::intake::options::Options;
 use crate::model::{
     OutboundId, OutboundKind, OutboundState, PartyState, ReferralId, ReferralStatus, Role,
 };
@@ -36,6 +37,8 @@ pub struct Snapshot {
     pub feedback: Vec<Answer>,
     /// When the introducer last got an outcome report about any referral.
     pub introducer_last_report: Option<DateTime<Utc>>,
+    /// What the introduction's address asked (`intros+quiet@…`, `+nothanks`, `+5d`).
+    pub options: Options,
 }
 
 /// A participant, as the planner sees them.
@@ -219,6 +222,8 @@ fn intent(
                 Err("only the introducer is thanked".into())
             } else if who.is_owner {
                 Err("the introducer is the owner".into())
+            } else if !s.options.thanks {
+                Err("the introduction asked for no thank-you (+nothanks)".into())
             } else {
                 Ok(t0)
             }
@@ -242,7 +247,7 @@ fn intent(
             } else if finished {
                 Err(format!("the referral is {}", s.status))
             } else {
-                Ok(t0 + span(sched.follow_up_after))
+                Ok(t0 + span(follow_up_after(s, sched)))
             }
         }
         OutboundKind::FeedbackRequest => {
@@ -251,7 +256,9 @@ fn intent(
             } else if told_us {
                 Err("they already told us how it went".into())
             } else {
-                Ok(t0 + span(sched.feedback_after))
+                // A later follow-up moves the request as much later, so it still comes second.
+                let later = follow_up_after(s, sched).saturating_sub(sched.follow_up_after);
+                Ok(t0 + span(sched.feedback_after) + span(later))
             }
         }
         OutboundKind::FeedbackReminder => {
@@ -318,10 +325,22 @@ pub fn wanted(
     }
 }
 
-/// Nothing goes to the cancelled, to the opted-out or to the bounced.
+/// The follow-up delay: the introduction's address's (`intros+5d@…`), else the schedule's.
+fn follow_up_after(s: &Snapshot, sched: &Schedule) -> std::time::Duration {
+    s.options
+        .follow_up_after
+        .as_ref()
+        .map_or(sched.follow_up_after, |d| d.span)
+}
+
+/// Nothing goes to the cancelled, to the opted-out or to the bounced, and nothing at all
+/// about a referral introduced to `intros+quiet@…`.
 fn reachable(s: &Snapshot, who: &Participant) -> Result<(), String> {
     if s.status == ReferralStatus::Cancelled {
         return Err("the referral was cancelled".into());
+    }
+    if s.options.quiet {
+        return Err("the introduction asked for quiet (+quiet)".into());
     }
     match who.state {
         PartyState::OptedOut => Err("they opted out".into()),

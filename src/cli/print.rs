@@ -61,6 +61,8 @@ pub struct Inspection<'a> {
     parties: &'a [Person],
     /// People copied to help: not parties, never mailed.
     copied: &'a [Person],
+    /// What the tracking address's `+detail` asked of an introduction.
+    options: Option<&'a crate::intake::options::Options>,
     referral: Option<ReferralId>,
     rating: Option<u8>,
     outcome: Option<Outcome>,
@@ -81,6 +83,7 @@ impl<'a> From<&'a Classified> for Inspection<'a> {
             introducer: None,
             parties: &[],
             copied: &[],
+            options: None,
             referral: c.verdict.referral(),
             rating: None,
             outcome: None,
@@ -98,6 +101,7 @@ impl<'a> From<&'a Classified> for Inspection<'a> {
                 out.introducer = Some(&intro.introducer);
                 out.parties = &intro.parties;
                 out.copied = &intro.copied;
+                out.options = Some(&intro.options);
                 out.forwarded = Some(intro.forwarded);
             }
             Verdict::Feedback { reading, .. } => {
@@ -142,6 +146,9 @@ pub fn inspection(c: &Classified) {
         }
         for p in &intro.copied {
             display!("copied:     {p} (helping; not a party)");
+        }
+        if !intro.options.is_default() {
+            display!("options:    {}", intro.options.describe());
         }
     }
 }
@@ -352,6 +359,9 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
     }
     for p in &d.copied {
         display!("  copied:     {p} (helping; never mailed)");
+    }
+    if !d.options.is_default() {
+        display!("  options:    {}", d.options.describe());
     }
     display!();
     display!("Story:");

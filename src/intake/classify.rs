@@ -11,7 +11,7 @@ use super::forward::{self, Original};
 use super::message::{Field, Mail, synthetic_message_id};
 use super::{
     Classified, IgnoreReason, Introduction, Known, ThreadHit, Verdict, auth, automatic, bounce,
-    normalize_subject, reply,
+    normalize_subject, options, reply,
 };
 use crate::composer::FOOTER_STOP;
 use crate::config::Config;
@@ -140,13 +140,23 @@ impl Intake<'_, '_> {
                 referral: self.thread_hit(&thread).map(|hit| hit.referral),
             };
         }
+        let mut recipients = self.mail.people(Field::To);
+        recipients.extend(self.mail.people(Field::Cc));
+        let tracking = self.tracking_recipients(&recipients);
+        let options = options::parse(tracking.iter().map(String::as_str));
+        // People write to `intros+stop@` to be left alone, on a thread or not; an opt-out of
+        // the address that sent it can only make us send less.
+        if options.stop {
+            return Verdict::OptOut {
+                email: from.email.clone(),
+                referral: None,
+            };
+        }
         if let Some(verdict) = self.reply(from, &thread, reply_like) {
             return verdict;
         }
 
-        let mut recipients = self.mail.people(Field::To);
-        recipients.extend(self.mail.people(Field::Cc));
-        if !self.addressed_to_tracking(&recipients) {
+        if tracking.is_empty() {
             return Verdict::Ignored(NotAddressed);
         }
         // The mailto: List-Unsubscribe our mail carries writes exactly this.
@@ -156,7 +166,7 @@ impl Intake<'_, '_> {
                 referral: None,
             };
         }
-        let verdict = self.introduction(from, recipients);
+        let verdict = self.introduction(from, recipients, options);
         // Only here, where it would start a referral and its mail: a loop sign on a bounce,
         // an auto-reply or a reply does not change what those are.
         if matches!(verdict, Verdict::Introduction(_))
@@ -386,26 +396,36 @@ impl Intake<'_, '_> {
         reply::own_words(self.mail.plain_body(), self.mail.html_body())
     }
 
-    /// The tracking address (or a `+detail` variant) in To or Cc, or for a Bcc in the
-    /// delivery fields or a `Received: … for <address>` clause.
-    fn addressed_to_tracking(&self, recipients: &[Person]) -> bool {
-        recipients
+    /// The tracking address and its `+detail` variants the message was sent to (lower-cased):
+    /// in To or Cc, or for a Bcc in the delivery fields or a `Received: … for <address>`
+    /// clause. Their details are the referral's options.
+    fn tracking_recipients(&self, recipients: &[Person]) -> Vec<String> {
+        let mut found: Vec<String> = recipients
             .iter()
             .chain(self.mail.people(Field::Bcc).iter())
-            .any(|p| is_tracking(&p.email, self.config))
-            || DELIVERY_FIELDS.iter().any(|field| {
-                self.mail.texts(*field).any(|value| {
+            .map(|p| p.email.clone())
+            .filter(|a| is_tracking(a, self.config))
+            .collect();
+        for field in DELIVERY_FIELDS {
+            for value in self.mail.texts(*field) {
+                found.extend(
                     value
                         .split(',')
-                        .any(|a| is_tracking(&normalize_email(a), self.config))
-                })
-            })
-            || self.mail.fields(Field::Received).any(|h| match &h.value {
+                        .map(normalize_email)
+                        .filter(|a| is_tracking(a, self.config)),
+                );
+            }
+        }
+        found.extend(self.mail.fields(Field::Received).filter_map(|h| {
+            match &h.value {
                 mail_parser::HeaderValue::Received(r) => r
                     .for_()
-                    .is_some_and(|a| is_tracking(&normalize_email(a), self.config)),
-                _ => false,
-            })
+                    .map(normalize_email)
+                    .filter(|a| is_tracking(a, self.config)),
+                _ => None,
+            }
+        }));
+        found
     }
 
     /// A new introduction, direct or forwarded.
@@ -418,7 +438,12 @@ impl Intake<'_, '_> {
     /// applies to the forwarder, the only sender we can check. An original whose From shows
     /// no address (Outlook prints only the name of people in the address book) leaves the
     /// forwarder as the introducer.
-    fn introduction(&self, from: &Person, recipients: Vec<Person>) -> Verdict {
+    fn introduction(
+        &self,
+        from: &Person,
+        recipients: Vec<Person>,
+        options: options::Options,
+    ) -> Verdict {
         let config = self.config;
         if !is_allowed(&from.email, config) {
             // Anyone may ask us to leave them alone, even in a message of their own.
@@ -440,7 +465,7 @@ impl Intake<'_, '_> {
         if direct.len() < 2
             && let Some(original) = forward::original(&self.mail, self.subject)
         {
-            return self.forwarded(from, original);
+            return self.forwarded(from, original, options);
         }
         let references = chain(self.mail.references(), self.message_id);
         self.introduced(Introduction {
@@ -451,10 +476,16 @@ impl Intake<'_, '_> {
             thread_root: self.message_id.to_string(),
             references,
             forwarded: false,
+            options,
         })
     }
 
-    fn forwarded(&self, forwarder: &Person, original: Original) -> Verdict {
+    fn forwarded(
+        &self,
+        forwarder: &Person,
+        original: Original,
+        options: options::Options,
+    ) -> Verdict {
         let introducer = original.from.unwrap_or_else(|| forwarder.clone());
         let parties = parties(original.recipients, &introducer, self.config);
         let subject = original
@@ -475,6 +506,7 @@ impl Intake<'_, '_> {
             thread_root,
             references,
             forwarded: true,
+            options,
         })
     }
 

@@ -21,6 +21,7 @@ mod forward;
 mod fuzz;
 mod message;
 pub mod names;
+pub mod options;
 
 pub use crate::subject::normalize_subject;
 pub use classify::classify;
@@ -280,4 +281,6 @@ pub struct Introduction {
     pub references: Vec<String>,
     /// Whether it arrived as a forward to the tracking address.
     pub forwarded: bool,
+    /// What the tracking address it was sent to asks of it (`intros+quiet@…`).
+    pub options: options::Options,
 }

@@ -53,6 +53,7 @@ fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
         outbound: Vec::new(),
         feedback: Vec::new(),
         introducer_last_report: None,
+        options: Options::default(),
     }
 }
 
@@ -607,4 +608,95 @@ fn a_bare_comment_is_a_response_but_not_news_for_the_introducer() {
         sent.contains(&(FeedbackRequest, FRED)) && sent.contains(&(FeedbackReminder, FRED)),
         "{sent:?}"
     );
+}
+
+/// Bob introduces Fred and Sally to `intros+<detail>@…`.
+fn with_options(detail: &str) -> Snapshot {
+    let mut s = referral(t0(), None);
+    s.options = crate::intake::options::parse([format!("intros+{detail}@x").as_str()]);
+    s
+}
+
+/// Plays the referral for a month, a tick an hour; returns everything sent.
+fn a_month_of(s: &mut Snapshot, sched: &Schedule) -> Vec<(OutboundKind, ContactId)> {
+    (0..24 * 30)
+        .flat_map(|h| tick(s, sched, t0() + TimeDelta::hours(h)))
+        .collect()
+}
+
+#[test]
+fn quiet_sends_nothing_ever() {
+    // Guards against `intros+quiet@` still mailing the introducer or the parties.
+    let sched = schedule();
+    let mut s = with_options("quiet");
+    assert_eq!(a_month_of(&mut s, &sched), vec![]);
+    assert!(s.outbound.is_empty());
+    // Not even an outcome report once someone says how it went, nor a nudge to the owner.
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t0() + days(31),
+        reported: false,
+        says_how_it_went: true,
+    });
+    s.participants[2].is_owner = true;
+    assert_eq!(tick(&mut s, &sched, t0() + days(31)), vec![]);
+    assert!(
+        wanted(
+            &s,
+            OutboundKind::ThankYou,
+            &s.participants[0],
+            &rules(&sched),
+            t0()
+        )
+        .is_err_and(|why| why.contains("+quiet"))
+    );
+}
+
+#[test]
+fn nothanks_drops_only_the_thank_you() {
+    // Guards against thanking an introducer the owner asked us not to.
+    let sched = schedule();
+    let mut s = with_options("NoThanks");
+    let sent = a_month_of(&mut s, &sched);
+    use OutboundKind::*;
+    assert!(!sent.iter().any(|(kind, _)| *kind == ThankYou));
+    assert!(sent.contains(&(FollowUp, FRED)) && sent.contains(&(FeedbackRequest, SALLY)));
+}
+
+#[test]
+fn a_delay_in_the_address_sets_the_follow_up_and_keeps_the_order() {
+    // Guards against `intros+3d@` following up after the configured two days anyway.
+    let sched = schedule();
+    let mut s = with_options("nothanks+3d");
+    tick(&mut s, &sched, t0());
+    use OutboundKind::*;
+    assert_eq!(
+        scheduled(&s),
+        vec![
+            (FollowUp, FRED, t0() + days(3)),
+            (FollowUp, SALLY, t0() + days(3)),
+            // A day later than planned, as the follow-up is: the request still comes after.
+            (FeedbackRequest, FRED, t0() + days(15)),
+            (FeedbackRequest, SALLY, t0() + days(15)),
+        ]
+    );
+    // A shorter one moves the follow-up only.
+    let mut s = with_options("28h");
+    tick(&mut s, &sched, t0());
+    let follow_up = s.outbound.iter().find(|p| p.kind == FollowUp).unwrap();
+    assert_eq!(follow_up.due_at, t0() + TimeDelta::hours(28));
+    let request = s
+        .outbound
+        .iter()
+        .find(|p| p.kind == FeedbackRequest)
+        .unwrap();
+    assert_eq!(request.due_at, t0() + days(14));
+}
+
+#[test]
+fn unknown_options_change_nothing() {
+    let sched = schedule();
+    let mut plain = referral(t0(), None);
+    let mut odd = with_options("foo+vip");
+    assert_eq!(a_month_of(&mut odd, &sched), a_month_of(&mut plain, &sched));
 }

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0004_refusals.sql"),
     ),
     ("0005_copied", include_str!("migrations/0005_copied.sql")),
+    ("0006_options", include_str!("migrations/0006_options.sql")),
 ];
 
 /// The database, open for reading and writing.

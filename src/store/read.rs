@@ -59,6 +59,8 @@ pub struct ReferralDetail {
     pub feedback: Vec<FeedbackView>,
     /// People copied to help (an assistant finding a time): never mailed.
     pub copied: Vec<Person>,
+    /// What the address the introduction was sent to asked (`intros+quiet@…`).
+    pub options: crate::intake::options::Options,
 }
 
 /// Something that happened to a referral.
@@ -219,6 +221,7 @@ impl Store {
             outbound,
             feedback,
             copied,
+            options: super::record::options_of(&self.conn, id)?,
         }))
     }
 

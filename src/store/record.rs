@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::composer::{Draft, FeedbackSummary, ReferralSummary};
 use crate::config::Config;
+use crate::intake::options::{Delay, Options};
 use crate::intake::{
     self, Bounce, Classified, IgnoreReason, Introduction, Reading, Verdict, normalize_subject,
 };
@@ -761,6 +762,33 @@ fn record_introduction(
             cap(&person.name, MAX_NAME)
         ])?;
     }
+    let options = &intro.options;
+    if !options.is_default() {
+        conn.prepare_cached(
+            "INSERT INTO referral_options
+                 (referral_id, quiet, thanks, follow_up_after, follow_up_secs, unknown)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            referral,
+            options.quiet,
+            options.thanks,
+            options.follow_up_after.as_ref().map(|d| d.written.as_str()),
+            options
+                .follow_up_after
+                .as_ref()
+                .map(|d| i64::try_from(d.span.as_secs()).unwrap_or(i64::MAX)),
+            options.unknown.join(" "),
+        ])?;
+        event(
+            conn,
+            Some(referral),
+            now,
+            "options",
+            &format!("options in the address: {}", options.describe()),
+            Some(message_id),
+        )?;
+    }
     let names: Vec<&str> = intro.parties.iter().map(Person::name_or_email).collect();
     let how = if intro.forwarded { " (forwarded)" } else { "" };
     event(
@@ -784,6 +812,7 @@ fn record_introduction(
         outbound: Vec::new(),
         feedback: Vec::new(),
         introducer_last_report: None,
+        options: intro.options.clone(),
     };
     let steps = planner::plan(&snapshot, rules, now);
     apply_steps(conn, referral, &steps, &config.tracking.address, now)?;
@@ -1156,6 +1185,32 @@ fn apply_steps(
     Ok(send)
 }
 
+/// The options the introduction's address gave referral `referral` (the default when none).
+pub(super) fn options_of(conn: &Connection, referral: ReferralId) -> Result<Options> {
+    let row = conn
+        .prepare_cached(
+            "SELECT quiet, thanks, follow_up_after, follow_up_secs, unknown
+             FROM referral_options WHERE referral_id = ?1",
+        )?
+        .query_row([referral], |r| {
+            let written: Option<String> = r.get(2)?;
+            let secs: Option<i64> = r.get(3)?;
+            let unknown: String = r.get(4)?;
+            Ok(Options {
+                quiet: r.get(0)?,
+                thanks: r.get(1)?,
+                follow_up_after: written.zip(secs).map(|(written, secs)| Delay {
+                    written,
+                    span: std::time::Duration::from_secs(secs.max(0).unsigned_abs()),
+                }),
+                unknown: unknown.split_whitespace().map(str::to_string).collect(),
+                stop: false,
+            })
+        })
+        .optional()?;
+    Ok(row.unwrap_or_default())
+}
+
 pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
     let (status, created): (String, String) = conn
         .prepare_cached("SELECT status, created_at FROM referrals WHERE id = ?1")?
@@ -1223,6 +1278,7 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
         outbound,
         feedback,
         introducer_last_report,
+        options: options_of(conn, referral)?,
     })
 }
 

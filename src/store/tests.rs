@@ -83,6 +83,7 @@ fn introduce_as(store: &mut Store, id: &str, root: &str, now: DateTime<Utc>) -> 
         thread_root: root.into(),
         references: vec![root.into()],
         forwarded: id != root,
+        options: Default::default(),
     };
     store
         .record(
@@ -162,7 +163,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -184,10 +185,16 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         })
         .unwrap();
     assert_eq!(refusals, 0);
+    // 0006: a referral from before options in the address has none.
+    assert!(
+        super::record::options_of(&store.conn, 1)
+            .unwrap()
+            .is_default()
+    );
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 5);
+    assert_eq!(read_only.schema_version().unwrap(), 6);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -1059,6 +1066,7 @@ fn introduce_people(
         thread_root: id.into(),
         references: vec![id.into()],
         forwarded: false,
+        options: Default::default(),
     };
     let mut c = classified(id, introducer, Verdict::Introduction(intro));
     c.subject = subject.into();
@@ -1600,6 +1608,7 @@ fn copied_people_are_shown_planned_nothing_and_forgotten() {
         thread_root: "c@x".into(),
         references: vec!["c@x".into()],
         forwarded: false,
+        options: Default::default(),
     };
     let id = store
         .record(
