@@ -4,31 +4,31 @@
 //!   new mail → intake → store, in chunks, marking each chunk on the server only after the
 //!   database has committed it; then IDLE. Any error drops the session and it reconnects
 //!   with jittered exponential backoff.
-//! - the **outbox** task sends what is due (planner → composer → transport) and then sleeps
-//!   until the earliest due message or until the mailbox task pokes it: no polling.
+//! - the **outbox** task sends what is due through [`crate::outbox::Outbox`] — the same one
+//!   `tick` and `demo` use, here on several SMTP connections at once and stopping between
+//!   messages at shutdown — and then sleeps until the earliest due message or until the
+//!   mailbox task pokes it: no polling.
 //! - the **main loop** answers SIGTERM/SIGINT and pings systemd's watchdog.
 //!
-//! The store is synchronous SQLite with one writer. It lives behind a `std::sync::Mutex` that
-//! is only ever locked inside `spawn_blocking` closures, so the lock is never held across an
+//! The store is synchronous SQLite with one writer. It lives behind a `std::sync::Mutex`
+//! ([`crate::outbox::SharedStore`]) that is only ever locked inside `spawn_blocking` closures, so the lock is never held across an
 //! `.await` and a long transaction never stalls the IMAP or SMTP sockets. Shutdown is a
 //! `watch` channel every task watches.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError, Imap};
-use crate::model::OutboundId;
 use crate::net::Trust;
-use crate::outbox::DeliveryResult;
+use crate::outbox::{self, Clock, DeliveryResult, Outbox, SharedStore, with_store};
 use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
 use crate::store::Store;
-use crate::transport::{self, Transport};
+use crate::transport;
 
 /// Messages fetched and recorded per chunk: one database transaction and one UID STORE each.
 /// Large enough to make both cheap, small enough that memory stays flat.
@@ -42,9 +42,6 @@ const BACKOFF_START: Duration = Duration::from_secs(2);
 const BACKOFF_MAX: Duration = Duration::from_secs(80);
 /// The outbox sends on this many SMTP connections at once.
 const SENDERS: usize = transport::POOL_SIZE;
-/// After SIGTERM, a message being handed to the server gets this long to be accepted before
-/// it is abandoned (and resent with the same Message-ID at the next start).
-const SEND_GRACE: Duration = Duration::from_secs(5);
 /// How long the tasks get to finish after SIGTERM; systemd's default stop timeout is 90 s,
 /// ours is promised to be 10.
 const STOP_GRACE: Duration = Duration::from_secs(8);
@@ -57,9 +54,6 @@ const OUTBOX_THROTTLED: Duration = Duration::from_secs(60);
 /// Pooled SMTP connections are closed when nothing is due for this long.
 const SMTP_KEEP: Duration = Duration::from_secs(60);
 
-/// The store, shared between tasks; see the module documentation.
-type SharedStore = Arc<Mutex<Store>>;
-
 /// What every task shares.
 struct Daemon {
     config: Config,
@@ -67,8 +61,8 @@ struct Daemon {
     /// Whom the IMAP server's certificate may chain to.
     imap_trust: Trust,
     store: SharedStore,
-    composer: Composer,
-    transport: Box<dyn Transport>,
+    /// Sends what is due; shares `store`.
+    outbox: Outbox,
     /// Poked after each ingested chunk: there may be new mail to send.
     new_work: Notify,
 }
@@ -94,15 +88,9 @@ pub async fn run(config: Config) -> Result<()> {
         .await
         .context("the password task failed")??;
     let path = config.store_path();
-    let mut store = tokio::task::spawn_blocking(move || Store::open(&path))
+    let store = tokio::task::spawn_blocking(move || Store::open(&path))
         .await
         .context("the database task failed")??;
-    let resent = store.recover_sending(Utc::now())?;
-    if resent > 0 {
-        tracing::warn!(
-            "{resent} message(s) were being sent when referrald last stopped; they will be sent again with the same Message-ID"
-        );
-    }
     let transport = transport::from_config(&config)?;
 
     // The first login happens here, so that a wrong password stops `run` at once with a clear
@@ -116,13 +104,14 @@ pub async fn run(config: Config) -> Result<()> {
         }
     };
 
+    let store = outbox::shared(store);
+    let outbox = Outbox::new(store.clone(), &config, composer, transport, SENDERS);
     let daemon = Arc::new(Daemon {
         config,
         imap,
         imap_trust,
-        store: Arc::new(Mutex::new(store)),
-        composer,
-        transport,
+        store,
+        outbox,
         new_work: Notify::new(),
     });
     let (stop, stopped) = watch::channel(false);
@@ -169,7 +158,7 @@ pub async fn run(config: Config) -> Result<()> {
         mailbox.abort();
         outbox.abort();
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), daemon.transport.close()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), daemon.outbox.close()).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -218,23 +207,6 @@ fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled()
         .filter(|d| !d.is_zero())
         .map(|d| d / 2)
-}
-
-/// Runs `work` on the store in a blocking thread (see the module documentation).
-async fn with_store<T, F>(store: &SharedStore, work: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
-{
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        // A panic while holding the lock cannot leave a transaction open (rusqlite rolls
-        // back on drop): carry on with the connection.
-        let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
-        work(&mut store)
-    })
-    .await
-    .context("the database task failed")?
 }
 
 /// Jittered exponential backoff: 2 s doubling to 80 s, each wait between half and all of
@@ -462,7 +434,7 @@ fn record(
     let daemon = daemon.clone();
     let folder = folder.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut store = daemon.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut store = outbox::lock(&daemon.store);
         let applied = store.ingest(&messages, &daemon.config, Utc::now())?;
         store
             .set_mailbox_position(&folder, uidvalidity, high)
@@ -494,8 +466,8 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
         if *stopped.borrow() {
             return;
         }
-        let claimed = match send_due(&daemon, &stopped).await {
-            Ok(n) => n,
+        let deliveries = match daemon.outbox.deliver_due(Clock::Wall, Some(&stopped)).await {
+            Ok(deliveries) => deliveries,
             Err(e) => {
                 tracing::error!("outbox: {e:#}; trying again in a minute");
                 if !pause(OUTBOX_THROTTLED, &mut stopped).await {
@@ -504,13 +476,23 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
                 continue;
             }
         };
+        if !deliveries.is_empty() {
+            let count =
+                |f: fn(&DeliveryResult) -> bool| deliveries.iter().filter(|d| f(&d.result)).count();
+            tracing::info!(
+                "outbox: {} sent, {} to retry, {} failed",
+                count(|r| *r == DeliveryResult::Sent),
+                count(|r| matches!(r, DeliveryResult::Retry(_))),
+                count(DeliveryResult::failed)
+            );
+        }
         let next = with_store(&daemon.store, |s| s.next_due()).await;
         let now = Utc::now();
         let wait = match next {
             Ok(Some(due)) => match (due - now).to_std() {
                 Ok(wait) => wait,
-                // Due already, yet nothing was claimed: max-per-hour holds it back.
-                Err(_) if claimed == 0 => OUTBOX_THROTTLED,
+                // Due already, yet nothing went: max-per-hour holds it back.
+                Err(_) if deliveries.is_empty() => OUTBOX_THROTTLED,
                 Err(_) => Duration::ZERO,
             },
             Ok(None) => OUTBOX_MAX_SLEEP,
@@ -520,149 +502,12 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
             }
         };
         if wait >= SMTP_KEEP {
-            daemon.transport.close().await;
+            daemon.outbox.close().await;
         }
         tokio::select! {
             _ = tokio::time::sleep(wait.min(OUTBOX_MAX_SLEEP)) => {}
             _ = daemon.new_work.notified() => {}
             _ = stopping(&mut stopped) => return,
-        }
-    }
-}
-
-/// Plans what is due and sends it on up to [`SENDERS`] connections at once, recording each
-/// outcome as it comes. Returns how many messages were planned to go.
-async fn send_due(daemon: &Arc<Daemon>, stopped: &watch::Receiver<bool>) -> Result<usize> {
-    let config = daemon.config.clone();
-    let due = with_store(&daemon.store, move |s| s.plan_due(&config, Utc::now())).await?;
-    let claimed = due.len();
-    if claimed == 0 {
-        return Ok(0);
-    }
-    let queue: Arc<Mutex<VecDeque<OutboundId>>> = Arc::new(Mutex::new(due.into()));
-    let (outcomes, mut results) = mpsc::unbounded_channel();
-    let mut senders = tokio::task::JoinSet::new();
-    for _ in 0..SENDERS.min(claimed) {
-        senders.spawn(sender(
-            daemon.clone(),
-            queue.clone(),
-            outcomes.clone(),
-            stopped.clone(),
-        ));
-    }
-    drop(outcomes);
-
-    let (mut sent, mut retried, mut failed) = (0, 0, 0);
-    while let Some(first) = results.recv().await {
-        // Record whatever else has arrived in the same trip to the database.
-        let mut batch = vec![first];
-        while let Ok(more) = results.try_recv() {
-            batch.push(more);
-        }
-        for (_, result) in &batch {
-            match result {
-                DeliveryResult::Sent => sent += 1,
-                DeliveryResult::Retry(_) => retried += 1,
-                DeliveryResult::Failed(_) | DeliveryResult::Refused(..) => failed += 1,
-            }
-        }
-        let config = daemon.config.clone();
-        with_store(&daemon.store, move |s| {
-            let now = Utc::now();
-            for (id, result) in &batch {
-                // The row stays `sending` and is resolved at the next start.
-                if let Err(e) = s.record_delivery(*id, result, &config, now) {
-                    tracing::error!("cannot record the outcome of outbound #{id}: {e:#}");
-                }
-            }
-            Ok(())
-        })
-        .await?;
-    }
-    while senders.join_next().await.is_some() {}
-
-    // What was not claimed is still `scheduled`: it goes at the next start, as if never planned.
-    let unsent = queue.lock().unwrap_or_else(PoisonError::into_inner).len();
-    if unsent > 0 {
-        tracing::info!("{unsent} message(s) left in the queue for the next start");
-    }
-    tracing::info!("outbox: {sent} sent, {retried} to retry, {failed} failed");
-    Ok(claimed)
-}
-
-/// One sending connection's worth of work: takes messages off the queue until it is empty or
-/// the daemon stops, and reports each outcome.
-async fn sender(
-    daemon: Arc<Daemon>,
-    queue: Arc<Mutex<VecDeque<OutboundId>>>,
-    outcomes: mpsc::UnboundedSender<(OutboundId, DeliveryResult)>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    loop {
-        if *stopped.borrow() {
-            return;
-        }
-        let next = queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front();
-        let Some(id) = next else { return };
-        // Claimed just before it is handed over, so that only messages actually in flight are
-        // ever `sending`: those are the only ones a crash leaves in doubt.
-        let claimed = with_store(&daemon.store, move |s| s.claim(&[id], Utc::now())).await;
-        let message = match claimed.map(|mut m| m.pop()) {
-            Ok(Some(message)) => message,
-            // Cancelled since it was planned (a reply came in): nothing to send.
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::error!("outbox: cannot claim outbound #{id}: {e:#}");
-                return;
-            }
-        };
-        let result = match daemon.composer.compose(&message.draft, Utc::now()) {
-            // Templates were checked at start: this draft is broken, and retrying would not
-            // mend it.
-            Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
-            Ok(email) => {
-                let send = daemon.transport.send(&email);
-                let abandon = async {
-                    stopping(&mut stopped).await;
-                    tokio::time::sleep(SEND_GRACE).await;
-                };
-                tokio::select! {
-                    result = send => DeliveryResult::of(result),
-                    // Stopping, and the server is slow: leave the row `sending`; the next
-                    // start sends it again with the same Message-ID.
-                    _ = abandon => {
-                        tracing::warn!(
-                            "outbound #{} abandoned mid-send at shutdown; it will be sent again at the next start",
-                            message.id
-                        );
-                        return;
-                    }
-                }
-            }
-        };
-        match &result {
-            DeliveryResult::Sent => tracing::debug!(
-                "sent {} to {} (outbound #{})",
-                message.draft.kind,
-                message.draft.to.email,
-                message.id
-            ),
-            DeliveryResult::Retry(e) => tracing::warn!(
-                "{} to {} will be retried: {e}",
-                message.draft.kind,
-                message.draft.to.email
-            ),
-            DeliveryResult::Failed(e) | DeliveryResult::Refused(_, e) => tracing::warn!(
-                "{} to {} failed: {e}",
-                message.draft.kind,
-                message.draft.to.email
-            ),
-        }
-        if outcomes.send((message.id, result)).is_err() {
-            return;
         }
     }
 }

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use crate::composer::Composer;
 use crate::config::Config;
 use crate::model::{OutboundKind, ReferralId};
-use crate::outbox;
+use crate::outbox::{self, Clock, Outbox};
 use crate::source::RawMessage;
 use crate::store::{Store, StoryLine};
 use crate::transport::FileTransport;
@@ -150,9 +150,11 @@ pub async fn run(dir: &Path) -> Result<()> {
     std::fs::write(&config_path, CONFIG)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     let config = Config::load(&config_path)?;
-    let mut store = Store::open(&config.store_path())?;
+    let store = outbox::shared(Store::open(&config.store_path())?);
     let composer = Composer::new(&config)?;
     let transport = FileTransport::new(config.outbox_dir());
+    // One connection, so the story is told in the same order every time.
+    let outbox = Outbox::new(store.clone(), &config, composer, Box::new(transport), 1);
     let tz = config.owner.timezone;
     let start = local(
         tz,
@@ -189,16 +191,17 @@ pub async fn run(dir: &Path) -> Result<()> {
         for (h, m, act) in moments {
             let now = local(tz, date, h, m);
             if let Some(act) = act {
+                let mut store = outbox::lock(&store);
                 let messages = messages_for(&act, &store, now)?;
                 store.ingest(&messages, &config, now)?;
             }
             // The daemon sends as soon as something is due; the demo runs the outbox after
             // every event and once each morning.
-            outbox::deliver_due(&mut store, &composer, &transport, &config, now).await?;
-            printer.print_new(&store)?;
+            outbox.deliver_due(Clock::At(now), None).await?;
+            printer.print_new(&outbox::lock(&store))?;
         }
     }
-    summary(&store, &config, dir)
+    summary(&outbox::lock(&store), &config, dir)
 }
 
 /// Makes `dir` ready: created if missing, cleared if a previous demo left it, refused if it
@@ -216,7 +219,12 @@ fn prepare(dir: &Path) -> Result<()> {
                     dir.display()
                 );
             }
-            for name in ["referrald.db", "referrald.db-wal", "referrald.db-shm"] {
+            for name in [
+                "referrald.db",
+                "referrald.db-wal",
+                "referrald.db-shm",
+                "referrald.db-outbox.lock",
+            ] {
                 let path = dir.join(name);
                 if path.exists() {
                     std::fs::remove_file(&path)

@@ -1,16 +1,77 @@
-//! Outbox: sends what is due. The store decides what may go (plan, window, one a day,
-//! max-per-hour) and counts each attempt before it is made; the composer renders it; the
-//! transport carries it; the outcome goes back to the store. A message is therefore never
-//! handed to the transport twice unless an attempt's outcome was lost (SPEC §7).
+//! Outbox: sends what is due, the one way `run`, `tick` and `demo` all send. The store decides
+//! what may go (plan, window, one a day, max-per-hour); each message is then claimed — moved to
+//! `sending`, its attempt counted — just before it is handed to the transport, composed, sent,
+//! and its outcome recorded. So a crash leaves at most the messages in flight in doubt, and
+//! [`Outbox::deliver_due`] sends those again, with the same Message-ID, the next time any
+//! command sends (SPEC §7). A message is never handed to the transport twice otherwise.
 
-use anyhow::Result;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 
 use crate::composer::Composer;
 use crate::config::Config;
 use crate::model::{OutboundId, OutboundKind, Person, ReferralId};
+use crate::source::imap::stopping;
 use crate::store::Store;
 use crate::transport::{Recipient, SendError, Transport};
+
+/// After shutdown is asked for, a message being handed to the server gets this long to be
+/// accepted before it is abandoned (and sent again with the same Message-ID next time).
+const SEND_GRACE: Duration = Duration::from_secs(5);
+
+/// The store, shared between the daemon's tasks and the outbox's senders. It is only ever
+/// locked inside [`with_store`] (or another `spawn_blocking` closure), so the lock is never
+/// held across an `.await` and the transport never waits for the database, nor it for them.
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Shares `store` between tasks.
+pub fn shared(store: Store) -> SharedStore {
+    Arc::new(Mutex::new(store))
+}
+
+/// Locks the shared store, outside async code. A panic while holding the lock cannot leave a
+/// transaction open (rusqlite rolls back on drop), so a poisoned lock is carried on with.
+pub fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `work` on the store in a blocking thread (see [`SharedStore`]).
+pub async fn with_store<T, F>(store: &SharedStore, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || work(&mut lock(&store)))
+        .await
+        .context("the database task failed")?
+}
+
+/// Where the outbox reads the time.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The system clock, read at each step: `run`.
+    Wall,
+    /// One instant for the whole round: `tick --now` and the demo's simulated days.
+    At(DateTime<Utc>),
+}
+
+impl Clock {
+    /// The time now, by this clock.
+    pub fn now(self) -> DateTime<Utc> {
+        match self {
+            Clock::Wall => Utc::now(),
+            Clock::At(t) => t,
+        }
+    }
+}
 
 /// What happened to one due message.
 #[derive(Debug, Clone)]
@@ -61,31 +122,208 @@ impl DeliveryResult {
     }
 }
 
-/// Sends every message due at `now`, once each.
-pub async fn deliver_due(
-    store: &mut Store,
-    composer: &Composer,
-    transport: &dyn Transport,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<Vec<Delivery>> {
-    let due = store.claim_due(config, now)?;
-    let mut deliveries = Vec::with_capacity(due.len());
-    for message in due {
-        let result = match composer.compose(&message.draft, now) {
-            // Templates are checked at start-up, so this is a broken draft, not a bad day:
-            // retrying would not help.
-            Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
-            Ok(email) => DeliveryResult::of(transport.send(&email).await),
-        };
-        store.record_delivery(message.id, &result, config, now)?;
-        deliveries.push(Delivery {
-            id: message.id,
-            referral: message.draft.referral.id,
-            kind: message.draft.kind,
-            to: message.draft.to,
-            result,
-        });
+/// Everything sending needs: the store, the composer, the transport and how many connections
+/// to send on at once.
+pub struct Outbox {
+    store: SharedStore,
+    config: Arc<Config>,
+    composer: Composer,
+    transport: Box<dyn Transport>,
+    senders: usize,
+    /// `<database>-outbox.lock`, locked (flock) by the process that recovered what a crashed
+    /// sender left in flight, and held while it lives: a `tick` run beside a live `run` must
+    /// not take `run`'s messages in flight for a crash's and send them a second time.
+    recovered: Mutex<Option<File>>,
+    lock_path: PathBuf,
+}
+
+impl Outbox {
+    /// An outbox sending from `store` on up to `senders` connections at once.
+    pub fn new(
+        store: SharedStore,
+        config: &Config,
+        composer: Composer,
+        transport: Box<dyn Transport>,
+        senders: usize,
+    ) -> Outbox {
+        let mut lock_path = config.store_path().into_os_string();
+        lock_path.push("-outbox.lock");
+        Outbox {
+            store,
+            config: Arc::new(config.clone()),
+            composer,
+            transport,
+            senders: senders.max(1),
+            recovered: Mutex::new(None),
+            lock_path: lock_path.into(),
+        }
     }
-    Ok(deliveries)
+
+    /// Closes the transport's idle connections (SMTP QUIT); sending opens new ones.
+    pub async fn close(&self) {
+        self.transport.close().await;
+    }
+
+    /// Sends every message due now, once each, and records each outcome. Messages a crashed
+    /// sender left in `sending` are put back first and go again with the same Message-ID. Once
+    /// `stop` says so, no further message is claimed, and one being handed over is abandoned
+    /// after a short grace (it stays `sending`, for next time). Returns what was attempted, in
+    /// the order each sender took it.
+    pub async fn deliver_due(
+        &self,
+        clock: Clock,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<Vec<Delivery>> {
+        self.recover(clock.now()).await?;
+        let config = self.config.clone();
+        let now = clock.now();
+        let due = with_store(&self.store, move |s| s.plan_due(&config, now)).await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let senders = self.senders.min(due.len());
+        let queue = Mutex::new(VecDeque::from(due));
+        let rounds = futures_util::future::join_all(
+            (0..senders).map(|_| self.sender(&queue, clock, stop.cloned())),
+        )
+        .await;
+        let unsent = queue.lock().unwrap_or_else(PoisonError::into_inner).len();
+        if unsent > 0 {
+            // Still `scheduled`: they go next time, as if never planned.
+            tracing::info!("{unsent} message(s) left for the next round");
+        }
+        let mut deliveries = Vec::new();
+        for round in rounds {
+            deliveries.extend(round?);
+        }
+        Ok(deliveries)
+    }
+
+    /// Puts back what a crashed sender left in `sending`, once this process holds the outbox
+    /// lock (at once, unless another referrald is sending from the same database).
+    async fn recover(&self, now: DateTime<Utc>) -> Result<()> {
+        if self
+            .recovered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+        {
+            return Ok(());
+        }
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .with_context(|| format!("cannot open {}", self.lock_path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            // Another referrald is sending: its messages in flight are its own.
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tracing::debug!("another referrald is sending from this database");
+                return Ok(());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", self.lock_path.display()));
+            }
+        }
+        let resent = with_store(&self.store, move |s| s.recover_sending(now)).await?;
+        if resent > 0 {
+            tracing::warn!(
+                "{resent} message(s) were being sent when referrald last stopped; they will be sent again with the same Message-ID"
+            );
+        }
+        *self
+            .recovered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(file);
+        Ok(())
+    }
+
+    /// One connection's worth of work: takes messages off the queue until it is empty or
+    /// `stop` says so, claiming each just before handing it over.
+    async fn sender(
+        &self,
+        queue: &Mutex<VecDeque<OutboundId>>,
+        clock: Clock,
+        mut stop: Option<watch::Receiver<bool>>,
+    ) -> Result<Vec<Delivery>> {
+        let mut deliveries = Vec::new();
+        loop {
+            if stop.as_ref().is_some_and(|s| *s.borrow()) {
+                return Ok(deliveries);
+            }
+            let next = queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            let Some(id) = next else {
+                return Ok(deliveries);
+            };
+            let now = clock.now();
+            let claimed = with_store(&self.store, move |s| s.claim(&[id], now))
+                .await
+                .with_context(|| format!("cannot claim outbound #{id}"))?;
+            // Cancelled since it was planned (a reply came in): nothing to send.
+            let Some(message) = claimed.into_iter().next() else {
+                continue;
+            };
+            let result = match self.composer.compose(&message.draft, clock.now()) {
+                // Templates are checked at start-up, so this is a broken draft, not a bad
+                // day: retrying would not help.
+                Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
+                Ok(email) => {
+                    let send = self.transport.send(&email);
+                    let abandon = async {
+                        match stop.as_mut() {
+                            Some(stop) => stopping(stop).await,
+                            None => std::future::pending().await,
+                        }
+                        tokio::time::sleep(SEND_GRACE).await;
+                    };
+                    tokio::select! {
+                        result = send => DeliveryResult::of(result),
+                        // Stopping, and the server is slow: leave the row `sending`; it goes
+                        // again with the same Message-ID next time.
+                        () = abandon => {
+                            tracing::warn!(
+                                "outbound #{} abandoned mid-send at shutdown; it will be sent again at the next start",
+                                message.id
+                            );
+                            return Ok(deliveries);
+                        }
+                    }
+                }
+            };
+            let draft = &message.draft;
+            match &result {
+                DeliveryResult::Sent => tracing::debug!(
+                    "sent {} to {} (outbound #{})",
+                    draft.kind,
+                    draft.to.email,
+                    message.id
+                ),
+                DeliveryResult::Retry(e) => {
+                    tracing::warn!("{} to {} will be retried: {e}", draft.kind, draft.to.email)
+                }
+                DeliveryResult::Failed(e) | DeliveryResult::Refused(_, e) => {
+                    tracing::warn!("{} to {} failed: {e}", draft.kind, draft.to.email)
+                }
+            }
+            let (config, outcome, now) = (self.config.clone(), result.clone(), clock.now());
+            // If this fails the row stays `sending`, and goes again with the same Message-ID.
+            with_store(&self.store, move |s| {
+                s.record_delivery(id, &outcome, &config, now)
+            })
+            .await
+            .with_context(|| format!("cannot record the outcome of outbound #{id}"))?;
+            deliveries.push(Delivery {
+                id: message.id,
+                referral: message.draft.referral.id,
+                kind: message.draft.kind,
+                to: message.draft.to,
+                result,
+            });
+        }
+    }
 }

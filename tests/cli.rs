@@ -287,6 +287,70 @@ fn a_second_tick_the_same_day_sends_nothing_twice() {
     );
 }
 
+/// Leaves the thank-you to Bob in `sending`, its attempt counted, as a `run` killed while
+/// handing it to the server would; returns its Message-ID.
+fn crash_while_sending_the_thank_you(d: &Deployment) -> String {
+    let db = rusqlite::Connection::open(d.path("referrald.db")).unwrap();
+    db.query_row(
+        "UPDATE outbound SET state = 'sending', attempts = attempts + 1, first_attempt_at = ?1
+         WHERE kind = 'thank_you' AND state = 'scheduled' RETURNING message_id",
+        [T],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// The Message-IDs of the .eml files the file transport wrote.
+fn written_message_ids(d: &Deployment) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(d.path("outbox")) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            let m = MessageParser::default().parse(&bytes).unwrap();
+            m.message_id().unwrap().to_string()
+        })
+        .collect()
+}
+
+// A `run` killed mid-send leaves its message `sending`; a `tick` afterwards must send it again,
+// once and under the same Message-ID, instead of leaving it stuck (and counted against
+// max-per-hour) until the daemon next starts.
+#[test]
+fn tick_after_a_crashed_run_resends_the_message_in_flight_once_with_its_message_id() {
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
+    d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
+    let in_flight = crash_while_sending_the_thank_you(&d);
+
+    assert_eq!(d.tick(&at(0, 1)), kinds(&[("thank_you", BOB)]));
+    assert_eq!(written_message_ids(&d), std::slice::from_ref(&in_flight));
+    assert!(d.tick(&at(0, 2)).is_empty());
+    assert_eq!(written_message_ids(&d), [in_flight]);
+}
+
+// While a `run` is alive (it holds the outbox lock), its messages in flight are its own: a
+// `tick` beside it must not take them for a crash's and send them a second time.
+#[test]
+fn tick_beside_a_live_sender_leaves_its_message_in_flight_alone() {
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
+    d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
+    crash_while_sending_the_thank_you(&d);
+    let held = std::fs::File::create(d.path("referrald.db-outbox.lock")).unwrap();
+    held.try_lock().unwrap();
+
+    assert!(d.tick(&at(0, 1)).is_empty());
+    assert_eq!(d.state_of("thank_you", BOB), "sending");
+    assert!(written_message_ids(&d).is_empty());
+
+    // Once that sender is gone (it crashed), the next tick recovers the message.
+    drop(held);
+    assert_eq!(d.tick(&at(0, 2)), kinds(&[("thank_you", BOB)]));
+    assert_eq!(written_message_ids(&d).len(), 1);
+}
+
 #[test]
 fn inspect_classifies_without_writing() {
     let d = deployment("");

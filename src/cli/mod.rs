@@ -16,10 +16,11 @@ use clap::{Parser, Subcommand};
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError};
 use crate::model::{OutboundKind, ReferralId, ReferralStatus, normalize_email, strip_plus_detail};
+use crate::outbox::{self, Clock, Outbox};
 use crate::report::{self, Since};
 use crate::source::files;
 use crate::store::Store;
-use crate::{export, outbox, transport};
+use crate::{export, transport};
 
 /// Messages recorded per transaction when ingesting: large enough to make recording cheap,
 /// small enough that memory stays flat.
@@ -429,12 +430,15 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn tick(config: &Config, now: DateTime<Utc>) -> Result<ExitCode> {
     // Templates are checked before the database is touched: a broken override sends nothing.
     let composer = Composer::new(config)?;
-    let mut store = open_store(config)?;
+    let store = outbox::shared(open_store(config)?);
     let runtime = runtime()?;
     let deliveries = runtime.block_on(async {
         let transport = transport::from_config(config)?;
-        outbox::deliver_due(&mut store, &composer, transport.as_ref(), config, now).await
+        // One connection at a time, so the deliveries are printed in the order they were planned.
+        let outbox = Outbox::new(store.clone(), config, composer, transport, 1);
+        outbox.deliver_due(Clock::At(now), None).await
     })?;
+    let store = outbox::lock(&store);
     let mut failed = false;
     for d in &deliveries {
         print::delivery(d);

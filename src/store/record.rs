@@ -240,8 +240,8 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records what became of one attempt to send: the one way the outbox and the daemon
-    /// write an outcome, so both treat every outcome alike.
+    /// Records what became of one attempt to send: the one way an outcome is written, so
+    /// every outcome is treated alike whichever command sent.
     pub fn record_delivery(
         &mut self,
         id: OutboundId,
