@@ -335,6 +335,16 @@ async fn watch_mailbox(
         }
         None => 0,
     };
+    // A mark lost to a dropped connection after the database recorded the message would
+    // otherwise be lost for good: nothing below the watermark is looked at again.
+    let lost = session.unmarked_up_to(last_uid, &selected.marking).await?;
+    if !lost.is_empty() {
+        tracing::info!(
+            "marking {} message(s) in {folder} recorded before the connection dropped",
+            lost.len()
+        );
+        session.mark(&lost, &selected.marking).await?;
+    }
     if !session.can_idle() {
         tracing::info!(
             "the IMAP server cannot IDLE: looking for new mail every {}s",

@@ -358,8 +358,8 @@ async fn a_dovecot_restart_is_survived_and_nothing_is_missed() {
     daemon
         .until_async(WAIT, "the first introduction", |d| referrals(d) == 1)
         .await;
-    // Stopping Dovecot between the record and the \Seen would lose the mark for good (the
-    // daemon does not mark again what lies below its last UID): not what this test is about.
+    // Stopping Dovecot between the record and the \Seen delays the mark until the daemon
+    // connects again (`a_mark_lost_after_recording_…`): not what this test is about.
     let deadline = Instant::now() + WAIT;
     while !mail.flags(TRACKING, "INBOX").await.unwrap()[0]
         .1
@@ -685,6 +685,60 @@ fn doctor_checks_each_part_and_says_what_is_wrong() {
         "{out}"
     );
     assert!(out.contains("✓ SMTP"), "{out}");
+}
+
+/// Harm guarded against: the connection drops after the database recorded a message but
+/// before its `\Seen` was stored; nothing below the watermark was ever looked at again, so
+/// the message stayed unread in the tracking mailbox for good.
+#[tokio::test]
+async fn a_mark_lost_after_recording_is_stored_when_the_daemon_connects_again() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    daemon.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("unmarked", OWNER, "a@parties.test", "b@parties.test"),
+    )
+    .await
+    .unwrap();
+    daemon
+        .until_async(WAIT, "the introduction", |d| referrals(d) == 1)
+        .await;
+    let seen =
+        |flags: &[(u32, Vec<String>)]| flags.len() == 1 && flags[0].1.iter().any(|f| f == "\\Seen");
+    let deadline = Instant::now() + WAIT;
+    while !seen(&mail.flags(TRACKING, "INBOX").await.unwrap()) {
+        assert!(Instant::now() < deadline, "never marked \\Seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.kill();
+    // What a dropped connection leaves: recorded, watermark moved, mark never stored.
+    mail.remove_flag(TRACKING, "INBOX", "\\Seen").await.unwrap();
+    assert!(!seen(&mail.flags(TRACKING, "INBOX").await.unwrap()));
+
+    daemon.start(WAIT);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let flags = mail.flags(TRACKING, "INBOX").await.unwrap();
+        if seen(&flags) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lost mark was not stored again: {flags:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(referrals(&daemon), 1, "recorded once");
+    assert!(
+        daemon
+            .log()
+            .contains("recorded before the connection dropped"),
+        "{}",
+        daemon.log()
+    );
+    daemon.kill();
 }
 
 #[tokio::test]

@@ -304,6 +304,32 @@ impl ImapSession {
         Ok(uids)
     }
 
+    /// Messages up to UID `last` (processed: the database holds them) that do not carry
+    /// the mark yet: a mark lost when the connection dropped between the database's commit
+    /// and the STORE. Ascending.
+    pub async fn unmarked_up_to(&mut self, last: u32, marking: &Marking) -> Result<Vec<u32>> {
+        if last == 0 {
+            return Ok(Vec::new());
+        }
+        let query = match marking {
+            Marking::Seen => format!("UID 1:{last} UNSEEN"),
+            Marking::Keyword => format!("UID 1:{last} UNKEYWORD {KEYWORD}"),
+            // Moved mail is gone from here; without MOVE or UIDPLUS it stays \Deleted.
+            Marking::Move(_) if self.r#move || self.uidplus => format!("UID 1:{last}"),
+            Marking::Move(_) => format!("UID 1:{last} UNDELETED"),
+        };
+        let found: HashSet<u32> = timed(
+            &format!("cannot search for unmarked mail on {}", self.server),
+            self.session.uid_search(query),
+        )
+        .await?;
+        // Only what is at or below the watermark, whatever the server answers.
+        let mut uids: Vec<u32> = found.into_iter().filter(|&uid| uid <= last).collect();
+        uids.sort_unstable();
+        self.drain_unsolicited();
+        Ok(uids)
+    }
+
     /// The size in bytes of each of these messages, by UID, in the order given. A message
     /// whose size the server did not say counts as empty: it is still fetched, never skipped.
     pub async fn sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {

@@ -501,6 +501,25 @@ impl MailSystem {
             .collect()
     }
 
+    /// Removes `flag` (`\Seen`, a keyword) from every message of `user`'s `folder`: as if
+    /// a mark had never been stored.
+    pub async fn remove_flag(&self, user: &str, folder: &str, flag: &str) -> Result<()> {
+        let mut session = self.imap_login(user).await?;
+        session
+            .select(folder)
+            .await
+            .with_context(|| format!("Cannot select {user}'s {folder}"))?;
+        let updates: Vec<Fetch> = session
+            .uid_store("1:*", format!("-FLAGS.SILENT ({flag})"))
+            .await
+            .with_context(|| format!("Cannot store flags in {user}'s {folder}"))?
+            .try_collect()
+            .await?;
+        drop(updates);
+        session.logout().await.ok();
+        Ok(())
+    }
+
     /// Fetches `query` for every message of `user`'s `folder`, sorted by UID, read-only.
     async fn fetch(&self, user: &str, folder: &str, query: &str) -> Result<Vec<Fetch>> {
         let mut session = self.imap_login(user).await?;
