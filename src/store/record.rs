@@ -338,20 +338,7 @@ impl Store {
     /// A permanent failure: the message will not be sent.
     pub fn mark_failed(&mut self, id: OutboundId, error: &str, now: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (referral, kind, to): (ReferralId, String, String) = tx.query_row(
-            "UPDATE outbound SET state = 'failed', last_error = ?2 WHERE id = ?1
-             RETURNING referral_id, kind, (SELECT email FROM contacts WHERE id = contact_id)",
-            params![id, error],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        event(
-            &tx,
-            Some(referral),
-            now,
-            "failed",
-            &format!("{kind} to {to} failed: {error}"),
-            None,
-        )?;
+        fail(&tx, id, error, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -369,21 +356,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (referral, kind, contact, to): (ReferralId, String, ContactId, String) = tx.query_row(
-            "UPDATE outbound SET state = 'failed', last_error = ?2 WHERE id = ?1
-             RETURNING referral_id, kind, contact_id,
-                 (SELECT email FROM contacts WHERE id = contact_id)",
-            params![id, error],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
-        event(
-            &tx,
-            Some(referral),
-            now,
-            "failed",
-            &format!("{kind} to {to} failed: {error}"),
-            None,
-        )?;
+        let contact = fail(&tx, id, error, now)?;
         let refusals: i64 = tx.query_row(
             "UPDATE contacts SET refusals = refusals + 1 WHERE id = ?1 RETURNING refusals",
             [contact],
@@ -442,6 +415,27 @@ impl Store {
         )?;
         Ok(t.map(|t| parse_ts(&t)).transpose()?)
     }
+}
+
+/// Marks an outbound message failed for good, with the story's event; returns the contact
+/// it was for.
+fn fail(conn: &Connection, id: OutboundId, error: &str, now: DateTime<Utc>) -> Result<ContactId> {
+    let (referral, kind, contact, to): (ReferralId, String, ContactId, String) = conn.query_row(
+        "UPDATE outbound SET state = 'failed', last_error = ?2 WHERE id = ?1
+         RETURNING referral_id, kind, contact_id,
+             (SELECT email FROM contacts WHERE id = contact_id)",
+        params![id, error],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    event(
+        conn,
+        Some(referral),
+        now,
+        "failed",
+        &format!("{kind} to {to} failed: {error}"),
+        None,
+    )?;
+    Ok(contact)
 }
 
 pub(super) fn rules(config: &Config) -> Rules<'_> {
