@@ -146,6 +146,47 @@ pub fn is_message_id(id: &str) -> bool {
         })
 }
 
+/// Whether amounts in this currency (an ISO 4217 code) are written with cents: not yen, won
+/// or krónur. Unknown or absent currencies are.
+pub fn has_minor_units(currency: Option<&str>) -> bool {
+    !currency.is_some_and(|c| {
+        ["JPY", "KRW", "ISK"]
+            .iter()
+            .any(|code| c.trim().eq_ignore_ascii_case(code))
+    })
+}
+
+/// An amount as people write it, the one way every command and email writes one: rounded
+/// to the cent, thousands grouped, and cents shown only when there are any (and the currency
+/// has them): "1,200", "80.50", "-1,234,567.50". `None` for a value that is not a number.
+pub fn format_amount(value: f64, minor_units: bool) -> Option<String> {
+    if !value.is_finite() {
+        return None;
+    }
+    // Saturates for absurd values; such amounts are never summed (`max-amount`).
+    let cents = (value.abs() * 100.0).round() as u64;
+    let whole = if minor_units {
+        cents / 100
+    } else {
+        (cents + 50) / 100
+    };
+    let digits = whole.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 4);
+    if value < 0.0 && cents > 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if minor_units && !cents.is_multiple_of(100) {
+        out.push_str(&format!(".{:02}", cents % 100));
+    }
+    Some(out)
+}
+
 /// The address without its `+detail` part: `intros+stop@x.org` → `intros@x.org`.
 pub fn strip_plus_detail(email: &str) -> String {
     match email.split_once('@') {
@@ -423,6 +464,23 @@ mod tests {
             assert_eq!(Person::new(email, None).first_name(), "", "{email}");
         }
         assert_eq!(Person::new("ogrant@x", None).to_string(), "<ogrant@x>");
+    }
+
+    #[test]
+    fn amounts_round_to_the_cent_once_and_group_thousands() {
+        let f = |v: f64| format_amount(v, true).unwrap();
+        assert_eq!(f(0.0), "0");
+        assert_eq!(f(2500.0), "2,500");
+        assert_eq!(f(1234567.5), "1,234,567.50");
+        assert_eq!(f(-1200.0), "-1,200");
+        // Rounded before deciding whether there are cents: never "1,235.00" or "1,234.100".
+        assert_eq!(f(1234.999), "1,235");
+        assert_eq!(f(0.004), "0");
+        assert_eq!(f(-0.004), "0");
+        assert_eq!(format_amount(1234.5, false).unwrap(), "1,235");
+        assert_eq!(format_amount(f64::NAN, true), None);
+        assert!(!has_minor_units(Some("jpy")) && has_minor_units(Some("EUR")));
+        assert!(has_minor_units(None));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::intake::{Classified, Verdict};
-use crate::model::{Outcome, Person, ReferralId, is_unsafe_char, join_names};
+use crate::model::{
+    Outcome, Person, ReferralId, format_amount, has_minor_units, is_unsafe_char, join_names,
+};
 use crate::outbox::{Delivery, DeliveryResult};
 use crate::report::{Money, Report};
 use crate::store::{Applied, Erasure, FORGOTTEN, OutboundView, ReferralDetail, ReferralView};
@@ -196,8 +198,9 @@ pub fn describe(v: &Verdict) -> String {
                 said.push(outcome_words(o).to_string());
             }
             if let Some(v) = reading.value {
-                let currency = reading.currency.as_deref().unwrap_or("");
-                said.push(format!("worth {v} {currency}").trim_end().to_string());
+                let currency = reading.currency.as_deref();
+                let worth = format!("worth {} {}", amount(v, currency), currency.unwrap_or(""));
+                said.push(worth.trim_end().to_string());
             }
             if said.is_empty() {
                 said.push("wrote back".into());
@@ -399,11 +402,9 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
                 said.push(o.to_string());
             }
             if let Some(v) = f.value {
-                said.push(
-                    format!("{v} {}", f.currency.as_deref().unwrap_or(""))
-                        .trim_end()
-                        .to_string(),
-                );
+                let currency = f.currency.as_deref();
+                let worth = format!("{} {}", amount(v, currency), currency.unwrap_or(""));
+                said.push(worth.trim_end().to_string());
             }
             display!(
                 "  {}  {}  {}",
@@ -584,32 +585,15 @@ fn money(amounts: &[Money]) -> String {
         .iter()
         .map(|m| {
             let currency = m.currency.as_deref().unwrap_or("(no currency)");
-            format!("{} {currency}", amount(m.value))
+            format!("{} {currency}", amount(m.value, m.currency.as_deref()))
         })
         .collect();
     parts.join("; ")
 }
 
-/// A number with thousands grouped, and cents only when there are any.
-fn amount(value: f64) -> String {
-    let text = if value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.2}")
-    };
-    let (sign, text) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", text.as_str()),
-    };
-    let (whole, cents) = text.split_at(text.find('.').unwrap_or(text.len()));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("{sign}{grouped}{cents}")
+/// One amount as every command writes it ([`format_amount`]), with its currency's cents.
+fn amount(value: f64, currency: Option<&str>) -> String {
+    format_amount(value, has_minor_units(currency)).unwrap_or_else(|| "?".into())
 }
 
 #[cfg(test)]
@@ -638,11 +622,12 @@ mod tests {
 
     #[test]
     fn amounts_group_thousands_and_keep_cents() {
-        assert_eq!(amount(0.0), "0");
-        assert_eq!(amount(999.0), "999");
-        assert_eq!(amount(2500.0), "2,500");
-        assert_eq!(amount(1234567.5), "1,234,567.50");
-        assert_eq!(amount(-1200.0), "-1,200");
+        assert_eq!(amount(0.0, None), "0");
+        assert_eq!(amount(999.0, None), "999");
+        assert_eq!(amount(2500.0, Some("USD")), "2,500");
+        assert_eq!(amount(1234567.5, Some("EUR")), "1,234,567.50");
+        assert_eq!(amount(-1200.0, None), "-1,200");
+        assert_eq!(amount(1500.5, Some("JPY")), "1,501");
         assert_eq!(
             money(&[
                 Money {

@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::model::{Outcome, is_unsafe_char};
+use crate::model::{Outcome, format_amount, has_minor_units, is_unsafe_char};
 
 /// Whitespace (newlines included) collapsed to single spaces, control and invisible
 /// formatting characters ([`is_unsafe_char`]) dropped: safe for one header line.
@@ -62,19 +62,14 @@ pub fn outcome_words(outcome: Outcome) -> &'static str {
 
 /// A sum of money as people write it: "£1,200", "€80.50", "$5,000", "CHF 1,200", "1,200".
 pub fn money(value: f64, currency: Option<&str>) -> Option<String> {
-    if !value.is_finite() {
-        return None;
-    }
     let code = currency
         .map(|c| c.trim().to_uppercase())
         .filter(|c| !c.is_empty());
-    let no_minor_units = matches!(code.as_deref(), Some("JPY" | "KRW" | "ISK"));
-    let cents = (value.abs() * 100.0).round() as u64;
-    let mut number = group_thousands(cents / 100);
-    if !cents.is_multiple_of(100) && !no_minor_units {
-        number.push_str(&format!(".{:02}", cents % 100));
-    }
-    let sign = if value < 0.0 && cents > 0 { "-" } else { "" };
+    let number = format_amount(value, has_minor_units(code.as_deref()))?;
+    let (sign, number) = match number.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", number.as_str()),
+    };
     let symbol = match code.as_deref() {
         Some("GBP") => Some("£"),
         Some("EUR") => Some("€"),
@@ -88,18 +83,6 @@ pub fn money(value: f64, currency: Option<&str>) -> Option<String> {
         (None, Some(code)) => format!("{sign}{code} {number}"),
         (None, None) => format!("{sign}{number}"),
     })
-}
-
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The longest comment quoted in a report: a reply is a line or two; more is pasted text.
