@@ -519,9 +519,13 @@ impl Intake<'_, '_> {
         }
         intro.parties.retain(|p| !self.known.is_forgotten(&p.email));
         // The words say who people are: names for bare addresses, and who is only copied.
-        let cast = super::names::cast(std::mem::take(&mut intro.parties), &self.own_words());
-        intro.parties = cast.parties;
-        intro.copied = cast.copied;
+        // Reading them is intake's costliest step, so only when they could change anything.
+        let (plain, html) = (self.mail.plain_body(), self.mail.html_body());
+        if super::names::may_recast(&intro.parties, plain, html) {
+            let cast = super::names::cast(std::mem::take(&mut intro.parties), &self.own_words());
+            intro.parties = cast.parties;
+            intro.copied = cast.copied;
+        }
         let n = intro.parties.len();
         if n < 2 {
             Verdict::Ignored(IgnoreReason::TooFewParties)

@@ -14,6 +14,11 @@
 //!   no party: the sentence must say both that they are copied or are the introducer's
 //!   assistant, and why (a role or scheduling), and name them next to those words.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use memchr::memmem::Finder;
+
 use crate::model::Person;
 
 /// The people of an introduction, as its words describe them.
@@ -23,6 +28,97 @@ pub struct Cast {
     pub parties: Vec<Person>,
     /// The people copied to help (an assistant, a colleague scheduling): never mailed.
     pub copied: Vec<Person>,
+}
+
+/// Whether [`cast`] could change anything for these parties, judged cheaply from the
+/// message's bodies before its own words are worked out (the costliest step of intake):
+/// a party without a name may be named, and words that may copy a helper in may remove one.
+/// `false` only when `cast` would return the parties as they are and copy nobody.
+pub fn may_recast(parties: &[Person], plain: Option<&str>, html: Option<&str>) -> bool {
+    if parties.iter().any(|p| p.name.is_empty()) {
+        return true;
+    }
+    match plain {
+        // The own words are drawn from the plain part, letters unchanged.
+        Some(text) if !text.trim().is_empty() => may_name_a_helper(text),
+        // HTML's own words decode character references, which this scan would not see.
+        _ => html.is_some(),
+    }
+}
+
+/// Whether `text` holds a word [`helper`] starts from: a copy cue or a role. Every one of
+/// them holds one of these pieces (ASCII, in any case; none with a `k`, which a Kelvin sign
+/// lower-cases to), and "EA" and "PA" count only in capitals.
+fn may_name_a_helper(text: &str) -> bool {
+    const PIECES: &[&str] = &[
+        "cc",
+        "cop",
+        "loop",
+        "adding",
+        "opie",
+        "sist",
+        "secr",
+        "ekr",
+        "colleague",
+        "coordinator",
+        "scheduler",
+    ];
+    // The own words drop zero-width and control characters, which may join the letters of
+    // a piece: look at the text without them (rarely there: no copy otherwise).
+    let visible: Cow<'_, str> = if hides_letters(text) {
+        Cow::Owned(
+            text.chars()
+                .filter(|&c| {
+                    !matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{2060}')
+                        && (!c.is_control() || c.is_whitespace())
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
+    };
+    // Searchers built once: building one costs more than searching a message with it.
+    static FINDERS: OnceLock<(Vec<Finder<'static>>, Vec<Finder<'static>>)> = OnceLock::new();
+    let (capitals, pieces) = FINDERS.get_or_init(|| {
+        fn finders(words: &[&'static str]) -> Vec<Finder<'static>> {
+            words.iter().map(|&w| Finder::new(w)).collect()
+        }
+        (finders(&["EA", "PA"]), finders(PIECES))
+    });
+    let bytes = visible.as_bytes();
+    if capitals.iter().any(|f| f.find(bytes).is_some()) {
+        return true;
+    }
+    let lower = bytes.to_ascii_lowercase();
+    pieces.iter().any(|f| f.find(&lower).is_some())
+}
+
+/// Whether `text` holds a character the own words drop from between letters: a control
+/// character other than white space (C0, DEL, C1) or a zero-width one.
+fn hides_letters(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // A branch-free pass over the bytes first: most text holds none of these lead bytes.
+    let suspect = |b: u8| {
+        (b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r'))
+            || b == 0x7F
+            || b == 0xC2
+            || b == 0xE2
+            || b == 0xEF
+    };
+    if !bytes.iter().fold(false, |seen, &b| seen | suspect(b)) {
+        return false;
+    }
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => false,
+        0x00..=0x1F | 0x7F => true,
+        // C1 controls: U+0080–U+009F (U+0085, the next line, is white space).
+        0xC2 => bytes
+            .get(i + 1)
+            .is_some_and(|&next| (0x80..=0x9F).contains(&next) && next != 0x85),
+        _ => false,
+    }) || ["\u{200B}", "\u{2060}", "\u{FEFF}"]
+        .iter()
+        .any(|z| memchr::memmem::find(bytes, z.as_bytes()).is_some())
 }
 
 /// Sorts `parties` into parties and helpers and names the nameless ones from `words`.

@@ -282,3 +282,49 @@ fn many_recipients_and_names_are_read_quickly() {
         started.elapsed()
     );
 }
+
+/// The cheap gate in front of `cast`: it may say "maybe" too often, never "no" wrongly.
+#[test]
+fn the_gate_lets_through_every_message_cast_could_change() {
+    let named = || {
+        vec![
+            p("raj@patel.example", Some("Raj Patel")),
+            p("olivia@grantlaw.example", Some("Olivia Grant")),
+            p("mjones@patel.example", Some("Megan Jones")),
+        ]
+    };
+    let helpers = [
+        "Raj, meet Olivia. Looping in Megan to coordinate.",
+        "Raj, meet Olivia. Megan (cc'd) will set up a call.",
+        "Raj, meet Olivia.\ncc: my EA Megan",
+        "Raj, meet Olivia. I've copied Megan Jones to help schedule.",
+        "Raj, meet Olivia. Megan, my assistant, will find a time.",
+        "Raj, meet Olivia. My colleague Megan is copied and can help with logistics.",
+        "Raj, meet Olivia. Ich setze meine Assistentin Megan in Kopie, um einen Termin zu finden.",
+        // What the own words drop or fold must not hide a cue from the gate.
+        "Raj, meet Olivia. C\u{200B}C'ing Megan to coordinate.",
+        "Raj, meet Olivia. Megan (c\u{7}c'd) will set up a call.",
+        "Raj, meet Olivia. Megan (c\u{9b}c'd) will set up a call.",
+        "Raj, meet Olivia. Megan, my A\u{2060}SSISTANT, will find a time.",
+        "Raj, meet Olivia. \u{212A}opie an Megan, meine Sekretärin, für einen Termin.",
+    ];
+    let words = |body: &str| crate::intake::reply::own_words(Some(body), None);
+    for body in helpers {
+        assert!(may_recast(&named(), Some(body), None), "{body}");
+        assert_eq!(cast(named(), &words(body)).parties.len(), 2, "{body}");
+    }
+    let plain = "Hi Raj and Olivia,\n\nRaj runs a design studio; Olivia is the best lawyer I know.\n\nBest,\nBob";
+    assert!(!may_recast(&named(), Some(plain), None));
+    assert_eq!(cast(named(), &words(plain)).parties, named());
+    // A nameless party may take a name; HTML's words are decoded first, so only cast knows.
+    let mut nameless = named();
+    nameless[1] = p("ogrant@grantlaw.example", None);
+    assert!(may_recast(&nameless, Some(plain), None));
+    assert!(may_recast(
+        &named(),
+        None,
+        Some("<p>c&#99;: my EA Megan</p>")
+    ));
+    assert!(may_recast(&named(), Some(" \n"), Some("<p>Hi</p>")));
+    assert!(!may_recast(&named(), None, None));
+}
