@@ -236,7 +236,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path` so that `path` is either absent, the old file or the whole new
 /// one, even if we are killed halfway: temp file in the same directory, fsync, rename, fsync
 /// the directory. Files are private to the owner (they hold people's mail).
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     create_private_dir(dir)?;
     let name = path
         .file_name()
