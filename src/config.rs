@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use crate::model::normalize_email;
 
 mod oauth2;
-pub use oauth2::{Auth, Endpoints, OAuth2, Provider};
+pub use oauth2::{Auth, Endpoints, Flow, OAuth2, Provider};
 
 /// A configuration that cannot be used, described in one sentence.
 #[derive(Debug, thiserror::Error)]

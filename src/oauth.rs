@@ -1,5 +1,7 @@
 //! OAuth 2.0 for `auth = "oauth2"`: `referrald login` runs the device authorization grant
-//! (RFC 8628) and keeps the refresh token beside the database; the daemon, `doctor` and
+//! (RFC 8628), or for Google, which refuses mail scopes there, the browser flow of RFC 8252
+//! (an authorization code brought back to a loopback port, with PKCE), and keeps the refresh
+//! token beside the database; the daemon, `doctor` and
 //! `tick` turn it into access tokens ([`Grant`]), refreshed before they expire and when a
 //! server refuses one, saving a rotated refresh token atomically.
 //!
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 
-use crate::config::{Config, ConfigError, Endpoints};
+use crate::config::{Config, ConfigError, Endpoints, Flow};
 use crate::net::Trust;
 
 pub use http::form;
@@ -333,8 +335,23 @@ impl Grant {
     }
 
     async fn refresh(&self) -> Result<AccessToken> {
+        let refresh_token = self.saved_refresh_token().await?;
+        match self.refresh_with(&refresh_token).await {
+            // Another process (`doctor` beside the daemon, a new `login`) may have rotated the
+            // token between our reading and our using it: the one on disk now decides.
+            Err(e) if e.downcast_ref::<NeedsLogin>().is_some() => {
+                match self.saved_refresh_token().await {
+                    Ok(now) if now != refresh_token => self.refresh_with(&now).await,
+                    _ => Err(e),
+                }
+            }
+            result => result,
+        }
+    }
+
+    async fn saved_refresh_token(&self) -> Result<Token> {
         let path = self.path.clone();
-        let refresh_token = tokio::task::spawn_blocking(move || load_refresh_token(&path))
+        tokio::task::spawn_blocking(move || load_refresh_token(&path))
             .await
             .context("the token file task failed")??
             .ok_or_else(|| {
@@ -343,7 +360,11 @@ impl Grant {
                     self.path.display(),
                     self.login_command
                 ))
-            })?;
+                .into()
+            })
+    }
+
+    async fn refresh_with(&self, refresh_token: &Token) -> Result<AccessToken> {
         let scope = self.client.endpoints.scopes.join(" ");
         let issued = Instant::now();
         let answer = self
@@ -356,12 +377,12 @@ impl Grant {
             .await?;
         match answer {
             TokenAnswer::Granted(tokens) => {
-                if let Some(rotated) = tokens.refresh_token.filter(|t| *t != refresh_token) {
+                if let Some(rotated) = tokens.refresh_token.filter(|t| t != refresh_token) {
                     let path = self.path.clone();
                     tokio::task::spawn_blocking(move || save_refresh_token(&path, &rotated))
                         .await
                         .context("the token file task failed")??;
-                    tracing::info!("OAuth 2.0: saved the rotated refresh token");
+                    tracing::debug!("OAuth 2.0: saved the rotated refresh token");
                 }
                 tracing::debug!("OAuth 2.0: new access token");
                 Ok(AccessToken {
@@ -386,10 +407,29 @@ impl Grant {
     }
 }
 
-/// `referrald login`: asks the device endpoint for a code, shows the user where to enter it
-/// (through `show`), polls the token endpoint until they have, and saves the refresh token.
+/// `referrald login`: gets the user's consent the way `[oauth2] flow` says (talking to them
+/// through `show`), and saves the refresh token; returns where.
 pub async fn login(config: &Config, show: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let client = Client::from_config(config)?;
+    let tokens = match client.endpoints.flow {
+        Flow::Device => device_login(&client, show).await?,
+        Flow::Browser => browser_login(&client, show).await?,
+    };
+    let refresh = tokens.refresh_token.ok_or_else(|| {
+        anyhow!(
+            "signed in, but the provider gave no refresh token: the scopes need offline_access (Microsoft) or the app type must allow it"
+        )
+    })?;
+    let path = config.oauth2_token_path();
+    let file = path.clone();
+    tokio::task::spawn_blocking(move || save_refresh_token(&file, &refresh))
+        .await
+        .context("the token file task failed")??;
+    Ok(path)
+}
+
+/// RFC 8628: a code to enter at a URL, then polling until the user has.
+async fn device_login(client: &Client, show: &mut dyn FnMut(&str)) -> Result<Tokens> {
     let scope = client.endpoints.scopes.join(" ");
     let answer = http::post_form(
         &client.endpoints.device_url,
@@ -402,8 +442,13 @@ pub async fn login(config: &Config, show: &mut dyn FnMut(&str)) -> Result<PathBu
             Ok(TokenAnswer::Error { code, description }) => describe(&code, description.as_deref()),
             _ => format!("HTTP {}", answer.status),
         };
+        let advice = if why.contains("invalid_scope") {
+            "this provider does not allow these scopes in the device flow: set flow = \"browser\" under [oauth2]"
+        } else {
+            "check [oauth2] client-id and that the app allows the device code flow (README: \"Microsoft 365\", \"Google Workspace\")"
+        };
         bail!(
-            "the device endpoint {} refused: {why}; check [oauth2] client-id and that the app allows the device code flow (README: \"Microsoft 365\", \"Google Workspace\")",
+            "the device endpoint {} refused: {why}; {advice}",
             client.endpoints.device_url
         );
     }
@@ -442,28 +487,286 @@ pub async fn login(config: &Config, show: &mut dyn FnMut(&str)) -> Result<PathBu
             ])
             .await?;
         match next_poll(answer, &mut interval) {
-            Poll::Granted(tokens) => {
-                let refresh = tokens.refresh_token.ok_or_else(|| {
-                    anyhow!(
-                        "signed in, but the provider gave no refresh token: the scopes need offline_access (Microsoft) or the app type must allow it"
-                    )
-                })?;
-                let path = config.oauth2_token_path();
-                let file = path.clone();
-                tokio::task::spawn_blocking(move || save_refresh_token(&file, &refresh))
-                    .await
-                    .context("the token file task failed")??;
-                return Ok(path);
-            }
+            Poll::Granted(tokens) => return Ok(tokens),
             Poll::Wait(next) => wait = next,
             Poll::Failed(why) => bail!("{why}"),
         }
     }
 }
 
+/// RFC 8252 with PKCE (RFC 7636): the user opens an authorization URL; the provider sends
+/// the browser back to `http://127.0.0.1:<port>/` with a code, which we read on that port or,
+/// when the browser runs on another machine, from the address the user pastes.
+async fn browser_login(client: &Client, show: &mut dyn FnMut(&str)) -> Result<Tokens> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("cannot listen on a loopback port for the browser's return")?;
+    let port = listener.local_addr()?.port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/");
+    let verifier = random_text()?;
+    let state = random_text()?;
+    let url = authorization_url(
+        &client.endpoints,
+        &client.client_id,
+        &redirect_uri,
+        &pkce_challenge(&verifier),
+        &state,
+    );
+    show("Open this address in a browser and sign in with the mailbox's account:");
+    show(&url);
+    show(&format!(
+        "The browser then goes to {redirect_uri}. If it runs on another machine, either forward the port first (ssh -L {port}:127.0.0.1:{port} this-server) or, when the browser says it cannot connect, copy the whole address from its address bar and paste it here."
+    ));
+    let (pasted_tx, mut pasted) = tokio::sync::mpsc::channel::<String>(1);
+    // A plain thread, not the runtime's: a read of the terminal cannot be cancelled, and must
+    // not keep the process alive once the browser has come back.
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            if pasted_tx.blocking_send(std::mem::take(&mut line)).is_err() {
+                return;
+            }
+        }
+    });
+    let code = loop {
+        let target = tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted.context("the loopback port failed")?;
+                match answer_browser(stream).await {
+                    Some(target) => target,
+                    None => continue,
+                }
+            }
+            Some(line) = pasted.recv() => line,
+        };
+        match returned_code(&target, &state) {
+            Ok(Some(code)) => break code,
+            Ok(None) => continue,
+            Err(why) => bail!("{why}"),
+        }
+    };
+    let answer = client
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.reveal()),
+            ("redirect_uri", &redirect_uri),
+            ("code_verifier", &verifier),
+        ])
+        .await?;
+    match answer {
+        TokenAnswer::Granted(tokens) => Ok(tokens),
+        TokenAnswer::Error { code, description } => bail!(
+            "the token endpoint {} refused the sign-in: {}",
+            client.endpoints.token_url,
+            describe(&code, description.as_deref())
+        ),
+    }
+}
+
+/// Reads one request from the browser and answers it; the request target, if it was one.
+async fn answer_browser(mut stream: tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(&mut stream);
+    tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut line))
+        .await
+        .ok()?
+        .ok()?;
+    let target = line.split_whitespace().nth(1)?.to_string();
+    let page = if target.contains("code=") || target.contains("error=") {
+        "referrald has your answer: you can close this tab and go back to the terminal."
+    } else {
+        "Nothing to see here."
+    };
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    Some(target)
+}
+
+/// The authorization request (RFC 6749 §4.1.1 with PKCE). `access_type=offline` and
+/// `prompt=consent` make Google hand out a refresh token; other providers ignore them or
+/// (Microsoft) ask for consent again, which is what signing in anew should do.
+pub fn authorization_url(
+    endpoints: &Endpoints,
+    client_id: &str,
+    redirect_uri: &str,
+    challenge: &str,
+    state: &str,
+) -> String {
+    let scope = endpoints.scopes.join(" ");
+    let query = form(&[
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", &scope),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("state", state),
+        ("access_type", "offline"),
+        ("prompt", "consent"),
+    ]);
+    let separator = if endpoints.authorization_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!("{}{separator}{query}", endpoints.authorization_url)
+}
+
+/// The code in the address the browser came back to (a request target like `/?code=…` or a
+/// whole pasted URL): `Ok(None)` when it carries no answer (a favicon request, an empty
+/// line), an error when the provider said no or the state is not ours (another site's
+/// redirect must not sign us in).
+pub fn returned_code(address: &str, state: &str) -> Result<Option<Token>, String> {
+    let Some((_, query)) = address.trim().split_once('?') else {
+        return Ok(None);
+    };
+    let query = query.split('#').next().unwrap_or("");
+    let field = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| percent_decode(v))
+    };
+    if let Some(error) = field("error") {
+        let description = field("error_description");
+        return Err(match error.as_str() {
+            "access_denied" => "the sign-in was declined".into(),
+            _ => format!(
+                "the provider refused: {}",
+                describe(&error, description.as_deref())
+            ),
+        });
+    }
+    let Some(code) = field("code") else {
+        return Ok(None);
+    };
+    if field("state").as_deref() != Some(state) {
+        return Err(
+            "the browser came back with a state that is not this login's: run login again".into(),
+        );
+    }
+    Ok(Some(Token(code)))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// RFC 7636 S256: the base64url SHA-256 of the verifier.
+pub fn pkce_challenge(verifier: &str) -> String {
+    base64url(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()).as_ref())
+}
+
+/// 32 random bytes, base64url: a PKCE verifier or a state.
+fn random_text() -> Result<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow!("the system has no randomness to offer"))?;
+    Ok(base64url(&bytes))
+}
+
+/// Base64url without padding (RFC 4648 §5).
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pkce_follows_rfc_7636() {
+        // RFC 7636, appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        let a = random_text().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_text().unwrap());
+    }
+
+    #[test]
+    fn the_browser_s_return_is_read_and_checked() {
+        assert_eq!(
+            returned_code("/?state=s1&code=4%2F0Ab&scope=x", "s1")
+                .unwrap()
+                .unwrap()
+                .reveal(),
+            "4/0Ab"
+        );
+        // Pasted from the address bar, whole.
+        assert!(
+            returned_code("http://127.0.0.1:4711/?code=c&state=s1\n", "s1")
+                .unwrap()
+                .is_some()
+        );
+        assert!(returned_code("/favicon.ico", "s1").unwrap().is_none());
+        assert!(returned_code("\n", "s1").unwrap().is_none());
+        // Someone else's redirect does not sign us in.
+        let err = returned_code("/?code=c&state=forged", "s1").unwrap_err();
+        assert!(err.contains("state"), "{err}");
+        let err = returned_code("/?error=access_denied&state=s1", "s1").unwrap_err();
+        assert!(err.contains("declined"), "{err}");
+    }
+
+    #[test]
+    fn the_authorization_url_asks_for_a_refresh_token_with_pkce() {
+        let endpoints = Endpoints {
+            flow: Flow::Browser,
+            authorization_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            device_url: String::new(),
+            token_url: String::new(),
+            scopes: vec!["https://mail.google.com/".into()],
+        };
+        let url = authorization_url(&endpoints, "id.apps", "http://127.0.0.1:4711/", "ch", "st");
+        assert!(url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?response_type=code&client_id=id.apps&redirect_uri=http%3A%2F%2F127.0.0.1%3A4711%2F&scope=https%3A%2F%2Fmail.google.com%2F&code_challenge=ch&code_challenge_method=S256&state=st"), "{url}");
+        assert!(url.contains("access_type=offline"), "{url}");
+    }
 
     #[test]
     fn tokens_never_print() {

@@ -391,10 +391,7 @@ impl SmtpTransport {
         })?;
         let mut retried = false;
         loop {
-            let token = grant
-                .access_token()
-                .await
-                .map_err(|e| SendError::Temporary(format!("{e:#}")))?;
+            let token = grant.access_token().await.map_err(ConnectError::Grant)?;
             let mut connection = self.open().await?;
             let credentials = Credentials::new(username.clone(), token.reveal().to_string());
             match within(
@@ -547,7 +544,7 @@ impl Transport for SmtpTransport {
     fn test_connection(&self) -> CheckFuture<'_> {
         Box::pin(async move {
             let mut connection = self.connect().await.map_err(|e| match e {
-                ConnectError::Certificate(e) => e,
+                ConnectError::Certificate(e) | ConnectError::Grant(e) => e,
                 ConnectError::Other(e) => anyhow!("{}", e.reason()),
             })?;
             let _ = tokio::time::timeout(Duration::from_secs(5), connection.quit()).await;
@@ -576,6 +573,9 @@ enum ConnectError {
     /// The server's certificate was refused ([`CertificateRefused`], with the server named):
     /// retried like any other connection failure, but `doctor` shows its advice alone.
     Certificate(anyhow::Error),
+    /// No OAuth 2.0 access token (a [`NeedsLogin`](crate::oauth::NeedsLogin) when the grant
+    /// is gone): retried like any other connection failure, `doctor` shows it alone.
+    Grant(anyhow::Error),
     /// Anything else, sorted.
     Other(SendError),
 }
@@ -589,7 +589,9 @@ impl From<SendError> for ConnectError {
 impl From<ConnectError> for SendError {
     fn from(e: ConnectError) -> SendError {
         match e {
-            ConnectError::Certificate(e) => SendError::Temporary(format!("{e:#}")),
+            ConnectError::Certificate(e) | ConnectError::Grant(e) => {
+                SendError::Temporary(format!("{e:#}"))
+            }
             ConnectError::Other(e) => e,
         }
     }

@@ -294,6 +294,10 @@ async fn a_revoked_grant_is_reported_by_doctor_and_recovered_after_a_new_login()
     );
     assert!(report.contains(&command), "{report}");
     assert!(
+        !report.contains("check [smtp] host"),
+        "the sign-in is the one problem: {report}"
+    );
+    assert!(
         daemon.is_running(),
         "a revoked grant is an outage, not a reason to stop"
     );

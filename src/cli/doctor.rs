@@ -478,7 +478,10 @@ async fn outbound(config: &Config, grant: Option<std::sync::Arc<Grant>>) -> Line
     };
     let result = transport.test_connection().await;
     match (config.outbound.transport, &config.smtp, result) {
-        (TransportKind::Smtp, _, Err(e)) if e.downcast_ref::<CertificateRefused>().is_some() => {
+        (TransportKind::Smtp, _, Err(e))
+            if e.downcast_ref::<CertificateRefused>().is_some()
+                || e.downcast_ref::<NeedsLogin>().is_some() =>
+        {
             Line::fail_explained("SMTP", format!("{e:#}"))
         }
         (TransportKind::File, _, Ok(())) => Line::ok(

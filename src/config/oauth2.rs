@@ -31,6 +31,17 @@ pub enum Provider {
     Custom,
 }
 
+/// How `referrald login` gets the user's consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flow {
+    /// RFC 8628: a code typed into a browser anywhere (Microsoft's default).
+    Device,
+    /// RFC 8252: the browser comes back to a loopback port with an authorization code (with
+    /// PKCE); Google's default, as Google refuses mail scopes in the device flow.
+    Browser,
+}
+
 /// `[oauth2]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -44,7 +55,10 @@ pub struct OAuth2 {
     pub client_secret_file: Option<PathBuf>,
     /// Microsoft only: the directory (tenant) ID or domain; `common` if not given.
     pub tenant: Option<String>,
-    /// Custom only (accepted, not needed by the device flow): the authorization endpoint.
+    /// `device` or `browser`; default `browser` for Google, else `device`.
+    pub flow: Option<Flow>,
+    /// The authorization endpoint, for the browser flow (custom; overrides the preset
+    /// otherwise).
     pub authorization_url: Option<String>,
     /// The token endpoint (custom; overrides the preset otherwise).
     pub token_url: Option<String>,
@@ -66,6 +80,10 @@ pub const GOOGLE_SCOPES: &[&str] = &["https://mail.google.com/"];
 /// Where tokens come from, with the presets filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
+    /// How `login` asks for consent.
+    pub flow: Flow,
+    /// The authorization endpoint (browser flow); empty when a custom server has none.
+    pub authorization_url: String,
     /// RFC 8628 device authorization endpoint.
     pub device_url: String,
     /// Token endpoint.
@@ -77,24 +95,32 @@ pub struct Endpoints {
 impl OAuth2 {
     /// The endpoints and scopes: the provider's presets unless the file overrides them.
     pub fn endpoints(&self) -> Endpoints {
-        let (device, token, scopes) = match self.provider {
+        let (authorize, device, token, scopes) = match self.provider {
             Provider::Microsoft => {
                 let tenant = self.tenant.as_deref().unwrap_or("common");
                 let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
                 (
+                    format!("{base}/authorize"),
                     format!("{base}/devicecode"),
                     format!("{base}/token"),
                     MICROSOFT_SCOPES,
                 )
             }
             Provider::Google => (
+                "https://accounts.google.com/o/oauth2/v2/auth".to_string(),
                 "https://oauth2.googleapis.com/device/code".to_string(),
                 "https://oauth2.googleapis.com/token".to_string(),
                 GOOGLE_SCOPES,
             ),
-            Provider::Custom => (String::new(), String::new(), &[][..]),
+            Provider::Custom => (String::new(), String::new(), String::new(), &[][..]),
         };
+        let flow = self.flow.unwrap_or(match self.provider {
+            Provider::Google => Flow::Browser,
+            Provider::Microsoft | Provider::Custom => Flow::Device,
+        });
         Endpoints {
+            flow,
+            authorization_url: self.authorization_url.clone().unwrap_or(authorize),
             device_url: self.device_url.clone().unwrap_or(device),
             token_url: self.token_url.clone().unwrap_or(token),
             scopes: self
@@ -128,10 +154,11 @@ impl OAuth2 {
             ));
         }
         if self.provider == Provider::Custom {
-            for (key, value) in [
-                ("token-url", &self.token_url),
-                ("device-url", &self.device_url),
-            ] {
+            let login_url = match self.endpoints().flow {
+                Flow::Device => ("device-url", &self.device_url),
+                Flow::Browser => ("authorization-url", &self.authorization_url),
+            };
+            for (key, value) in [("token-url", &self.token_url), login_url] {
                 if value.is_none() {
                     return Err(ConfigError(format!(
                         "[oauth2] provider = \"custom\" needs {key}"
@@ -144,10 +171,6 @@ impl OAuth2 {
                         .into(),
                 ));
             }
-        } else if self.authorization_url.is_some() {
-            return Err(ConfigError(
-                "[oauth2] authorization-url is for provider = \"custom\" only".into(),
-            ));
         }
         if self.tenant.is_some() && self.provider != Provider::Microsoft {
             return Err(ConfigError(
@@ -166,11 +189,11 @@ impl OAuth2 {
         }
         let endpoints = self.endpoints();
         for (key, url) in [
-            ("authorization-url", self.authorization_url.as_deref()),
-            ("token-url", Some(endpoints.token_url.as_str())),
-            ("device-url", Some(endpoints.device_url.as_str())),
+            ("authorization-url", &endpoints.authorization_url),
+            ("token-url", &endpoints.token_url),
+            ("device-url", &endpoints.device_url),
         ] {
-            if let Some(url) = url {
+            if !url.is_empty() {
                 check_url(key, url)?;
             }
         }
@@ -252,6 +275,14 @@ mod tests {
         assert_eq!(e.device_url, "https://oauth2.googleapis.com/device/code");
         assert_eq!(e.token_url, "https://oauth2.googleapis.com/token");
         assert_eq!(e.scopes, GOOGLE_SCOPES);
+        // Google refuses mail scopes in the device flow: its users sign in in a browser.
+        assert_eq!(e.flow, Flow::Browser);
+        assert_eq!(
+            e.authorization_url,
+            "https://accounts.google.com/o/oauth2/v2/auth"
+        );
+        let g = oauth2("provider = \"google\"\nclient-id = \"abc\"\nflow = \"device\"\n").unwrap();
+        assert_eq!(g.endpoints().flow, Flow::Device);
     }
 
     #[test]
@@ -268,6 +299,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.endpoints().token_url, "http://127.0.0.1:8080/t");
+        let err = oauth2(
+            "provider = \"custom\"\nclient-id = \"abc\"\nflow = \"browser\"\ntoken-url = \"https://a/t\"\nscopes = [\"mail\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.0.contains("authorization-url"), "{err}");
     }
 
     #[test]
