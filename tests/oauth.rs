@@ -15,7 +15,7 @@ use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
 use support::daemon::Daemon;
 use support::mailsys::{MailSystem, OAuthDomain};
-use support::oauth::OAuthServer;
+use support::oauth::{OAuthServer, browse};
 
 const DOMAIN: &str = "oauth.test";
 const TRACKING: &str = "intros@oauth.test";
@@ -40,6 +40,11 @@ async fn servers() -> (OAuthServer, MailSystem) {
 
 /// Alice's deployment, logging in to IMAP and SMTP with OAuth 2.0 only.
 fn deployment(mail: &MailSystem, oauth: &OAuthServer) -> Daemon {
+    deployment_with(mail, oauth, &oauth.config_section("client-secret"))
+}
+
+/// [`deployment`] with this `[oauth2]` section.
+fn deployment_with(mail: &MailSystem, oauth: &OAuthServer, section: &str) -> Daemon {
     let mut daemon = Daemon::new(&format!(
         r#"
 [tracking]
@@ -77,7 +82,6 @@ max-per-hour = 100000
 {section}"#,
         imap = mail.imap_port(),
         submission = mail.submission_port(),
-        section = oauth.config_section("client-secret"),
     ));
     daemon.write("client-secret", format!("{}\n", oauth.client_secret()));
     // Debug logging everywhere: not even a debug line may show a token.
@@ -317,6 +321,70 @@ async fn a_revoked_grant_is_reported_by_doctor_and_recovered_after_a_new_login()
     assert_no_secrets(&oauth, "the daemon's log", &daemon.log());
     assert_no_secrets(&oauth, "doctor's output", &report);
     assert_no_secrets(&oauth, "login's output", &shown);
+}
+
+/// `referrald login` with `flow = "browser"`: the test plays the user, who reads the address
+/// from the terminal and opens it; the provider sends the browser back to referrald's
+/// loopback port (`paste`: the browser is elsewhere, and the user pastes the address it could
+/// not open). Returns what login printed.
+async fn browser_login(daemon: &Daemon, oauth: &OAuthServer, paste: bool) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let mut login = daemon
+        .command()
+        .arg("login")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = login.stdout.take().unwrap();
+    let mut stdin = login.stdin.take().unwrap();
+    let authorize = format!("{}/authorize?", oauth.url());
+    let shown = tokio::task::spawn_blocking(move || {
+        let mut shown = String::new();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().expect("login printed no address").unwrap();
+            shown.push_str(&line);
+            shown.push('\n');
+            if line.starts_with(&authorize) {
+                break line;
+            }
+        };
+        let back = browse(&url);
+        assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+        if paste {
+            writeln!(stdin, "{back}").unwrap();
+        } else {
+            let page = browse(&back);
+            assert!(page.contains("close this tab"), "{page}");
+        }
+        for line in lines {
+            shown.push_str(&line.unwrap());
+            shown.push('\n');
+        }
+        shown
+    })
+    .await
+    .unwrap();
+    let status = login.wait().unwrap();
+    assert!(status.success(), "{shown}");
+    assert!(shown.contains("Signed in."), "{shown}");
+    shown
+}
+
+#[tokio::test]
+async fn the_browser_flow_signs_in_through_the_loopback_port_or_a_pasted_address() {
+    let (oauth, mail) = servers().await;
+    let section = oauth.browser_config_section("client-secret");
+    for paste in [false, true] {
+        let daemon = deployment_with(&mail, &oauth, &section);
+        let shown = browser_login(&daemon, &oauth, paste).await;
+        // The refresh token works: doctor logs in to IMAP and SMTP with it.
+        let doctor = daemon.run(&["doctor"]);
+        assert!(doctor.status.success(), "{}", text(&doctor));
+        assert_no_secrets(&oauth, "login's output", &shown);
+    }
 }
 
 #[test]

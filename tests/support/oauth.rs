@@ -1,6 +1,8 @@
 //! A local OAuth 2.0 authorization server for tests, on a loopback port and std threads:
-//! RFC 8628 device authorization (`/device`), the token endpoint (`/token`: the device-code
-//! and refresh-token grants, refresh tokens rotated on every use and the old one dead at
+//! RFC 8628 device authorization (`/device`), an authorization endpoint for the browser flow
+//! (`/authorize`, which approves at once and redirects with a code bound to the PKCE
+//! challenge), the token endpoint (`/token`: the device-code, authorization-code and
+//! refresh-token grants, refresh tokens rotated on every use and the old one dead at
 //! once) and RFC 7662 introspection (`/introspect`, which the harness's Dovecot asks).
 //!
 //! One client and one mailbox user per server. The test steers it: device codes are
@@ -37,6 +39,8 @@ struct State {
     manual: bool,
     /// device_code → (user_code, approved, polls)
     devices: HashMap<String, (String, bool, u32)>,
+    /// authorization code → (redirect_uri, PKCE challenge)
+    codes: HashMap<String, (String, String)>,
     /// access token → active
     access: HashMap<String, bool>,
     /// The one refresh token that works now.
@@ -90,6 +94,12 @@ impl OAuthServer {
     /// The introspection endpoint, for Dovecot.
     pub fn introspection_url(&self) -> String {
         format!("{}/introspect", self.url())
+    }
+
+    /// The `[oauth2]` section for this server's browser flow.
+    pub fn browser_config_section(&self, secret_file: &str) -> String {
+        self.config_section(secret_file)
+            .replace("[oauth2]\n", "[oauth2]\nflow = \"browser\"\n")
     }
 
     /// The `[oauth2]` section for this server; the client secret is in `client-secret-file`
@@ -216,16 +226,44 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         answer(&mut state, &path, &form)
     };
-    let reason = if status == 200 { "OK" } else { "Bad Request" };
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let response = match status {
+        302 => format!(
+            "HTTP/1.1 302 Found\r\nLocation: {body}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+        _ => format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len(),
+            reason = if status == 200 { "OK" } else { "Bad Request" },
+        ),
+    };
     let _ = stream.write_all(response.as_bytes());
 }
 
 fn answer(state: &mut State, path: &str, form: &HashMap<String, String>) -> (u16, String) {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    if path == "/authorize" {
+        // The browser: the user signs in and agrees at once.
+        if field("client_id") != CLIENT_ID
+            || field("response_type") != "code"
+            || field("code_challenge_method") != "S256"
+        {
+            return (400, "bad authorization request".into());
+        }
+        let code = issue(state, "code");
+        state.codes.insert(
+            code.clone(),
+            (
+                field("redirect_uri").to_string(),
+                field("code_challenge").to_string(),
+            ),
+        );
+        let location = format!(
+            "{}?code={code}&state={}&scope=mail",
+            field("redirect_uri"),
+            field("state")
+        );
+        return (302, location);
+    }
     if path == "/introspect" {
         state.introspections += 1;
         return match state.access.get(field("token")) {
@@ -270,6 +308,17 @@ fn answer(state: &mut State, path: &str, form: &HashMap<String, String>) -> (u16
             state.devices.remove(field("device_code"));
             grant(state)
         }
+        ("/token", "authorization_code") => {
+            let Some((redirect_uri, challenge)) = state.codes.remove(field("code")) else {
+                return error("invalid_grant");
+            };
+            if redirect_uri != field("redirect_uri")
+                || referrald::oauth::pkce_challenge(field("code_verifier")) != challenge
+            {
+                return error("invalid_grant");
+            }
+            grant(state)
+        }
         ("/token", "refresh_token") => {
             if state.refresh.as_deref() == Some(field("refresh_token")) {
                 state.refreshes += 1;
@@ -288,7 +337,12 @@ fn read_request(stream: &TcpStream) -> Option<(String, HashMap<String, String>)>
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
-    let path = line.split_whitespace().nth(1)?.to_string();
+    let target = line.split_whitespace().nth(1)?.to_string();
+    // A GET carries its form in the query.
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path.to_string(), query.to_string()),
+        None => (target, String::new()),
+    };
     let mut length = 0;
     loop {
         let mut header = String::new();
@@ -305,12 +359,35 @@ fn read_request(stream: &TcpStream) -> Option<(String, HashMap<String, String>)>
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    let form = String::from_utf8_lossy(&body)
+    let form = format!("{query}&{}", String::from_utf8_lossy(&body))
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (decode(k), decode(v)))
         .collect();
     Some((path, form))
+}
+
+/// Does what a browser does with one address: GET it and return the redirect's Location (or
+/// the body when there is none).
+pub fn browse(url: &str) -> String {
+    let rest = url.strip_prefix("http://").expect("a loopback http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
 }
 
 fn decode(text: &str) -> String {
