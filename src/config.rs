@@ -1180,6 +1180,36 @@ transport = "file"
     }
 
     #[test]
+    fn the_example_config_parses_with_oauth2_switched_on() {
+        // What a Microsoft 365 user does to the example: uncomment auth and [oauth2], drop
+        // the password files.
+        let text: String = include_str!("../config.example.toml")
+            .lines()
+            .filter(|l| !l.starts_with("password-file"))
+            .map(|l| {
+                let bare = l.strip_prefix("# ").unwrap_or(l);
+                let uncomment = bare.starts_with("auth = ")
+                    || bare == "[oauth2]"
+                    || ["provider", "client-id", "tenant"]
+                        .iter()
+                        .any(|k| bare.starts_with(&format!("{k} = ")));
+                if uncomment { bare } else { l }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&text).unwrap();
+        assert!(c.uses_oauth2());
+        let oauth2 = c.oauth2.unwrap();
+        assert_eq!(oauth2.provider, Provider::Microsoft);
+        assert!(
+            oauth2
+                .endpoints()
+                .device_url
+                .contains("/contoso.onmicrosoft.com/")
+        );
+    }
+
+    #[test]
     fn oauth2_logins_need_an_oauth2_section_and_no_password() {
         let imap = "[imap]\nhost = \"h\"\nusername = \"u@example.org\"\nauth = \"oauth2\"\n";
         let err = parse(&format!("{MINIMAL}\n{imap}"))
