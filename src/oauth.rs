@@ -232,7 +232,7 @@ impl Client {
             endpoints: oauth2.endpoints(),
             client_id: oauth2.client_id.clone(),
             client_secret: oauth2.client_secret(&config.base_dir)?.map(Token),
-            trust: Trust::load("oauth2", None)?,
+            trust: Trust::load("oauth2", oauth2.ca_path(&config.base_dir)?.as_deref())?,
         })
     }
 

@@ -66,6 +66,9 @@ pub struct OAuth2 {
     pub device_url: Option<String>,
     /// The scopes to ask for (custom; overrides the preset otherwise).
     pub scopes: Option<Vec<String>>,
+    /// A PEM file of CA certificates trusted for the endpoints besides Mozilla's roots (a
+    /// custom server with a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Microsoft's scopes for IMAP and SMTP, and `offline_access` for a refresh token.
@@ -143,6 +146,14 @@ impl OAuth2 {
             ))
         })?;
         Ok(Some(first_line(&text)))
+    }
+
+    /// `ca-file`, resolved like other paths (`%d/` too).
+    pub fn ca_path(&self, base_dir: &Path) -> Result<Option<PathBuf>, ConfigError> {
+        self.ca_file
+            .as_deref()
+            .map(|file| config_file_path("[oauth2] ca-file", file, base_dir))
+            .transpose()
     }
 
     /// What serde cannot check: a client ID, and for `custom` every endpoint and a scope;
