@@ -387,6 +387,33 @@ async fn the_browser_flow_signs_in_through_the_loopback_port_or_a_pasted_address
     }
 }
 
+#[tokio::test]
+async fn tokens_come_over_https_checked_against_the_ca_file() {
+    let (mut oauth, mail) = servers().await;
+    let (certificate, key) = mail.server_certificate_and_key();
+    let https = oauth.serve_tls(&certificate, &key);
+    let section = oauth
+        .config_section("client-secret")
+        .replace(&oauth.url(), &https);
+    // Without the CA the certificate is refused, and login says so.
+    let untrusted = deployment_with(&mail, &oauth, &section);
+    let out = untrusted.run(&["login"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not trusted"), "{}", text(&out));
+    // With it, login and doctor fetch their tokens over TLS.
+    let section = format!("{section}ca-file = {:?}\n", mail.ca_file());
+    let daemon = deployment_with(&mail, &oauth, &section);
+    let shown = login(&daemon);
+    let doctor = daemon.run(&["doctor"]);
+    assert!(doctor.status.success(), "{}", text(&doctor));
+    assert!(
+        text(&doctor).contains(&format!("signed in: {https}/token")),
+        "{}",
+        text(&doctor)
+    );
+    assert_no_secrets(&oauth, "login's output", &shown);
+}
+
 #[test]
 fn login_without_an_oauth2_section_says_what_to_add() {
     let daemon = Daemon::new(

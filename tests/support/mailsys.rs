@@ -180,9 +180,11 @@ impl MailSystem {
 
     /// [`MailSystem::start`], with `oauth.domain` OAuth-only: see the [module
     /// documentation](self).
+    /// It has TLS as [`MailSystem::start_with_tls`] does, so that a test's OAuth server can
+    /// serve HTTPS with its certificate ([`MailSystem::server_certificate_and_key`]).
     pub async fn start_with_oauth(oauth: OAuthDomain) -> Result<MailSystem> {
         tokio::task::spawn_blocking(move || {
-            MailSystem::start_blocking_with_oauth(None, true, Some(oauth))
+            MailSystem::start_blocking_with_oauth(Some(Certificate::PrivateCa), true, Some(oauth))
         })
         .await
         .context("the mail-system start task failed")?
@@ -303,6 +305,17 @@ impl MailSystem {
         self.control
             .layout
             .trusted_certificate(self.tls().certificate)
+    }
+
+    /// The servers' certificate and its key (PEM files), for another test server on
+    /// `localhost`/`127.0.0.1` that clients should trust through [`MailSystem::ca_file`].
+    ///
+    /// # Panics
+    /// If the system was started without TLS.
+    pub fn server_certificate_and_key(&self) -> (PathBuf, PathBuf) {
+        self.tls();
+        let layout = &self.control.layout;
+        (layout.server_certificate(), layout.server_key())
     }
 
     fn tls(&self) -> &TlsLayout {

@@ -27,6 +27,8 @@ pub const CLIENT_ID: &str = "referrald-test-client";
 /// A running server; dropping it stops it.
 pub struct OAuthServer {
     port: u16,
+    /// The HTTPS port, once [`OAuthServer::serve_tls`] opened it.
+    tls_port: Option<u16>,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -74,16 +76,68 @@ impl OAuthServer {
                     }
                     let Ok(stream) = stream else { continue };
                     let state = state.clone();
-                    std::thread::spawn(move || serve(stream, &state));
+                    std::thread::spawn(move || {
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                        serve(stream, &state);
+                    });
                 }
             })
         };
         OAuthServer {
             port,
+            tls_port: None,
             state,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Serves the same endpoints over HTTPS too, on another port, with this certificate
+    /// chain and key (PEM files); returns `https://127.0.0.1:port`.
+    pub fn serve_tls(&mut self, certificate: &std::path::Path, key: &std::path::Path) -> String {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(certificate)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = self.state.clone();
+        let stop = self.stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let state = state.clone();
+                std::thread::spawn(move || {
+                    let mut tls = rustls::StreamOwned::new(connection, stream);
+                    serve(&mut tls, &state);
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
+            }
+        });
+        self.tls_port = Some(port);
+        format!("https://127.0.0.1:{port}")
     }
 
     /// `http://127.0.0.1:port`
@@ -171,8 +225,11 @@ impl OAuthServer {
 impl Drop for OAuthServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
+        // Wake the accept loops.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(port) = self.tls_port {
+            let _ = TcpStream::connect(("127.0.0.1", port));
+        }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -217,9 +274,8 @@ fn error(code: &str) -> (u16, String) {
     )
 }
 
-fn serve(mut stream: TcpStream, state: &Mutex<State>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some((path, form)) = read_request(&stream) else {
+fn serve(mut stream: impl Read + Write, state: &Mutex<State>) {
+    let Some((path, form)) = read_request(&mut stream) else {
         return;
     };
     let (status, body) = {
@@ -333,7 +389,7 @@ fn answer(state: &mut State, path: &str, form: &HashMap<String, String>) -> (u16
 }
 
 /// The path and the form of one POST.
-fn read_request(stream: &TcpStream) -> Option<(String, HashMap<String, String>)> {
+fn read_request(stream: &mut impl Read) -> Option<(String, HashMap<String, String>)> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
