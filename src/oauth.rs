@@ -135,8 +135,8 @@ pub fn token_answer(status: u16, body: &[u8]) -> Result<TokenAnswer> {
     }
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => Ok(TokenAnswer::Error {
-            code: e.error,
-            description: e.error_description.map(|d| d.chars().take(300).collect()),
+            code: printable(&e.error, 100),
+            description: e.error_description.map(|d| printable(&d, 300)),
         }),
         Err(_) => bail!("HTTP {status} without an OAuth error"),
     }
@@ -186,6 +186,15 @@ pub fn next_poll(answer: TokenAnswer, interval: &mut Duration) -> Poll {
             _ => Poll::Failed(describe(&code, description.as_deref())),
         },
     }
+}
+
+/// What a server said, fit for a terminal or a log line: at most `max` characters, no
+/// control characters (a hostile endpoint must not forge log lines or drive the terminal).
+fn printable(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect()
 }
 
 fn describe(code: &str, description: Option<&str>) -> String {
@@ -267,7 +276,11 @@ fn load_refresh_token(path: &Path) -> Result<Option<Token>> {
 }
 
 /// Saves a refresh token: mode 0600, whole or not at all (temporary file, fsync, rename).
+/// A token that is not one line of printable ASCII is refused: it could not be read back.
 fn save_refresh_token(path: &Path, token: &Token) -> Result<()> {
+    if token.0.is_empty() || !token.0.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!("the provider sent a refresh token that is not one word of printable ASCII");
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -462,11 +475,12 @@ async fn device_login(client: &Client, show: &mut dyn FnMut(&str)) -> Result<Tok
     let expires = Duration::from_secs(device.expires_in);
     show(&format!(
         "To let referrald use the mailbox, open {} in a browser and enter the code {} (within {} minutes).",
-        device.verification_uri,
-        device.user_code,
+        printable(&device.verification_uri, 500),
+        printable(&device.user_code, 100),
         expires.as_secs().div_ceil(60)
     ));
     if let Some(complete) = &device.verification_uri_complete {
+        let complete = printable(complete, 600);
         show(&format!(
             "(Or open {complete}, which has the code filled in.)"
         ));
@@ -632,8 +646,8 @@ pub fn returned_code(address: &str, state: &str) -> Result<Option<Token>, String
             .find(|(k, _)| *k == name)
             .map(|(_, v)| percent_decode(v))
     };
-    if let Some(error) = field("error") {
-        let description = field("error_description");
+    if let Some(error) = field("error").map(|e| printable(&e, 100)) {
+        let description = field("error_description").map(|d| printable(&d, 300));
         return Err(match error.as_str() {
             "access_denied" => "the sign-in was declined".into(),
             _ => format!(
@@ -802,6 +816,20 @@ mod tests {
         };
         assert_eq!(code, "invalid_grant");
         assert_eq!(description.as_deref(), Some("AADSTS70008: expired"));
+        // What a hostile endpoint says cannot forge log lines or drive the terminal.
+        let TokenAnswer::Error { code, description } = token_answer(
+            400,
+            b"{\"error\":\"x\\ny\",\"error_description\":\"a\\r\\nWARN forged\\u001b[2J\"}",
+        )
+        .unwrap() else {
+            panic!("error");
+        };
+        assert_eq!(code, "x y");
+        let description = description.unwrap();
+        assert!(
+            !description.chars().any(char::is_control),
+            "{description:?}"
+        );
         // A body that might hold a token is never quoted.
         let err = token_answer(200, b"{\"access_tok\":\"leak\"}").unwrap_err();
         assert!(!format!("{err:#}").contains("leak"), "{err:#}");
@@ -873,6 +901,12 @@ mod tests {
         assert!(load_refresh_token(&path).unwrap().is_none());
         save_refresh_token(&path, &Token::new("first")).unwrap();
         save_refresh_token(&path, &Token::new("second")).unwrap();
+        assert_eq!(
+            load_refresh_token(&path).unwrap().unwrap().reveal(),
+            "second"
+        );
+        // A token that would not read back whole is refused, and the saved one kept.
+        assert!(save_refresh_token(&path, &Token::new("third\nline")).is_err());
         assert_eq!(
             load_refresh_token(&path).unwrap().unwrap().reveal(),
             "second"
