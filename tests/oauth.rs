@@ -169,6 +169,19 @@ async fn login_then_run_records_an_introduction_and_sends_its_follow_ups_with_be
     let (oauth, mail) = servers().await;
     let mut daemon = deployment(&mail, &oauth);
 
+    // Before the first sign-in, doctor says what to run.
+    let before = daemon.run(&["doctor"]);
+    assert_eq!(before.status.code(), Some(1), "{}", text(&before));
+    assert!(
+        text(&before).contains(&format!(
+            "no OAuth 2.0 sign-in yet ({} does not exist): run `referrald login --config {}`",
+            daemon.path("referrald.db.oauth2-token").display(),
+            daemon.path("referrald.toml").display()
+        )),
+        "{}",
+        text(&before)
+    );
+
     let shown = login(&daemon);
     assert!(shown.contains("WDJB-MJHT"), "the code to enter:\n{shown}");
     assert!(shown.contains("http://127.0.0.1/device"), "{shown}");
