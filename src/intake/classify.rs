@@ -199,10 +199,12 @@ impl Intake<'_, '_> {
         {
             return Some("it refers to a message referrald sent");
         }
-        let footer = squash(FOOTER_STOP, false);
-        // Squashing is the costly part: only a body that says "stop" somewhere can quote us.
+        // Squashing is the costly part: only a body that says "stop" somewhere can quote us,
+        // and most say nothing of the kind, so not even our own footer is squashed before.
         let quotes = |text: Option<&str>, html: bool| {
-            text.is_some_and(|t| mentions_stop(t) && squash(t, html).contains(&footer))
+            text.is_some_and(|t| {
+                mentions_stop(t) && squash(t, html).contains(&squash(FOOTER_STOP, false))
+            })
         };
         if quotes(self.mail.plain_body(), false) || quotes(self.mail.html_body(), true) {
             return Some("it quotes referrald's footer");
