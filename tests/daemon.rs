@@ -1121,3 +1121,39 @@ async fn without_idle_new_mail_is_found_by_polling() {
     let (status, _) = daemon.terminate();
     assert!(status.success());
 }
+
+/// Harm: two daemons on one database both fetch the same introductions and both send what
+/// falls due. The second `run` must refuse to start, name the first, and touch nothing; once
+/// the first has stopped, a new one starts (a crash's lock never lingers).
+#[tokio::test]
+async fn a_second_run_on_the_same_database_refuses_and_names_the_first() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut first = daemon(&mail, &NO_FOLLOW_UPS);
+    first.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("one", "bob@introducer.test", "fred@a.test", "sally@b.test"),
+    )
+    .await
+    .unwrap();
+    first.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+
+    let second = first.run(&["run"]);
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{said}");
+    assert!(
+        said.contains("already using") && said.contains(&format!("pid {}", first.child_id())),
+        "{said}"
+    );
+    assert_eq!(referrals(&first), 1);
+    assert!(first.is_running(), "the first daemon must be left alone");
+
+    // kill -9: the kernel drops the lock with the process; a restart is not blocked.
+    first.kill();
+    first.start(WAIT);
+    assert!(first.is_running());
+    first.kill();
+}

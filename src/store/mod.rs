@@ -8,6 +8,7 @@ mod limits;
 mod preview;
 mod read;
 mod record;
+pub mod running;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
