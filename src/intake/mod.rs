@@ -16,6 +16,7 @@ pub(crate) mod auth;
 mod automatic;
 mod bounce;
 mod classify;
+pub mod commands;
 mod forward;
 #[cfg(test)]
 mod fuzz;
