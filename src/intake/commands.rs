@@ -209,7 +209,7 @@ fn referral_id(token: &str) -> Option<ReferralId> {
     digits.parse().ok().filter(|id| *id > 0)
 }
 
-fn cut(text: &str, max: usize) -> &str {
+pub(crate) fn cut(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
