@@ -218,7 +218,10 @@ impl Composer {
         };
         let subject = words::clip(&words::one_line(&render(Part::Subject)?), MAX_SUBJECT_CHARS);
         if subject.is_empty() {
-            bail!("template {origin} ({}): the subject rendered empty", notice.kind);
+            bail!(
+                "template {origin} ({}): the subject rendered empty",
+                notice.kind
+            );
         }
         let body = words::tidy(&render(Part::Body)?);
         Ok(Rendered {
@@ -242,16 +245,29 @@ impl Composer {
                 )
             })?;
         if notice.to.email.len() > MAX_ADDRESS {
-            bail!("cannot write to {:?}: the address is too long", notice.to.email);
+            bail!(
+                "cannot write to {:?}: the address is too long",
+                notice.to.email
+            );
         }
-        let to = notice.to.email.parse::<lettre::Address>().with_context(|| {
-            format!("cannot write to {:?}: not an email address", notice.to.email)
-        })?;
+        let to = notice
+            .to
+            .email
+            .parse::<lettre::Address>()
+            .with_context(|| {
+                format!(
+                    "cannot write to {:?}: not an email address",
+                    notice.to.email
+                )
+            })?;
         if !is_message_id(&notice.message_id) {
             bail!("{:?} cannot be a Message-ID", notice.message_id);
         }
         let mut builder = Message::builder()
-            .from(Mailbox::new(Some("referrald".to_string()), tracking.clone()))
+            .from(Mailbox::new(
+                Some("referrald".to_string()),
+                tracking.clone(),
+            ))
             .reply_to(Mailbox::new(None, tracking))
             .to(Mailbox::new(
                 Some(clean_name(&notice.to.name)).filter(|n| !n.is_empty()),
@@ -291,7 +307,12 @@ impl Composer {
         }
         builder
             .singlepart(SinglePart::plain(rendered.body))
-            .with_context(|| format!("cannot build the {} email to {}", notice.kind, notice.to.email))
+            .with_context(|| {
+                format!(
+                    "cannot build the {} email to {}",
+                    notice.kind, notice.to.email
+                )
+            })
     }
 
     /// Where the template of `kind` came from: `built-in follow_up.txt`, or the override's path.

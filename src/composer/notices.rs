@@ -56,13 +56,15 @@ pub(super) fn samples(kind: &str) -> Vec<Value> {
         "waiting": [{"kind": "follow up", "to": "Fred Brown", "due": "Mon 7 Dec 2026, 09:00"}],
     });
     let base = |answer: &str| {
+        // What each answer always has: an unchanged one its reason, a note its text.
+        let why = (answer == "unchanged").then_some("#12 is not paused");
         json!({
             "answer": answer,
             "command": answer,
-            "why": Value::Null,
+            "why": why,
             "until": Value::Null,
             "amount": Value::Null,
-            "note": Value::Null,
+            "note": (answer == "noted").then_some("Called Fred"),
             "referrals": Value::Null,
             "more": false,
             "referral": referral.clone(),

@@ -154,14 +154,8 @@ pub fn split(source: &Source) -> anyhow::Result<Parts> {
 }
 
 /// [`split`] for a template of any kind: `origin` and `kind` name it in errors.
-pub fn split_text(
-    text: &str,
-    origin: &str,
-    kind: &dyn std::fmt::Display,
-) -> anyhow::Result<Parts> {
-    let text = text
-        .trim_start_matches('\u{feff}')
-        .replace("\r\n", "\n");
+pub fn split_text(text: &str, origin: &str, kind: &dyn std::fmt::Display) -> anyhow::Result<Parts> {
+    let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
     let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
     let subject = first
         .get(..8)
@@ -191,11 +185,7 @@ pub fn split_text(
         );
     }
     if body.trim().is_empty() {
-        bail!(
-            "template {} ({}): the body is empty",
-            origin,
-            kind
-        );
+        bail!("template {} ({}): the body is empty", origin, kind);
     }
     Ok(Parts {
         subject: subject.to_string(),

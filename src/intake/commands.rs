@@ -50,21 +50,38 @@ pub enum Command {
     Help,
 }
 
-/// How one command word reads its arguments (the rest of the line, `#ID` removed).
-type Reader = fn(&str) -> Result<Command, String>;
+/// How one command word reads its arguments (the rest of the line, `#ID` removed): the
+/// command, `None` when the words make the line a sentence rather than a command ("Lost my
+/// phone, will call Fred"), or what is wrong with the arguments.
+type Reader = fn(&str) -> Result<Option<Command>, String>;
+
+/// Words a command without arguments may carry and still be one ("cancel please").
+const POLITE: &[&str] = &[
+    "please", "pls", "thanks", "thank", "you", "it", "this", "that", "now",
+];
+
+/// A command that takes no arguments: with words other than polite ones, the line is a
+/// sentence that happens to start with a command word.
+fn no_args(args: &str, command: Command) -> Result<Option<Command>, String> {
+    let polite = args.split_whitespace().all(|w| {
+        let w = w.trim_matches(|c: char| c.is_ascii_punctuation());
+        w.is_empty() || POLITE.iter().any(|p| p.eq_ignore_ascii_case(w))
+    });
+    Ok(polite.then_some(command))
+}
 
 /// Every command: its word, how its arguments read, whether it needs a referral, and its
 /// line in the help text (what the reply template lists).
 pub const COMMANDS: &[(&str, Reader, bool, &str)] = &[
     (
         "status",
-        |_| Ok(Command::Status),
+        |args| no_args(args, Command::Status),
         false,
         "status — open referrals and what is waiting (or one referral's, with #ID)",
     ),
     (
         "cancel",
-        |_| Ok(Command::Cancel),
+        |args| no_args(args, Command::Cancel),
         true,
         "cancel — call the referral off; nothing more is sent about it",
     ),
@@ -76,7 +93,7 @@ pub const COMMANDS: &[(&str, Reader, bool, &str)] = &[
     ),
     (
         "resume",
-        |_| Ok(Command::Resume),
+        |args| no_args(args, Command::Resume),
         true,
         "resume — let a paused referral's mail go again",
     ),
@@ -88,7 +105,7 @@ pub const COMMANDS: &[(&str, Reader, bool, &str)] = &[
     ),
     (
         "lost",
-        |_| Ok(Command::Lost),
+        |args| no_args(args, Command::Lost),
         true,
         "lost — it did not work out",
     ),
@@ -98,7 +115,12 @@ pub const COMMANDS: &[(&str, Reader, bool, &str)] = &[
         true,
         "note TEXT — add a note to the referral's story",
     ),
-    ("help", |_| Ok(Command::Help), false, "help — this list"),
+    (
+        "help",
+        |args| no_args(args, Command::Help),
+        false,
+        "help — this list",
+    ),
 ];
 
 impl Command {
@@ -186,7 +208,8 @@ pub fn parse(line: &str) -> Line {
         }
     }
     match read(&rest.join(" ")) {
-        Ok(command) => Line::Command { command, referral },
+        Ok(Some(command)) => Line::Command { command, referral },
+        Ok(None) => Line::NotACommand,
         Err(why) => Line::Invalid { word, why },
     }
 }
@@ -220,7 +243,11 @@ pub(crate) fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-fn read_pause(args: &str) -> Result<Command, String> {
+fn read_pause(args: &str) -> Result<Option<Command>, String> {
+    pause_for(args).map(Some)
+}
+
+fn pause_for(args: &str) -> Result<Command, String> {
     let args = args.trim().trim_end_matches(['.', '!']);
     if args.is_empty() || args.eq_ignore_ascii_case("until resume") {
         return Ok(Command::Pause {
@@ -246,7 +273,11 @@ fn read_pause(args: &str) -> Result<Command, String> {
     }
 }
 
-fn read_won(args: &str) -> Result<Command, String> {
+fn read_won(args: &str) -> Result<Option<Command>, String> {
+    won_for(args).map(Some)
+}
+
+fn won_for(args: &str) -> Result<Command, String> {
     let args = args.trim();
     if args.is_empty() {
         return Ok(Command::Won {
@@ -265,14 +296,14 @@ fn read_won(args: &str) -> Result<Command, String> {
     }
 }
 
-fn read_note(args: &str) -> Result<Command, String> {
+fn read_note(args: &str) -> Result<Option<Command>, String> {
     let text = args.trim();
     if text.is_empty() {
         return Err("a note needs its text (note Called Fred, all good)".into());
     }
-    Ok(Command::Note {
+    Ok(Some(Command::Note {
         text: text.to_string(),
-    })
+    }))
 }
 
 /// What is known of the referral a command acts on.
@@ -442,6 +473,8 @@ mod tests {
         assert_eq!(command("  STATUS?  "), (Command::Status, None));
         assert_eq!(command("Cancel."), (Command::Cancel, None));
         assert_eq!(command("cancel!"), (Command::Cancel, None));
+        assert_eq!(command("cancel please"), (Command::Cancel, None));
+        assert_eq!(command("Status, thanks!"), (Command::Status, None));
         assert_eq!(command("Resume"), (Command::Resume, None));
         assert_eq!(command("lost"), (Command::Lost, None));
         assert_eq!(command("Help"), (Command::Help, None));
@@ -474,10 +507,10 @@ mod tests {
                 Some(4)
             )
         );
-        // Not ids: "#", "#0", "#x", a number too long to be one.
-        assert_eq!(command("cancel #0").1, None);
+        // Not ids, so words that make the line no command: "#", "#0", a number too long.
+        assert_eq!(parse("cancel #0"), Line::NotACommand);
         assert_eq!(command("status #").1, None);
-        assert_eq!(command("status #1234567890123").1, None);
+        assert_eq!(parse("status #1234567890123"), Line::NotACommand);
         assert_eq!(referral_in_subject("Re: cancel (#42)"), Some(42));
         assert_eq!(referral_in_subject("Re: Fred, meet Sally"), None);
     }
@@ -523,6 +556,10 @@ mod tests {
         for line in [
             "",
             "   ",
+            "Status of the Henderson deal: signed",
+            "Lost my phone, will call Fred tomorrow",
+            "Help! Who is Fred?",
+            "Cancel the meeting with Sally",
             "Thanks, Fred and I met on Tuesday",
             "statuses",
             "cancellation policy attached",

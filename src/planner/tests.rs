@@ -720,6 +720,14 @@ fn a_paused_referral_holds_its_mail_until_the_pause_ends() {
     let after: Vec<_> = (0..24)
         .flat_map(|h| tick(&mut s, &sched, t0() + days(10) + TimeDelta::hours(h)))
         .collect();
-    assert!(after.iter().any(|(k, _)| *k == OutboundKind::ThankYou), "{after:?}");
-    assert!(after.iter().any(|(k, to)| *k == OutboundKind::FollowUp && *to == FRED), "{after:?}");
+    assert!(
+        after.iter().any(|(k, _)| *k == OutboundKind::ThankYou),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|(k, to)| *k == OutboundKind::FollowUp && *to == FRED),
+        "{after:?}"
+    );
 }

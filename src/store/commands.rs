@@ -76,10 +76,7 @@ pub(super) fn record_command(
             why: Some(format!("{word}: {why}")),
         },
         Line::NotACommand => Decision::Help {
-            why: Some(format!(
-                "\"{}\" is not a command",
-                command.written.split_whitespace().next().unwrap_or("")
-            )),
+            why: Some(format!("\"{}\" is not a command", command.written)),
         },
     };
     let referral = target.as_ref().map(|t| t.id);
@@ -160,7 +157,10 @@ fn apply(
     let cause = Some(c.message_id.as_str());
     Ok(match decision {
         Decision::Help { why } => ("help", json!({ "why": why })),
-        Decision::Status(Some(id)) => ("status", json!({ "referral": summary(conn, *id, tz, now)? })),
+        Decision::Status(Some(id)) => (
+            "status",
+            json!({ "referral": summary(conn, *id, tz, now)? }),
+        ),
         Decision::Status(None) => {
             let open: Vec<ReferralId> = conn
                 .prepare_cached(
@@ -212,7 +212,14 @@ fn apply(
                 "UPDATE referrals SET paused_until = NULL WHERE id = ?1",
                 [id],
             )?;
-            event(conn, Some(*id), now, "resumed", "resumed by the owner", cause)?;
+            event(
+                conn,
+                Some(*id),
+                now,
+                "resumed",
+                "resumed by the owner",
+                cause,
+            )?;
             replan(conn, *id, tracking, rules, now)?;
             ("resumed", json!({}))
         }
@@ -260,7 +267,10 @@ fn apply(
                     None => n,
                 })
             });
-            (if *won { "won" } else { "lost" }, json!({ "amount": amount }))
+            (
+                if *won { "won" } else { "lost" },
+                json!({ "amount": amount }),
+            )
         }
         Decision::Note { referral, text } => {
             let text = stored_text(conn, text, MAX_COMMENT)?;
@@ -500,7 +510,9 @@ impl Store {
                     params![id, ts(now + span(wait)), e],
                 )?;
             }
-            DeliveryResult::Retry(e) | DeliveryResult::Failed(e) | DeliveryResult::Refused(_, e) => {
+            DeliveryResult::Retry(e)
+            | DeliveryResult::Failed(e)
+            | DeliveryResult::Refused(_, e) => {
                 failed(e)?;
             }
         }
