@@ -161,6 +161,17 @@ fn status_by_email_gets_one_threaded_answer_to_the_owner_only() {
     );
     d.ok(&["--now", T, "tick"]);
     assert_eq!(emails(&d).len(), 2);
+    // The answer named Fred Jones; forgetting him leaves his name in no stored answer.
+    d.ok(&["--now", T, "forget", "fred@jones.example"]);
+    let db = rusqlite::Connection::open(d.path("referrald.db")).unwrap();
+    let facts: String = db
+        .query_row("SELECT facts FROM notices", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        !facts.contains("Fred Jones") && facts.contains("(forgotten)"),
+        "{facts}"
+    );
+    serde_json::from_str::<Value>(&facts).unwrap();
 }
 
 #[test]
