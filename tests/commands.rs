@@ -395,6 +395,17 @@ Raj, meet Tom.
 ";
     let said = ingest(&d, T, "fwd.eml", forward);
     assert!(said.contains("introduction"), "{said}");
+    // Even with a command word on top.
+    let noted = forward
+        .replace("alice-fwd@", "alice-fwd-2@")
+        .replace("Raj <> Tom", "Raj <> Tim")
+        .replace("tom@lee", "tim@lee")
+        .replace(
+            "---------- Forwarded message",
+            "Note: track this one please\n\n---------- Forwarded message",
+        );
+    let said = ingest(&d, T, "fwd-noted.eml", &noted);
+    assert!(said.contains("introduction"), "{said}");
 }
 
 #[test]

@@ -267,17 +267,17 @@ impl Intake<'_, '_> {
             (None, None) => None,
         };
         let on_thread = notice.is_some() || thread_referral.is_some();
+        // A forwarded introduction is one, whatever the owner wrote above it ("note: track
+        // this one").
+        if !on_thread && forward::original(&self.mail, self.subject).is_some() {
+            return None;
+        }
         if line == commands::Line::NotACommand {
             if notice.is_some() {
                 return Some(Verdict::Ignored(IgnoreReason::NoticeReply));
             }
-            // On a thread, other words are a reply; a fresh message must be to us, and a
-            // forwarded introduction is one.
-            if on_thread
-                || tracking.is_empty()
-                || forward::original(&self.mail, self.subject).is_some()
-                || self.loop_sign().is_some()
-            {
+            // On a thread, other words are a reply; a fresh message must be to us.
+            if on_thread || tracking.is_empty() || self.loop_sign().is_some() {
                 return None;
             }
         }
