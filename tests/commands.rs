@@ -356,6 +356,22 @@ fn unknown_commands_and_missing_referrals_get_the_help_text() {
     assert!(said("cannot read \"soonish\""), "{answers:?}");
     // Nothing changed.
     assert_eq!(show(&d, 1)["status"], "open");
+    // With an empty body, the subject is the command.
+    ingest(
+        &d,
+        T,
+        "subject.eml",
+        &alice("cmd-s@brightside.example", "Status #1", ""),
+    );
+    d.ok(&["--now", T, "tick"]);
+    let answers = self::answers(&d);
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.1 == "Re: Status #1" && a.3.contains("Waiting to go")),
+        "{answers:?}"
+    );
 }
 
 #[test]
