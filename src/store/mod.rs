@@ -2,6 +2,7 @@
 //! numbered migrations each applied in one transaction, STRICT tables, and one writer (the
 //! [`Store`] owns the only read-write connection).
 
+mod commands;
 mod forget;
 mod known;
 mod limits;
@@ -18,6 +19,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
+pub use commands::{DueNotice, NoticeId};
 pub use forget::{Erasure, FORGOTTEN};
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
@@ -40,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0005_copied", include_str!("migrations/0005_copied.sql")),
     ("0006_options", include_str!("migrations/0006_options.sql")),
+    (
+        "0007_commands",
+        include_str!("migrations/0007_commands.sql"),
+    ),
 ];
 
 /// The database, open for reading and writing.

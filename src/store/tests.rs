@@ -163,7 +163,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -191,10 +191,19 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
             .unwrap()
             .is_default()
     );
+    // 0007: a referral from before commands by email is not paused, and no notice waits.
+    let paused: Option<String> = store
+        .conn
+        .query_row("SELECT paused_until FROM referrals WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(paused, None);
+    assert_eq!(store.next_due().unwrap(), None);
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 6);
+    assert_eq!(read_only.schema_version().unwrap(), 7);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -1633,4 +1642,29 @@ fn copied_people_are_shown_planned_nothing_and_forgotten() {
     assert_eq!(copied.len(), 1);
     assert!(!copied[0].email.contains("megan"), "{copied:?}");
     assert!(!copied[0].name.contains("Megan"), "{copied:?}");
+}
+
+#[test]
+fn a_paused_referral_is_not_due_until_its_pause_ends() {
+    // Guards against a paused referral's overdue mail waking the daemon in a busy loop, and
+    // against it going out during the pause.
+    let config = config();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-pause@x", t0());
+    let until = t0() + TimeDelta::days(10);
+    store
+        .conn
+        .execute(
+            "UPDATE referrals SET paused_until = ?2 WHERE id = ?1",
+            rusqlite::params![r, ts(until)],
+        )
+        .unwrap();
+    assert_eq!(store.next_due().unwrap(), Some(until));
+    assert!(
+        store
+            .plan_due(&config, t0() + TimeDelta::days(3))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.plan_due(&config, until).unwrap().is_empty());
 }
