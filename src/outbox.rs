@@ -61,6 +61,8 @@ pub enum Clock {
     Wall,
     /// One instant for the whole round: `tick --now` and the demo's simulated days.
     At(DateTime<Utc>),
+    /// The system clock moved on by this much: the daemon run days ahead, in a test.
+    Ahead(chrono::TimeDelta),
 }
 
 impl Clock {
@@ -69,6 +71,7 @@ impl Clock {
         match self {
             Clock::Wall => Utc::now(),
             Clock::At(t) => t,
+            Clock::Ahead(by) => Utc::now() + by,
         }
     }
 }

@@ -1236,3 +1236,72 @@ async fn the_owner_pauses_by_email_and_gets_exactly_one_answer_per_command() {
     assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 2);
     daemon.kill();
 }
+
+/// The daemon as a function: run in-process on a clock the test chooses (three days ahead)
+/// and stopped by the test's own shutdown future rather than a signal. What it records is
+/// dated by that clock, and it sends as `run` does.
+#[tokio::test]
+async fn the_daemon_runs_in_process_on_the_tests_clock_and_stops_when_told() {
+    use std::sync::Arc;
+
+    use referrald::config::Config;
+    use referrald::daemon::{self, Quiet};
+    use referrald::outbox::Clock;
+    use referrald::store::Store;
+
+    let mail = MailSystem::start().await.unwrap();
+    let deployment = daemon(&mail, &FAST);
+    let config = Config::load(&deployment.path("referrald.toml")).unwrap();
+    let store = Store::open(&config.store_path()).unwrap();
+    let ahead = chrono::TimeDelta::days(3);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let checked = daemon::Checked::new(config).await.unwrap();
+    let running = tokio::spawn(daemon::run(
+        checked,
+        store,
+        Clock::Ahead(ahead),
+        async move {
+            let _ = stopped.await;
+            "the test is done".to_string()
+        },
+        Arc::new(Quiet),
+    ));
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "inproc",
+            "bob@introducer.test",
+            "fred@a.test",
+            "sally@b.test",
+        ),
+    )
+    .await
+    .unwrap();
+    deployment
+        .until_async(WAIT, "both follow-ups to be sent", |d| {
+            d.count("SELECT count(*) FROM outbound WHERE kind = 'follow_up' AND state = 'sent'")
+                == 2
+        })
+        .await;
+    let recorded: String = deployment.query("SELECT created_at FROM referrals");
+    let recorded = chrono::DateTime::parse_from_rfc3339(&recorded).unwrap();
+    let expected = chrono::Utc::now() + ahead;
+    assert!(
+        (recorded.to_utc() - expected).num_minutes().abs() < 5,
+        "recorded at {recorded}, expected about {expected}"
+    );
+    stop.send(()).unwrap();
+    let stopped_in = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("the daemon stops when told")
+        .expect("the daemon task does not panic");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(stopped_in.elapsed() < Duration::from_secs(15));
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
+    assert_eq!(
+        mail.fetch_all("fred@a.test", "INBOX").await.unwrap().len(),
+        1
+    );
+}
