@@ -10,13 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
+use support::config;
 use support::daemon::Daemon;
-use support::deployment::Deployment;
 use support::mailsys::{MailSystem, REJECTED_DOMAIN};
 use support::replies::{received, reply};
 
-const TRACKING: &str = "intros@tracker.test";
-const OWNER: &str = "alice@owner.test";
+const TRACKING: &str = config::HARNESS_TRACKING;
+const OWNER: &str = config::HARNESS_OWNER;
 /// How long anything that should happen in a moment may take on a busy CI machine.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -42,47 +42,23 @@ fn daemon(mail: &MailSystem, schedule: &Schedule) -> Daemon {
 
 /// [`daemon`] with more `[imap]` keys.
 fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon {
-    let daemon = Daemon::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-emails = ["{OWNER}"]
-[intake]
-accept-from = ["*@introducer.test"]
-require-authentication = false
-[imap]
-host = "127.0.0.1"
-port = {imap}
-tls = "none"
-username = "{TRACKING}"
-password-file = "imap-password"
-poll-interval = "{poll}"
-{imap_extra}
-[outbound]
-transport = "smtp"
-retry-initial = "1s"
-retry-max = "2s"
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-tls = "none"
-[schedule]
-follow-up-after = "{follow_up}"
-owner-nudge-after = "{follow_up}"
-feedback-after = "1d"
-reminder-after = "1d"
-send-window = "always"
-max-per-hour = 100000
-"#,
-        imap = mail.imap_port(),
-        smtp = mail.smtp_port(),
-        poll = schedule.poll,
-        follow_up = schedule.follow_up,
-    ));
-    daemon.write("imap-password", format!("{}\n", mail.password()));
-    daemon
+    config::on_harness()
+        .imap(
+            mail,
+            &format!("poll-interval = \"{}\"\n{imap_extra}", schedule.poll),
+        )
+        .smtp(mail)
+        .with(&format!(
+            "[schedule]\n\
+             follow-up-after = \"{follow_up}\"\n\
+             owner-nudge-after = \"{follow_up}\"\n\
+             feedback-after = \"1d\"\n\
+             reminder-after = \"1d\"\n\
+             send-window = \"always\"\n\
+             max-per-hour = 100000",
+            follow_up = schedule.follow_up
+        ))
+        .daemon(mail)
 }
 
 /// How many referrals the daemon has recorded.
@@ -968,29 +944,15 @@ async fn a_reply_read_while_running_is_reported_to_the_introducer_and_stop_cance
 
 #[test]
 fn a_password_file_that_cannot_be_read_stops_run_as_a_configuration_error() {
-    let d = Deployment::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-[intake]
-require-authentication = false
-[imap]
-host = "127.0.0.1"
-port = 1
-tls = "none"
-username = "{TRACKING}"
-password-file = "missing-password"
-[outbound]
-transport = "file"
-"#
-    ));
+    // `imap-password` is named but never written.
+    let d = config::on_harness()
+        .imap_keys("host = \"127.0.0.1\"\nport = 1\ntls = \"none\"")
+        .deploy();
     let out = d.run(&["run"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("[imap]") && err.contains("missing-password"),
+        err.contains("[imap]") && err.contains("imap-password"),
         "{err}"
     );
     assert!(!d.path("referrald.db").exists(), "nothing is touched first");
