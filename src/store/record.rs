@@ -172,32 +172,6 @@ impl Store {
     pub fn plan_due(&mut self, config: &Config, now: DateTime<Utc>) -> Result<Vec<OutboundId>> {
         let rules = rules(config);
         let tx = self.conn.transaction()?;
-        let referrals: Vec<ReferralId> = {
-            // Referrals with a message due, and open ones with nothing left to send, which may
-            // have stalled.
-            let mut stmt = tx.prepare_cached(
-                "SELECT DISTINCT o.referral_id FROM outbound o JOIN referrals r ON r.id = o.referral_id
-                 WHERE o.state = 'scheduled' AND o.due_at <= ?1
-                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
-                 UNION
-                 SELECT r.id FROM referrals r WHERE r.status = 'open'
-                   AND (r.paused_until IS NULL OR r.paused_until <= ?1) AND NOT EXISTS (
-                     SELECT 1 FROM outbound o WHERE o.referral_id = r.id
-                       AND o.state IN ('scheduled', 'sending'))",
-            )?;
-            stmt.query_map([ts(now)], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        let mut sendable = Vec::new();
-        for referral in referrals {
-            sendable.extend(replan(
-                &tx,
-                referral,
-                &config.tracking.address,
-                &rules,
-                now,
-            )?);
-        }
         let hour_ago = ts(now - TimeDelta::hours(1));
         let used: i64 = tx.query_row(
             "SELECT count(*) FROM outbound WHERE state = 'sending' OR (state = 'sent' AND sent_at > ?1)",
@@ -205,10 +179,55 @@ impl Store {
             |r| r.get(0),
         )?;
         let allowed = usize::try_from(i64::from(config.schedule.max_per_hour) - used).unwrap_or(0);
-        if sendable.len() > allowed {
+        // Open referrals whose plan has run out and whose last message has waited as long as
+        // the planner gives an answer: the only ones that may have stalled.
+        let quiet_since = ts(now - crate::planner::span(config.schedule.reminder_after));
+        let stalling: Vec<ReferralId> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT r.id FROM referrals r WHERE r.status = 'open'
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
+                   AND NOT EXISTS (SELECT 1 FROM outbound o WHERE o.referral_id = r.id
+                       AND o.state IN ('scheduled', 'sending'))
+                   AND (SELECT max(o.sent_at) FROM outbound o WHERE o.referral_id = r.id) <= ?2",
+            )?;
+            stmt.query_map(params![ts(now), quiet_since], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for referral in stalling {
+            replan(&tx, referral, &config.tracking.address, &rules, now)?;
+        }
+        // Referrals with a message due, the longest waiting first. Only as many are planned
+        // as max-per-hour still lets go: the rest keep their place for the next round, so a
+        // backlog costs each round the messages it sends, not everything pending.
+        let due: Vec<ReferralId> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT o.referral_id FROM outbound o JOIN referrals r ON r.id = o.referral_id
+                 WHERE o.state = 'scheduled' AND o.due_at <= ?1
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
+                 GROUP BY o.referral_id ORDER BY min(o.due_at), o.referral_id",
+            )?;
+            stmt.query_map([ts(now)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut sendable = Vec::new();
+        let mut planned = 0;
+        for &referral in &due {
+            if sendable.len() >= allowed {
+                break;
+            }
+            sendable.extend(replan(
+                &tx,
+                referral,
+                &config.tracking.address,
+                &rules,
+                now,
+            )?);
+            planned += 1;
+        }
+        if sendable.len() > allowed || planned < due.len() {
             tracing::info!(
-                "max-per-hour reached: {} message(s) wait for the next hour",
-                sendable.len() - allowed
+                "max-per-hour reached: mail for {} referral(s) waits for the next hour",
+                due.len() - planned + usize::from(sendable.len() > allowed)
             );
             sendable.truncate(allowed);
         }

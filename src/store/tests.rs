@@ -939,6 +939,46 @@ fn max_per_hour_holds_back_the_rest() {
     );
 }
 
+/// Under max-per-hour, the mail that has waited longest goes first, whatever order the
+/// referrals were recorded in; the rest keep their place.
+#[test]
+fn max_per_hour_lets_the_longest_waiting_go_first() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut config = config();
+    config.schedule.max_per_hour = 1;
+    // Recorded in this order, each due when recorded: the last one has waited longest.
+    let late = introduce(
+        &mut store,
+        "late@mail.example",
+        t0() + TimeDelta::minutes(20),
+    );
+    let middle = introduce(
+        &mut store,
+        "middle@mail.example",
+        t0() + TimeDelta::minutes(10),
+    );
+    let early = introduce(&mut store, "early@mail.example", t0());
+    let referral_of = |store: &Store, id: OutboundId| -> ReferralId {
+        store
+            .conn
+            .query_row(
+                "SELECT referral_id FROM outbound WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let mut order = Vec::new();
+    for hour in 1..=3 {
+        let now = t0() + TimeDelta::minutes(30) + TimeDelta::hours(hour - 1) * 61 / 60;
+        let due = store.claim_due(&config, now).unwrap();
+        assert_eq!(due.len(), 1, "one an hour");
+        order.push(referral_of(&store, due[0].id));
+        store.mark_sent(due[0].id, &config, now).unwrap();
+    }
+    assert_eq!(order, [early, middle, late]);
+}
+
 #[test]
 fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
     let mut store = Store::open_in_memory().unwrap();
