@@ -45,6 +45,7 @@ fn raw() -> RawMessage {
     RawMessage {
         origin: "test".into(),
         bytes: b"Subject: test\r\n\r\nbody".to_vec(),
+        arrived_at: None,
     }
 }
 
@@ -738,10 +739,12 @@ fn a_message_that_cannot_be_recorded_is_kept_and_the_batch_goes_on() {
         RawMessage {
             origin: "a.eml".into(),
             bytes: b"\x00\x01 not mail".to_vec(),
+            arrived_at: None,
         },
         RawMessage {
             origin: "b.eml".into(),
             bytes: b"\xff\xfe".to_vec(),
+            arrived_at: None,
         },
     ];
     let applied = store.ingest(&messages, &config(), t0()).unwrap();
@@ -958,7 +961,8 @@ fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
              Cc: intros@tracker.example.org\r\nSubject: {subject}\r\nMessage-ID: <{id}@x>\r\n\r\nHi\r\n"
         )
         .into_bytes(),
-    }
+            arrived_at: None,
+        }
     };
     let batch = [
         intro("one", "first"),
@@ -1308,6 +1312,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
     let garbled = RawMessage {
         origin: "imap:INBOX/7".into(),
         bytes: b"From: Fred <FRED@fredsbooks.example>\r\n\xff\xfe".to_vec(),
+        arrived_at: None,
     };
     let unparseable = classified(
         "garbled@x",
@@ -1320,6 +1325,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
     let other = RawMessage {
         origin: "imap:INBOX/8".into(),
         bytes: b"From: alfred@fredsbooks.example\r\n\xff".to_vec(),
+        arrived_at: None,
     };
     let unparseable = classified(
         "garbled-2@x",
