@@ -97,12 +97,14 @@ fn intro(id: &str, introducer: &str, a: &str, b: &str) -> Vec<u8> {
          To: {a}, {b}\r\n\
          Cc: {TRACKING}\r\n\
          Subject: Intro: {id}\r\n\
-         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Date: {date}\r\n\
          Message-ID: <{id}@introducer.test>\r\n\
          \r\n\
          Please meet each other: you will get along.\r\n\
          \r\n\
-         Bob\r\n"
+         Bob\r\n",
+        // Written just now: the plan counts from the introduction's own date.
+        date = chrono::Utc::now().to_rfc2822(),
     )
     .into_bytes()
 }

@@ -21,7 +21,8 @@ pub use forget::{Erasure, FORGOTTEN};
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
 pub use read::{
-    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
+    EventView, FeedbackView, Lateness, OutboundView, ParticipantView, ReferralDetail, ReferralView,
+    StoryLine,
 };
 pub use record::{Applied, DueMessage, Recorded};
 

@@ -1418,7 +1418,8 @@ pub(super) fn draft_for(
 ) -> Result<Draft> {
     let (subject, thread_root, references, created): (String, String, String, String) = conn
         .prepare_cached(
-            "SELECT subject, thread_root, references_, created_at FROM referrals WHERE id = ?1",
+            "SELECT subject, thread_root, references_, coalesce(introduced_at, created_at)
+             FROM referrals WHERE id = ?1",
         )?
         .query_row([referral], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))

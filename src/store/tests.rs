@@ -164,7 +164,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -192,10 +192,19 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
             .unwrap()
             .is_default()
     );
+    // 0007: a referral from before the introduction's own date was kept counts from its
+    // recording, and is not history.
+    let snapshot = super::record::load_snapshot(&store.conn, 1).unwrap();
+    assert_eq!(snapshot.introduced_at, snapshot.recorded_at);
+    assert_eq!(
+        snapshot.introduced_at.to_rfc3339(),
+        "2026-11-02T10:00:00+00:00"
+    );
+    assert!(!snapshot.history);
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 6);
+    assert_eq!(read_only.schema_version().unwrap(), 7);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
