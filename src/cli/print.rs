@@ -186,7 +186,13 @@ pub fn describe(v: &Verdict) -> String {
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default()
         ),
-        Verdict::AutoReply { .. } => "an automatic reply: not answered, not counted".into(),
+        Verdict::AutoReply { away: None, .. } => {
+            "an automatic reply: not answered, not counted".into()
+        }
+        Verdict::AutoReply { away: Some(a), .. } => format!(
+            "an automatic reply: not answered, not counted; {} is back on {}, mail to them waits until the day after",
+            a.email, a.back_on
+        ),
         Verdict::Duplicate => "already processed".into(),
         Verdict::OptOut { email, .. } => format!("{email} asks not to be emailed again"),
         Verdict::Feedback { from, reading, .. } => {

@@ -526,15 +526,28 @@ fn record(
             record_bounce(conn, bounce, tracking, rules, now, cause)?;
             bounce.referral
         }
-        Verdict::AutoReply { referral } => {
+        Verdict::AutoReply { referral, away } => {
             if let Some(r) = referral {
                 let who = c
                     .from
                     .as_ref()
                     .map(|p| p.email.as_str())
                     .unwrap_or("someone");
-                let detail = format!("auto-reply from {who} (not counted as a response)");
+                let mut detail = format!("auto-reply from {who} (not counted as a response)");
+                if let Some(away) = away {
+                    // Never an answer; it only moves their mail past the day they are back,
+                    // in every referral (the planner reads it from the contact).
+                    conn.prepare_cached("UPDATE contacts SET back_on = ?2 WHERE email = ?1")?
+                        .execute(params![away.email, away.back_on.to_string()])?;
+                    detail.push_str(&format!(
+                        ": back on {}, so their mail waits until the day after",
+                        away.back_on
+                    ));
+                }
                 event(conn, Some(*r), now, "auto_reply", &detail, cause)?;
+                if away.is_some() {
+                    replan(conn, *r, tracking, rules, now)?;
+                }
             }
             *referral
         }
