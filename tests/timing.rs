@@ -68,6 +68,26 @@ fn sent(d: &Deployment) -> Vec<(String, String)> {
     mail
 }
 
+/// The text of the `kind` message sent to `to`.
+fn mail_to(d: &Deployment, kind: &str, to: &str) -> String {
+    for entry in std::fs::read_dir(d.path("outbox")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let m = MessageParser::default().parse(&bytes).unwrap();
+        let address = m
+            .to()
+            .unwrap()
+            .first()
+            .unwrap()
+            .address()
+            .unwrap()
+            .to_string();
+        if m.header_raw("X-Referrald-Kind").map(str::trim) == Some(kind) && address == to {
+            return m.body_text(0).unwrap().into_owned();
+        }
+    }
+    panic!("no {kind} to {to}")
+}
+
 /// What `tick` at `now` sent, sorted.
 fn tick(d: &Deployment, now: &str) -> Vec<(String, String)> {
     let before = sent(d);
@@ -151,6 +171,13 @@ fn an_introduction_from_yesterday_is_thanked_today_and_followed_up_tomorrow() {
     assert_eq!(
         tick(&d, &at(1, 0)),
         pairs(&[("follow_up", FRED), ("follow_up", SALLY)])
+    );
+    // Sent on Wednesday, it dates the introduction by its own day (Monday), not by the
+    // day referrald found it (Tuesday, "yesterday").
+    let follow_up = mail_to(&d, "follow_up", FRED);
+    assert!(
+        follow_up.contains("Bob introduced you and Sally on Monday"),
+        "{follow_up}"
     );
     let r = &d.json(&["referrals", "--json"])[0];
     assert_eq!(r["history"], false, "{r}");
