@@ -89,9 +89,14 @@ pub async fn run(config: Config) -> Result<()> {
         .await
         .context("the password task failed")??;
     let path = config.store_path();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
-        .await
-        .context("the database task failed")??;
+    let (store, _claim) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let store = Store::open(&path)?;
+        // Held until `run` returns: a second `run` on this database refuses to start.
+        let claim = crate::store::running::claim(&path, chrono::Utc::now())?;
+        Ok((store, claim))
+    })
+    .await
+    .context("the database task failed")??;
     let transport = transport::from_config(&config)?;
 
     // The first login happens here, so that a wrong password stops `run` at once with a clear

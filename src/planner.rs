@@ -46,6 +46,8 @@ pub struct Snapshot {
     pub introducer_last_report: Option<DateTime<Utc>>,
     /// What the introduction's address asked (`intros+quiet@…`, `+nothanks`, `+5d`).
     pub options: Options,
+    /// The owner paused it (`pause` by email): its mail is held until then.
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 /// A participant, as the planner sees them.
@@ -263,6 +265,11 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
         steps.append(&mut late);
     }
 
+    // A paused referral holds its mail: nothing goes and nothing stalls until the pause
+    // ends, when what fell due meanwhile goes as after any downtime.
+    if s.paused_until.is_some_and(|until| until > now) {
+        return steps;
+    }
     send_due(s, &pending, rules, now, &mut steps);
 
     if let Some(step) = stall(s, &steps, rules, now) {

@@ -1205,3 +1205,118 @@ async fn the_first_start_records_old_introductions_as_history_and_says_how_many(
     assert_eq!(backdated, "2024-03-05T11:20:00Z");
     daemon.kill();
 }
+
+/// Harm: two daemons on one database both fetch the same introductions and both send what
+/// falls due. The second `run` must refuse to start, name the first, and touch nothing; once
+/// the first has stopped, a new one starts (a crash's lock never lingers).
+#[tokio::test]
+async fn a_second_run_on_the_same_database_refuses_and_names_the_first() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut first = daemon(&mail, &NO_FOLLOW_UPS);
+    first.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("one", "bob@introducer.test", "fred@a.test", "sally@b.test"),
+    )
+    .await
+    .unwrap();
+    first.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+
+    let second = first.run(&["run"]);
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{said}");
+    assert!(
+        said.contains("already using") && said.contains(&format!("pid {}", first.child_id())),
+        "{said}"
+    );
+    assert_eq!(referrals(&first), 1);
+    assert!(first.is_running(), "the first daemon must be left alone");
+
+    // kill -9: the kernel drops the lock with the process; a restart is not blocked.
+    first.kill();
+    first.start(WAIT);
+    assert!(first.is_running());
+    first.kill();
+}
+
+#[tokio::test]
+async fn the_owner_pauses_by_email_and_gets_exactly_one_answer_per_command() {
+    // Commands by email end to end: the owner's `pause #1` arrives in the mailbox, the daemon
+    // pauses the referral and answers through Postfix into the owner's Dovecot inbox, once;
+    // a `status` in reply to that answer acts on the same referral and is answered once too.
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    daemon.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "commands",
+            "bob@introducer.test",
+            "Fred Jones <fred@parties.test>",
+            "Sally Lee <sally@parties.test>",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+    let pause = format!(
+        "From: Alice Smith <{OWNER}>\r\nTo: {TRACKING}\r\nSubject: pause\r\n\
+         Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <pause.1@owner.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+         pause #1 2w\r\n\r\nAlice\r\n"
+    );
+    mail.append(TRACKING, "INBOX", pause.as_bytes())
+        .await
+        .unwrap();
+    let answer = received(&mail, OWNER, 1, "command_reply", WAIT).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert_eq!(
+        header(&answer, "In-Reply-To"),
+        "<pause.1@owner.test>",
+        "{text}"
+    );
+    assert_eq!(header(&answer, "Subject"), "Re: pause", "{text}");
+    assert_eq!(header(&answer, "Auto-Submitted"), "auto-replied", "{text}");
+    assert!(header(&answer, "To").contains(OWNER), "{text}");
+    assert!(text.contains("is paused until"), "{text}");
+    let paused: Option<String> = daemon.query("SELECT paused_until FROM referrals WHERE id = 1");
+    assert!(paused.is_some());
+
+    // "status" in reply to the answer: the thread names the referral.
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &reply(
+            &format!("Alice Smith <{OWNER}>"),
+            TRACKING,
+            &answer,
+            "Status",
+        ),
+    )
+    .await
+    .unwrap();
+    let inbox = mail.wait_for_count(OWNER, "INBOX", 2, WAIT).await.unwrap();
+    let status = inbox
+        .iter()
+        .find(|raw| String::from_utf8_lossy(raw).contains("Waiting to go"))
+        .expect("the status answer");
+    let status_text = String::from_utf8_lossy(status);
+    assert!(
+        status_text.contains("#1 \"Intro: commands\""),
+        "{status_text}"
+    );
+    assert!(status_text.contains("paused until"), "{status_text}");
+    // Both commands answered, each once, and nothing else sent to the owner or looped back.
+    daemon.until(WAIT, "both answers recorded as sent", |d| {
+        d.count("SELECT count(*) FROM notices WHERE state = 'sent'") == 2
+    });
+    assert_eq!(daemon.count("SELECT count(*) FROM notices"), 2);
+    assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 2);
+    daemon.kill();
+}

@@ -123,6 +123,7 @@ impl<'a> From<&'a Classified> for Inspection<'a> {
             Verdict::OptOut { email, .. } => {
                 out.reason = Some(format!("{email} asks not to be emailed"));
             }
+            Verdict::Command(command) => out.comment = Some(&command.written),
             Verdict::AutoReply { .. } | Verdict::Duplicate | Verdict::ThreadReply { .. } => {}
         }
         out
@@ -216,6 +217,7 @@ pub fn describe(v: &Verdict) -> String {
         Verdict::ThreadReply { from, .. } => {
             format!("{} replied on the thread", from.name_or_email())
         }
+        Verdict::Command(c) => format!("the owner's command {:?}", c.written),
         Verdict::Introduction(intro) => {
             let names: Vec<&str> = intro.parties.iter().map(Person::name_or_email).collect();
             format!(
@@ -292,7 +294,10 @@ fn clip(text: &str, width: usize) -> String {
 
 /// One line about one delivery attempt.
 pub fn delivery(d: &Delivery) {
-    let what = format!("#{} {} to {}", d.referral, d.kind, d.to);
+    let what = match d.referral {
+        Some(referral) => format!("#{referral} {} to {}", d.kind, d.to),
+        None => format!("{} to {}", d.kind, d.to),
+    };
     match &d.result {
         DeliveryResult::Sent => display!("sent    {what}"),
         DeliveryResult::Retry(e) => display!("retry   {what}: {e}"),

@@ -57,6 +57,7 @@ fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
         feedback: Vec::new(),
         introducer_last_report: None,
         options: Options::default(),
+        paused_until: None,
     }
 }
 
@@ -910,4 +911,34 @@ fn someone_away_hears_from_us_the_day_after_their_return_date() {
     s.participants[1].back_on = NaiveDate::from_ymd_opt(2026, 10, 1);
     tick(&mut s, &sched, t0());
     assert!(scheduled(&s).contains(&(OutboundKind::FollowUp, FRED, t0() + days(2))));
+}
+
+#[test]
+fn a_paused_referral_holds_its_mail_until_the_pause_ends() {
+    // Guards against `pause 2w` by email still letting the follow-ups go.
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    s.paused_until = Some(t0() + days(10));
+    let mut sent = Vec::new();
+    for h in 0..24 * 10 {
+        sent.extend(tick(&mut s, &sched, t0() + TimeDelta::hours(h)));
+    }
+    assert!(sent.is_empty(), "sent while paused: {sent:?}");
+    // Planned meanwhile, and never stalled.
+    assert!(!scheduled(&s).is_empty());
+    assert_eq!(s.status, ReferralStatus::Open);
+    // Once it ends, what fell due goes (the latest kind per person, as after downtime).
+    let after: Vec<_> = (0..24)
+        .flat_map(|h| tick(&mut s, &sched, t0() + days(10) + TimeDelta::hours(h)))
+        .collect();
+    assert!(
+        after.iter().any(|(k, _)| *k == OutboundKind::ThankYou),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|(k, to)| *k == OutboundKind::FollowUp && *to == FRED),
+        "{after:?}"
+    );
 }

@@ -176,9 +176,12 @@ impl Store {
             // Referrals with a message due, and open ones with nothing left to send, which may
             // have stalled.
             let mut stmt = tx.prepare_cached(
-                "SELECT DISTINCT referral_id FROM outbound WHERE state = 'scheduled' AND due_at <= ?1
+                "SELECT DISTINCT o.referral_id FROM outbound o JOIN referrals r ON r.id = o.referral_id
+                 WHERE o.state = 'scheduled' AND o.due_at <= ?1
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
                  UNION
-                 SELECT r.id FROM referrals r WHERE r.status = 'open' AND NOT EXISTS (
+                 SELECT r.id FROM referrals r WHERE r.status = 'open'
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1) AND NOT EXISTS (
                      SELECT 1 FROM outbound o WHERE o.referral_id = r.id
                        AND o.state IN ('scheduled', 'sending'))",
             )?;
@@ -390,6 +393,11 @@ impl Store {
             stmt.query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
+        // A notice in flight goes again the same way.
+        tx.execute(
+            "UPDATE notices SET state = 'scheduled', due_at = min(due_at, ?1) WHERE state = 'sending'",
+            [ts(now)],
+        )?;
         for (id, referral) in &rows {
             event(
                 &tx,
@@ -406,10 +414,16 @@ impl Store {
         Ok(rows.len())
     }
 
-    /// When the next scheduled message falls due, if any.
+    /// When the next scheduled message falls due, if any: a paused referral's mail when its
+    /// pause ends, and notices to the owner too.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let t: Option<String> = self.conn.query_row(
-            "SELECT min(due_at) FROM outbound WHERE state = 'scheduled'",
+            "SELECT min(t) FROM (
+                 SELECT max(o.due_at, coalesce(r.paused_until, '')) AS t
+                 FROM outbound o JOIN referrals r ON r.id = o.referral_id
+                 WHERE o.state = 'scheduled'
+                 UNION ALL
+                 SELECT min(due_at) FROM notices WHERE state = 'scheduled')",
             [],
             |r| r.get(0),
         )?;
@@ -526,6 +540,9 @@ fn record(
             record_bounce(conn, bounce, tracking, rules, now, cause)?;
             bounce.referral
         }
+        Verdict::Command(command) => {
+            super::commands::record_command(conn, command, c, config, rules, now)?
+        }
         Verdict::AutoReply { referral, away } => {
             if let Some(r) = referral {
                 let who = c
@@ -566,7 +583,7 @@ fn record(
 }
 
 /// Text from mail as it may be stored: forgotten addresses replaced, then cut to `max` bytes.
-fn stored_text(conn: &Connection, text: &str, max: usize) -> Result<String> {
+pub(super) fn stored_text(conn: &Connection, text: &str, max: usize) -> Result<String> {
     let scrubbed = Scrub::new(conn).text(text)?;
     Ok(cap(&scrubbed, max).into_owned())
 }
@@ -610,7 +627,7 @@ fn reject(
     Ok(())
 }
 
-fn event(
+pub(super) fn event(
     conn: &Connection,
     referral: Option<ReferralId>,
     at: DateTime<Utc>,
@@ -626,8 +643,8 @@ fn event(
     Ok(())
 }
 
-struct Contact {
-    id: ContactId,
+pub(super) struct Contact {
+    pub(super) id: ContactId,
     state: PartyState,
     back_on: Option<chrono::NaiveDate>,
 }
@@ -635,7 +652,7 @@ struct Contact {
 /// Finds or creates the contact for `person`; an address that opted out or bounced before
 /// stays that way in every new referral, and a new contact whose address was forgotten
 /// (`referrald forget`) starts opted out, so they are never emailed again.
-fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
+pub(super) fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
     // `fred+crm@x` is fred@x's mailbox: forgetting one forgot both. Most stores have
     // forgotten nobody, and then no address needs hashing.
     let (hash, base_hash) = if Scrub::new(conn).anyone_forgotten()? {
@@ -831,6 +848,7 @@ fn record_introduction(
         feedback: Vec::new(),
         introducer_last_report: None,
         options: intro.options.clone(),
+        paused_until: None,
     };
     let steps = planner::plan(&snapshot, rules, now);
     apply_steps(conn, referral, &steps, &config.tracking.address, now)?;
@@ -891,7 +909,7 @@ fn mark_responded(
     Ok(role.map(|r| parse_word(&r)).transpose()?)
 }
 
-fn record_feedback(
+pub(super) fn record_feedback(
     conn: &Connection,
     referral: ReferralId,
     from: &Person,
@@ -1064,14 +1082,14 @@ fn set_state_everywhere(
     Ok(touched)
 }
 
-fn referral_status(conn: &Connection, referral: ReferralId) -> Result<ReferralStatus> {
+pub(super) fn referral_status(conn: &Connection, referral: ReferralId) -> Result<ReferralStatus> {
     let s: String = conn
         .prepare_cached("SELECT status FROM referrals WHERE id = ?1")?
         .query_row([referral], |r| r.get(0))?;
     Ok(parse_word(&s)?)
 }
 
-fn set_status(
+pub(super) fn set_status(
     conn: &Connection,
     referral: ReferralId,
     status: ReferralStatus,
@@ -1094,7 +1112,7 @@ fn set_status(
 /// Reads a referral back and plans it; applies the steps and returns the messages that may
 /// be sent now. Newly scheduled messages that are already due are planned again at once, so
 /// one call settles the referral.
-fn replan(
+pub(super) fn replan(
     conn: &Connection,
     referral: ReferralId,
     tracking: &str,
@@ -1284,12 +1302,19 @@ pub(super) fn options_of(conn: &Connection, referral: ReferralId) -> Result<Opti
 }
 
 pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
-    let (status, created, introduced, history): (String, String, Option<String>, bool) = conn
+    let (status, created, introduced, history, paused_until): (
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+    ) = conn
         .prepare_cached(
-            "SELECT status, created_at, introduced_at, history FROM referrals WHERE id = ?1",
+            "SELECT status, created_at, introduced_at, history, paused_until
+             FROM referrals WHERE id = ?1",
         )?
         .query_row([referral], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .with_context(|| format!("no referral #{referral}"))?;
     let participants: Vec<Participant> = conn
@@ -1361,6 +1386,7 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
         feedback,
         introducer_last_report,
         options: options_of(conn, referral)?,
+        paused_until: paused_until.map(|t| parse_ts(&t)).transpose()?,
     })
 }
 
@@ -1368,20 +1394,30 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
 /// The row id makes it unique within the database and lets [`outbound_by_message_id`] find the
 /// row again; the random part keeps ids from a recreated database from ever repeating.
 fn new_message_id(id: OutboundId, tracking: &str) -> String {
+    format!(
+        "referrald.{id:x}.{:012x}@{}",
+        random_part(),
+        domain_of(tracking)
+    )
+}
+
+/// The tracking address's domain, where our Message-IDs live.
+pub(super) fn domain_of(tracking: &str) -> &str {
+    tracking
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or(tracking)
+}
+
+/// 48 bits no other database's life repeats: the random part of our Message-IDs.
+pub(super) fn random_part() -> u64 {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = *SEED.get_or_init(|| {
         RandomState::new().hash_one((std::process::id(), Utc::now().timestamp_nanos_opt()))
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let domain = tracking
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or(tracking);
-    format!(
-        "referrald.{id:x}.{:012x}@{domain}",
-        splitmix64(seed.wrapping_add(n)) >> 16
-    )
+    splitmix64(seed.wrapping_add(n)) >> 16
 }
 
 /// A fast, well-mixed bijection on u64 (Steele, Lea and Flood's SplitMix64 finaliser).

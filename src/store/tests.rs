@@ -164,7 +164,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -192,7 +192,16 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
             .unwrap()
             .is_default()
     );
-    // 0007: a referral from before the introduction's own date was kept counts from its
+    // 0007: a referral from before commands by email is not paused, and no notice waits.
+    let paused: Option<String> = store
+        .conn
+        .query_row("SELECT paused_until FROM referrals WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(paused, None);
+    assert_eq!(store.next_due().unwrap(), None);
+    // 0008: a referral from before the introduction's own date was kept counts from its
     // recording, and is not history.
     let snapshot = super::record::load_snapshot(&store.conn, 1).unwrap();
     assert_eq!(snapshot.introduced_at, snapshot.recorded_at);
@@ -204,7 +213,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 7);
+    assert_eq!(read_only.schema_version().unwrap(), 8);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -1648,4 +1657,29 @@ fn copied_people_are_shown_planned_nothing_and_forgotten() {
     assert_eq!(copied.len(), 1);
     assert!(!copied[0].email.contains("megan"), "{copied:?}");
     assert!(!copied[0].name.contains("Megan"), "{copied:?}");
+}
+
+#[test]
+fn a_paused_referral_is_not_due_until_its_pause_ends() {
+    // Guards against a paused referral's overdue mail waking the daemon in a busy loop, and
+    // against it going out during the pause.
+    let config = config();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-pause@x", t0());
+    let until = t0() + TimeDelta::days(10);
+    store
+        .conn
+        .execute(
+            "UPDATE referrals SET paused_until = ?2 WHERE id = ?1",
+            rusqlite::params![r, ts(until)],
+        )
+        .unwrap();
+    assert_eq!(store.next_due().unwrap(), Some(until));
+    assert!(
+        store
+            .plan_due(&config, t0() + TimeDelta::days(3))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.plan_due(&config, until).unwrap().is_empty());
 }

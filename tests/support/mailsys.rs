@@ -515,16 +515,16 @@ impl MailSystem {
     /// and keywords as set. `\Recent` is left out: it belongs to sessions, not messages.
     pub async fn flags(&self, user: &str, folder: &str) -> Result<Vec<(u32, Vec<String>)>> {
         let fetches = self.fetch(user, folder, "(UID FLAGS)").await?;
-        fetches
+        // A FETCH without UID is Dovecot telling this session about a flag another session
+        // (the daemon's) just stored: the answer to our own FETCH names every message by UID.
+        Ok(fetches
             .iter()
-            .map(|fetch| {
-                let uid = fetch
-                    .uid
-                    .ok_or_else(|| anyhow!("Dovecot sent a FETCH without UID"))?;
+            .filter_map(|fetch| {
+                let uid = fetch.uid?;
                 let flags = fetch.flags().filter_map(|flag| flag_name(&flag)).collect();
-                Ok((uid, flags))
+                Some((uid, flags))
             })
-            .collect()
+            .collect())
     }
 
     /// Removes `flag` (`\Seen`, a keyword) from every message of `user`'s `folder`: as if
