@@ -403,3 +403,34 @@ fn an_out_of_office_holds_mail_back_at_most_thirty_days() {
         "2026-12-14T09:00:00Z"
     );
 }
+
+// After a first start on an old mailbox, the owner's `status` by email lists the referrals
+// that wait for something, not the hundreds recorded as history.
+#[test]
+fn the_owners_status_leaves_out_history() {
+    let d = deployment();
+    ingest(&d, NOW, "old.eml", &intro("Tue, 5 Mar 2024 11:20:00 +0000"));
+    let fresh = intro("Tue, 10 Nov 2026 09:00:00 +0000")
+        .replace(
+            "timing@mail.networkers.example",
+            "fresh@mail.networkers.example",
+        )
+        .replace("Subject: Fred, meet Sally", "Subject: Raj, meet Olivia");
+    ingest(&d, NOW, "fresh.eml", &fresh);
+    let status = "From: Alice Smith <alice@brightside.example>
+To: intros@tracker.example.org
+Subject: status
+Date: Tue, 10 Nov 2026 09:59:00 +0000
+Message-ID: <status@brightside.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+status
+";
+    let out = ingest(&d, NOW, "status.eml", status);
+    assert!(out.contains("command"), "{out}");
+    d.ok(&["--now", NOW, "tick"]);
+    let answer = mail_to(&d, "command_reply", "alice@brightside.example");
+    assert!(answer.contains("#2 \"Raj, meet Olivia\""), "{answer}");
+    assert!(!answer.contains("#1 "), "{answer}");
+}
