@@ -58,7 +58,8 @@ pub struct ReferralSummary {
     pub thread_root: String,
     /// The introduction's References chain, oldest first, ending with `thread_root`.
     pub references: Vec<String>,
-    /// When the introduction was recorded.
+    /// When the introduction was written: its Date, no later than it reached the mailbox
+    /// (for referrals recorded before referrald kept that, when it was recorded).
     pub introduced_at: DateTime<Utc>,
     /// Who made the introduction.
     pub introducer: Person,

@@ -29,6 +29,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError, Imap};
+use crate::intake::Verdict;
 use crate::net::Trust;
 use crate::outbox::{self, Clock, DeliveryResult, Outbox, SharedStore, with_store};
 use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
@@ -360,6 +361,9 @@ async fn watch_mailbox(
         .await?;
     let key = folder.clone();
     let stored = with_store(&daemon.store, move |s| s.mailbox_position(&key)).await?;
+    // The first start reads what the mailbox already holds: old introductions among it are
+    // recorded as history, and `run` says how many.
+    let mut first = stored.is_none();
     let mut last_uid = match stored {
         Some((validity, last)) if validity == selected.uidvalidity => last,
         Some((validity, _)) => {
@@ -391,7 +395,8 @@ async fn watch_mailbox(
     }
     loop {
         let before = last_uid;
-        last_uid = catch_up(
+        let tally;
+        (last_uid, tally) = catch_up(
             daemon,
             &mut session,
             &folder,
@@ -401,6 +406,15 @@ async fn watch_mailbox(
             stopped,
         )
         .await?;
+        if std::mem::take(&mut first) {
+            tracing::info!(
+                "first start: read {} message(s) already in {folder}: {} introduction(s), {} recorded as history (no mail), {} message(s) skipped as too late",
+                tally.messages,
+                tally.introductions,
+                tally.lateness.history,
+                tally.lateness.skipped
+            );
+        }
         if last_uid != before {
             // Done for now: whatever the batch pulled into the page cache can go.
             with_store(&daemon.store, |s| s.release_memory()).await?;
@@ -422,8 +436,26 @@ async fn watch_mailbox(
     }
 }
 
+/// What one catch-up recorded.
+#[derive(Debug, Default)]
+struct Tally {
+    messages: usize,
+    introductions: usize,
+    lateness: crate::store::Lateness,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.messages += other.messages;
+        self.introductions += other.introductions;
+        self.lateness.history += other.lateness.history;
+        self.lateness.skipped += other.lateness.skipped;
+    }
+}
+
 /// Fetches, records and marks every message above `last_uid`, in chunks; returns the new
-/// watermark. The next chunk is fetched while the database records the previous one.
+/// watermark and what was recorded. The next chunk is fetched while the database records the
+/// previous one.
 async fn catch_up(
     daemon: &Arc<Daemon>,
     session: &mut ImapSession,
@@ -432,10 +464,11 @@ async fn catch_up(
     mut last_uid: u32,
     marking: &Marking,
     stopped: &mut watch::Receiver<bool>,
-) -> Result<u32> {
+) -> Result<(u32, Tally)> {
+    let mut tally = Tally::default();
     let uids = session.uids_after(last_uid).await?;
     if uids.is_empty() {
-        return Ok(last_uid);
+        return Ok((last_uid, tally));
     }
     if uids.len() > FETCH_CHUNK {
         tracing::info!("{} new message(s) in {folder}", uids.len());
@@ -448,14 +481,14 @@ async fn catch_up(
         sizes.iter().map(|(_, size)| u64::from(*size)).sum::<u64>(),
         chunks.len()
     );
-    let mut recording: Option<(tokio::task::JoinHandle<Result<()>>, &[u32])> = None;
+    let mut recording: Option<(tokio::task::JoinHandle<Result<Tally>>, &[u32])> = None;
     for chunk in &chunks {
         if *stopped.borrow() {
             break;
         }
         let messages = session.fetch(folder, chunk).await?;
         if let Some((task, uids)) = recording.take() {
-            task.await.context("the database task failed")??;
+            tally.add(task.await.context("the database task failed")??);
             session.mark(uids, marking).await?;
         }
         let high = chunk.last().copied().unwrap_or(last_uid);
@@ -463,10 +496,10 @@ async fn catch_up(
         last_uid = high;
     }
     if let Some((task, uids)) = recording.take() {
-        task.await.context("the database task failed")??;
+        tally.add(task.await.context("the database task failed")??);
         session.mark(uids, marking).await?;
     }
-    Ok(last_uid)
+    Ok((last_uid, tally))
 }
 
 /// Records a chunk of messages and then the watermark, in a blocking thread, and pokes the
@@ -478,7 +511,7 @@ fn record(
     uidvalidity: u32,
     high: u32,
     messages: Vec<crate::source::RawMessage>,
-) -> tokio::task::JoinHandle<Result<()>> {
+) -> tokio::task::JoinHandle<Result<Tally>> {
     let daemon = daemon.clone();
     let folder = folder.to_string();
     tokio::task::spawn_blocking(move || {
@@ -487,6 +520,14 @@ fn record(
         store
             .set_mailbox_position(&folder, uidvalidity, high)
             .context("cannot record the mailbox position")?;
+        let mut introduced: Vec<_> = applied
+            .iter()
+            .filter_map(|a| a.result.as_ref().ok())
+            .filter(|r| matches!(r.classified.verdict, Verdict::Introduction(_)))
+            .filter_map(|r| r.referral)
+            .collect();
+        introduced.dedup();
+        let lateness = store.lateness(&introduced)?;
         drop(store);
         daemon.new_work.notify_one();
         let mut introductions = 0;
@@ -500,11 +541,21 @@ fn record(
                 Err(e) => tracing::warn!("{}: not recorded: {e}", a.origin),
             }
         }
+        let late = match (lateness.history, lateness.skipped) {
+            (0, 0) => String::new(),
+            (history, skipped) => {
+                format!("; {history} recorded as history, {skipped} message(s) skipped as too late")
+            }
+        };
         tracing::info!(
-            "processed {} message(s) from {folder} ({introductions} introduction(s))",
+            "processed {} message(s) from {folder} ({introductions} introduction(s){late})",
             applied.len()
         );
-        Ok(())
+        Ok(Tally {
+            messages: applied.len(),
+            introductions,
+            lateness,
+        })
     })
 }
 

@@ -68,12 +68,17 @@ fn referrals(daemon: &Daemon) -> i64 {
 
 /// An introduction from `introducer` of `a` and `b`, copied to the tracking address.
 fn intro(id: &str, introducer: &str, a: &str, b: &str) -> Vec<u8> {
+    dated_intro(id, introducer, a, b, &chrono::Utc::now().to_rfc2822())
+}
+
+/// [`intro`] with its Date header set to `date`.
+fn dated_intro(id: &str, introducer: &str, a: &str, b: &str, date: &str) -> Vec<u8> {
     format!(
         "From: Bob Brown <{introducer}>\r\n\
          To: {a}, {b}\r\n\
          Cc: {TRACKING}\r\n\
          Subject: Intro: {id}\r\n\
-         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Date: {date}\r\n\
          Message-ID: <{id}@introducer.test>\r\n\
          \r\n\
          Please meet each other: you will get along.\r\n\
@@ -1082,6 +1087,85 @@ async fn without_idle_new_mail_is_found_by_polling() {
         .await;
     let (status, _) = daemon.terminate();
     assert!(status.success());
+}
+
+// Pointed at a mailbox that already holds years of mail, the first start must not thank and
+// follow up every old introduction. The Date header counts, but never later than the time the
+// message reached the mailbox (INTERNALDATE): a message dated today that has sat there for two
+// years is as old as the mailbox says. The first start says how many were history.
+#[tokio::test]
+async fn the_first_start_records_old_introductions_as_history_and_says_how_many() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = daemon(&mail, &FAST);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &dated_intro(
+            "old",
+            "bob@introducer.test",
+            "fred.old@parties.test",
+            "sally.old@parties.test",
+            "Tue, 5 Mar 2024 11:20:00 +0000",
+        ),
+    )
+    .await
+    .unwrap();
+    mail.append_dated(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "backdated",
+            "carol@introducer.test",
+            "fred.backdated@parties.test",
+            "sally.backdated@parties.test",
+        ),
+        "05-Mar-2024 11:20:00 +0000",
+    )
+    .await
+    .unwrap();
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "fresh",
+            "dave@introducer.test",
+            "fred.fresh@parties.test",
+            "sally.fresh@parties.test",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "the first start's account", |d| {
+            d.log().contains(
+                "first start: read 3 message(s) already in INBOX: 3 introduction(s), 2 recorded as history (no mail), 0 message(s) skipped as too late",
+            )
+        })
+        .await;
+    // The fresh introduction's plan runs as always.
+    mail.wait_for_count("dave@introducer.test", "INBOX", 1, WAIT)
+        .await
+        .unwrap();
+    for party in ["fred.fresh@parties.test", "sally.fresh@parties.test"] {
+        mail.wait_for_count(party, "INBOX", 1, WAIT).await.unwrap();
+    }
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM referrals WHERE history = 1"),
+        2
+    );
+    assert_eq!(
+        daemon.count(
+            "SELECT count(*) FROM outbound o JOIN referrals r ON r.id = o.referral_id
+             WHERE r.history = 1"
+        ),
+        0
+    );
+    let backdated: String = daemon.query(
+        "SELECT introduced_at FROM referrals WHERE intro_message_id = 'backdated@introducer.test'",
+    );
+    assert_eq!(backdated, "2024-03-05T11:20:00Z");
+    daemon.kill();
 }
 
 /// Harm: two daemons on one database both fetch the same introductions and both send what

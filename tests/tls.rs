@@ -83,10 +83,12 @@ fn intro(id: &str) -> Vec<u8> {
          To: Fred Jones <fred@parties.test>, Sally Lee <sally@parties.test>\r\n\
          Cc: {TRACKING}\r\n\
          Subject: Intro: {id}\r\n\
-         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Date: {date}\r\n\
          Message-ID: <{id}@introducer.test>\r\n\
          \r\n\
-         Please meet each other.\r\n"
+         Please meet each other.\r\n",
+        // Written just now: the plan counts from the introduction's own date.
+        date = chrono::Utc::now().to_rfc2822(),
     )
     .into_bytes()
 }

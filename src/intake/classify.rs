@@ -10,8 +10,8 @@ use mail_parser::MessageParser;
 use super::forward::{self, Original};
 use super::message::{Field, Mail, synthetic_message_id};
 use super::{
-    Classified, IgnoreReason, Introduction, Known, OwnerCommand, ThreadHit, Verdict, auth,
-    automatic, bounce, commands, normalize_subject, options, reply,
+    Away, Classified, IgnoreReason, Introduction, Known, OwnerCommand, ThreadHit, Verdict, auth,
+    automatic, away, bounce, commands, normalize_subject, options, reply,
 };
 use crate::composer::FOOTER_STOP;
 use crate::config::Config;
@@ -88,6 +88,7 @@ fn classify_bytes(
         message_id: &message_id,
         from: from.as_ref(),
         subject: &subject,
+        written: date.map_or(now, |d| d.min(now)),
     }
     .verdict();
     Classified {
@@ -107,6 +108,8 @@ struct Intake<'a, 'm> {
     message_id: &'a str,
     from: Option<&'a Person>,
     subject: &'a str,
+    /// When the message was written: its Date, no later than now.
+    written: DateTime<Utc>,
 }
 
 impl Intake<'_, '_> {
@@ -136,8 +139,10 @@ impl Intake<'_, '_> {
             return Verdict::Ignored(List);
         }
         if automatic::is_auto_reply(&self.mail, self.subject) {
+            let hit = self.thread_hit(&thread);
             return Verdict::AutoReply {
-                referral: self.thread_hit(&thread).map(|hit| hit.referral),
+                referral: hit.as_ref().map(|hit| hit.referral),
+                away: hit.and_then(|hit| self.away(from, &hit, &thread)),
             };
         }
         let mut recipients = self.mail.people(Field::To);
@@ -435,6 +440,35 @@ impl Intake<'_, '_> {
                 }
             }
             _ => Verdict::ThreadReply { referral, from },
+        })
+    }
+
+    /// The return date an auto-reply on a referral's thread names, when it proves it comes
+    /// from a participant: it names a message we sent to the sender, or it is authenticated.
+    /// Proof is asked whatever `require-authentication` says: a forged out-of-office must not
+    /// silence anyone.
+    fn away(&self, from: &Person, hit: &ThreadHit, thread: &[String]) -> Option<Away> {
+        let addresses = self.addresses_of(from);
+        let email = addresses
+            .iter()
+            .find(|a| self.known.role_in(hit.referral, a).is_some())?;
+        let proven = hit.went_to(&addresses)
+            || self
+                .known
+                .sent_to(thread, &addresses)
+                .is_some_and(|h| h.referral == hit.referral)
+            || self.authenticated(from).is_ok();
+        if !proven {
+            return None;
+        }
+        let written = self
+            .written
+            .with_timezone(&self.config.owner.timezone)
+            .date_naive();
+        let text = format!("{}\n{}", self.subject, self.own_words());
+        Some(Away {
+            email: email.clone(),
+            back_on: away::return_date(&text, written)?,
         })
     }
 

@@ -14,6 +14,7 @@
 mod address;
 pub(crate) mod auth;
 mod automatic;
+pub mod away;
 mod bounce;
 mod classify;
 pub mod commands;
@@ -121,6 +122,9 @@ pub enum Verdict {
     AutoReply {
         /// The referral whose thread it answers, if any.
         referral: Option<ReferralId>,
+        /// The return date it names, when it proves it comes from a participant: their mail
+        /// waits until the day after.
+        away: Option<Away>,
     },
     /// A Message-ID already processed.
     Duplicate,
@@ -181,7 +185,7 @@ impl Verdict {
     /// The referral the message belongs to, when the verdict names one.
     pub fn referral(&self) -> Option<ReferralId> {
         match self {
-            Verdict::AutoReply { referral } | Verdict::OptOut { referral, .. } => *referral,
+            Verdict::AutoReply { referral, .. } | Verdict::OptOut { referral, .. } => *referral,
             Verdict::Bounce(b) => b.referral,
             Verdict::Feedback { referral, .. } | Verdict::ThreadReply { referral, .. } => {
                 Some(*referral)
@@ -248,6 +252,15 @@ pub enum IgnoreReason {
     /// A delivery report that names no message we sent to the recipient it reports on.
     #[error("unverified delivery report: {0}")]
     UnverifiedBounce(String),
+}
+
+/// A participant's out-of-office reply that says when they are back (see [`away`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Away {
+    /// The participant, by the address the referral knows them by (lower-cased).
+    pub email: String,
+    /// The day they are back.
+    pub back_on: chrono::NaiveDate,
 }
 
 /// The owner's command, read: what the store applies and answers.

@@ -162,9 +162,12 @@ fn apply(
             json!({ "referral": summary(conn, *id, tz, now)? }),
         ),
         Decision::Status(None) => {
+            // Introductions recorded as history wait for nothing: years of them would bury
+            // the referrals that do.
             let open: Vec<ReferralId> = conn
                 .prepare_cached(
                     "SELECT id FROM referrals WHERE status IN ('open', 'connected', 'stalled')
+                         AND history = 0
                      ORDER BY id DESC LIMIT ?1",
                 )?
                 .query_map([MAX_LISTED as i64 + 1], |r| r.get(0))?

@@ -24,7 +24,8 @@ pub use forget::{Erasure, FORGOTTEN};
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
 pub use read::{
-    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
+    EventView, FeedbackView, Lateness, OutboundView, ParticipantView, ReferralDetail, ReferralView,
+    StoryLine,
 };
 pub use record::{Applied, DueMessage, Recorded};
 
@@ -46,6 +47,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_commands",
         include_str!("migrations/0007_commands.sql"),
     ),
+    ("0008_timing", include_str!("migrations/0008_timing.sql")),
 ];
 
 /// The database, open for reading and writing.

@@ -515,6 +515,7 @@ fn record(
             conn,
             intro,
             &c.message_id,
+            planner::introduced_at(c.date, message.arrived_at, now),
             config,
             rules,
             now,
@@ -561,15 +562,28 @@ fn record(
         Verdict::Command(command) => {
             super::commands::record_command(conn, command, c, config, rules, now)?
         }
-        Verdict::AutoReply { referral } => {
+        Verdict::AutoReply { referral, away } => {
             if let Some(r) = referral {
                 let who = c
                     .from
                     .as_ref()
                     .map(|p| p.email.as_str())
                     .unwrap_or("someone");
-                let detail = format!("auto-reply from {who} (not counted as a response)");
+                let mut detail = format!("auto-reply from {who} (not counted as a response)");
+                if let Some(away) = away {
+                    // Never an answer; it only moves their mail past the day they are back,
+                    // in every referral (the planner reads it from the contact).
+                    conn.prepare_cached("UPDATE contacts SET back_on = ?2 WHERE email = ?1")?
+                        .execute(params![away.email, away.back_on.to_string()])?;
+                    detail.push_str(&format!(
+                        ": back on {}, so their mail waits until the day after",
+                        away.back_on
+                    ));
+                }
                 event(conn, Some(*r), now, "auto_reply", &detail, cause)?;
+                if away.is_some() {
+                    replan(conn, *r, tracking, rules, now)?;
+                }
             }
             *referral
         }
@@ -651,6 +665,7 @@ pub(super) fn event(
 pub(super) struct Contact {
     pub(super) id: ContactId,
     state: PartyState,
+    back_on: Option<chrono::NaiveDate>,
 }
 
 /// Finds or creates the contact for `person`; an address that opted out or bounced before
@@ -670,17 +685,17 @@ pub(super) fn upsert_contact(conn: &Connection, person: &Person) -> Result<Conta
     };
     // Two lookups by primary key: an `IN (?3, ?4)` list would build a temporary index on
     // every call, which cost a sixth of recording an introduction.
-    let (id, opted_out, bounced): (ContactId, bool, bool) = conn
+    let (id, opted_out, bounced, back_on): (ContactId, bool, bool, Option<String>) = conn
         .prepare_cached(
             "INSERT INTO contacts (email, name, opted_out_at)
              VALUES (?1, ?2, coalesce((SELECT at FROM forgotten WHERE email_sha256 = ?3),
                                       (SELECT at FROM forgotten WHERE email_sha256 = ?4)))
              ON CONFLICT (email) DO UPDATE SET name = contacts.name
-             RETURNING id, opted_out_at IS NOT NULL, bounced_at IS NOT NULL",
+             RETURNING id, opted_out_at IS NOT NULL, bounced_at IS NOT NULL, back_on",
         )?
         .query_row(
             params![person.email, cap(&person.name, MAX_NAME), hash, base_hash],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
     let state = if opted_out {
         PartyState::OptedOut
@@ -689,13 +704,18 @@ pub(super) fn upsert_contact(conn: &Connection, person: &Person) -> Result<Conta
     } else {
         PartyState::Pending
     };
-    Ok(Contact { id, state })
+    Ok(Contact {
+        id,
+        state,
+        back_on: back_on.and_then(|d| d.parse().ok()),
+    })
 }
 
 fn record_introduction(
     conn: &Connection,
     intro: &Introduction,
     message_id: &str,
+    introduced_at: DateTime<Utc>,
     config: &Config,
     rules: &Rules,
     now: DateTime<Utc>,
@@ -725,8 +745,8 @@ fn record_introduction(
     let referral: ReferralId = conn
         .prepare_cached(
             "INSERT INTO referrals (status, subject, subject_key, thread_root, references_,
-                 intro_message_id, forwarded, created_at)
-             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                 intro_message_id, forwarded, created_at, introduced_at)
+             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
         )?
         .query_row(
             params![
@@ -737,6 +757,7 @@ fn record_introduction(
                 message_id,
                 intro.forwarded,
                 ts(now),
+                ts(introduced_at),
             ],
             |r| r.get(0),
         )?;
@@ -776,6 +797,7 @@ fn record_introduction(
             role,
             state: contact.state,
             is_owner,
+            back_on: contact.back_on,
         });
     }
     // Helpers are kept apart from participants, so no plan or count ever includes them.
@@ -837,7 +859,9 @@ fn record_introduction(
     let snapshot = Snapshot {
         id: referral,
         status: ReferralStatus::Open,
-        introduced_at: now,
+        introduced_at,
+        recorded_at: now,
+        history: false,
         participants,
         outbound: Vec::new(),
         feedback: Vec::new(),
@@ -1208,12 +1232,66 @@ fn apply_steps(
                     .execute(params![id, ts(*due_at)])?;
             }
             Step::Send { id } => send.push(*id),
+            Step::Skip {
+                kind,
+                to,
+                due_at,
+                reason,
+            } => skip(conn, referral, (*kind, *to, *due_at), reason, tracking, now)?,
+            Step::History { reason } => {
+                conn.prepare_cached("UPDATE referrals SET history = 1 WHERE id = ?1")?
+                    .execute([referral])?;
+                event(conn, Some(referral), now, "history", reason, None)?;
+            }
             Step::Status { status, reason } => {
                 set_status(conn, referral, *status, now, reason, None)?;
             }
         }
     }
     Ok(send)
+}
+
+/// Records a message the plan would have sent as skipped: a cancelled row, due when it would
+/// have been, with the reason, so `outbox` and `show` list it; and an event.
+fn skip(
+    conn: &Connection,
+    referral: ReferralId,
+    (kind, to, due_at): (OutboundKind, ContactId, DateTime<Utc>),
+    reason: &str,
+    tracking: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id: OutboundId = conn
+        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM outbound")?
+        .query_row([], |r| r.get(0))?;
+    let email: String = conn
+        .prepare_cached(
+            "INSERT INTO outbound (id, referral_id, kind, contact_id, state, due_at, message_id,
+                 created_at, last_error)
+             VALUES (?1, ?2, ?3, ?4, 'cancelled', ?5, ?6, ?7, ?8)
+             RETURNING (SELECT email FROM contacts WHERE id = ?4)",
+        )?
+        .query_row(
+            params![
+                id,
+                referral,
+                kind.as_str(),
+                to,
+                ts(due_at),
+                new_message_id(id, tracking),
+                ts(now),
+                reason
+            ],
+            |r| r.get(0),
+        )?;
+    event(
+        conn,
+        Some(referral),
+        now,
+        "skipped",
+        &format!("{kind} to {email}: {reason}"),
+        None,
+    )
 }
 
 /// The options the introduction's address gave referral `referral` (the default when none).
@@ -1243,14 +1321,26 @@ pub(super) fn options_of(conn: &Connection, referral: ReferralId) -> Result<Opti
 }
 
 pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
-    let (status, created, paused_until): (String, String, Option<String>) = conn
-        .prepare_cached("SELECT status, created_at, paused_until FROM referrals WHERE id = ?1")?
-        .query_row([referral], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let (status, created, introduced, history, paused_until): (
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+    ) = conn
+        .prepare_cached(
+            "SELECT status, created_at, introduced_at, history, paused_until
+             FROM referrals WHERE id = ?1",
+        )?
+        .query_row([referral], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .with_context(|| format!("no referral #{referral}"))?;
     let participants: Vec<Participant> = conn
         .prepare_cached(
-            "SELECT contact_id, role, state, is_owner FROM participants
-             WHERE referral_id = ?1 ORDER BY position",
+            "SELECT p.contact_id, p.role, p.state, p.is_owner, c.back_on
+             FROM participants p JOIN contacts c ON c.id = p.contact_id
+             WHERE p.referral_id = ?1 ORDER BY p.position",
         )?
         .query_map([referral], |r| {
             Ok(Participant {
@@ -1258,6 +1348,7 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
                 role: parse_word(&r.get::<_, String>(1)?)?,
                 state: parse_word(&r.get::<_, String>(2)?)?,
                 is_owner: r.get(3)?,
+                back_on: r.get::<_, Option<String>>(4)?.and_then(|d| d.parse().ok()),
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -1304,7 +1395,11 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
     Ok(Snapshot {
         id: referral,
         status: parse_word(&status)?,
-        introduced_at: parse_ts(&created)?,
+        // Referrals recorded before the introduction's own date was kept count from their
+        // recording, as they always did.
+        introduced_at: parse_ts(introduced.as_deref().unwrap_or(&created))?,
+        recorded_at: parse_ts(&created)?,
+        history,
         participants,
         outbound,
         feedback,
@@ -1391,7 +1486,8 @@ pub(super) fn draft_for(
 ) -> Result<Draft> {
     let (subject, thread_root, references, created): (String, String, String, String) = conn
         .prepare_cached(
-            "SELECT subject, thread_root, references_, created_at FROM referrals WHERE id = ?1",
+            "SELECT subject, thread_root, references_, coalesce(introduced_at, created_at)
+             FROM referrals WHERE id = ?1",
         )?
         .query_row([referral], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))

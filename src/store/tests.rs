@@ -45,6 +45,7 @@ fn raw() -> RawMessage {
     RawMessage {
         origin: "test".into(),
         bytes: b"Subject: test\r\n\r\nbody".to_vec(),
+        arrived_at: None,
     }
 }
 
@@ -163,7 +164,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -200,10 +201,19 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         .unwrap();
     assert_eq!(paused, None);
     assert_eq!(store.next_due().unwrap(), None);
+    // 0008: a referral from before the introduction's own date was kept counts from its
+    // recording, and is not history.
+    let snapshot = super::record::load_snapshot(&store.conn, 1).unwrap();
+    assert_eq!(snapshot.introduced_at, snapshot.recorded_at);
+    assert_eq!(
+        snapshot.introduced_at.to_rfc3339(),
+        "2026-11-02T10:00:00+00:00"
+    );
+    assert!(!snapshot.history);
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 7);
+    assert_eq!(read_only.schema_version().unwrap(), 8);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -747,10 +757,12 @@ fn a_message_that_cannot_be_recorded_is_kept_and_the_batch_goes_on() {
         RawMessage {
             origin: "a.eml".into(),
             bytes: b"\x00\x01 not mail".to_vec(),
+            arrived_at: None,
         },
         RawMessage {
             origin: "b.eml".into(),
             bytes: b"\xff\xfe".to_vec(),
+            arrived_at: None,
         },
     ];
     let applied = store.ingest(&messages, &config(), t0()).unwrap();
@@ -1007,7 +1019,8 @@ fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
              Cc: intros@tracker.example.org\r\nSubject: {subject}\r\nMessage-ID: <{id}@x>\r\n\r\nHi\r\n"
         )
         .into_bytes(),
-    }
+            arrived_at: None,
+        }
     };
     let batch = [
         intro("one", "first"),
@@ -1357,6 +1370,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
     let garbled = RawMessage {
         origin: "imap:INBOX/7".into(),
         bytes: b"From: Fred <FRED@fredsbooks.example>\r\n\xff\xfe".to_vec(),
+        arrived_at: None,
     };
     let unparseable = classified(
         "garbled@x",
@@ -1369,6 +1383,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
     let other = RawMessage {
         origin: "imap:INBOX/8".into(),
         bytes: b"From: alfred@fredsbooks.example\r\n\xff".to_vec(),
+        arrived_at: None,
     };
     let unparseable = classified(
         "garbled-2@x",
