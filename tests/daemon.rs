@@ -1283,9 +1283,10 @@ async fn the_owner_pauses_by_email_and_gets_exactly_one_answer_per_command() {
     daemon.kill();
 }
 
-/// The daemon as a function: run in-process on a clock the test chooses (three days ahead)
-/// and stopped by the test's own shutdown future rather than a signal. What it records is
-/// dated by that clock, and it sends as `run` does.
+/// The daemon as a function: run in-process on a clock the test chooses (a day ahead, within
+/// `late-limit` of the introduction) and stopped by the test's own shutdown future rather
+/// than a signal. What it records is dated by that clock, and it sends what that clock says
+/// is due.
 #[tokio::test]
 async fn the_daemon_runs_in_process_on_the_tests_clock_and_stops_when_told() {
     use std::sync::Arc;
@@ -1299,7 +1300,7 @@ async fn the_daemon_runs_in_process_on_the_tests_clock_and_stops_when_told() {
     let deployment = daemon(&mail, &FAST);
     let config = Config::load(&deployment.path("referrald.toml")).unwrap();
     let store = Store::open(&config.store_path()).unwrap();
-    let ahead = chrono::TimeDelta::days(3);
+    let ahead = chrono::TimeDelta::days(1);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let checked = daemon::Checked::new(config).await.unwrap();
     let running = tokio::spawn(daemon::run(
@@ -1324,12 +1325,20 @@ async fn the_daemon_runs_in_process_on_the_tests_clock_and_stops_when_told() {
     )
     .await
     .unwrap();
+    // A day after the introduction, by the daemon's clock, the feedback requests are due at
+    // once, and the follow-ups they supersede never go.
     deployment
-        .until_async(WAIT, "both follow-ups to be sent", |d| {
-            d.count("SELECT count(*) FROM outbound WHERE kind = 'follow_up' AND state = 'sent'")
-                == 2
+        .until_async(WAIT, "both feedback requests to be sent", |d| {
+            d.count(
+                "SELECT count(*) FROM outbound WHERE kind = 'feedback_request' AND state = 'sent'",
+            ) == 2
         })
         .await;
+    assert_eq!(
+        deployment
+            .count("SELECT count(*) FROM outbound WHERE kind = 'follow_up' AND state = 'sent'"),
+        0
+    );
     let recorded: String = deployment.query("SELECT created_at FROM referrals");
     let recorded = chrono::DateTime::parse_from_rfc3339(&recorded).unwrap();
     let expected = chrono::Utc::now() + ahead;
