@@ -89,14 +89,16 @@ max-per-hour = 100000
     daemon
 }
 
-/// An introduction from Bob of Fred and Sally, copied to the tracking address.
+/// An introduction from Bob of Fred and Sally, copied to the tracking address, written now
+/// (an old one would be recorded as history, with no mail).
 fn intro(id: &str) -> Vec<u8> {
+    let date = chrono::Utc::now().to_rfc2822();
     format!(
         "From: Bob Brown <bob@introducer.test>\r\n\
          To: Fred Jones <fred@parties.test>, Sally Lee <sally@parties.test>\r\n\
          Cc: {TRACKING}\r\n\
          Subject: Intro: {id}\r\n\
-         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Date: {date}\r\n\
          Message-ID: <{id}@introducer.test>\r\n\
          \r\n\
          Please meet each other: you will get along.\r\n\
