@@ -14,6 +14,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::model::normalize_email;
 
+mod oauth2;
+pub use oauth2::{Auth, Endpoints, Flow, OAuth2, Provider};
+
 /// A configuration that cannot be used, described in one sentence.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -46,6 +49,12 @@ pub struct Config {
     /// Where to find templates that override the built-in ones.
     #[serde(default)]
     pub templates: Templates,
+    /// Where bearer tokens come from, for `auth = "oauth2"`.
+    pub oauth2: Option<OAuth2>,
+    /// The configuration file itself, when it was read from one (for advice like
+    /// `referrald login --config <file>`).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
     /// The directory relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -222,6 +231,22 @@ impl Secret<'_> {
         Err(ConfigError("no password configured".into()))
     }
 
+    /// [`Secret::check`] for a section that logs in with `auth`: a password for `password`,
+    /// none for `oauth2` (a password left there would be a mistake, never used).
+    fn check_for(&self, section: &str, auth: Auth) -> Result<(), ConfigError> {
+        match auth {
+            Auth::Password => self.check(section),
+            Auth::Oauth2
+                if self.password.is_none() && self.file.is_none() && self.command.is_none() =>
+            {
+                Ok(())
+            }
+            Auth::Oauth2 => Err(ConfigError(format!(
+                "[{section}] auth = \"oauth2\" takes no password, password-file or password-command: the token comes from [oauth2]"
+            ))),
+        }
+    }
+
     fn check(&self, section: &str) -> Result<(), ConfigError> {
         let given = usize::from(self.password.is_some())
             + usize::from(self.file.is_some())
@@ -295,6 +320,9 @@ pub struct Imap {
     pub tls: Tls,
     /// Login name.
     pub username: String,
+    /// `password` (the default) or `oauth2`.
+    #[serde(default)]
+    pub auth: Auth,
     /// Login password, inline (prefer `password-file` or `password-command`).
     pub password: Option<Password>,
     /// A file whose first line is the password.
@@ -400,6 +428,9 @@ pub struct Smtp {
     pub tls: Tls,
     /// Login name; without one, no authentication is attempted.
     pub username: Option<String>,
+    /// `password` (the default) or `oauth2`.
+    #[serde(default)]
+    pub auth: Auth,
     /// Login password, inline (prefer `password-file` or `password-command`).
     pub password: Option<Password>,
     /// A file whose first line is the password.
@@ -535,7 +566,9 @@ impl Config {
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        Config::parse(&text, &path.display().to_string(), base)
+        let mut config = Config::parse(&text, &path.display().to_string(), base)?;
+        config.file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parses and checks configuration text; `origin` names it in errors.
@@ -594,13 +627,18 @@ impl Config {
             ));
         }
         if let Some(imap) = &self.imap {
-            imap.secret().check("imap")?;
+            imap.secret().check_for("imap", imap.auth)?;
         }
-        if let Some(smtp) = &self.smtp
-            && smtp.username.is_some()
-        {
-            smtp.secret().check("smtp")?;
+        if let Some(smtp) = &self.smtp {
+            if smtp.username.is_some() {
+                smtp.secret().check_for("smtp", smtp.auth)?;
+            } else if smtp.auth == Auth::Oauth2 {
+                return Err(ConfigError(
+                    "[smtp] auth = \"oauth2\" needs username (the mailbox's address)".into(),
+                ));
+            }
         }
+        self.check_oauth2()?;
         if self.outbound.transport == TransportKind::Smtp && self.smtp.is_none() {
             return Err(ConfigError(
                 "outbound.transport is \"smtp\" but there is no [smtp] section (use transport = \"file\" for dry runs)"
@@ -608,6 +646,45 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// `[oauth2]` is there, and right, when `[imap]` or `[smtp]` says `auth = "oauth2"`.
+    fn check_oauth2(&self) -> Result<(), ConfigError> {
+        let wanted = self.imap.as_ref().is_some_and(|i| i.auth == Auth::Oauth2)
+            || self.smtp.as_ref().is_some_and(|s| s.auth == Auth::Oauth2);
+        match &self.oauth2 {
+            Some(oauth2) => oauth2.check(),
+            None if wanted => Err(ConfigError(
+                "auth = \"oauth2\" needs an [oauth2] section: provider = \"microsoft\", \"google\" or \"custom\" and client-id (README: \"Microsoft 365\", \"Google Workspace\")".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `[imap]` or `[smtp]` (when mail is sent by SMTP) logs in with a bearer token.
+    pub fn uses_oauth2(&self) -> bool {
+        self.imap.as_ref().is_some_and(|i| i.auth == Auth::Oauth2)
+            || (self.outbound.transport == TransportKind::Smtp
+                && self.smtp.as_ref().is_some_and(|s| s.auth == Auth::Oauth2))
+    }
+
+    /// Where `referrald login` keeps the refresh token: beside the database, in the state
+    /// directory.
+    pub fn oauth2_token_path(&self) -> PathBuf {
+        let db = self.store_path();
+        let name = db
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "referrald.db".into());
+        db.with_file_name(format!("{name}.oauth2-token"))
+    }
+
+    /// The command that asks for a new grant, as the user should type it.
+    pub fn login_command(&self) -> String {
+        match &self.file {
+            Some(file) => format!("referrald login --config {}", file.display()),
+            None => "referrald login".into(),
+        }
     }
 
     /// Whether intake can judge mail: with `require-authentication` on (the default), at
@@ -1108,6 +1185,68 @@ transport = "file"
             err.to_string().starts_with("[smtp] ca-file %d/ca.pem"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_example_config_parses_with_oauth2_switched_on() {
+        // What a Microsoft 365 user does to the example: uncomment auth and [oauth2], drop
+        // the password files.
+        let text: String = include_str!("../config.example.toml")
+            .lines()
+            .filter(|l| !l.starts_with("password-file"))
+            .map(|l| {
+                let bare = l.strip_prefix("# ").unwrap_or(l);
+                let uncomment = bare.starts_with("auth = ")
+                    || bare == "[oauth2]"
+                    || ["provider", "client-id", "tenant"]
+                        .iter()
+                        .any(|k| bare.starts_with(&format!("{k} = ")));
+                if uncomment { bare } else { l }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&text).unwrap();
+        assert!(c.uses_oauth2());
+        let oauth2 = c.oauth2.unwrap();
+        assert_eq!(oauth2.provider, Provider::Microsoft);
+        assert!(
+            oauth2
+                .endpoints()
+                .device_url
+                .contains("/contoso.onmicrosoft.com/")
+        );
+    }
+
+    #[test]
+    fn oauth2_logins_need_an_oauth2_section_and_no_password() {
+        let imap = "[imap]\nhost = \"h\"\nusername = \"u@example.org\"\nauth = \"oauth2\"\n";
+        let err = parse(&format!("{MINIMAL}\n{imap}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[oauth2]"), "{err}");
+        let section = "[oauth2]\nprovider = \"google\"\nclient-id = \"id\"\n";
+        let c = parse(&format!("{MINIMAL}\n{imap}{section}")).unwrap();
+        assert!(c.uses_oauth2());
+        assert_eq!(
+            c.oauth2_token_path(),
+            PathBuf::from("/etc/referrald/referrald.db.oauth2-token")
+        );
+        let with_password = imap.replace("auth =", "password = \"p\"\nauth =");
+        let err = parse(&format!("{MINIMAL}\n{with_password}{section}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("takes no password"), "{err}");
+        let smtp = "[smtp]\nhost = \"h\"\nauth = \"oauth2\"\n";
+        let err = parse(&format!("{MINIMAL}\n{smtp}{section}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs username"), "{err}");
+        // The default stays a password.
+        let c = parse(&format!(
+            "{MINIMAL}\n[imap]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n"
+        ))
+        .unwrap();
+        assert!(!c.uses_oauth2());
     }
 
     #[test]

@@ -28,11 +28,12 @@ use anyhow::{Context, Result};
 use tokio::sync::{Notify, watch};
 
 use crate::composer::Composer;
-use crate::config::{Config, ConfigError, Imap};
+use crate::config::{Auth, Config, ConfigError, Imap};
 use crate::intake::Verdict;
 use crate::net::Trust;
+use crate::oauth::Grant;
 use crate::outbox::{self, Clock, DeliveryResult, Outbox, SharedStore, with_store};
-use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
+use crate::source::imap::{Credential, ImapSession, LoginRefused, Marking, Wake, stopping};
 use crate::store::Store;
 use crate::transport;
 
@@ -66,6 +67,8 @@ struct Daemon {
     imap: Imap,
     /// Whom the IMAP server's certificate may chain to.
     imap_trust: Trust,
+    /// Where bearer tokens come from, for `auth = "oauth2"`: one for IMAP and SMTP.
+    grant: Option<Arc<Grant>>,
     store: SharedStore,
     /// Sends what is due; shares `store`.
     outbox: Outbox,
@@ -105,10 +108,13 @@ pub struct Checked {
     imap: Imap,
     composer: Composer,
     imap_trust: Trust,
+    /// Where bearer tokens come from, for `auth = "oauth2"`.
+    grant: Option<Arc<Grant>>,
 }
 
 impl Checked {
-    /// Checks `config` for `run`: an `[imap]` section, templates, CA files, passwords.
+    /// Checks `config` for `run`: an `[imap]` section, templates, CA files, passwords, and
+    /// for OAuth 2.0 the `[oauth2]` client (its secret file read).
     pub async fn new(config: Config) -> Result<Checked> {
         let imap = config.imap.clone().ok_or_else(|| {
             ConfigError(
@@ -126,11 +132,13 @@ impl Checked {
         tokio::task::spawn_blocking(move || check_passwords(&secrets))
             .await
             .context("the password task failed")??;
+        let grant = Grant::from_config(&config)?;
         Ok(Checked {
             config,
             imap,
             composer,
             imap_trust,
+            grant,
         })
     }
 
@@ -157,12 +165,15 @@ pub async fn run(
         imap,
         composer,
         imap_trust,
+        grant,
     } = checked;
-    let transport = transport::from_config(&config)?;
+    let transport = transport::from_config_with(&config, grant.clone())?;
 
     // The first login happens here, so that a wrong password stops `run` at once with a clear
-    // error instead of retrying for ever; a server that cannot be reached is retried.
-    let first = match connect(&imap, &imap_trust, &config).await {
+    // error instead of retrying for ever; a server that cannot be reached is retried, and so
+    // is a revoked OAuth 2.0 grant (until `referrald login` makes a new one: nothing is lost
+    // meanwhile).
+    let first = match connect(&imap, &imap_trust, &config, grant.as_deref()).await {
         Ok(session) => Some(session),
         Err(e) if e.downcast_ref::<LoginRefused>().is_some() => return Err(e),
         Err(e) => {
@@ -177,6 +188,7 @@ pub async fn run(
         config,
         imap,
         imap_trust,
+        grant,
         store,
         outbox,
         new_work: Notify::new(),
@@ -222,13 +234,16 @@ pub async fn run(
 /// command before the daemon starts.
 fn check_passwords(config: &Config) -> Result<(), ConfigError> {
     let in_section = |section: &str, e: ConfigError| ConfigError(format!("[{section}]: {}", e.0));
-    if let Some(imap) = &config.imap {
+    if let Some(imap) = &config.imap
+        && imap.auth == Auth::Password
+    {
         imap.secret()
             .reveal(&config.base_dir)
             .map_err(|e| in_section("imap", e))?;
     }
     if let Some(smtp) = &config.smtp
         && smtp.username.is_some()
+        && smtp.auth == Auth::Password
         && config.outbound.transport == crate::config::TransportKind::Smtp
     {
         smtp.secret()
@@ -238,8 +253,32 @@ fn check_passwords(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Connects and logs in to `[imap]`, reading the password afresh (it may have been rotated).
-async fn connect(imap: &Imap, trust: &Trust, config: &Config) -> Result<ImapSession> {
+/// Connects and logs in to `[imap]`, reading the password afresh (it may have been rotated),
+/// or with an access token from `grant`: a refused token is dropped and a new one tried once
+/// (it may have expired or been revoked before its time). A revoked grant is a
+/// [`NeedsLogin`](crate::oauth::NeedsLogin) error, retried like an outage. `doctor` logs in
+/// the same way.
+pub(crate) async fn connect(
+    imap: &Imap,
+    trust: &Trust,
+    config: &Config,
+    grant: Option<&Grant>,
+) -> Result<ImapSession> {
+    if imap.auth == Auth::Oauth2 {
+        let grant = grant.context("[imap] auth = \"oauth2\" needs an [oauth2] section")?;
+        let mut retried = false;
+        loop {
+            let token = grant.access_token().await?;
+            match ImapSession::connect(imap, trust, Credential::Bearer(&token)).await {
+                Err(e) if e.downcast_ref::<LoginRefused>().is_some() && !retried => {
+                    tracing::info!("IMAP: the access token was refused; getting a new one");
+                    grant.refused(&token).await;
+                    retried = true;
+                }
+                result => return result,
+            }
+        }
+    }
     let secret_source = imap.clone();
     let base_dir = config.base_dir.clone();
     // A password command may take a while: not on the runtime's thread.
@@ -247,7 +286,7 @@ async fn connect(imap: &Imap, trust: &Trust, config: &Config) -> Result<ImapSess
         .await
         .context("the password task failed")?
         .map_err(|e| anyhow::anyhow!("[imap]: {e}"))?;
-    ImapSession::connect(imap, trust, &password).await
+    ImapSession::connect(imap, trust, Credential::Password(&password)).await
 }
 
 /// Jittered exponential backoff: 2 s doubling to 80 s, each wait between half and all of
@@ -320,7 +359,14 @@ async fn mailbox_task(
         }
         let current = match session.take() {
             Some(s) => s,
-            None => match connect(&daemon.imap, &daemon.imap_trust, &daemon.config).await {
+            None => match connect(
+                &daemon.imap,
+                &daemon.imap_trust,
+                &daemon.config,
+                daemon.grant.as_deref(),
+            )
+            .await
+            {
                 Ok(s) => s,
                 Err(e) => {
                     let wait = backoff.next();

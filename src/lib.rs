@@ -21,6 +21,7 @@ pub mod export;
 pub mod intake;
 pub mod model;
 pub mod net;
+pub mod oauth;
 pub mod outbox;
 pub mod planner;
 pub mod report;

@@ -23,8 +23,9 @@ use lettre::transport::smtp::client::{
 };
 use lettre::transport::smtp::extension::{ClientId, Extension};
 
-use crate::config::{Config, ConfigError, Smtp, Tls, TransportKind};
+use crate::config::{Auth, Config, ConfigError, Smtp, Tls, TransportKind};
 use crate::net::{CertificateRefused, Stream, Trust, certificate_problem, loopback_host};
+use crate::oauth::Grant;
 
 /// Why a message was not accepted, sorted by what the outbox should do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,13 +101,22 @@ pub trait Transport: Send + Sync {
 
 /// The transport the configuration asks for.
 pub fn from_config(config: &Config) -> anyhow::Result<Box<dyn Transport>> {
+    from_config_with(config, Grant::from_config(config)?)
+}
+
+/// [`from_config`], logging in with `grant` when `[smtp]` says `auth = "oauth2"`: the daemon
+/// shares one grant between IMAP and SMTP, so that a rotated refresh token is used once.
+pub fn from_config_with(
+    config: &Config,
+    grant: Option<std::sync::Arc<Grant>>,
+) -> anyhow::Result<Box<dyn Transport>> {
     Ok(match config.outbound.transport {
         TransportKind::File => Box::new(FileTransport::new(config.outbox_dir())),
         TransportKind::Smtp => {
             let smtp = config.smtp.as_ref().ok_or_else(|| {
                 anyhow!("outbound.transport is \"smtp\" but there is no [smtp] section")
             })?;
-            Box::new(SmtpTransport::new(smtp, &config.base_dir)?)
+            Box::new(SmtpTransport::new(smtp, &config.base_dir)?.with_grant(grant))
         }
     })
 }
@@ -236,7 +246,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path` so that `path` is either absent, the old file or the whole new
 /// one, even if we are killed halfway: temp file in the same directory, fsync, rename, fsync
 /// the directory. Files are private to the owner (they hold people's mail).
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     create_private_dir(dir)?;
     let name = path
         .file_name()
@@ -299,6 +309,8 @@ pub struct SmtpTransport {
     /// from the same roots and `ca-file` as `trust`.
     starttls: Option<TlsParameters>,
     credentials: Option<Credentials>,
+    /// For `auth = "oauth2"`: the user name, and the grant (once given) its tokens come from.
+    bearer: Option<(String, Option<std::sync::Arc<Grant>>)>,
     /// Connections not in use, with when each was last used.
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     /// `host:port` as configured, for messages.
@@ -332,7 +344,12 @@ impl SmtpTransport {
             Tls::None => loopback_host(&smtp.host, port)
                 .map_err(|reason| anyhow!("[smtp] tls = \"none\": {reason}"))?,
         };
+        let bearer = match (&smtp.username, smtp.auth) {
+            (Some(username), Auth::Oauth2) => Some((username.clone(), None)),
+            _ => None,
+        };
         let credentials = match &smtp.username {
+            Some(_) if bearer.is_some() => None,
             Some(username) => {
                 let password = smtp
                     .secret()
@@ -349,13 +366,65 @@ impl SmtpTransport {
             trust,
             starttls,
             credentials,
+            bearer,
             idle: Mutex::new(Vec::new()),
             server,
         })
     }
 
-    /// A fresh connection: greeted, EHLO'd, encrypted as configured, logged in.
+    /// Logs in with tokens from `grant` when `[smtp]` says `auth = "oauth2"`.
+    pub fn with_grant(mut self, grant: Option<std::sync::Arc<Grant>>) -> SmtpTransport {
+        if let Some((_, slot)) = &mut self.bearer {
+            *slot = grant;
+        }
+        self
+    }
+
+    /// A fresh connection, logged in. With OAuth 2.0 a refused token is dropped and a new
+    /// one tried once, on a new connection: it may have expired or been revoked early.
     async fn connect(&self) -> Result<AsyncSmtpConnection, ConnectError> {
+        let Some((username, grant)) = &self.bearer else {
+            return self.open().await;
+        };
+        let grant = grant.as_ref().ok_or_else(|| {
+            SendError::Temporary("[smtp] auth = \"oauth2\" but no [oauth2] grant".into())
+        })?;
+        let mut retried = false;
+        loop {
+            let token = grant.access_token().await.map_err(ConnectError::Grant)?;
+            let mut connection = self.open().await?;
+            let credentials = Credentials::new(username.clone(), token.reveal().to_string());
+            match within(
+                connection.auth(&[Mechanism::Xoauth2], &credentials),
+                &self.server,
+            )
+            .await
+            {
+                Ok(_) => return Ok(connection),
+                Err(e) => {
+                    connection.abort().await;
+                    grant.refused(&token).await;
+                    if retried {
+                        return Err(SendError::Temporary(format!(
+                            "{} refused the OAuth 2.0 token for {username}: {}",
+                            self.server,
+                            e.reason()
+                        ))
+                        .into());
+                    }
+                    tracing::info!(
+                        "{} refused the access token; getting a new one",
+                        self.server
+                    );
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    /// A fresh connection: greeted, EHLO'd, encrypted as configured, logged in with a
+    /// password if there is one.
+    async fn open(&self) -> Result<AsyncSmtpConnection, ConnectError> {
         let stream = match self.tls {
             Tls::Implicit => Stream::connect_tls(&self.host, self.port, &self.trust).await,
             Tls::Starttls | Tls::None => Stream::connect_plain(&self.host, self.port).await,
@@ -475,7 +544,7 @@ impl Transport for SmtpTransport {
     fn test_connection(&self) -> CheckFuture<'_> {
         Box::pin(async move {
             let mut connection = self.connect().await.map_err(|e| match e {
-                ConnectError::Certificate(e) => e,
+                ConnectError::Certificate(e) | ConnectError::Grant(e) => e,
                 ConnectError::Other(e) => anyhow!("{}", e.reason()),
             })?;
             let _ = tokio::time::timeout(Duration::from_secs(5), connection.quit()).await;
@@ -504,6 +573,9 @@ enum ConnectError {
     /// The server's certificate was refused ([`CertificateRefused`], with the server named):
     /// retried like any other connection failure, but `doctor` shows its advice alone.
     Certificate(anyhow::Error),
+    /// No OAuth 2.0 access token (a [`NeedsLogin`](crate::oauth::NeedsLogin) when the grant
+    /// is gone): retried like any other connection failure, `doctor` shows it alone.
+    Grant(anyhow::Error),
     /// Anything else, sorted.
     Other(SendError),
 }
@@ -517,7 +589,9 @@ impl From<SendError> for ConnectError {
 impl From<ConnectError> for SendError {
     fn from(e: ConnectError) -> SendError {
         match e {
-            ConnectError::Certificate(e) => SendError::Temporary(format!("{e:#}")),
+            ConnectError::Certificate(e) | ConnectError::Grant(e) => {
+                SendError::Temporary(format!("{e:#}"))
+            }
             ConnectError::Other(e) => e,
         }
     }

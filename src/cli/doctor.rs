@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::composer::Composer;
-use crate::config::{Config, Imap, TransportKind};
+use crate::config::{Auth, Config, Imap, TransportKind};
 use crate::intake::auth::{Provider, Stamp, topmost_stamp};
 use crate::model::OutboundKind;
 use crate::net::{CertificateRefused, Trust};
-use crate::source::imap::{ImapSession, LoginRefused};
+use crate::oauth::{Grant, NeedsLogin};
+use crate::source::imap::{Credential, ImapSession, LoginRefused};
 use crate::store::Store;
 use crate::transport;
 
@@ -109,8 +110,9 @@ pub fn doctor(config: Result<Config>, origin: &Path) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     let remote = runtime.block_on(async {
-        let mut lines = imap(&config).await;
-        lines.push(outbound(&config).await);
+        let (mut lines, grant) = oauth2(&config).await;
+        lines.extend(imap(&config, grant.as_deref()).await);
+        lines.push(outbound(&config, grant).await);
         lines
     });
     for line in remote {
@@ -226,8 +228,43 @@ fn database(config: &Config) -> Line {
     }
 }
 
+/// For `auth = "oauth2"`: whether the saved sign-in still gets access tokens, and if not,
+/// the exact `referrald login` command to run; the grant, for the IMAP and SMTP checks.
+async fn oauth2(config: &Config) -> (Vec<Line>, Option<std::sync::Arc<Grant>>) {
+    const WHAT: &str = "OAuth 2.0";
+    let grant = match Grant::from_config(config) {
+        Ok(Some(grant)) => grant,
+        Ok(None) => return (Vec::new(), None),
+        Err(e) => {
+            return (
+                vec![Line::fail(WHAT, format!("{e}"), "check [oauth2]")],
+                None,
+            );
+        }
+    };
+    let line = match grant.access_token().await {
+        Ok(_) => Line::ok(
+            WHAT,
+            format!(
+                "signed in: {} gave an access token for the refresh token in {}",
+                grant.token_url(),
+                grant.path().display()
+            ),
+        ),
+        Err(e) if e.downcast_ref::<NeedsLogin>().is_some() => {
+            Line::fail_explained(WHAT, format!("{e:#}"))
+        }
+        Err(e) => Line::fail(
+            WHAT,
+            format!("{e:#}"),
+            "check [oauth2] (client-id, client-secret-file, the URLs) and that the token endpoint can be reached",
+        ),
+    };
+    (vec![line], Some(grant))
+}
+
 /// The IMAP check, and when it logs in, the authserv-id found in the newest mail.
-async fn imap(config: &Config) -> Vec<Line> {
+async fn imap(config: &Config, grant: Option<&Grant>) -> Vec<Line> {
     let Some(imap) = &config.imap else {
         return vec![Line::fail(
             "IMAP",
@@ -235,7 +272,7 @@ async fn imap(config: &Config) -> Vec<Line> {
             "add one naming the tracking mailbox (see config.example.toml): `run` needs it",
         )];
     };
-    let mut session = match login(config, imap).await {
+    let mut session = match login(config, imap, grant).await {
         Ok(session) => session,
         Err(line) => return vec![line],
     };
@@ -364,7 +401,7 @@ fn authserv_ids(config: &Config, folder: &str, headers: &[Vec<u8>]) -> Line {
 }
 
 /// Connects and logs in to `[imap]`, or the line saying why not.
-async fn login(config: &Config, imap: &Imap) -> Result<ImapSession, Line> {
+async fn login(config: &Config, imap: &Imap, grant: Option<&Grant>) -> Result<ImapSession, Line> {
     let trust = match imap
         .ca_path(&config.base_dir)
         .and_then(|ca_file| Trust::load("imap", ca_file.as_deref()))
@@ -378,6 +415,29 @@ async fn login(config: &Config, imap: &Imap) -> Result<ImapSession, Line> {
             ));
         }
     };
+    if imap.auth == Auth::Oauth2 {
+        return crate::daemon::connect(imap, &trust, config, grant)
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<CertificateRefused>().is_some()
+                    || e.downcast_ref::<NeedsLogin>().is_some()
+                {
+                    Line::fail_explained("IMAP", format!("{e:#}"))
+                } else if e.downcast_ref::<LoginRefused>().is_some() {
+                    Line::fail(
+                        "IMAP",
+                        format!("{e:#}"),
+                        "the server refused a fresh token: check [imap] username (the mailbox's address) and that the app may use IMAP (README: \"Microsoft 365\", \"Google Workspace\")",
+                    )
+                } else {
+                    Line::fail(
+                        "IMAP",
+                        format!("{e:#}"),
+                        "check [imap] host, port and tls (993 with \"implicit\", 143 with \"starttls\")",
+                    )
+                }
+            });
+    }
     let password = match imap.secret().reveal(&config.base_dir) {
         Ok(p) => p,
         Err(e) => {
@@ -388,7 +448,7 @@ async fn login(config: &Config, imap: &Imap) -> Result<ImapSession, Line> {
             ));
         }
     };
-    ImapSession::connect(imap, &trust, &password)
+    ImapSession::connect(imap, &trust, Credential::Password(&password))
         .await
         .map_err(|e| {
             if e.downcast_ref::<CertificateRefused>().is_some() {
@@ -409,8 +469,8 @@ async fn login(config: &Config, imap: &Imap) -> Result<ImapSession, Line> {
         })
 }
 
-async fn outbound(config: &Config) -> Line {
-    let transport = match transport::from_config(config) {
+async fn outbound(config: &Config, grant: Option<std::sync::Arc<Grant>>) -> Line {
+    let transport = match transport::from_config_with(config, grant) {
         Ok(t) => t,
         Err(e) => {
             return Line::fail("SMTP", format!("{e:#}"), "check the [smtp] section");
@@ -418,7 +478,10 @@ async fn outbound(config: &Config) -> Line {
     };
     let result = transport.test_connection().await;
     match (config.outbound.transport, &config.smtp, result) {
-        (TransportKind::Smtp, _, Err(e)) if e.downcast_ref::<CertificateRefused>().is_some() => {
+        (TransportKind::Smtp, _, Err(e))
+            if e.downcast_ref::<CertificateRefused>().is_some()
+                || e.downcast_ref::<NeedsLogin>().is_some() =>
+        {
             Line::fail_explained("SMTP", format!("{e:#}"))
         }
         (TransportKind::File, _, Ok(())) => Line::ok(
@@ -434,6 +497,11 @@ async fn outbound(config: &Config) -> Line {
         (TransportKind::Smtp, Some(smtp), Ok(())) => Line::ok(
             "SMTP",
             match &smtp.username {
+                Some(user) if smtp.auth == Auth::Oauth2 => format!(
+                    "{}:{} accepted our OAuth 2.0 token for {user}",
+                    smtp.host,
+                    smtp.port()
+                ),
                 Some(user) => format!("{}:{} accepted our login as {user}", smtp.host, smtp.port()),
                 None => format!(
                     "{}:{} answers (no login configured)",

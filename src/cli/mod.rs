@@ -64,6 +64,9 @@ enum Command {
     Run,
     /// Check the configuration, templates, database, IMAP login and SMTP; say what is wrong
     Doctor,
+    /// Sign in to Microsoft 365, Google or another OAuth 2.0 provider ([oauth2]): shows a
+    /// code to enter in a browser, then keeps the refresh token beside the database
+    Login,
     /// Send everything due now, once, and exit
     Tick,
     /// Classify one message against the current store without changing anything
@@ -235,6 +238,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_else(|| PathBuf::from("referrald.toml"));
             doctor::doctor(config(), &origin)
         }
+        Command::Login => login(&config()?),
         Command::Ingest { paths } => ingest(&judging_config()?, &paths, now),
         Command::Tick => tick(&config()?, now),
         Command::Demo { dir } => {
@@ -332,6 +336,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `login`: the OAuth 2.0 device flow ([`crate::oauth::login`]), talking to the user on
+/// standard output. A running daemon picks the new sign-in up at its next token refresh.
+fn login(config: &Config) -> Result<ExitCode> {
+    if config.oauth2.is_none() {
+        return Err(ConfigError(
+            "`login` needs an [oauth2] section (README: \"Microsoft 365\", \"Google Workspace\") and auth = \"oauth2\" in [imap] and [smtp]".into(),
+        )
+        .into());
+    }
+    let path = runtime()?.block_on(crate::oauth::login(config, &mut |line| {
+        println!("{line}");
+        let _ = std::io::stdout().flush();
+    }))?;
+    println!(
+        "Signed in. The refresh token is saved in {} (readable by this user only). `referrald run` uses it from now on, a running daemon included; `referrald doctor` checks it.",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn broken_pipe(e: &anyhow::Error) -> bool {

@@ -41,6 +41,29 @@ impl fmt::Display for LoginRefused {
 
 impl std::error::Error for LoginRefused {}
 
+/// How to log in: `LOGIN` with a password, or `AUTHENTICATE XOAUTH2` with a bearer token.
+#[derive(Clone, Copy)]
+pub enum Credential<'a> {
+    /// `[imap]` password.
+    Password(&'a str),
+    /// An OAuth 2.0 access token.
+    Bearer(&'a crate::oauth::Token),
+}
+
+/// SASL XOAUTH2: the user and the token first; to a refusal (a JSON challenge) an empty
+/// answer, after which the server says NO.
+struct XOAuth2 {
+    initial: Option<String>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.initial.take().unwrap_or_default()
+    }
+}
+
 /// How processed messages are marked on this server (the configured `mark-as`, after
 /// asking the server what it allows).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +131,11 @@ impl ImapSession {
     /// (the certificate must chain to `trust`) and logs in. A refused login is a
     /// [`LoginRefused`] error, a refused certificate a
     /// [`CertificateRefused`](crate::net::CertificateRefused).
-    pub async fn connect(imap: &Imap, trust: &Trust, password: &str) -> Result<ImapSession> {
+    pub async fn connect(
+        imap: &Imap,
+        trust: &Trust,
+        credential: Credential<'_>,
+    ) -> Result<ImapSession> {
         let port = imap.port();
         let server = format!("{}:{port}", imap.host);
         let stream = match imap.tls {
@@ -146,19 +173,37 @@ impl ImapSession {
             let stream = client.into_inner().upgrade(&imap.host, trust).await?;
             client = Client::new(stream);
         }
-        let login = tokio::time::timeout(IO_TIMEOUT, client.login(&imap.username, password))
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "{server} did not answer LOGIN within {}s",
-                    IO_TIMEOUT.as_secs()
+        let (login, what) = match credential {
+            Credential::Password(password) => (
+                tokio::time::timeout(IO_TIMEOUT, client.login(&imap.username, password)).await,
+                "password",
+            ),
+            Credential::Bearer(token) => {
+                let xoauth2 = XOAuth2 {
+                    initial: Some(format!(
+                        "user={}\x01auth=Bearer {}\x01\x01",
+                        imap.username,
+                        token.reveal()
+                    )),
+                };
+                let login = client.authenticate("XOAUTH2", xoauth2);
+                (
+                    tokio::time::timeout(IO_TIMEOUT, login).await,
+                    "OAuth 2.0 token",
                 )
-            })?;
+            }
+        };
+        let login = login.map_err(|_| {
+            anyhow!(
+                "{server} did not answer the login within {}s",
+                IO_TIMEOUT.as_secs()
+            )
+        })?;
         let mut session = match login {
             Ok(session) => session,
             Err((async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text), _)) => {
                 return Err(LoginRefused(format!(
-                    "{server} refused the login for {}: {}; check [imap] username and password",
+                    "{server} refused the login for {}: {}; check [imap] username and {what}",
                     imap.username,
                     text.trim()
                 ))

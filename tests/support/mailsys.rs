@@ -31,6 +31,13 @@
 //! `localhost` alone instead. Plain-text logins keep working on the plain ports, so every
 //! helper below works the same either way.
 //!
+//! [`MailSystem::start_with_oauth`] makes one domain OAuth-only, as Microsoft 365 and Google
+//! are: its users log in to IMAP with `AUTHENTICATE XOAUTH2`/`OAUTHBEARER` only (Dovecot's
+//! `oauth2` passdb, asking the test's OAuth server's introspection endpoint about the token),
+//! and Postfix's submission port ([`MailSystem::submission_port`]) takes mail only after
+//! `AUTH` through Dovecot's SASL socket. A password is refused for those users; everyone else
+//! keeps the harness password, so the helpers below read their mail as before.
+//!
 //! Needs root (both servers start as root and switch to their own users) and the Debian
 //! packages dovecot-imapd, dovecot-lmtpd and postfix (and openssl for TLS);
 //! `.ci/install-mail-servers` installs them. Without them [`MailSystem::start`] fails with
@@ -99,6 +106,15 @@ pub enum Certificate {
     SelfSigned,
 }
 
+/// An OAuth-only domain for [`MailSystem::start_with_oauth`].
+#[derive(Clone, Debug)]
+pub struct OAuthDomain {
+    /// Users `*@domain` log in with bearer tokens only.
+    pub domain: String,
+    /// Where Dovecot POSTs `token=…` and reads `{"active": true, "username": …}`.
+    pub introspection_url: String,
+}
+
 /// A private Dovecot and Postfix for one test. See the [module documentation](self).
 ///
 /// All methods take `&self`, so the system can be shared (e.g. in an `Arc`) between the
@@ -162,8 +178,28 @@ impl MailSystem {
         MailSystem::start_blocking_with(Some(Certificate::SelfSigned), true)
     }
 
+    /// [`MailSystem::start`], with `oauth.domain` OAuth-only: see the [module
+    /// documentation](self).
+    /// It has TLS as [`MailSystem::start_with_tls`] does, so that a test's OAuth server can
+    /// serve HTTPS with its certificate ([`MailSystem::server_certificate_and_key`]).
+    pub async fn start_with_oauth(oauth: OAuthDomain) -> Result<MailSystem> {
+        tokio::task::spawn_blocking(move || {
+            MailSystem::start_blocking_with_oauth(Some(Certificate::PrivateCa), true, Some(oauth))
+        })
+        .await
+        .context("the mail-system start task failed")?
+    }
+
     /// Starts both servers; `smtputf8` is whether Postfix offers SMTPUTF8 (its default).
     fn start_blocking_with(certificate: Option<Certificate>, smtputf8: bool) -> Result<MailSystem> {
+        MailSystem::start_blocking_with_oauth(certificate, smtputf8, None)
+    }
+
+    fn start_blocking_with_oauth(
+        certificate: Option<Certificate>,
+        smtputf8: bool,
+        oauth: Option<OAuthDomain>,
+    ) -> Result<MailSystem> {
         let mut tools = Tools::find()?;
         if certificate.is_some() {
             tools.openssl = Some(
@@ -175,7 +211,7 @@ impl MailSystem {
         // take one in between; that shows as "Address already in use": pick again.
         let mut attempt = 1;
         loop {
-            match MailSystem::start_once(&tools, certificate, smtputf8) {
+            match MailSystem::start_once(&tools, certificate, smtputf8, oauth.clone()) {
                 Err(err)
                     if attempt < 3 && format!("{err:#}").contains("Address already in use") =>
                 {
@@ -190,8 +226,9 @@ impl MailSystem {
         tools: &Tools,
         certificate: Option<Certificate>,
         smtputf8: bool,
+        oauth: Option<OAuthDomain>,
     ) -> Result<MailSystem> {
-        let (dir, layout) = Layout::create(tools, certificate, smtputf8)?;
+        let (dir, layout) = Layout::create(tools, certificate, smtputf8, oauth)?;
         let watchdog = Watchdog::spawn(&layout)?;
         let system = MailSystem {
             control: Control {
@@ -228,6 +265,20 @@ impl MailSystem {
         self.control.layout.smtp_port
     }
 
+    /// Postfix's submission port (like 587, without TLS): mail only after `AUTH` (XOAUTH2 or
+    /// OAUTHBEARER for the OAuth-only domain) through Dovecot.
+    ///
+    /// # Panics
+    /// If the system was not started with [`MailSystem::start_with_oauth`].
+    pub fn submission_port(&self) -> u16 {
+        self.control
+            .layout
+            .oauth
+            .as_ref()
+            .map(|o| o.submission_port)
+            .expect("started without OAuth")
+    }
+
     /// Dovecot's implicit-TLS IMAP port (like 993).
     ///
     /// # Panics
@@ -254,6 +305,17 @@ impl MailSystem {
         self.control
             .layout
             .trusted_certificate(self.tls().certificate)
+    }
+
+    /// The servers' certificate and its key (PEM files), for another test server on
+    /// `localhost`/`127.0.0.1` that clients should trust through [`MailSystem::ca_file`].
+    ///
+    /// # Panics
+    /// If the system was started without TLS.
+    pub fn server_certificate_and_key(&self) -> (PathBuf, PathBuf) {
+        self.tls();
+        let layout = &self.control.layout;
+        (layout.server_certificate(), layout.server_key())
     }
 
     fn tls(&self) -> &TlsLayout {
@@ -887,6 +949,15 @@ struct Layout {
     tls: Option<TlsLayout>,
     /// Whether Postfix offers SMTPUTF8.
     smtputf8: bool,
+    /// The OAuth-only domain, if any.
+    oauth: Option<OAuthLayout>,
+}
+
+/// The OAuth side of an instance.
+#[derive(Clone, Debug)]
+struct OAuthLayout {
+    domain: OAuthDomain,
+    submission_port: u16,
 }
 
 /// The TLS side of an instance.
@@ -904,6 +975,7 @@ impl Layout {
         tools: &Tools,
         certificate: Option<Certificate>,
         smtputf8: bool,
+        oauth: Option<OAuthDomain>,
     ) -> Result<(tempfile::TempDir, Layout)> {
         let id = format!("{:010x}", random_u64() >> 24);
         let parent = parent_directory();
@@ -912,7 +984,14 @@ impl Layout {
             .tempdir_in(parent)
             .with_context(|| format!("Cannot create the mail-system directory in {parent}"))?;
         fs::set_permissions(dir.path(), Permissions::from_mode(0o755))?;
-        let [imap_port, lmtp_port, smtp_port, imaps_port, smtps_port] = free_ports()?;
+        let [
+            imap_port,
+            lmtp_port,
+            smtp_port,
+            imaps_port,
+            smtps_port,
+            submission_port,
+        ] = free_ports()?;
         let layout = Layout {
             root: dir.path().to_owned(),
             id,
@@ -925,6 +1004,10 @@ impl Layout {
                 smtps_port,
             }),
             smtputf8,
+            oauth: oauth.map(|domain| OAuthLayout {
+                domain,
+                submission_port,
+            }),
         };
         if let Some(tls) = &layout.tls {
             let openssl = tools
@@ -994,6 +1077,7 @@ impl Layout {
     fn postfix_ports(&self) -> Vec<u16> {
         let mut ports = vec![self.smtp_port];
         ports.extend(self.tls.map(|tls| tls.smtps_port));
+        ports.extend(self.oauth.as_ref().map(|o| o.submission_port));
         ports
     }
 
@@ -1160,11 +1244,7 @@ first_valid_uid = 1
 # Any user logs in with one password, over plain text on loopback too.
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
-  driver = static
-  args = password={password} nodelay=yes
-}}
+{passdbs}
 userdb {{
   driver = static
   args = uid={uid} gid={gid} home={mail}/%Lu allow_all_users=yes
@@ -1214,7 +1294,7 @@ service anvil {{
             root = self.root.display(),
             log = self.dovecot_log().display(),
             greeting = self.imap_greeting(),
-            password = PASSWORD,
+            passdbs = self.dovecot_passdbs()?,
             ssl = ssl,
             imaps = imaps,
             uid = mail_owner.uid,
@@ -1225,6 +1305,58 @@ service anvil {{
         );
         fs::write(self.dovecot_config(), config)?;
         Ok(())
+    }
+
+    /// Who logs in how: everyone with [`PASSWORD`]; with OAuth, the OAuth-only domain with a
+    /// bearer token alone (its introspection written beside the configuration), and a
+    /// socket for Postfix's SASL.
+    fn dovecot_passdbs(&self) -> Result<String> {
+        let Some(oauth) = &self.oauth else {
+            return Ok(format!(
+                "auth_mechanisms = plain login
+passdb {{
+  driver = static
+  args = password={PASSWORD} nodelay=yes
+}}"
+            ));
+        };
+        let args = self.path("dovecot-oauth2.conf.ext");
+        fs::write(
+            &args,
+            format!(
+                "introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+",
+                url = oauth.domain.introspection_url
+            ),
+        )?;
+        Ok(format!(
+            "auth_mechanisms = plain login xoauth2 oauthbearer
+# Passwords for everyone but the OAuth-only domain...
+passdb {{
+  driver = static
+  args = password={PASSWORD} nodelay=yes
+  mechanisms = plain login
+  username_filter = !*@{domain} *
+}}
+# ...which logs in with a token the test's OAuth server vouches for.
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {args}
+}}
+service auth {{
+  unix_listener postfix-auth {{
+    mode = 0666
+  }}
+}}",
+            domain = oauth.domain.domain,
+            args = args.display(),
+        ))
     }
 
     fn write_postfix_config(&self, tools: &Tools) -> Result<()> {
@@ -1328,7 +1460,7 @@ scache         unix  -       -      n      -      1       scache
 postlog        unix-dgram n  -      n      -      1       postlogd
 {tls}",
             smtp_port = self.smtp_port,
-            tls = self.postfix_tls_services(),
+            tls = self.postfix_tls_services() + &self.postfix_submission(),
         );
         fs::write(config_dir.join("master.cf"), master)?;
         // Postfix will not read a configuration file modified within the last second or
@@ -1375,6 +1507,27 @@ smtpd_tls_loglevel = 1
 tlsmgr         unix  -       -      n      1000?  1       tlsmgr
 ",
                 port = tls.smtps_port
+            ),
+        }
+    }
+
+    /// The submission service (master.cf) of an OAuth mail system: nothing without SASL
+    /// `AUTH` through Dovecot, not even from loopback.
+    fn postfix_submission(&self) -> String {
+        match &self.oauth {
+            None => String::new(),
+            Some(oauth) => format!(
+                "127.0.0.1:{port} inet n       -      n      -      -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path={root}/dovecot-run/postfix-auth
+  -o mynetworks=
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+",
+                port = oauth.submission_port,
+                root = self.root.display(),
             ),
         }
     }

@@ -8,4 +8,5 @@ pub mod csv;
 pub mod daemon;
 pub mod deployment;
 pub mod mailsys;
+pub mod oauth;
 pub mod replies;
