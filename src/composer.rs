@@ -108,6 +108,8 @@ pub struct Composer {
     env: Environment<'static>,
     sources: BTreeMap<OutboundKind, Source>,
     owner: vars::Owner,
+    /// The From display name of mail to others ("Alice Smith via referrald").
+    from_name: String,
     timezone: Tz,
     tracking_address: String,
 }
@@ -137,7 +139,9 @@ impl Composer {
             owner: vars::Owner {
                 name: config.owner.name.clone(),
                 emails: config.owner.emails.clone(),
+                about: config.owner.about.clone().unwrap_or_default(),
             },
+            from_name: config.owner.from_name(),
             timezone: config.owner.timezone,
             tracking_address: config.tracking.address.clone(),
         };
@@ -198,6 +202,7 @@ impl Composer {
         let sample_owner = vars::Owner {
             name: self.owner.name.clone(),
             emails: vec!["owner@sample.example".into()],
+            about: self.owner.about.clone(),
         };
         for kind in self.sources.keys() {
             for draft in samples::drafts(*kind, &self.owner.name, &sample_owner.emails[0]) {
@@ -286,11 +291,16 @@ impl Composer {
         }
         // Names are cleaned again here: a database written by an older version may hold
         // names with control characters (which made lettre drop the recipient) or of any length.
+        // Mail to others is the owner's tracker writing ("Alice Smith via referrald"), never a
+        // person's name alone on another domain, which impersonation filters flag; mail to
+        // the owner comes from the tool itself.
+        let from_name = if self.owner.is(&draft.to) {
+            "referrald".to_string()
+        } else {
+            clean_name(&self.from_name)
+        };
         let mut builder = Message::builder()
-            .from(Mailbox::new(
-                Some(clean_name(&self.owner.name)),
-                tracking.clone(),
-            ))
+            .from(Mailbox::new(Some(from_name), tracking.clone()))
             .reply_to(Mailbox::new(None, tracking))
             .to(Mailbox::new(
                 Some(clean_name(&draft.to.name)).filter(|n| !n.is_empty()),

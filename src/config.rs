@@ -81,9 +81,25 @@ pub struct Owner {
     /// The owner's timezone (IANA name): the send window and "one a day" are reckoned in it.
     #[serde(default = "default_timezone", deserialize_with = "de_timezone")]
     pub timezone: Tz,
+    /// The From display name of mail to others; default "<name> via referrald", which says
+    /// it is the owner's tracker rather than the owner writing from another domain.
+    #[serde(default)]
+    pub from_name: Option<String>,
+    /// One clause on who the owner is, for people who do not know her ("I run the Brightside
+    /// referral circle").
+    #[serde(default)]
+    pub about: Option<String>,
 }
 
 impl Owner {
+    /// The From display name of mail to people other than the owner.
+    pub fn from_name(&self) -> String {
+        match self.from_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => format!("{} via referrald", self.name),
+        }
+    }
+
     /// Whether `email` (already lower-cased) is one of the owner's addresses.
     pub fn is_owner(&self, email: &str) -> bool {
         self.emails.iter().any(|e| e == email)

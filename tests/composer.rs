@@ -251,7 +251,13 @@ fn every_kind_carries_the_headers_of_spec_section_2() {
         let m = MessageParser::default().parse(&raw).unwrap();
 
         let from = m.from().unwrap().first().unwrap();
-        assert_eq!(from.name(), Some("Alice Smith"), "{kind}");
+        // The owner's tracker writes to others; the tool itself writes to the owner.
+        let sender = if d.to.email == alice().email {
+            "referrald"
+        } else {
+            "Alice Smith via referrald"
+        };
+        assert_eq!(from.name(), Some(sender), "{kind}");
         assert_eq!(from.address(), Some(TRACKING));
         assert_eq!(
             m.reply_to().unwrap().first().unwrap().address(),
@@ -327,6 +333,37 @@ fn every_kind_carries_the_headers_of_spec_section_2() {
         );
         assert!(!body.contains("none"), "{kind}: {body}");
     }
+}
+
+// "Alice Smith" <intros@tracker…> is a person's name on another domain: the pattern
+// Gmail's and Outlook's impersonation warnings look for.
+#[test]
+fn the_from_name_says_it_is_the_owners_tracker_and_can_be_configured() {
+    let r = referral(bob(), vec![fred(), sally()], "Fred, meet Sally");
+    let from_name = |c: &Composer, to: Person| {
+        let raw = c
+            .compose(
+                &draft(OutboundKind::FollowUp, to, r.clone()),
+                due(OutboundKind::FollowUp),
+            )
+            .unwrap()
+            .formatted();
+        let m = MessageParser::default().parse(&raw).unwrap();
+        m.from()
+            .unwrap()
+            .first()
+            .unwrap()
+            .name()
+            .map(str::to_string)
+    };
+    assert_eq!(
+        from_name(&composer(), fred()).as_deref(),
+        Some("Alice Smith via referrald")
+    );
+    let mut config = config(None);
+    config.owner.from_name = Some("Brightside Intros".into());
+    let c = Composer::new(&config).unwrap();
+    assert_eq!(from_name(&c, fred()).as_deref(), Some("Brightside Intros"));
 }
 
 #[test]

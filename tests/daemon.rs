@@ -244,7 +244,7 @@ async fn follow_ups_reach_both_parties_threaded_under_the_introduction() {
         );
         assert_eq!(
             header(raw, "From"),
-            format!("\"Alice Smith\" <{TRACKING}>"),
+            format!("\"Alice Smith via referrald\" <{TRACKING}>"),
             "{text}"
         );
         assert_eq!(header(raw, "Reply-To"), TRACKING, "{text}");

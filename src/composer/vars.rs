@@ -120,10 +120,13 @@ pub struct Owner {
     pub name: String,
     /// Every address the owner writes from (lower-cased).
     pub emails: Vec<String>,
+    /// One clause on who the owner is (`[owner] about`), or empty.
+    pub about: String,
 }
 
 impl Owner {
-    fn is(&self, person: &Person) -> bool {
+    /// Whether `person` is the owner, by any of her addresses.
+    pub fn is(&self, person: &Person) -> bool {
         self.emails
             .iter()
             .any(|e| e.eq_ignore_ascii_case(&person.email))
@@ -402,6 +405,7 @@ mod tests {
         let owner = Owner {
             name: "Alice Smith".into(),
             emails: vec!["owner@sample.example".into()],
+            about: String::new(),
         };
         for kind in OutboundKind::ALL {
             let draft = &super::super::samples::drafts(*kind, &owner.name, &owner.emails[0])[1];
