@@ -261,6 +261,16 @@ impl Composer {
         )
     }
 
+    /// The owner's first address under her name, for `Reply-To`, when it is an address.
+    fn owner_mailbox(&self) -> Option<Mailbox> {
+        let email = self.owner.emails.first()?;
+        let address = email.parse::<lettre::Address>().ok()?;
+        Some(Mailbox::new(
+            Some(clean_name(&self.owner.name)).filter(|n| !n.is_empty()),
+            address,
+        ))
+    }
+
     /// The email for a draft, with every header of SPEC §2, dated `now`.
     pub fn compose(&self, draft: &Draft, now: DateTime<Utc>) -> anyhow::Result<Message> {
         let rendered = self.render(draft, now)?;
@@ -299,8 +309,15 @@ impl Composer {
         } else {
             clean_name(&self.from_name)
         };
-        let mut builder = Message::builder()
-            .from(Mailbox::new(Some(from_name), tracking.clone()))
+        let mut builder = Message::builder().from(Mailbox::new(Some(from_name), tracking.clone()));
+        // A reply from anyone else reaches the owner as well as the tracker: the owner sees
+        // every human answer ("Thank you so much for this, Alice") as it arrives.
+        if !self.owner.is(&draft.to)
+            && let Some(owner) = self.owner_mailbox()
+        {
+            builder = builder.reply_to(owner);
+        }
+        builder = builder
             .reply_to(Mailbox::new(None, tracking))
             .to(Mailbox::new(
                 Some(clean_name(&draft.to.name)).filter(|n| !n.is_empty()),

@@ -1,0 +1,268 @@
+//! Mail its recipients would welcome (issue 8, item 8), end to end: the real binary, a real
+//! SQLite file and the file transport, on a scripted clock with `--now`. Each test reads the
+//! mail as its recipient would.
+
+mod support;
+
+use std::path::PathBuf;
+
+use mail_parser::MessageParser;
+use serde_json::Value;
+use support::deployment::Deployment;
+
+const T: &str = "2026-11-02T10:00:00Z"; // Monday, 10:00 in London
+
+const ALICE: &str = "alice@brightside.example";
+const BOB: &str = "bob@networkers.example";
+const FRED: &str = "fred@fredsbooks.example";
+const SALLY: &str = "sally@leedesign.example";
+
+fn at(days: i64, hours: i64) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(T).unwrap()
+        + chrono::TimeDelta::days(days)
+        + chrono::TimeDelta::hours(hours);
+    t.to_utc().to_rfc3339()
+}
+
+fn minutes(m: i64) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(T).unwrap() + chrono::TimeDelta::minutes(m);
+    t.to_utc().to_rfc3339()
+}
+
+/// One email referrald wrote: its headers as parsed and its body.
+struct Mail {
+    to: String,
+    kind: String,
+    from_name: String,
+    reply_to: Vec<String>,
+    body: String,
+}
+
+trait Scenario {
+    /// Ingests a message (LF in the text, CRLF on disk) at `now`.
+    fn receive(&self, now: &str, name: &str, text: &str);
+    /// `tick --now`.
+    fn tick(&self, now: &str);
+    /// (kind, to, state) of every outbound message, in outbox order.
+    fn outbox(&self) -> Vec<(String, String, String)>;
+    /// The state of the `kind` message to `to`, or "none".
+    fn state_of(&self, kind: &str, to: &str) -> String;
+    /// The Message-ID of the `kind` message to `to`.
+    fn message_id(&self, kind: &str, to: &str) -> String;
+    /// Every email written to the outbox directory.
+    fn mails(&self) -> Vec<Mail>;
+    /// The one `kind` email to `to`.
+    fn mail(&self, kind: &str, to: &str) -> Mail;
+    /// `show 1 --json`.
+    fn referral(&self) -> Value;
+}
+
+impl Scenario for Deployment {
+    fn receive(&self, now: &str, name: &str, text: &str) {
+        let path: PathBuf = self.write(name, text.replace('\n', "\r\n"));
+        self.ok(&["--now", now, "ingest", path.to_str().unwrap()]);
+    }
+
+    fn tick(&self, now: &str) {
+        self.ok(&["--now", now, "tick"]);
+    }
+
+    fn outbox(&self) -> Vec<(String, String, String)> {
+        let rows = self.json(&["outbox", "--json"]);
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let s = |k: &str| o[k].as_str().unwrap().to_string();
+                (s("kind"), s("to"), s("state"))
+            })
+            .collect()
+    }
+
+    fn state_of(&self, kind: &str, to: &str) -> String {
+        self.outbox()
+            .into_iter()
+            .find(|(k, t, _)| k == kind && t == to)
+            .map_or_else(|| "none".into(), |(_, _, s)| s)
+    }
+
+    fn message_id(&self, kind: &str, to: &str) -> String {
+        let rows = self.json(&["outbox", "--json"]);
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["kind"] == kind && o["to"] == to)
+            .and_then(|o| o["message_id"].as_str())
+            .unwrap_or_else(|| panic!("no {kind} to {to}"))
+            .trim_matches(['<', '>'])
+            .to_string()
+    }
+
+    fn mails(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(self.path("outbox")) else {
+            return Vec::new();
+        };
+        dir.map(|e| {
+            let raw = std::fs::read(e.unwrap().path()).unwrap();
+            let m = MessageParser::default().parse(&raw).unwrap();
+            Mail {
+                to: m.to().unwrap().first().unwrap().address().unwrap().into(),
+                kind: m.header_raw("X-Referrald-Kind").unwrap().trim().into(),
+                from_name: m.from().unwrap().first().unwrap().name().unwrap().into(),
+                reply_to: m
+                    .reply_to()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|a| a.address().map(str::to_string))
+                    .collect(),
+                body: m.body_text(0).unwrap().replace("\r\n", "\n"),
+            }
+        })
+        .collect()
+    }
+
+    fn mail(&self, kind: &str, to: &str) -> Mail {
+        let mut found: Vec<Mail> = self
+            .mails()
+            .into_iter()
+            .filter(|m| m.kind == kind && m.to == to)
+            .collect();
+        assert_eq!(found.len(), 1, "{kind} to {to}: {:?}", self.outbox());
+        found.remove(0)
+    }
+
+    fn referral(&self) -> Value {
+        self.json(&["show", "1", "--json"])
+    }
+}
+
+fn deploy(extra: &str) -> Deployment {
+    support::config::alice().with(extra).deploy()
+}
+
+/// Bob introduces two people (display names given), copying the tracker.
+fn intro(to: &str, body: &str) -> String {
+    format!(
+        "From: Bob Brown <{BOB}>
+To: {to}
+Cc: intros@tracker.example.org
+Subject: Intro: you two should talk
+Date: Mon, 2 Nov 2026 09:55:00 +0000
+Message-ID: <intro-manners@mail.networkers.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+{body}
+"
+    )
+}
+
+const TO_ALICE_AND_SALLY: &str =
+    "Alice Smith <alice@brightside.example>, Sally Lee <sally@leedesign.example>";
+const TO_FRED_AND_SALLY: &str =
+    "Fred Jones <fred@fredsbooks.example>, Sally Lee <sally@leedesign.example>";
+
+/// A message from `from` on the thread, answering `in_reply_to` (with the introduction
+/// first in References), to `to`.
+fn reply(id: &str, from: &str, to: &str, in_reply_to: &str, body: &str) -> String {
+    format!(
+        "From: {from}
+To: {to}
+Subject: Re: Intro: you two should talk
+Date: Mon, 2 Nov 2026 11:00:00 +0000
+Message-ID: <{id}>
+In-Reply-To: <{in_reply_to}>
+References: <intro-manners@mail.networkers.example> <{in_reply_to}>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+{body}
+"
+    )
+}
+
+fn feedback_count(d: &Deployment) -> usize {
+    d.referral()["feedback"].as_array().unwrap().len()
+}
+
+// ---------------------------------------------------------------------------------------
+// b. The owner sees every human reply, and nothing counts twice.
+// ---------------------------------------------------------------------------------------
+
+/// Replies now reach the owner too; her reply-all to a party's answer, and her forward of
+/// it to the tracker, must not be read as a second answer.
+#[test]
+fn the_owners_reply_all_and_forward_of_a_partys_answer_count_once() {
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_ALICE_AND_SALLY, "Alice, meet Sally."),
+    );
+    d.tick(&at(2, 0));
+    assert_eq!(d.state_of("follow_up", SALLY), "sent");
+    let follow_up = d.message_id("follow_up", SALLY);
+    let mail = d.mail("follow_up", SALLY);
+    assert_eq!(mail.reply_to, [ALICE, "intros@tracker.example.org"]);
+    assert_eq!(mail.from_name, "Alice Smith via referrald");
+    d.receive(
+        &at(2, 1),
+        "sally.eml",
+        &reply(
+            "sally-1@leedesign.example",
+            "Sally Lee <sally@leedesign.example>",
+            "Alice Smith <alice@brightside.example>, intros@tracker.example.org",
+            &follow_up,
+            "We had a call on Tuesday and it went well, thank you so much for this!",
+        ),
+    );
+    assert_eq!(feedback_count(&d), 1);
+
+    // Alice answers Sally's reply to all (our follow-up further down References).
+    let reply_all = format!(
+        "From: Alice Smith <{ALICE}>
+To: Sally Lee <{SALLY}>
+Cc: intros@tracker.example.org
+Subject: Re: Intro: you two should talk
+Message-ID: <alice-1@brightside.example>
+In-Reply-To: <sally-1@leedesign.example>
+References: <intro-manners@mail.networkers.example> <{follow_up}> <sally-1@leedesign.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+Lovely to talk, Sally. We met and we signed, so glad it worked out!
+
+> We had a call on Tuesday and it went well, thank you so much for this!
+"
+    );
+    d.receive(&at(2, 2), "alice.eml", &reply_all);
+    // And forwards it to the tracker, as people do.
+    let forward = format!(
+        "From: Alice Smith <{ALICE}>
+To: intros@tracker.example.org
+Subject: Fwd: Re: Intro: you two should talk
+Message-ID: <alice-2@brightside.example>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+FYI
+
+---------- Forwarded message ---------
+From: Sally Lee <{SALLY}>
+Date: Wed, 4 Nov 2026 at 11:00
+Subject: Re: Intro: you two should talk
+To: Alice Smith <{ALICE}>, <intros@tracker.example.org>
+
+We had a call on Tuesday and it went well, thank you so much for this!
+"
+    );
+    d.receive(&at(2, 3), "forward.eml", &forward);
+    let r = d.referral();
+    let feedback = r["feedback"].as_array().unwrap();
+    assert_eq!(feedback.len(), 1, "{r:#}");
+    assert_eq!(feedback[0]["from"], SALLY);
+    assert_eq!(
+        d.json(&["referrals", "--json"]).as_array().unwrap().len(),
+        1
+    );
+}
