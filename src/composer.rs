@@ -247,17 +247,31 @@ impl Composer {
             );
         }
         let body = words::tidy(&render(Part::Body)?);
+        let footer = if owner.is(&draft.to) {
+            self.owner_footer()
+        } else {
+            self.footer()
+        };
         Ok(Rendered {
             subject,
-            body: format!("{body}\n\n-- \n{}\n", self.footer()),
+            body: format!("{body}\n\n-- \n{footer}\n"),
         })
     }
 
-    /// The opt-out line under every message. Not part of the templates: no override can drop it.
+    /// The opt-out line under every message to others. Not part of the templates: no
+    /// override can drop it.
     fn footer(&self) -> String {
         format!(
             "Sent automatically on behalf of {}. {FOOTER_STOP}",
             words::one_line(&self.owner.name)
+        )
+    }
+
+    /// The line under mail to the owner: her own tool, which she does not opt out of.
+    fn owner_footer(&self) -> String {
+        format!(
+            "referrald, your introduction tracker at {}",
+            words::one_line(&self.tracking_address)
         )
     }
 

@@ -744,7 +744,8 @@ fn default_follow_up() -> Duration {
     Duration::from_secs(2 * 24 * 3600)
 }
 fn default_nudge() -> Duration {
-    Duration::from_secs(24 * 3600)
+    // Working hours inside the send window: the owner follows up within the day.
+    Duration::from_secs(4 * 3600)
 }
 fn default_feedback() -> Duration {
     Duration::from_secs(14 * 24 * 3600)
@@ -922,7 +923,7 @@ transport = "file"
         assert_eq!(c.tracking.domain(), "tracker.example.org");
         assert_eq!(c.owner.timezone, chrono_tz::Europe::London);
         assert_eq!(c.schedule.follow_up_after, Duration::from_secs(2 * 86400));
-        assert_eq!(c.schedule.owner_nudge_after, Duration::from_secs(86400));
+        assert_eq!(c.schedule.owner_nudge_after, Duration::from_secs(4 * 3600));
         assert_eq!(c.schedule.feedback_after, Duration::from_secs(14 * 86400));
         assert_eq!(c.schedule.reminder_after, Duration::from_secs(7 * 86400));
         assert_eq!(c.schedule.send_window, SendWindow::default());

@@ -236,7 +236,7 @@ fn intent(
             } else if finished {
                 Err(format!("the referral is {}", s.status))
             } else {
-                Ok(t0 + span(sched.owner_nudge_after))
+                Ok(nudge_due(t0, rules))
             }
         }
         OutboundKind::FollowUp => {
@@ -323,6 +323,48 @@ pub fn wanted(
         kind => intent(s, kind, who, rules)
             .map(|due| next_open(&rules.schedule.send_window, rules.timezone, due)),
     }
+}
+
+/// When the owner's nudge falls due: `owner-nudge-after` of send-window time after the
+/// introduction, so a 4-hour nudge for an introduction at 16:00 on a Friday comes on Monday
+/// at noon, not in the middle of the weekend nor on Monday at 09:00.
+fn nudge_due(t0: DateTime<Utc>, rules: &Rules) -> DateTime<Utc> {
+    within_window(
+        &rules.schedule.send_window,
+        rules.timezone,
+        t0,
+        rules.schedule.owner_nudge_after,
+    )
+}
+
+/// The instant `delay` of open send-window time after `start` (plain time when the window
+/// is "always"). Counting stops after a year of windows: a longer delay means "never" there.
+pub(crate) fn within_window(
+    window: &SendWindow,
+    tz: Tz,
+    start: DateTime<Utc>,
+    delay: std::time::Duration,
+) -> DateTime<Utc> {
+    let SendWindow::Hours { to, .. } = window else {
+        return start + span(delay);
+    };
+    let mut left = span(delay);
+    let mut t = next_open(window, tz, start);
+    for _ in 0..366 {
+        let close = local_instant(tz, local_day(t, tz), *to);
+        let open_for = close - t;
+        if left < open_for {
+            return t + left;
+        }
+        left -= open_for;
+        let next = next_open(window, tz, close);
+        if next <= t {
+            // A window that never reopens (config validation forbids it): give up counting.
+            break;
+        }
+        t = next;
+    }
+    t
 }
 
 /// The follow-up delay: the introduction's address's (`intros+5d@…`), else the schedule's.

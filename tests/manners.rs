@@ -266,3 +266,26 @@ We had a call on Tuesday and it went well, thank you so much for this!
         1
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// c. The owner's nudge: a few working hours in, from the tool, without a STOP footer.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_owners_nudge_comes_from_the_tool_four_working_hours_in_without_a_stop_footer() {
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_ALICE_AND_SALLY, "Alice, meet Sally."),
+    );
+    d.tick(&at(0, 3));
+    assert_eq!(d.state_of("owner_nudge", ALICE), "scheduled");
+    d.tick(&at(0, 4));
+    assert_eq!(d.state_of("owner_nudge", ALICE), "sent");
+    let nudge = d.mail("owner_nudge", ALICE);
+    assert_eq!(nudge.from_name, "referrald");
+    assert_eq!(nudge.reply_to, ["intros@tracker.example.org"]);
+    assert!(!nudge.body.contains("STOP"), "{}", nudge.body);
+    assert!(nudge.body.contains("Sally"), "{}", nudge.body);
+}

@@ -169,7 +169,7 @@ fn the_owner_as_party_gets_a_nudge_instead_of_follow_ups() {
     assert_eq!(
         scheduled(&s),
         vec![
-            (OwnerNudge, SALLY, t0() + days(1)),
+            (OwnerNudge, SALLY, t0() + TimeDelta::hours(4)),
             (FollowUp, FRED, t0() + days(2)),
             (FeedbackRequest, FRED, t0() + days(14)),
         ]
@@ -699,4 +699,50 @@ fn unknown_options_change_nothing() {
     let mut plain = referral(t0(), None);
     let mut odd = with_options("foo+vip");
     assert_eq!(a_month_of(&mut odd, &sched), a_month_of(&mut plain, &sched));
+}
+
+// The nudge came at the 24-hour mark, too late for a 24-hour rule: it counts working hours.
+#[test]
+fn the_owners_nudge_comes_four_working_hours_after_the_introduction() {
+    let sched = schedule();
+    let nudge_at = |at: DateTime<Utc>| {
+        let mut s = referral(at, Some(SALLY));
+        tick(&mut s, &sched, at);
+        s.outbound
+            .iter()
+            .find(|p| p.kind == OutboundKind::OwnerNudge)
+            .map(|p| p.due_at)
+    };
+    // Monday 10:00 → 14:00 the same day.
+    assert_eq!(nudge_at(t0()), Some(t0() + TimeDelta::hours(4)));
+    // Monday 15:00 → two hours that day, two on Tuesday: 11:00.
+    assert_eq!(
+        nudge_at(t0() + TimeDelta::hours(5)),
+        Some(t0() + days(1) + TimeDelta::hours(1))
+    );
+    // Friday 16:00 → one hour on Friday, three on Monday: 12:00, not the weekend.
+    assert_eq!(
+        nudge_at(t0() + days(4) + TimeDelta::hours(6)),
+        Some(t0() + days(7) + TimeDelta::hours(2))
+    );
+    // Saturday → Monday 13:00.
+    assert_eq!(
+        nudge_at(t0() + days(5)),
+        Some(t0() + days(7) + TimeDelta::hours(3))
+    );
+    // With the window "always", plain hours.
+    let always = Schedule {
+        send_window: SendWindow::Always,
+        ..Schedule::default()
+    };
+    let mut s = referral(t0() + days(5), Some(SALLY));
+    tick(&mut s, &always, t0() + days(5));
+    let due = s
+        .outbound
+        .iter()
+        .find(|p| p.kind == OutboundKind::OwnerNudge);
+    assert_eq!(
+        due.map(|p| p.due_at),
+        Some(t0() + days(5) + TimeDelta::hours(4))
+    );
 }
