@@ -463,6 +463,9 @@ fn ca_path(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Schedule {
+    /// `thank_you` to the introducer: long enough for the owner to thank them herself.
+    #[serde(default = "default_thank_you", deserialize_with = "de_duration")]
+    pub thank_you_after: Duration,
     /// `follow_up` to each party.
     #[serde(default = "default_follow_up", deserialize_with = "de_duration")]
     pub follow_up_after: Duration,
@@ -486,6 +489,7 @@ pub struct Schedule {
 impl Default for Schedule {
     fn default() -> Self {
         Schedule {
+            thank_you_after: default_thank_you(),
             follow_up_after: default_follow_up(),
             owner_nudge_after: default_nudge(),
             feedback_after: default_feedback(),
@@ -742,6 +746,10 @@ fn default_give_up() -> Duration {
 }
 fn default_follow_up() -> Duration {
     Duration::from_secs(2 * 24 * 3600)
+}
+fn default_thank_you() -> Duration {
+    // An hour: the owner's own thanks usually comes within it, and ours is still prompt.
+    Duration::from_secs(3600)
 }
 fn default_nudge() -> Duration {
     // Working hours inside the send window: the owner follows up within the day.

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use crate::config::{Schedule, SendWindow};
 use crate::intake::options::Options;
 use crate::model::{
-    OutboundId, OutboundKind, OutboundState, PartyState, ReferralId, ReferralStatus, Role,
+    OutboundId, OutboundKind, OutboundState, Outcome, PartyState, ReferralId, ReferralStatus, Role,
 };
 
 /// Row id of a contact (a person, across referrals).
@@ -39,6 +39,17 @@ pub struct Snapshot {
     pub introducer_last_report: Option<DateTime<Utc>>,
     /// What the introduction's address asked (`intros+quiet@…`, `+nothanks`, `+5d`).
     pub options: Options,
+    /// What the owner already wrote on the thread, which our mail must not repeat.
+    pub owner_wrote: OwnerWrote,
+}
+
+/// What the owner already said on a referral's thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerWrote {
+    /// She thanked the introducer (to or cc them).
+    pub thanked: bool,
+    /// She offered a time, a call or a meeting.
+    pub offered_time: bool,
 }
 
 /// A participant, as the planner sees them.
@@ -69,6 +80,8 @@ pub struct Planned {
     pub due_at: DateTime<Utc>,
     /// When it was accepted, if it was.
     pub sent_at: Option<DateTime<Utc>>,
+    /// The owner released it after it was held: it goes as it is.
+    pub released: bool,
 }
 
 /// An answer received from a participant.
@@ -82,6 +95,10 @@ pub struct Answer {
     pub reported: bool,
     /// Whether it says how it went (a rating or an outcome), rather than only a comment.
     pub says_how_it_went: bool,
+    /// Its outcome, if it gave one.
+    pub outcome: Option<Outcome>,
+    /// Its rating, if it gave one.
+    pub rating: Option<u8>,
 }
 
 /// What the store should do.
@@ -224,8 +241,10 @@ fn intent(
                 Err("the introducer is the owner".into())
             } else if !s.options.thanks {
                 Err("the introduction asked for no thank-you (+nothanks)".into())
+            } else if s.owner_wrote.thanked {
+                Err("the owner already thanked them on the thread".into())
             } else {
-                Ok(t0)
+                Ok(t0 + span(sched.thank_you_after))
             }
         }
         OutboundKind::OwnerNudge => {
@@ -480,10 +499,9 @@ fn stall(s: &Snapshot, steps: &[Step], rules: &Rules, now: DateTime<Utc>) -> Opt
 /// referral. A cancelled referral stays cancelled.
 pub fn status_after_feedback(
     current: ReferralStatus,
-    outcomes: &[crate::model::Outcome],
+    outcomes: &[Outcome],
     rated: bool,
 ) -> ReferralStatus {
-    use crate::model::Outcome;
     if current == ReferralStatus::Cancelled {
         return current;
     }

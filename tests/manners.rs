@@ -14,6 +14,7 @@ const T: &str = "2026-11-02T10:00:00Z"; // Monday, 10:00 in London
 
 const ALICE: &str = "alice@brightside.example";
 const BOB: &str = "bob@networkers.example";
+#[allow(dead_code)] // used by the tests of skipping what is known
 const FRED: &str = "fred@fredsbooks.example";
 const SALLY: &str = "sally@leedesign.example";
 
@@ -288,4 +289,66 @@ fn the_owners_nudge_comes_from_the_tool_four_working_hours_in_without_a_stop_foo
     assert_eq!(nudge.reply_to, ["intros@tracker.example.org"]);
     assert!(!nudge.body.contains("STOP"), "{}", nudge.body);
     assert!(nudge.body.contains("Sally"), "{}", nudge.body);
+}
+
+// ---------------------------------------------------------------------------------------
+// d. The thank-you waits, and is not sent when the owner already thanked the introducer.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_thank_you_waits_an_hour_and_is_skipped_when_the_owner_thanked_on_the_thread() {
+    // Without a word from Alice: the thank-you goes an hour in, not at once.
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_FRED_AND_SALLY, "Fred, meet Sally."),
+    );
+    d.tick(&minutes(30));
+    assert_eq!(d.state_of("thank_you", BOB), "scheduled");
+    d.tick(&minutes(60));
+    assert_eq!(d.state_of("thank_you", BOB), "sent");
+
+    // Alice, introduced, thanks Bob on the thread (replying to all) within the hour.
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_ALICE_AND_SALLY, "Alice, meet Sally."),
+    );
+    d.receive(
+        &minutes(20),
+        "alice.eml",
+        &reply(
+            "alice-thanks@brightside.example",
+            "Alice Smith <alice@brightside.example>",
+            "Bob Brown <bob@networkers.example>, Sally Lee <sally@leedesign.example>, intros@tracker.example.org",
+            "intro-manners@mail.networkers.example",
+            "Thanks so much for the intro, Bob!\n\nSally, lovely to meet you.\n\nBest,\nAlice",
+        ),
+    );
+    d.tick(&minutes(90));
+    assert_eq!(d.state_of("thank_you", BOB), "cancelled");
+    assert!(d.mails().iter().all(|m| m.kind != "thank_you"));
+
+    // Thanks to Sally alone, not copying Bob, is not thanks to Bob.
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_ALICE_AND_SALLY, "Alice, meet Sally."),
+    );
+    d.receive(
+        &minutes(20),
+        "alice.eml",
+        &reply(
+            "alice-sally@brightside.example",
+            "Alice Smith <alice@brightside.example>",
+            "Sally Lee <sally@leedesign.example>, intros@tracker.example.org",
+            "intro-manners@mail.networkers.example",
+            "Thank you for getting in touch, Sally.",
+        ),
+    );
+    d.tick(&minutes(90));
+    assert_eq!(d.state_of("thank_you", BOB), "sent");
 }

@@ -19,8 +19,13 @@ fn days(n: i64) -> TimeDelta {
     TimeDelta::days(n)
 }
 
+/// The default schedule with the thank-you at once, as these tests were written before it
+/// waited (its wait has tests of its own, which use [`Schedule::default`]).
 fn schedule() -> Schedule {
-    Schedule::default()
+    Schedule {
+        thank_you_after: std::time::Duration::ZERO,
+        ..Schedule::default()
+    }
 }
 
 fn rules(schedule: &Schedule) -> Rules<'_> {
@@ -54,6 +59,7 @@ fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
         feedback: Vec::new(),
         introducer_last_report: None,
         options: Options::default(),
+        owner_wrote: OwnerWrote::default(),
     }
 }
 
@@ -71,6 +77,7 @@ fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundK
                     state: OutboundState::Scheduled,
                     due_at: *due_at,
                     sent_at: None,
+                    released: false,
                 });
             }
             Step::Cancel { id, .. } => row(s, *id).state = OutboundState::Cancelled,
@@ -267,6 +274,8 @@ fn the_scripted_timeline_sends_each_row_on_its_day() {
         at: t0() + days(16),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     assert_eq!(
         tick(&mut s, &sched, t0() + days(22)),
@@ -375,6 +384,8 @@ fn never_two_messages_to_one_person_about_one_referral_on_one_day() {
         at: t0() + TimeDelta::hours(1),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     let sent = tick(&mut s, &sched, t0() + TimeDelta::hours(2));
     assert!(sent.is_empty(), "{sent:?}");
@@ -397,6 +408,8 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         at: t,
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     assert!(tick(&mut s, &sched, t).contains(&(OutboundKind::OutcomeReport, BOB)));
     // A second answer the same day waits for the next day.
@@ -405,6 +418,8 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         at: t + TimeDelta::hours(1),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     assert!(
         !tick(&mut s, &sched, t + TimeDelta::hours(2))
@@ -420,6 +435,8 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         at: t + days(3),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     let steps = plan(&other, &rules(&sched), t + days(3) + TimeDelta::hours(1));
     let report_due = steps.iter().find_map(|st| match st {
@@ -446,6 +463,8 @@ fn no_outcome_report_when_the_owner_introduced() {
         at: t0(),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     let sent = tick(&mut s, &sched, t0());
     assert!(!sent.iter().any(|(k, _)| *k == OutboundKind::OutcomeReport));
@@ -462,6 +481,8 @@ fn answering_early_skips_the_follow_up_and_the_request() {
         at: t0() + days(1),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     s.status = ReferralStatus::Succeeded;
     let mut sent = Vec::new();
@@ -596,6 +617,8 @@ fn a_bare_comment_is_a_response_but_not_news_for_the_introducer() {
         at: t0() + days(3),
         reported: false,
         says_how_it_went: false,
+        outcome: None,
+        rating: None,
     });
     let mut sent = tick(&mut s, &sched, t0() + days(3));
     use OutboundKind::*;
@@ -637,6 +660,8 @@ fn quiet_sends_nothing_ever() {
         at: t0() + days(31),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     s.participants[2].is_owner = true;
     assert_eq!(tick(&mut s, &sched, t0() + days(31)), vec![]);
@@ -745,4 +770,33 @@ fn the_owners_nudge_comes_four_working_hours_after_the_introduction() {
         due.map(|p| p.due_at),
         Some(t0() + days(5) + TimeDelta::hours(4))
     );
+}
+
+// The thank-you went at once, before the owner had a chance to thank the introducer herself.
+#[test]
+fn the_thank_you_waits_an_hour_and_is_skipped_when_the_owner_thanked_them() {
+    let sched = Schedule::default();
+    let mut s = referral(t0(), Some(SALLY));
+    assert!(!tick(&mut s, &sched, t0()).contains(&(OutboundKind::ThankYou, BOB)));
+    assert_eq!(
+        s.outbound
+            .iter()
+            .find(|p| p.kind == OutboundKind::ThankYou)
+            .map(|p| p.due_at),
+        Some(t0() + TimeDelta::hours(1))
+    );
+    // She wrote "Thanks so much, Bob!" on the thread half an hour in.
+    s.owner_wrote.thanked = true;
+    let steps = plan(&s, &rules(&sched), t0() + TimeDelta::minutes(30));
+    assert!(
+        steps.iter().any(
+            |st| matches!(st, Step::Cancel { reason, .. } if reason.contains("already thanked"))
+        )
+    );
+    apply(&mut s, &steps, t0() + TimeDelta::minutes(30));
+    assert_eq!(
+        state_of(&s, OutboundKind::ThankYou, BOB),
+        Some(OutboundState::Cancelled)
+    );
+    assert!(tick(&mut s, &sched, t0() + TimeDelta::hours(2)).is_empty());
 }

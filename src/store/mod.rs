@@ -39,6 +39,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0005_copied", include_str!("migrations/0005_copied.sql")),
     ("0006_options", include_str!("migrations/0006_options.sql")),
+    ("0007_manners", include_str!("migrations/0007_manners.sql")),
 ];
 
 /// The database, open for reading and writing.

@@ -14,14 +14,17 @@ use crate::composer::{Draft, FeedbackSummary, ReferralSummary};
 use crate::config::Config;
 use crate::intake::options::{Delay, Options};
 use crate::intake::{
-    self, Bounce, Classified, IgnoreReason, Introduction, Reading, Verdict, normalize_subject,
+    self, Bounce, Classified, IgnoreReason, Introduction, OwnerNote, Reading, Verdict,
+    normalize_subject,
 };
 use crate::model::{
     OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
     ReferralStatus, Role, join_names, strip_plus_detail,
 };
 use crate::outbox::DeliveryResult;
-use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step, span};
+use crate::planner::{
+    self, Answer, ContactId, OwnerWrote, Participant, Planned, Rules, Snapshot, Step, span,
+};
 use crate::source::RawMessage;
 use crate::transport::Recipient;
 
@@ -486,8 +489,13 @@ fn record(
             rules,
             now,
         )?),
-        Verdict::ThreadReply { referral, from } => {
+        Verdict::ThreadReply {
+            referral,
+            from,
+            note,
+        } => {
             responded(conn, *referral, from, now, cause)?;
+            owner_wrote(conn, *referral, note, now, cause)?;
             replan(conn, *referral, tracking, rules, now)?;
             Some(*referral)
         }
@@ -807,6 +815,7 @@ fn record_introduction(
         feedback: Vec::new(),
         introducer_last_report: None,
         options: intro.options.clone(),
+        owner_wrote: OwnerWrote::default(),
     };
     let steps = planner::plan(&snapshot, rules, now);
     apply_steps(conn, referral, &steps, &config.tracking.address, now)?;
@@ -842,6 +851,39 @@ fn responded(
                 "a party replied on the thread",
                 cause,
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// Remembers what the owner said on the thread that our mail should not say again.
+fn owner_wrote(
+    conn: &Connection,
+    referral: ReferralId,
+    note: &OwnerNote,
+    now: DateTime<Utc>,
+    cause: Option<&str>,
+) -> Result<()> {
+    for (said, column, detail) in [
+        (
+            note.thanks,
+            "owner_thanked_at",
+            "the owner thanked the introducer on the thread",
+        ),
+        (
+            note.offers_time,
+            "owner_offered_time_at",
+            "the owner offered a time on the thread",
+        ),
+    ] {
+        if said {
+            let changed = conn.execute(
+                &format!("UPDATE referrals SET {column} = ?2 WHERE id = ?1 AND {column} IS NULL"),
+                params![referral, ts(now)],
+            )?;
+            if changed > 0 {
+                event(conn, Some(referral), now, "owner_wrote", detail, cause)?;
+            }
         }
     }
     Ok(())
@@ -1206,9 +1248,22 @@ pub(super) fn options_of(conn: &Connection, referral: ReferralId) -> Result<Opti
 }
 
 pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
-    let (status, created): (String, String) = conn
-        .prepare_cached("SELECT status, created_at FROM referrals WHERE id = ?1")?
-        .query_row([referral], |r| Ok((r.get(0)?, r.get(1)?)))
+    let (status, created, owner_wrote): (String, String, OwnerWrote) = conn
+        .prepare_cached(
+            "SELECT status, created_at, owner_thanked_at IS NOT NULL,
+                 owner_offered_time_at IS NOT NULL
+             FROM referrals WHERE id = ?1",
+        )?
+        .query_row([referral], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                OwnerWrote {
+                    thanked: r.get(2)?,
+                    offered_time: r.get(3)?,
+                },
+            ))
+        })
         .with_context(|| format!("no referral #{referral}"))?;
     let participants: Vec<Participant> = conn
         .prepare_cached(
@@ -1226,7 +1281,8 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
         .collect::<rusqlite::Result<_>>()?;
     let outbound: Vec<Planned> = conn
         .prepare_cached(
-            "SELECT id, kind, contact_id, state, due_at, sent_at FROM outbound WHERE referral_id = ?1 ORDER BY id",
+            "SELECT id, kind, contact_id, state, due_at, sent_at, released_at IS NOT NULL
+             FROM outbound WHERE referral_id = ?1 ORDER BY id",
         )?
         .query_map([referral], |r| {
             Ok(Planned {
@@ -1235,14 +1291,19 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
                 to: r.get(2)?,
                 state: parse_word::<OutboundState>(&r.get::<_, String>(3)?)?,
                 due_at: parse_ts(&r.get::<_, String>(4)?)?,
-                sent_at: r.get::<_, Option<String>>(5)?.map(|t| parse_ts(&t)).transpose()?,
+                sent_at: r
+                    .get::<_, Option<String>>(5)?
+                    .map(|t| parse_ts(&t))
+                    .transpose()?,
+                released: r.get(6)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
     let feedback: Vec<Answer> = conn
         .prepare_cached(
-            "SELECT contact_id, at, reported_at IS NOT NULL, rating IS NOT NULL OR outcome IS NOT NULL
-             FROM feedback WHERE referral_id = ?1",
+            "SELECT contact_id, at, reported_at IS NOT NULL, rating IS NOT NULL OR outcome IS NOT NULL,
+                 outcome, rating
+             FROM feedback WHERE referral_id = ?1 ORDER BY id",
         )?
         .query_map([referral], |r| {
             Ok(Answer {
@@ -1250,6 +1311,11 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
                 at: parse_ts(&r.get::<_, String>(1)?)?,
                 reported: r.get(2)?,
                 says_how_it_went: r.get(3)?,
+                outcome: r
+                    .get::<_, Option<String>>(4)?
+                    .map(|o| parse_word(&o))
+                    .transpose()?,
+                rating: r.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -1273,6 +1339,7 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
         feedback,
         introducer_last_report,
         options: options_of(conn, referral)?,
+        owner_wrote,
     })
 }
 

@@ -26,6 +26,9 @@ timezone = "Europe/London"
 require-authentication = false
 [outbound]
 transport = "file"
+# These tests were written when the thank-you went at once; its wait is tested in the planner.
+[schedule]
+thank-you-after = "0s"
 "#;
 
 fn config() -> Config {
@@ -163,7 +166,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -191,10 +194,13 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
             .unwrap()
             .is_default()
     );
+    // 0007: nothing the owner wrote is known, and no report was released.
+    let snapshot = super::record::load_snapshot(&store.conn, 1).unwrap();
+    assert_eq!(snapshot.owner_wrote, crate::planner::OwnerWrote::default());
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 6);
+    assert_eq!(read_only.schema_version().unwrap(), 7);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -367,6 +373,7 @@ fn a_reply_on_the_thread_connects_and_cancels_that_follow_up() {
         Verdict::ThreadReply {
             referral: r,
             from: fred(),
+            note: Default::default(),
         },
     );
     store
@@ -1036,6 +1043,7 @@ fn replies_to_replies_find_their_referral() {
         Verdict::ThreadReply {
             referral: r,
             from: fred(),
+            note: Default::default(),
         },
     );
     store.record(&reply, &raw(), &config(), t0()).unwrap();
