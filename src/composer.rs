@@ -62,6 +62,8 @@ pub struct ReferralSummary {
     pub introducer: Person,
     /// The people introduced, in the order they were addressed.
     pub parties: Vec<Person>,
+    /// The parties who wrote back (on the thread or to us), with when they first did.
+    pub heard: Vec<(Person, DateTime<Utc>)>,
 }
 
 /// One participant's latest answer.

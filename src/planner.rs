@@ -265,6 +265,8 @@ fn intent(
                 Err("they already replied".into())
             } else if finished {
                 Err(format!("the referral is {}", s.status))
+            } else if let Some(known) = already_known(s) {
+                Err(known)
             } else {
                 Ok(t0 + span(follow_up_after(s, sched)))
             }
@@ -286,6 +288,9 @@ fn intent(
                     && p.to == who.contact
                     && p.state == OutboundState::Sent
             });
+            if let Some(known) = someone_met(s) {
+                return Err(known);
+            }
             match request.and_then(|r| r.sent_at) {
                 None => Err("no feedback request was sent".into()),
                 Some(sent) if theirs().any(|a| a.at >= sent || a.says_how_it_went) => {
@@ -296,6 +301,28 @@ fn intent(
         }
         OutboundKind::OutcomeReport => Err("outcome reports are planned on their own".into()),
     }
+}
+
+/// Why asking a party "did you connect?" is pointless, if it is: a party already said they
+/// met or did business, or the owner, a party, already offered them a time on the thread.
+fn already_known(s: &Snapshot) -> Option<String> {
+    someone_met(s).or_else(|| {
+        let owner_party = s
+            .participants
+            .iter()
+            .any(|p| p.is_owner && p.role == Role::Party);
+        (owner_party && s.owner_wrote.offered_time)
+            .then(|| "the owner already offered a time on the thread".to_string())
+    })
+}
+
+/// Whether a party already said they met or did business (a deal lost was still a meeting):
+/// no follow-up or reminder asks it again.
+fn someone_met(s: &Snapshot) -> Option<String> {
+    s.feedback
+        .iter()
+        .any(|a| matches!(a.outcome, Some(Outcome::Met | Outcome::Won | Outcome::Lost)))
+        .then(|| "a party already said they met".to_string())
 }
 
 /// Whether an outcome report is wanted for `who` and when: the introducer (not the owner)

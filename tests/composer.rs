@@ -80,6 +80,7 @@ fn referral(introducer: Person, parties: Vec<Person>, subject: &str) -> Referral
         introduced_at: introduced_at(),
         introducer,
         parties,
+        heard: Vec::new(),
     }
 }
 
@@ -902,5 +903,40 @@ fn unknown_variable_errors_say_what_would_work() {
     assert!(
         err.contains("`who`") && err.contains("if-expression"),
         "{err}"
+    );
+}
+
+// "Fred wrote back on Tuesday — did you two find a time?": say what is known, do not ask it.
+#[test]
+fn messages_say_what_referrald_already_knows() {
+    let c = composer();
+    let mut r = referral(bob(), vec![fred(), sally()], "Fred, meet Sally");
+    r.heard = vec![(sally(), at(2026, 11, 2, 15, 0))];
+    let d = draft(OutboundKind::FollowUp, fred(), r.clone());
+    let body = c.render(&d, due(OutboundKind::FollowUp)).unwrap().body;
+    assert!(
+        body.contains("Sally wrote back on Monday — did you two find a time?"),
+        "{body}"
+    );
+    // Sally's own follow-up does not tell her about herself.
+    let d = draft(OutboundKind::FollowUp, sally(), r.clone());
+    let body = c.render(&d, due(OutboundKind::FollowUp)).unwrap().body;
+    assert!(!body.contains("wrote back"), "{body}");
+
+    let mut d = draft(OutboundKind::FeedbackRequest, fred(), r);
+    d.feedback = vec![feedback(
+        sally(),
+        Some(5),
+        Some(Outcome::Won),
+        None,
+        "We signed!",
+    )];
+    let body = c
+        .render(&d, due(OutboundKind::FeedbackRequest))
+        .unwrap()
+        .body;
+    assert!(
+        body.contains("Sally tells me you did business together: how was it from your side?"),
+        "{body}"
     );
 }

@@ -14,7 +14,6 @@ const T: &str = "2026-11-02T10:00:00Z"; // Monday, 10:00 in London
 
 const ALICE: &str = "alice@brightside.example";
 const BOB: &str = "bob@networkers.example";
-#[allow(dead_code)] // used by the tests of skipping what is known
 const FRED: &str = "fred@fredsbooks.example";
 const SALLY: &str = "sally@leedesign.example";
 
@@ -351,4 +350,60 @@ fn the_thank_you_waits_an_hour_and_is_skipped_when_the_owner_thanked_on_the_thre
     );
     d.tick(&minutes(90));
     assert_eq!(d.state_of("thank_you", BOB), "sent");
+}
+
+// ---------------------------------------------------------------------------------------
+// e. Messages skip what is already known, and say what referrald knows.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_reply_on_the_thread_is_mentioned_and_news_of_a_deal_stops_the_questions() {
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_FRED_AND_SALLY, "Fred, meet Sally."),
+    );
+    // Sally writes on the thread on Tuesday.
+    d.receive(
+        &at(1, 0),
+        "sally.eml",
+        &reply(
+            "sally-hello@leedesign.example",
+            "Sally Lee <sally@leedesign.example>",
+            "Fred Jones <fred@fredsbooks.example>, intros@tracker.example.org",
+            "intro-manners@mail.networkers.example",
+            "Hi Fred, lovely to meet you. Shall we talk this week?",
+        ),
+    );
+    d.tick(&at(2, 0));
+    let follow_up = d.mail("follow_up", FRED);
+    assert!(
+        follow_up
+            .body
+            .contains("Sally wrote back yesterday — did you two find a time?"),
+        "{}",
+        follow_up.body
+    );
+    assert_eq!(d.state_of("follow_up", SALLY), "cancelled");
+
+    // Sally reports the deal in answer to her feedback request: Fred, asked the same day,
+    // is never reminded.
+    d.tick(&at(14, 0));
+    let request = d.message_id("feedback_request", SALLY);
+    d.receive(
+        &at(14, 2),
+        "signed.eml",
+        &reply(
+            "sally-signed@leedesign.example",
+            "Sally Lee <sally@leedesign.example>",
+            "intros@tracker.example.org",
+            &request,
+            "We signed! 5/5.",
+        ),
+    );
+    d.tick(&at(22, 0));
+    d.tick(&at(30, 0));
+    assert_eq!(d.state_of("feedback_reminder", FRED), "cancelled");
+    assert!(d.mails().iter().all(|m| m.kind != "feedback_reminder"));
 }

@@ -800,3 +800,71 @@ fn the_thank_you_waits_an_hour_and_is_skipped_when_the_owner_thanked_them() {
     );
     assert!(tick(&mut s, &sched, t0() + TimeDelta::hours(2)).is_empty());
 }
+
+// Fred got "how did things go with Sally?" after Sally wrote "we signed!".
+#[test]
+fn no_follow_up_or_reminder_once_a_party_said_they_met() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    // Sally says they met, before the follow-ups: neither party is asked "did you connect?".
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t0() + days(1),
+        reported: false,
+        says_how_it_went: true,
+        outcome: Some(Outcome::Met),
+        rating: None,
+    });
+    let sent = tick(&mut s, &sched, t0() + days(2));
+    assert!(
+        !sent.iter().any(|(k, _)| *k == OutboundKind::FollowUp),
+        "{sent:?}"
+    );
+    assert_eq!(
+        state_of(&s, OutboundKind::FollowUp, FRED),
+        Some(OutboundState::Cancelled)
+    );
+    // Fred is still asked how it went from his side, once, but never reminded.
+    assert!(tick(&mut s, &sched, t0() + days(14)).contains(&(OutboundKind::FeedbackRequest, FRED)));
+    let later: Vec<_> = (15..40)
+        .flat_map(|d| tick(&mut s, &sched, t0() + days(d)))
+        .collect();
+    assert!(
+        !later.contains(&(OutboundKind::FeedbackReminder, FRED)),
+        "{later:?}"
+    );
+
+    // A rating alone, or "we never met", says nothing about a meeting: the plan goes on.
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t0() + days(1),
+        reported: false,
+        says_how_it_went: true,
+        outcome: Some(Outcome::NotMet),
+        rating: None,
+    });
+    assert!(tick(&mut s, &sched, t0() + days(2)).contains(&(OutboundKind::FollowUp, FRED)));
+}
+
+// A follow-up asked Carol for "a couple of times that suit you" after the owner had offered a call.
+#[test]
+fn no_follow_up_when_the_owner_already_offered_a_time() {
+    let sched = schedule();
+    let mut s = referral(t0(), Some(SALLY));
+    tick(&mut s, &sched, t0());
+    s.owner_wrote.offered_time = true;
+    let sent = tick(&mut s, &sched, t0() + days(2));
+    assert!(!sent.contains(&(OutboundKind::FollowUp, FRED)), "{sent:?}");
+    assert_eq!(
+        state_of(&s, OutboundKind::FollowUp, FRED),
+        Some(OutboundState::Cancelled)
+    );
+    // When the owner is not a party, her offer is not the parties' meeting: they are asked.
+    let mut s = referral(t0(), Some(BOB));
+    tick(&mut s, &sched, t0());
+    s.owner_wrote.offered_time = true;
+    assert!(tick(&mut s, &sched, t0() + days(2)).contains(&(OutboundKind::FollowUp, FRED)));
+}

@@ -1415,22 +1415,34 @@ pub(super) fn draft_for(
         .query_row([referral], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
+    let mut heard = Vec::new();
     let people: Vec<(ContactId, Role, Person)> = conn
         .prepare_cached(
-            "SELECT p.contact_id, p.role, c.email, p.name FROM participants p
+            "SELECT p.contact_id, p.role, c.email, p.name, p.responded_at FROM participants p
              JOIN contacts c ON c.id = p.contact_id WHERE p.referral_id = ?1 ORDER BY p.position",
         )?
         .query_map([referral], |r| {
-            Ok((
-                r.get(0)?,
-                parse_word(&r.get::<_, String>(1)?)?,
-                Person {
-                    email: r.get(2)?,
-                    name: r.get(3)?,
-                },
-            ))
+            let role: Role = parse_word(&r.get::<_, String>(1)?)?;
+            let person = Person {
+                email: r.get(2)?,
+                name: r.get(3)?,
+            };
+            let responded = r
+                .get::<_, Option<String>>(4)?
+                .map(|t| parse_ts(&t))
+                .transpose()?;
+            Ok((r.get(0)?, role, person, responded))
         })?
+        .map(|row| {
+            row.map(|(contact, role, person, responded)| {
+                if let (Role::Party, Some(at)) = (role, responded) {
+                    heard.push((Person::clone(&person), at));
+                }
+                (contact, role, person)
+            })
+        })
         .collect::<rusqlite::Result<_>>()?;
+    heard.sort_by_key(|(_, at)| *at);
     let to = people
         .iter()
         .find(|(c, _, _)| *c == contact)
@@ -1479,6 +1491,7 @@ pub(super) fn draft_for(
             introduced_at: parse_ts(&created)?,
             introducer,
             parties,
+            heard,
         },
         feedback,
     })
