@@ -609,8 +609,10 @@ fn follow_ups_from_a_party_point_to_the_owner_not_the_robot() {
     );
 }
 
+// It read like a survey ("a number from 1 to 5 (5 being great) … and roughly what it was
+// worth"): one open question now, with a 1–5 hint at most; the reader turns words into ratings.
 #[test]
-fn the_feedback_request_explains_how_to_answer() {
+fn the_feedback_request_asks_one_open_question() {
     let c = composer();
     for (introducer, parties) in [
         (alice(), vec![fred(), sally()]),
@@ -624,12 +626,16 @@ fn the_feedback_request_explains_how_to_answer() {
             &draft(OutboundKind::FeedbackRequest, to, r),
             due(OutboundKind::FeedbackRequest),
         );
-        assert!(body.contains("reply with a number from 1 to 5"), "{body}");
-        assert!(body.contains("whether it led to any business"), "{body}");
+        let letter = body.split("\n-- \n").next().unwrap();
+        assert!(letter.contains("How did it go?"), "{body}");
+        assert_eq!(letter.matches('?').count(), 1, "{body}");
         assert!(
-            body.contains("roughly what it was worth, if you like"),
+            letter.contains("a score out of 5 too, if you like"),
             "{body}"
         );
+        for survey in ["1 to 5", "5 being great", "worth", "business"] {
+            assert!(!letter.contains(survey), "{survey}: {body}");
+        }
         assert!(body.contains("two weeks ago"), "{body}");
     }
 }

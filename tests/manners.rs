@@ -407,3 +407,39 @@ fn a_reply_on_the_thread_is_mentioned_and_news_of_a_deal_stops_the_questions() {
     assert_eq!(d.state_of("feedback_reminder", FRED), "cancelled");
     assert!(d.mails().iter().all(|m| m.kind != "feedback_reminder"));
 }
+
+// ---------------------------------------------------------------------------------------
+// f. People who do not know the owner are told who she is and why she was copied.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn parties_introduced_by_someone_else_are_told_who_the_owner_is() {
+    let d = support::config::alice()
+        .owner(r#"about = "organiser of the Brightside referral circle""#)
+        .deploy();
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_FRED_AND_SALLY, "Fred, meet Sally."),
+    );
+    d.tick(&at(2, 0));
+    let who = "I'm Alice Smith, organiser of the Brightside referral circle — Bob copied me on the introduction so I could keep track of how it goes.";
+    for party in [FRED, SALLY] {
+        let body = d.mail("follow_up", party).body;
+        assert_eq!(body.matches(who).count(), 1, "{body}");
+    }
+    // Bob, who copied her, knows her: his thank-you does not introduce her.
+    assert!(!d.mail("thank_you", BOB).body.contains("I'm Alice"));
+
+    // Sally, introduced to Alice herself, knows who she is.
+    let d = support::config::alice()
+        .owner(r#"about = "organiser of the Brightside referral circle""#)
+        .deploy();
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_ALICE_AND_SALLY, "Alice, meet Sally."),
+    );
+    d.tick(&at(2, 0));
+    assert!(!d.mail("follow_up", SALLY).body.contains("I'm Alice"));
+}

@@ -13,6 +13,7 @@ pub struct Config {
     tracking: String,
     owner_emails: Vec<String>,
     intake: Vec<String>,
+    owner: Vec<String>,
     sections: String,
 }
 
@@ -25,6 +26,7 @@ pub fn alice() -> Config {
             r#"accept-from = ["bob@networkers.example"]"#.into(),
             "require-authentication = false".into(),
         ],
+        owner: Vec::new(),
         sections: String::new(),
     }
 }
@@ -45,6 +47,12 @@ impl Config {
         self
     }
 
+    /// Another line for `[owner]` (`about = "…"`, `from-name = "…"`).
+    pub fn owner(mut self, line: &str) -> Config {
+        self.owner.push(line.to_string());
+        self
+    }
+
     /// More sections after `[outbound]` (`[schedule]`, `[templates]`…).
     pub fn with(mut self, sections: &str) -> Config {
         self.sections.push_str(sections);
@@ -62,11 +70,12 @@ impl Config {
             .join(", ");
         format!(
             "[tracking]\naddress = {tracking:?}\n\
-             [owner]\nname = \"Alice Smith\"\nemails = [{emails}]\ntimezone = \"Europe/London\"\n\
+             [owner]\nname = \"Alice Smith\"\nemails = [{emails}]\ntimezone = \"Europe/London\"\n{owner}\n\
              [intake]\n{intake}\n\
              [outbound]\ntransport = \"file\"\n{sections}",
             tracking = self.tracking,
             intake = self.intake.join("\n"),
+            owner = self.owner.join("\n"),
             sections = self.sections,
         )
     }
