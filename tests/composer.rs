@@ -946,3 +946,28 @@ fn messages_say_what_referrald_already_knows() {
         "{body}"
     );
 }
+
+// The introducer read "Carol gave it 4 out of 5" about the owner's own deal.
+#[test]
+fn the_owners_own_outcome_report_speaks_in_the_first_person_without_a_score() {
+    let c = composer();
+    let r = referral(bob(), vec![alice(), sally()], "Alice, meet Sally");
+    let mut d = draft(OutboundKind::OutcomeReport, bob(), r);
+    d.feedback = vec![feedback(
+        sally(),
+        Some(4),
+        Some(Outcome::Met),
+        None,
+        "Alice was lovely, but her rates are a bit high for us.",
+    )];
+    let body = c.render(&d, due(OutboundKind::OutcomeReport)).unwrap().body;
+    assert!(body.contains("Sally and I have met."), "{body}");
+    for score in ["out of 5", "4", "rates"] {
+        assert!(!body.contains(score), "{score}: {body}");
+    }
+    // Nothing said yet about how it went: still in the first person.
+    d.feedback = vec![feedback(sally(), Some(5), None, None, "")];
+    let body = c.render(&d, due(OutboundKind::OutcomeReport)).unwrap().body;
+    assert!(body.contains("Sally and I have been in touch."), "{body}");
+    assert!(!body.contains('5'), "{body}");
+}

@@ -443,3 +443,36 @@ fn parties_introduced_by_someone_else_are_told_who_the_owner_is() {
     d.tick(&at(2, 0));
     assert!(!d.mail("follow_up", SALLY).body.contains("I'm Alice"));
 }
+
+// ---------------------------------------------------------------------------------------
+// h. When the owner is a party, the report to the introducer is hers, without a score.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_report_about_the_owners_own_referral_is_in_the_first_person_without_a_score() {
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_ALICE_AND_SALLY, "Alice, meet Sally."),
+    );
+    d.tick(&at(1, 0));
+    d.tick(&at(14, 0));
+    let request = d.message_id("feedback_request", SALLY);
+    d.receive(
+        &at(14, 2),
+        "sally.eml",
+        &reply(
+            "sally-rated@leedesign.example",
+            "Sally Lee <sally@leedesign.example>",
+            "Alice Smith <alice@brightside.example>, intros@tracker.example.org",
+            &request,
+            "4/5, we met for coffee and it was useful.",
+        ),
+    );
+    d.tick(&at(14, 3));
+    let report = d.mail("outcome_report", BOB).body;
+    assert!(report.contains("Sally and I have met."), "{report}");
+    assert!(!report.contains("out of 5"), "{report}");
+    assert!(!report.contains("4"), "{report}");
+}
