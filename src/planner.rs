@@ -130,6 +130,13 @@ pub enum Step {
         /// Why, in words for the event log.
         reason: String,
     },
+    /// A due outcome report carries bad news: it waits for the owner to send or skip it.
+    Hold {
+        /// Its row.
+        id: OutboundId,
+        /// Why, in words for the outbox and the event log.
+        reason: String,
+    },
     /// A due message may go now.
     Send {
         /// Its row.
@@ -179,8 +186,11 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
     for who in &s.participants {
         for &kind in OutboundKind::ALL {
             if kind == OutboundKind::OutcomeReport {
+                // A held report is still the one report: the owner decides about it.
                 let exists = s.outbound.iter().any(|p| {
-                    p.kind == kind && p.to == who.contact && p.state == OutboundState::Scheduled
+                    p.kind == kind
+                        && p.to == who.contact
+                        && matches!(p.state, OutboundState::Scheduled | OutboundState::Held)
                 });
                 if !exists && let Ok(due) = report_intent(s, who, rules, now) {
                     steps.push(Step::Schedule {
@@ -486,10 +496,42 @@ fn send_due(
                 due_at: next_open(window, tz, now),
                 reason: "outside the send window".into(),
             });
+        } else if let Some(reason) = held(s, winner) {
+            steps.push(Step::Hold {
+                id: winner.id,
+                reason,
+            });
         } else {
             steps.push(Step::Send { id: winner.id });
         }
     }
+}
+
+/// Why a due message must wait for the owner, if it must: bad news never leaves on its own.
+/// An outcome report that would carry a rating of 1–2, `lost` or `not_met` (anyone's latest
+/// answer) is held until the owner sends it (`referrald send ID`) or skips it.
+fn held(s: &Snapshot, p: &Planned) -> Option<String> {
+    if p.kind != OutboundKind::OutcomeReport || p.released {
+        return None;
+    }
+    let mut latest: Vec<&Answer> = Vec::new();
+    for a in &s.feedback {
+        latest.retain(|b| b.from != a.from);
+        latest.push(a);
+    }
+    let bad = latest.iter().find_map(|a| {
+        if let Some(o @ (Outcome::Lost | Outcome::NotMet)) = a.outcome {
+            Some(format!("an answer says {o}"))
+        } else {
+            a.rating
+                .filter(|r| *r <= 2)
+                .map(|r| format!("an answer rates it {r}/5"))
+        }
+    })?;
+    Some(format!(
+        "held for you: {bad}; `referrald send {id}` sends it, `referrald skip {id}` does not",
+        id = p.id
+    ))
 }
 
 /// An open referral whose plan has run out with no word from anyone is stalled once the last
@@ -501,10 +543,10 @@ fn stall(s: &Snapshot, steps: &[Step], rules: &Rules, now: DateTime<Utc>) -> Opt
     let still_planned = steps.iter().any(|st| {
         matches!(
             st,
-            Step::Schedule { .. } | Step::Postpone { .. } | Step::Send { .. }
+            Step::Schedule { .. } | Step::Postpone { .. } | Step::Send { .. } | Step::Hold { .. }
         )
     }) || s.outbound.iter().any(|p| {
-        matches!(p.state, OutboundState::Sending)
+        matches!(p.state, OutboundState::Sending | OutboundState::Held)
             || (p.state == OutboundState::Scheduled
                 && !steps
                     .iter()

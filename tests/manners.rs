@@ -476,3 +476,112 @@ fn the_report_about_the_owners_own_referral_is_in_the_first_person_without_a_sco
     assert!(!report.contains("out of 5"), "{report}");
     assert!(!report.contains("4"), "{report}");
 }
+
+// ---------------------------------------------------------------------------------------
+// i. Bad news never leaves on its own.
+// ---------------------------------------------------------------------------------------
+
+/// Fred and Sally were introduced by Bob; Fred answers the feedback request with `words`.
+fn fred_answers(words: &str) -> Deployment {
+    let d = deploy("");
+    d.receive(
+        T,
+        "intro.eml",
+        &intro(TO_FRED_AND_SALLY, "Fred, meet Sally."),
+    );
+    d.tick(&at(1, 0));
+    d.tick(&at(14, 0));
+    let request = d.message_id("feedback_request", FRED);
+    d.receive(
+        &at(14, 2),
+        "fred.eml",
+        &reply(
+            "fred-answer@fredsbooks.example",
+            "Fred Jones <fred@fredsbooks.example>",
+            "intros@tracker.example.org",
+            &request,
+            words,
+        ),
+    );
+    d.tick(&at(14, 3));
+    d
+}
+
+fn report_id(d: &Deployment) -> String {
+    let rows = d.json(&["outbox", "--json"]);
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "outcome_report")
+        .map(|o| o["id"].to_string())
+        .expect("an outcome report")
+}
+
+#[test]
+fn a_bad_report_is_held_until_the_owner_sends_it() {
+    let d = fred_answers("1/5. It didn't work out, sadly.");
+    assert_eq!(d.state_of("outcome_report", BOB), "held");
+    assert!(d.mails().iter().all(|m| m.kind != "outcome_report"));
+    let id = report_id(&d);
+    // outbox and show say it waits, and how to decide.
+    let outbox = d.ok(&["outbox"]);
+    assert!(
+        outbox.contains("held") && outbox.contains(&format!("referrald send {id}")),
+        "{outbox}"
+    );
+    let show = d.ok(&["show", "1"]);
+    assert!(show.contains("held"), "{show}");
+    // Days pass: it still waits.
+    d.tick(&at(16, 0));
+    assert_eq!(d.state_of("outcome_report", BOB), "held");
+
+    // The owner decides to send it: it goes with the next tick, bad news and all.
+    let out = d.ok(&["--now", &at(16, 1), "send", &id]);
+    assert!(out.contains("will be sent"), "{out}");
+    d.tick(&at(16, 2));
+    assert_eq!(d.state_of("outcome_report", BOB), "sent");
+    let report = d.mail("outcome_report", BOB).body;
+    assert!(report.contains("1 out of 5"), "{report}");
+    // Deciding again is an error, in one line, exit 1.
+    let again = d.run(&["send", &id]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is sent, not held"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+#[test]
+fn a_skipped_bad_report_is_never_sent() {
+    let d = fred_answers("We never met: he never called me back.");
+    assert_eq!(d.state_of("outcome_report", BOB), "held");
+    let id = report_id(&d);
+    let out = d.ok(&["--now", &at(15, 0), "skip", &id]);
+    assert!(out.contains("skipped"), "{out}");
+    for day in 15..40 {
+        d.tick(&at(day, 0));
+    }
+    // One report, skipped; the answer it held is not reported again in another.
+    let reports: Vec<_> = d
+        .outbox()
+        .into_iter()
+        .filter(|(k, _, _)| k == "outcome_report")
+        .collect();
+    assert_eq!(
+        reports,
+        [(
+            "outcome_report".to_string(),
+            BOB.to_string(),
+            "cancelled".to_string()
+        )]
+    );
+    assert!(d.mails().iter().all(|m| m.kind != "outcome_report"));
+    assert_eq!(d.run(&["skip", "999"]).status.code(), Some(1));
+}
+
+#[test]
+fn good_news_goes_on_its_own() {
+    let d = fred_answers("5/5, we signed last week!");
+    assert_eq!(d.state_of("outcome_report", BOB), "sent");
+}

@@ -95,6 +95,7 @@ fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundK
                 }
             }
             Step::Status { status, .. } => s.status = *status,
+            Step::Hold { id, .. } => row(s, *id).state = OutboundState::Held,
         }
     }
     sent
@@ -867,4 +868,93 @@ fn no_follow_up_when_the_owner_already_offered_a_time() {
     tick(&mut s, &sched, t0());
     s.owner_wrote.offered_time = true;
     assert!(tick(&mut s, &sched, t0() + days(2)).contains(&(OutboundKind::FollowUp, FRED)));
+}
+
+// A 1/5 or "it didn't work out" went to the introducer as it came, unseen by the owner.
+#[test]
+fn bad_news_is_held_for_the_owner_and_goes_once_released() {
+    let sched = schedule();
+    let bad = [
+        (Some(1), None),
+        (Some(2), Some(Outcome::Met)),
+        (None, Some(Outcome::Lost)),
+        (None, Some(Outcome::NotMet)),
+    ];
+    for (rating, outcome) in bad {
+        let mut s = referral(t0(), None);
+        tick(&mut s, &sched, t0());
+        s.feedback.push(Answer {
+            from: FRED,
+            at: t0() + days(3),
+            reported: false,
+            says_how_it_went: true,
+            outcome,
+            rating,
+        });
+        tick(&mut s, &sched, t0() + days(3));
+        let report = s
+            .outbound
+            .iter()
+            .find(|p| p.kind == OutboundKind::OutcomeReport);
+        let steps = plan(&s, &rules(&sched), t0() + days(3));
+        assert!(steps.is_empty() || report.is_some(), "{steps:?}");
+        assert_eq!(
+            state_of(&s, OutboundKind::OutcomeReport, BOB),
+            Some(OutboundState::Held)
+        );
+        // Held, it stays the one report: nothing more is scheduled or sent to Bob.
+        let later = tick(&mut s, &sched, t0() + days(4));
+        assert!(
+            !later.contains(&(OutboundKind::OutcomeReport, BOB)),
+            "{later:?}"
+        );
+        assert_eq!(
+            s.outbound
+                .iter()
+                .filter(|p| p.kind == OutboundKind::OutcomeReport)
+                .count(),
+            1
+        );
+        // Released by the owner, it goes.
+        let report = s
+            .outbound
+            .iter_mut()
+            .find(|p| p.kind == OutboundKind::OutcomeReport)
+            .unwrap();
+        report.state = OutboundState::Scheduled;
+        report.released = true;
+        assert!(tick(&mut s, &sched, t0() + days(4)).contains(&(OutboundKind::OutcomeReport, BOB)));
+    }
+    // The hold says how to decide.
+    let mut s = referral(t0(), None);
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t0(),
+        reported: false,
+        says_how_it_went: true,
+        outcome: Some(Outcome::Lost),
+        rating: None,
+    });
+    let steps = plan(&s, &rules(&sched), t0());
+    apply(&mut s, &steps, t0());
+    let steps = plan(&s, &rules(&sched), t0());
+    assert!(
+        steps.iter().any(|st| matches!(st, Step::Hold { reason, .. }
+            if reason.contains("says lost") && reason.contains("referrald skip"))),
+        "{steps:?}"
+    );
+    // Good news, or a later answer that takes the bad one back, goes on its own.
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    for (at, rating) in [(3, 2), (4, 4)] {
+        s.feedback.push(Answer {
+            from: FRED,
+            at: t0() + days(at),
+            reported: false,
+            says_how_it_went: true,
+            outcome: Some(Outcome::Met),
+            rating: Some(rating),
+        });
+    }
+    assert!(tick(&mut s, &sched, t0() + days(4)).contains(&(OutboundKind::OutcomeReport, BOB)));
 }

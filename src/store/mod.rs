@@ -3,6 +3,7 @@
 //! [`Store`] owns the only read-write connection).
 
 mod forget;
+mod held;
 mod known;
 mod limits;
 mod preview;
@@ -18,6 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
 pub use forget::{Erasure, FORGOTTEN};
+pub use held::HeldDecision;
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
 pub use read::{

@@ -604,7 +604,7 @@ fn reject(
     Ok(())
 }
 
-fn event(
+pub(super) fn event(
     conn: &Connection,
     referral: Option<ReferralId>,
     at: DateTime<Utc>,
@@ -1213,6 +1213,26 @@ fn apply_steps(
                     .execute(params![id, ts(*due_at)])?;
             }
             Step::Send { id } => send.push(*id),
+            Step::Hold { id, reason } => {
+                let row: Option<(String, String)> = conn
+                    .prepare_cached(
+                        "UPDATE outbound SET state = 'held', last_error = ?2
+                         WHERE id = ?1 AND state = 'scheduled'
+                         RETURNING kind, (SELECT email FROM contacts WHERE id = contact_id)",
+                    )?
+                    .query_row(params![id, reason], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((kind, to)) = row {
+                    event(
+                        conn,
+                        Some(referral),
+                        now,
+                        "held",
+                        &format!("{kind} to {to}: {reason}"),
+                        None,
+                    )?;
+                }
+            }
             Step::Status { status, reason } => {
                 set_status(conn, referral, *status, now, reason, None)?;
             }
