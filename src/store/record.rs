@@ -882,7 +882,7 @@ fn owner_wrote(
                 params![referral, ts(now)],
             )?;
             if changed > 0 {
-                event(conn, Some(referral), now, "owner_wrote", detail, cause)?;
+                event(conn, Some(referral), now, "owner", detail, cause)?;
             }
         }
     }

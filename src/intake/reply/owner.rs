@@ -38,6 +38,7 @@ static OFFERS: LazyLock<PhraseSet<()>> = LazyLock::new(|| {
         (day("does|would|could ?next|this DAY ~ work|suit"), ()),
         (day("on|next|this DAY at ~ am|pm"), ()),
         ("let's|lets ~ call|chat|talk|speak|meet|coffee|time|zoom", ()),
+        ("could|can|would|shall you|we ~ call|chat|talk|speak|meet|coffee|zoom", ()),
         ("let us ~ call|chat|talk|speak|meet|coffee|time|zoom", ()),
         ("set|book|schedule|arrange|find|grab|jump|hop ~ call|chat|time|meeting|coffee|slot|zoom", ()),
         ("my calendar|calendly|diary|availability", ()),
@@ -117,6 +118,7 @@ mod tests {
             "Here's my Calendly: https://calendly.com/alice",
             "Send me a couple of times that work and I'll book us in.",
             "Hätten Sie nächste Woche Zeit?",
+            "Could you do a call on Thursday at 2?",
             "Seriez-vous disponible jeudi ?",
         ] {
             assert!(offers_time(text), "{text}");
@@ -125,6 +127,7 @@ mod tests {
             "Thanks Bob! Carol, lovely to meet you.",
             "We met last week and it went well.",
             "I'm not free this week, sorry.",
+            "Could you send me the contract?",
         ] {
             assert!(!offers_time(text), "{text}");
         }
