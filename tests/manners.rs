@@ -585,3 +585,39 @@ fn good_news_goes_on_its_own() {
     let d = fred_answers("5/5, we signed last week!");
     assert_eq!(d.state_of("outcome_report", BOB), "sent");
 }
+
+// ---------------------------------------------------------------------------------------
+// What a stranger who forges the owner's From line can do with these manners.
+// ---------------------------------------------------------------------------------------
+
+/// A forged "thanks, Bob — are you free Thursday?" from the owner, unauthenticated, would
+/// silence the thank-you and the follow-up if it were believed. It is not: with
+/// authentication required, the owner's words count only when they prove themselves.
+#[test]
+fn a_forged_owner_message_on_the_thread_silences_nothing() {
+    let d = support::config::alice()
+        .trusting("mx.tracker.example.org")
+        .deploy();
+    let intro = intro(TO_ALICE_AND_SALLY, "Alice, meet Sally.").replacen(
+        "From: ",
+        "Authentication-Results: mx.tracker.example.org; dmarc=pass header.from=networkers.example\nFrom: ",
+        1,
+    );
+    d.receive(T, "intro.eml", &intro);
+    assert_eq!(d.state_of("thank_you", BOB), "scheduled");
+    d.receive(
+        &minutes(20),
+        "forged.eml",
+        &reply(
+            "forged-owner@attacker.example",
+            "Alice Smith <alice@brightside.example>",
+            "Bob Brown <bob@networkers.example>, Sally Lee <sally@leedesign.example>, intros@tracker.example.org",
+            "intro-manners@mail.networkers.example",
+            "Thanks so much, Bob! Sally, are you free on Thursday for a call?",
+        ),
+    );
+    d.tick(&minutes(90));
+    assert_eq!(d.state_of("thank_you", BOB), "sent");
+    d.tick(&at(2, 0));
+    assert_eq!(d.state_of("follow_up", SALLY), "sent");
+}

@@ -106,7 +106,11 @@ fn a_kind_is_shown_for_each_recipient_dated_when_it_would_go() {
         "{out}"
     );
     assert!(
-        out.contains("Hi Fred,\n\nBob introduced you and Sally on Monday"),
+        out.contains("Hi Fred,\n\nI'm Alice Smith — Bob copied me on the introduction"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n\nBob introduced you and Sally on Monday"),
         "{out}"
     );
     assert!(out.contains("Hi Sally,"), "{out}");

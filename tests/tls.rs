@@ -72,6 +72,8 @@ retry-max = "2s"
 [smtp]
 {smtp}
 [schedule]
+# The thank-you at once: these tests are about the mail loop, not the plan's timing.
+thank-you-after = "0s"
 follow-up-after = "1s"
 owner-nudge-after = "1s"
 feedback-after = "1d"
