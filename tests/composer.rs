@@ -971,3 +971,22 @@ fn the_owners_own_outcome_report_speaks_in_the_first_person_without_a_score() {
     assert!(body.contains("Sally and I have been in touch."), "{body}");
     assert!(!body.contains('5'), "{body}");
 }
+
+#[test]
+fn the_owners_report_names_everyone_in_a_group_once() {
+    let c = composer();
+    let r = referral(bob(), vec![fred(), alice(), sally()], "Intro");
+    let mut d = draft(OutboundKind::OutcomeReport, bob(), r);
+    d.feedback = vec![feedback(
+        fred(),
+        None,
+        Some(Outcome::Won),
+        Some((900.0, "GBP")),
+        "",
+    )];
+    let body = c.render(&d, due(OutboundKind::OutcomeReport)).unwrap().body;
+    assert!(
+        body.contains("Fred, Sally and I did business together (worth about £900)."),
+        "{body}"
+    );
+}
