@@ -91,6 +91,7 @@ fn introduction(i: usize) -> RawMessage {
     RawMessage {
         origin: format!("bench/{i}.eml"),
         bytes: text.into_bytes(),
+        arrived_at: None,
     }
 }
 

@@ -4,14 +4,21 @@
 //! message at a time: UID FETCH, then UID STORE) reading and flagging the same backlog in
 //! its own process. Targets: ≤ 3 s and ≤ 40 MB.
 //!
-//! Run: `cargo bench --bench mailbox` (MAILBOX_BENCH_N changes the 10,000).
+//! Run: `cargo bench --bench mailbox` (MAILBOX_BENCH_N changes the 10,000). With
+//! `MAILBOX_BENCH_DUE=1` the introductions are dated now and `max-per-hour` is left at its
+//! default, so every one has mail due that mostly has to wait: each outbox round meets the
+//! whole backlog. The run then also reports what each batch of 500 cost, from the daemon's
+//! log: the last should cost no more than the first. `REFERRALD_BENCH_BIN` runs another
+//! build of referrald (an older commit's) in the same setup.
 
 mod common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Deployment, MailSystem, OWNER, TRACKING, intro, runtime, status_kib, stop};
+use common::{
+    Deployment, MailSystem, OWNER, TRACKING, dated_intro, intro, runtime, status_kib, stop,
+};
 use futures::TryStreamExt;
 
 /// Set in the baseline's own process: the IMAP port to read from.
@@ -31,7 +38,14 @@ fn main() {
         .unwrap_or(10_000);
     let rt = runtime();
     let mail = rt.block_on(MailSystem::start()).expect("mail system");
-    let backlog: Vec<Vec<u8>> = (0..n).map(|i| intro(i, OWNER)).collect();
+    let due = std::env::var("MAILBOX_BENCH_DUE").is_ok_and(|v| v == "1");
+    let today = chrono::Utc::now().to_rfc2822();
+    let backlog: Vec<Vec<u8>> = (0..n)
+        .map(|i| match due {
+            true => dated_intro(i, "bob@introducer.test", &today),
+            false => intro(i, OWNER),
+        })
+        .collect();
     let appending = Instant::now();
     for user in [TRACKING, BASELINE_USER] {
         rt.block_on(mail.append_many(user, "INBOX", &backlog))
@@ -62,8 +76,13 @@ fn main() {
 
     // referrald run.
     let deployment = Deployment::new(&mail, TRACKING, "");
+    if due {
+        let path = deployment.path("referrald.toml");
+        let config = std::fs::read_to_string(&path).expect("config");
+        std::fs::write(&path, config.replace("max-per-hour = 1000000\n", "")).expect("config");
+    }
     let started = Instant::now();
-    let child = deployment.spawn(&[("RUST_LOG", "warn")]);
+    let child = deployment.spawn(&[("RUST_LOG", "info")]);
     let pid = child.id();
     deployment.wait(Duration::from_secs(120), "every message recorded", |d| {
         d.count("SELECT count(*) FROM messages") as usize >= n
@@ -89,6 +108,12 @@ fn main() {
     std::thread::sleep(Duration::from_secs(2));
     let idle_kib = status_kib(pid, "VmRSS:");
     stop(child);
+    println!(
+        "    mail: {} sent, {} waiting (max-per-hour), {} planned in all",
+        deployment.count("SELECT count(*) FROM outbound WHERE state = 'sent'"),
+        deployment.count("SELECT count(*) FROM outbound WHERE state = 'scheduled' AND due_at <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"),
+        deployment.count("SELECT count(*) FROM outbound"),
+    );
     let referrals = deployment.count("SELECT count(*) FROM referrals");
     assert_eq!(referrals as usize, n, "every introduction is a referral");
 
@@ -116,6 +141,33 @@ fn main() {
         baseline.as_secs_f64() / marked.as_secs_f64(),
         peak_kib as f64 / baseline_kib.max(1) as f64
     );
+    let log = std::fs::read_to_string(deployment.path("daemon.log")).unwrap_or_default();
+    let batches = batch_costs(&log);
+    if let (Some(first), Some(last)) = (batches.first(), batches.last()) {
+        println!(
+            "  batches of 500: {} timed, first {:.0} ms, last {:.0} ms: last/first {:.2}x (target <= 1.5x)",
+            batches.len(),
+            first * 1000.0,
+            last * 1000.0,
+            last / first.max(1e-6)
+        );
+    }
+}
+
+/// Seconds between consecutive "processed … message(s)" lines of the daemon's log: what each
+/// recorded batch cost, the time the outbox took between them included. The first batch's
+/// line has no predecessor and is not timed.
+fn batch_costs(log: &str) -> Vec<f64> {
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = log
+        .lines()
+        .filter(|line| line.contains(" processed "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .collect();
+    times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_seconds_f64())
+        .collect()
 }
 
 /// The baseline: log in, then for each message UID FETCH it whole and UID STORE \Seen, one

@@ -28,6 +28,7 @@ fn prepare(deployment: &Deployment, n: usize) -> Config {
         .map(|i| RawMessage {
             origin: format!("bench/{i}"),
             bytes: intro(i, &format!("bob{}@introducer.test", i % 50)),
+            arrived_at: None,
         })
         .collect();
     for chunk in messages.chunks(500) {

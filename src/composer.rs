@@ -6,6 +6,7 @@
 //! and rendered against sample drafts when the [`Composer`] is built, so a bad template stops
 //! the daemon at startup instead of putting a blank into someone's inbox.
 
+mod notices;
 mod samples;
 mod templates;
 mod vars;
@@ -24,6 +25,7 @@ use minijinja::{Environment, Value};
 
 use crate::config::Config;
 use crate::model::{OutboundKind, Outcome, Person, ReferralId, clean_name, is_message_id};
+pub use notices::{NOTICE_COMMAND_REPLY, Notice, notice_kind};
 use templates::{Part, Source};
 
 /// The footer's last sentence, the same under every message whoever the owner is: intake
@@ -56,7 +58,8 @@ pub struct ReferralSummary {
     pub thread_root: String,
     /// The introduction's References chain, oldest first, ending with `thread_root`.
     pub references: Vec<String>,
-    /// When the introduction was recorded.
+    /// When the introduction was written: its Date, no later than it reached the mailbox
+    /// (for referrals recorded before referrald kept that, when it was recorded).
     pub introduced_at: DateTime<Utc>,
     /// Who made the introduction.
     pub introducer: Person,
@@ -109,6 +112,8 @@ const MAX_ADDRESS: usize = 254;
 pub struct Composer {
     env: Environment<'static>,
     sources: BTreeMap<OutboundKind, Source>,
+    /// Each notice kind's template origin, by kind.
+    notice_origins: BTreeMap<&'static str, String>,
     owner: vars::Owner,
     /// The From display name of mail to others ("Alice Smith via referrald").
     from_name: String,
@@ -138,6 +143,7 @@ impl Composer {
         let mut composer = Composer {
             env: templates::environment(),
             sources: BTreeMap::new(),
+            notice_origins: BTreeMap::new(),
             owner: vars::Owner {
                 name: config.owner.name.clone(),
                 emails: config.owner.emails.clone(),
@@ -150,8 +156,170 @@ impl Composer {
         for source in sources {
             composer.add(source)?;
         }
+        for (kind, built_in) in notices::BUILT_IN {
+            let (origin, text) = templates::notice_source(dir.as_deref(), kind, built_in)?;
+            let parts = templates::split_text(&text, &origin, kind)?;
+            for (part, text) in [(Part::Subject, parts.subject), (Part::Body, parts.body)] {
+                composer
+                    .env
+                    .add_template_owned(notice_template_name(kind, part), text)
+                    .map_err(|e| anyhow!("template {origin} ({kind}): {e:#}"))?;
+            }
+            composer.notice_origins.insert(kind, origin);
+        }
         composer.check()?;
+        for (kind, _) in notices::BUILT_IN {
+            for facts in notices::samples(kind) {
+                let sample = Notice {
+                    kind,
+                    message_id: "referrald.notice.1.2@sample.example".into(),
+                    to: Person::new("owner@sample.example", Some(&composer.owner.name)),
+                    subject: "status".into(),
+                    references: vec!["command@sample.example".into()],
+                    facts,
+                };
+                composer.render_notice(&sample)?;
+            }
+        }
         Ok(composer)
+    }
+
+    /// A notice as the owner will read it: subject and body.
+    pub fn render_notice(&self, notice: &Notice) -> anyhow::Result<Rendered> {
+        let origin = self
+            .notice_origins
+            .get(notice.kind)
+            .ok_or_else(|| anyhow!("no template for {}", notice.kind))?;
+        let mut context = match &notice.facts {
+            serde_json::Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let owner = Person::new(
+            self.owner.emails.first().map_or("", String::as_str),
+            Some(&self.owner.name),
+        );
+        context.insert(
+            "owner".into(),
+            serde_json::json!({
+                "name": owner.name,
+                "first_name": owner.first_name(),
+                "email": notice.to.email,
+            }),
+        );
+        context.insert(
+            "tracking_address".into(),
+            serde_json::json!(self.tracking_address),
+        );
+        let reply_subject = if notice.subject.trim().is_empty() {
+            "Your referrald command".to_string()
+        } else {
+            crate::subject::reply_subject(&notice.subject)
+        };
+        context.insert("reply_subject".into(), serde_json::json!(reply_subject));
+        let context = Value::from(minijinja::value::Serde(&context));
+        let render = |part: Part| -> anyhow::Result<String> {
+            self.env
+                .get_template(&notice_template_name(notice.kind, part))
+                .and_then(|t| t.render(&context))
+                .map_err(|e| anyhow!("template {origin} ({}): {e:#}", notice.kind))
+        };
+        let subject = words::clip(&words::one_line(&render(Part::Subject)?), MAX_SUBJECT_CHARS);
+        if subject.is_empty() {
+            bail!(
+                "template {origin} ({}): the subject rendered empty",
+                notice.kind
+            );
+        }
+        let body = words::tidy(&render(Part::Body)?);
+        Ok(Rendered {
+            subject,
+            body: format!("{body}\n\n-- \nYour referrald, {}\n", self.tracking_address),
+        })
+    }
+
+    /// The email for a notice to the owner, dated `now`: threaded under the mail it answers,
+    /// marked as an automatic answer (RFC 3834) so no responder answers it, and without the
+    /// opt-out footer and List-Unsubscribe of mail to other people (the owner is not on a list).
+    pub fn compose_notice(&self, notice: &Notice, now: DateTime<Utc>) -> anyhow::Result<Message> {
+        let rendered = self.render_notice(notice)?;
+        let tracking = self
+            .tracking_address
+            .parse::<lettre::Address>()
+            .with_context(|| {
+                format!(
+                    "tracking address {:?} cannot be used in From",
+                    self.tracking_address
+                )
+            })?;
+        if notice.to.email.len() > MAX_ADDRESS {
+            bail!(
+                "cannot write to {:?}: the address is too long",
+                notice.to.email
+            );
+        }
+        let to = notice
+            .to
+            .email
+            .parse::<lettre::Address>()
+            .with_context(|| {
+                format!(
+                    "cannot write to {:?}: not an email address",
+                    notice.to.email
+                )
+            })?;
+        if !is_message_id(&notice.message_id) {
+            bail!("{:?} cannot be a Message-ID", notice.message_id);
+        }
+        let mut builder = Message::builder()
+            .from(Mailbox::new(
+                Some("referrald".to_string()),
+                tracking.clone(),
+            ))
+            .reply_to(Mailbox::new(None, tracking))
+            .to(Mailbox::new(
+                Some(clean_name(&notice.to.name)).filter(|n| !n.is_empty()),
+                to,
+            ))
+            .subject(rendered.subject)
+            .date(SystemTime::from(now))
+            .message_id(Some(format!("<{}>", notice.message_id)));
+        let answered = notice
+            .references
+            .last()
+            .map(|id| bare_id(id))
+            .filter(|id| is_message_id(id));
+        if let Some(id) = answered {
+            builder = builder.in_reply_to(format!("<{id}>"));
+        }
+        let chain = references(&notice.references, answered);
+        if !chain.is_empty() {
+            builder = builder.references(
+                chain
+                    .iter()
+                    .map(|id| format!("<{id}>"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        for (name, value) in [
+            ("Auto-Submitted", "auto-replied"),
+            ("X-Auto-Response-Suppress", "OOF, AutoReply"),
+            ("X-Loop", self.tracking_address.as_str()),
+            ("X-Referrald-Kind", notice.kind),
+        ] {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value.to_string(),
+            ));
+        }
+        builder
+            .singlepart(SinglePart::plain(rendered.body))
+            .with_context(|| {
+                format!(
+                    "cannot build the {} email to {}",
+                    notice.kind, notice.to.email
+                )
+            })
     }
 
     /// Where the template of `kind` came from: `built-in follow_up.txt`, or the override's path.
@@ -386,6 +554,14 @@ impl Composer {
                     draft.kind, draft.to.email
                 )
             })
+    }
+}
+
+/// The compiled name of a notice template's part.
+fn notice_template_name(kind: &str, part: Part) -> String {
+    match part {
+        Part::Subject => format!("notice/{kind}/subject"),
+        Part::Body => format!("notice/{kind}/body"),
     }
 }
 

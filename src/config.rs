@@ -478,6 +478,10 @@ pub struct Schedule {
     /// `feedback_reminder`, counted from when the request was sent.
     #[serde(default = "default_reminder", deserialize_with = "de_duration")]
     pub reminder_after: Duration,
+    /// A message whose due time is more than this before the referral was recorded is
+    /// skipped as too late (an old introduction found in the mailbox).
+    #[serde(default = "default_late_limit", deserialize_with = "de_duration")]
+    pub late_limit: Duration,
     /// When mail may go out, in the owner's timezone.
     #[serde(default)]
     pub send_window: SendWindow,
@@ -494,6 +498,7 @@ impl Default for Schedule {
             owner_nudge_after: default_nudge(),
             feedback_after: default_feedback(),
             reminder_after: default_reminder(),
+            late_limit: default_late_limit(),
             send_window: SendWindow::default(),
             max_per_hour: default_max_per_hour(),
         }
@@ -760,6 +765,9 @@ fn default_feedback() -> Duration {
 }
 fn default_reminder() -> Duration {
     Duration::from_secs(7 * 24 * 3600)
+}
+fn default_late_limit() -> Duration {
+    Duration::from_secs(2 * 24 * 3600)
 }
 fn default_max_per_hour() -> u32 {
     60

@@ -8,22 +8,28 @@
 //!   `tick` and `demo` use, here on several SMTP connections at once and stopping between
 //!   messages at shutdown — and then sleeps until the earliest due message or until the
 //!   mailbox task pokes it: no polling.
-//! - the **main loop** answers SIGTERM/SIGINT and pings systemd's watchdog.
+//! - [`run`] waits for the `shutdown` future its caller passes, then stops both tasks.
+//!
+//! The daemon knows nothing of signals or systemd: the command line (`cli::service`) turns
+//! SIGTERM/SIGINT into `shutdown`, and tells systemd what [`Lifecycle`] reports. A test can
+//! run it in-process, on a clock of its choosing, and stop it when it likes.
 //!
 //! The store is synchronous SQLite with one writer. It lives behind a `std::sync::Mutex`
 //! ([`crate::outbox::SharedStore`]) that is only ever locked inside `spawn_blocking` closures, so the lock is never held across an
 //! `.await` and a long transaction never stalls the IMAP or SMTP sockets. Shutdown is a
 //! `watch` channel every task watches.
 
-use std::sync::{Arc, Once};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError, Imap};
+use crate::intake::Verdict;
 use crate::net::Trust;
 use crate::outbox::{self, Clock, DeliveryResult, Outbox, SharedStore, with_store};
 use crate::source::imap::{ImapSession, LoginRefused, Marking, Wake, stopping};
@@ -42,7 +48,7 @@ const BACKOFF_START: Duration = Duration::from_secs(2);
 const BACKOFF_MAX: Duration = Duration::from_secs(80);
 /// The outbox sends on this many SMTP connections at once.
 const SENDERS: usize = transport::POOL_SIZE;
-/// How long the tasks get to finish after SIGTERM; systemd's default stop timeout is 90 s,
+/// How long the tasks get to finish after shutdown; systemd's default stop timeout is 90 s,
 /// ours is promised to be 10.
 const STOP_GRACE: Duration = Duration::from_secs(8);
 /// The outbox looks at the clock at least this often, so a wall-clock jump (suspend, NTP)
@@ -65,32 +71,93 @@ struct Daemon {
     outbox: Outbox,
     /// Poked after each ingested chunk: there may be new mail to send.
     new_work: Notify,
+    /// The time, for recording mail and deciding what is due.
+    clock: Clock,
+    /// Told when the daemon is ready and when it stops.
+    lifecycle: Arc<dyn Lifecycle>,
+    /// When `run` began, for the "ready in" line.
+    started: Instant,
+    /// Whether readiness has been reported (once per run).
+    ready: AtomicBool,
 }
 
-/// Runs the daemon until SIGTERM or SIGINT. Must be called inside a Tokio runtime with time
-/// and I/O enabled.
-pub async fn run(config: Config) -> Result<()> {
+/// What the daemon reports about itself to whoever runs it (systemd, through the command
+/// line; nobody, in a test).
+pub trait Lifecycle: Send + Sync {
+    /// The database is open and the first IMAP login worked. Called once.
+    fn ready(&self);
+    /// Shutdown has begun.
+    fn stopping(&self);
+}
+
+/// A [`Lifecycle`] that tells no one.
+pub struct Quiet;
+
+impl Lifecycle for Quiet {
+    fn ready(&self) {}
+    fn stopping(&self) {}
+}
+
+/// A configuration checked for `run`: everything that can be wrong with it is found before
+/// anything is touched (no database opened, no connection made).
+pub struct Checked {
+    config: Config,
+    imap: Imap,
+    composer: Composer,
+    imap_trust: Trust,
+}
+
+impl Checked {
+    /// Checks `config` for `run`: an `[imap]` section, templates, CA files, passwords.
+    pub async fn new(config: Config) -> Result<Checked> {
+        let imap = config.imap.clone().ok_or_else(|| {
+            ConfigError(
+                "`run` needs an [imap] section: the mailbox to watch (config.example.toml shows its keys)"
+                    .into(),
+            )
+        })?;
+        // Templates are checked before anything else: a broken override sends nothing.
+        let composer = Composer::new(&config)?;
+        // A ca-file that cannot be used is a configuration error now, not a retry loop later.
+        let imap_trust = Trust::load("imap", imap.ca_path(&config.base_dir)?.as_deref())?;
+        // A password that cannot be read is a configuration error now, not a retry loop
+        // later. (Each login reads it afresh, so a rotated password is picked up.)
+        let secrets = config.clone();
+        tokio::task::spawn_blocking(move || check_passwords(&secrets))
+            .await
+            .context("the password task failed")??;
+        Ok(Checked {
+            config,
+            imap,
+            composer,
+            imap_trust,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// Runs the daemon on `store` until `shutdown` completes (its output says why, for the log),
+/// then stops within [`STOP_GRACE`] and a second. Must be called inside a Tokio runtime with
+/// time and I/O enabled. The caller owns process matters: opening the store and claiming it
+/// ([`crate::store::running`]), signals, systemd.
+pub async fn run(
+    checked: Checked,
+    store: Store,
+    clock: Clock,
+    shutdown: impl Future<Output = String>,
+    lifecycle: Arc<dyn Lifecycle>,
+) -> Result<()> {
     let started = Instant::now();
-    let imap = config.imap.clone().ok_or_else(|| {
-        ConfigError(
-            "`run` needs an [imap] section: the mailbox to watch (config.example.toml shows its keys)"
-                .into(),
-        )
-    })?;
-    // Templates are checked before anything else: a broken override sends nothing.
-    let composer = Composer::new(&config)?;
-    // A ca-file that cannot be used is a configuration error now, not a retry loop later.
-    let imap_trust = Trust::load("imap", imap.ca_path(&config.base_dir)?.as_deref())?;
-    // A password that cannot be read is a configuration error now, not a retry loop later.
-    // (Each login reads it afresh, so a rotated password is picked up.)
-    let secrets = config.clone();
-    tokio::task::spawn_blocking(move || check_passwords(&secrets))
-        .await
-        .context("the password task failed")??;
-    let path = config.store_path();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
-        .await
-        .context("the database task failed")??;
+    let Checked {
+        config,
+        imap,
+        composer,
+        imap_trust,
+    } = checked;
     let transport = transport::from_config(&config)?;
 
     // The first login happens here, so that a wrong password stops `run` at once with a clear
@@ -113,36 +180,24 @@ pub async fn run(config: Config) -> Result<()> {
         store,
         outbox,
         new_work: Notify::new(),
+        clock,
+        lifecycle,
+        started,
+        ready: AtomicBool::new(false),
     });
     let (stop, stopped) = watch::channel(false);
-    let mut mailbox = tokio::spawn(mailbox_task(
-        daemon.clone(),
-        first,
-        stopped.clone(),
-        started,
-    ));
+    let mut mailbox = tokio::spawn(mailbox_task(daemon.clone(), first, stopped.clone()));
     let mut outbox = tokio::spawn(outbox_task(daemon.clone(), stopped.clone()));
 
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("cannot listen for SIGINT")?;
-    let mut watchdog = watchdog_interval().map(tokio::time::interval);
-    let signal = loop {
-        tokio::select! {
-            _ = terminate.recv() => break "SIGTERM",
-            _ = interrupt.recv() => break "SIGINT",
-            _ = async { match watchdog.as_mut() {
-                Some(timer) => { timer.tick().await; }
-                None => std::future::pending().await,
-            } } => notify(&[sd_notify::NotifyState::Watchdog]),
-            // The tasks end only when told to; if one ends early it has a bug: stop cleanly.
-            _ = &mut mailbox => break "the mailbox task ending",
-            _ = &mut outbox => break "the outbox task ending",
-        }
+    tokio::pin!(shutdown);
+    let why = tokio::select! {
+        why = &mut shutdown => why,
+        // The tasks end only when told to; if one ends early it has a bug: stop cleanly.
+        _ = &mut mailbox => "the mailbox task ending".to_string(),
+        _ = &mut outbox => "the outbox task ending".to_string(),
     };
-    tracing::info!("stopping ({signal})");
-    notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping ({why})");
+    daemon.lifecycle.stopping();
     let _ = stop.send(true);
     let finished = tokio::time::timeout(STOP_GRACE, async {
         if !mailbox.is_finished() {
@@ -195,20 +250,6 @@ async fn connect(imap: &Imap, trust: &Trust, config: &Config) -> Result<ImapSess
     ImapSession::connect(imap, trust, &password).await
 }
 
-/// Sends a state to systemd, if it is listening (`Type=notify`); otherwise does nothing.
-fn notify(state: &[sd_notify::NotifyState]) {
-    if let Err(e) = sd_notify::notify(state) {
-        tracing::debug!("cannot notify systemd: {e}");
-    }
-}
-
-/// Half of systemd's `WatchdogSec`, if the watchdog is on for this process.
-fn watchdog_interval() -> Option<Duration> {
-    sd_notify::watchdog_enabled()
-        .filter(|d| !d.is_zero())
-        .map(|d| d / 2)
-}
-
 /// Jittered exponential backoff: 2 s doubling to 80 s, each wait between half and all of
 /// the current step, so that many clients do not reconnect in step.
 struct Backoff {
@@ -248,16 +289,15 @@ async fn pause(wait: Duration, stopped: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-/// Tells systemd (once) that the daemon is ready: the database is open and IMAP login worked.
-fn ready(started: Instant) {
-    static READY: Once = Once::new();
-    READY.call_once(|| {
+/// Reports (once) that the daemon is ready: the database is open and IMAP login worked.
+fn ready(daemon: &Daemon) {
+    if !daemon.ready.swap(true, Ordering::SeqCst) {
         tracing::info!(
             "ready in {} ms: watching the mailbox",
-            started.elapsed().as_millis()
+            daemon.started.elapsed().as_millis()
         );
-        notify(&[sd_notify::NotifyState::Ready]);
-    });
+        daemon.lifecycle.ready();
+    }
 }
 
 /// The mailbox task: session after session until the daemon stops.
@@ -265,7 +305,6 @@ async fn mailbox_task(
     daemon: Arc<Daemon>,
     mut session: Option<ImapSession>,
     mut stopped: watch::Receiver<bool>,
-    started: Instant,
 ) {
     let mut backoff = Backoff::new();
     // The first attempt, made before the task started, failed: wait before the next.
@@ -293,7 +332,7 @@ async fn mailbox_task(
                 }
             },
         };
-        ready(started);
+        ready(&daemon);
         match watch_mailbox(&daemon, current, &mut stopped, &mut backoff).await {
             Ok(()) => return,
             Err(e) => {
@@ -322,6 +361,9 @@ async fn watch_mailbox(
         .await?;
     let key = folder.clone();
     let stored = with_store(&daemon.store, move |s| s.mailbox_position(&key)).await?;
+    // The first start reads what the mailbox already holds: old introductions among it are
+    // recorded as history, and `run` says how many.
+    let mut first = stored.is_none();
     let mut last_uid = match stored {
         Some((validity, last)) if validity == selected.uidvalidity => last,
         Some((validity, _)) => {
@@ -353,7 +395,8 @@ async fn watch_mailbox(
     }
     loop {
         let before = last_uid;
-        last_uid = catch_up(
+        let tally;
+        (last_uid, tally) = catch_up(
             daemon,
             &mut session,
             &folder,
@@ -363,6 +406,15 @@ async fn watch_mailbox(
             stopped,
         )
         .await?;
+        if std::mem::take(&mut first) {
+            tracing::info!(
+                "first start: read {} message(s) already in {folder}: {} introduction(s), {} recorded as history (no mail), {} message(s) skipped as too late",
+                tally.messages,
+                tally.introductions,
+                tally.lateness.history,
+                tally.lateness.skipped
+            );
+        }
         if last_uid != before {
             // Done for now: whatever the batch pulled into the page cache can go.
             with_store(&daemon.store, |s| s.release_memory()).await?;
@@ -384,8 +436,26 @@ async fn watch_mailbox(
     }
 }
 
+/// What one catch-up recorded.
+#[derive(Debug, Default)]
+struct Tally {
+    messages: usize,
+    introductions: usize,
+    lateness: crate::store::Lateness,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.messages += other.messages;
+        self.introductions += other.introductions;
+        self.lateness.history += other.lateness.history;
+        self.lateness.skipped += other.lateness.skipped;
+    }
+}
+
 /// Fetches, records and marks every message above `last_uid`, in chunks; returns the new
-/// watermark. The next chunk is fetched while the database records the previous one.
+/// watermark and what was recorded. The next chunk is fetched while the database records the
+/// previous one.
 async fn catch_up(
     daemon: &Arc<Daemon>,
     session: &mut ImapSession,
@@ -394,10 +464,11 @@ async fn catch_up(
     mut last_uid: u32,
     marking: &Marking,
     stopped: &mut watch::Receiver<bool>,
-) -> Result<u32> {
+) -> Result<(u32, Tally)> {
+    let mut tally = Tally::default();
     let uids = session.uids_after(last_uid).await?;
     if uids.is_empty() {
-        return Ok(last_uid);
+        return Ok((last_uid, tally));
     }
     if uids.len() > FETCH_CHUNK {
         tracing::info!("{} new message(s) in {folder}", uids.len());
@@ -410,14 +481,14 @@ async fn catch_up(
         sizes.iter().map(|(_, size)| u64::from(*size)).sum::<u64>(),
         chunks.len()
     );
-    let mut recording: Option<(tokio::task::JoinHandle<Result<()>>, &[u32])> = None;
+    let mut recording: Option<(tokio::task::JoinHandle<Result<Tally>>, &[u32])> = None;
     for chunk in &chunks {
         if *stopped.borrow() {
             break;
         }
         let messages = session.fetch(folder, chunk).await?;
         if let Some((task, uids)) = recording.take() {
-            task.await.context("the database task failed")??;
+            tally.add(task.await.context("the database task failed")??);
             session.mark(uids, marking).await?;
         }
         let high = chunk.last().copied().unwrap_or(last_uid);
@@ -425,10 +496,10 @@ async fn catch_up(
         last_uid = high;
     }
     if let Some((task, uids)) = recording.take() {
-        task.await.context("the database task failed")??;
+        tally.add(task.await.context("the database task failed")??);
         session.mark(uids, marking).await?;
     }
-    Ok(last_uid)
+    Ok((last_uid, tally))
 }
 
 /// Records a chunk of messages and then the watermark, in a blocking thread, and pokes the
@@ -440,15 +511,23 @@ fn record(
     uidvalidity: u32,
     high: u32,
     messages: Vec<crate::source::RawMessage>,
-) -> tokio::task::JoinHandle<Result<()>> {
+) -> tokio::task::JoinHandle<Result<Tally>> {
     let daemon = daemon.clone();
     let folder = folder.to_string();
     tokio::task::spawn_blocking(move || {
         let mut store = outbox::lock(&daemon.store);
-        let applied = store.ingest(&messages, &daemon.config, Utc::now())?;
+        let applied = store.ingest(&messages, &daemon.config, daemon.clock.now())?;
         store
             .set_mailbox_position(&folder, uidvalidity, high)
             .context("cannot record the mailbox position")?;
+        let mut introduced: Vec<_> = applied
+            .iter()
+            .filter_map(|a| a.result.as_ref().ok())
+            .filter(|r| matches!(r.classified.verdict, Verdict::Introduction(_)))
+            .filter_map(|r| r.referral)
+            .collect();
+        introduced.dedup();
+        let lateness = store.lateness(&introduced)?;
         drop(store);
         daemon.new_work.notify_one();
         let mut introductions = 0;
@@ -462,11 +541,21 @@ fn record(
                 Err(e) => tracing::warn!("{}: not recorded: {e}", a.origin),
             }
         }
+        let late = match (lateness.history, lateness.skipped) {
+            (0, 0) => String::new(),
+            (history, skipped) => {
+                format!("; {history} recorded as history, {skipped} message(s) skipped as too late")
+            }
+        };
         tracing::info!(
-            "processed {} message(s) from {folder} ({introductions} introduction(s))",
+            "processed {} message(s) from {folder} ({introductions} introduction(s){late})",
             applied.len()
         );
-        Ok(())
+        Ok(Tally {
+            messages: applied.len(),
+            introductions,
+            lateness,
+        })
     })
 }
 
@@ -476,7 +565,11 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
         if *stopped.borrow() {
             return;
         }
-        let deliveries = match daemon.outbox.deliver_due(Clock::Wall, Some(&stopped)).await {
+        let deliveries = match daemon
+            .outbox
+            .deliver_due(daemon.clock, Some(&stopped))
+            .await
+        {
             Ok(deliveries) => deliveries,
             Err(e) => {
                 tracing::error!("outbox: {e:#}; trying again in a minute");
@@ -497,7 +590,7 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
             );
         }
         let next = with_store(&daemon.store, |s| s.next_due()).await;
-        let now = Utc::now();
+        let now = daemon.clock.now();
         let wait = match next {
             Ok(Some(due)) => match (due - now).to_std() {
                 Ok(wait) => wait,

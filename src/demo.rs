@@ -256,6 +256,7 @@ fn messages_for(act: &Act, store: &Store, now: DateTime<Utc>) -> Result<Vec<RawM
             .map(|(name, bytes)| RawMessage {
                 origin: format!("demo/{name}"),
                 bytes: bytes.to_vec(),
+                arrived_at: None,
             })
             .collect()),
         Act::Reply {
@@ -301,6 +302,7 @@ fn messages_for(act: &Act, store: &Store, now: DateTime<Utc>) -> Result<Vec<RawM
             Ok(vec![RawMessage {
                 origin: format!("reply from {from}"),
                 bytes: raw.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes(),
+                arrived_at: None,
             }])
         }
     }

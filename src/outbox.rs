@@ -17,9 +17,9 @@ use tokio::sync::watch;
 
 use crate::composer::Composer;
 use crate::config::Config;
-use crate::model::{OutboundId, OutboundKind, Person, ReferralId};
+use crate::model::{OutboundId, Person, ReferralId};
 use crate::source::imap::stopping;
-use crate::store::Store;
+use crate::store::{NoticeId, Store};
 use crate::transport::{Recipient, SendError, Transport};
 
 /// After shutdown is asked for, a message being handed to the server gets this long to be
@@ -61,6 +61,8 @@ pub enum Clock {
     Wall,
     /// One instant for the whole round: `tick --now` and the demo's simulated days.
     At(DateTime<Utc>),
+    /// The system clock moved on by this much: the daemon run days ahead, in a test.
+    Ahead(chrono::TimeDelta),
 }
 
 impl Clock {
@@ -69,6 +71,7 @@ impl Clock {
         match self {
             Clock::Wall => Utc::now(),
             Clock::At(t) => t,
+            Clock::Ahead(by) => Utc::now() + by,
         }
     }
 }
@@ -76,12 +79,12 @@ impl Clock {
 /// What happened to one due message.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// Its row.
+    /// Its row (in `outbound`, or in `notices` for a notice).
     pub id: OutboundId,
-    /// The referral it is about.
-    pub referral: ReferralId,
-    /// Which message of the plan.
-    pub kind: OutboundKind,
+    /// The referral it is about, if any (a notice may be about none).
+    pub referral: Option<ReferralId>,
+    /// Which message of the plan, or which notice (`command_reply`).
+    pub kind: &'static str,
     /// The recipient.
     pub to: Person,
     /// Sent, to be retried, or failed.
@@ -177,7 +180,17 @@ impl Outbox {
         self.recover(clock.now()).await?;
         let config = self.config.clone();
         let now = clock.now();
-        let due = with_store(&self.store, move |s| s.plan_due(&config, now)).await?;
+        let due = with_store(&self.store, move |s| {
+            let notices = s.notices_due(now)?;
+            let planned = s.plan_due(&config, now)?;
+            // Answers to the owner first: they are what someone is waiting for.
+            Ok(notices
+                .into_iter()
+                .map(Due::Notice)
+                .chain(planned.into_iter().map(Due::Planned))
+                .collect::<Vec<_>>())
+        })
+        .await?;
         if due.is_empty() {
             return Ok(Vec::new());
         }
@@ -244,7 +257,7 @@ impl Outbox {
     /// `stop` says so, claiming each just before handing it over.
     async fn sender(
         &self,
-        queue: &Mutex<VecDeque<OutboundId>>,
+        queue: &Mutex<VecDeque<Due>>,
         clock: Clock,
         mut stop: Option<watch::Receiver<bool>>,
     ) -> Result<Vec<Delivery>> {
@@ -257,8 +270,19 @@ impl Outbox {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop_front();
-            let Some(id) = next else {
-                return Ok(deliveries);
+            let id = match next {
+                None => return Ok(deliveries),
+                Some(Due::Planned(id)) => id,
+                Some(Due::Notice(id)) => {
+                    match self.send_notice(id, clock, stop.as_mut()).await? {
+                        Some(delivery) => deliveries.push(delivery),
+                        None if stop.as_ref().is_some_and(|s| *s.borrow()) => {
+                            return Ok(deliveries);
+                        }
+                        None => {}
+                    }
+                    continue;
+                }
             };
             let now = clock.now();
             let claimed = with_store(&self.store, move |s| s.claim(&[id], now))
@@ -268,32 +292,21 @@ impl Outbox {
             let Some(message) = claimed.into_iter().next() else {
                 continue;
             };
-            let result = match self.composer.compose(&message.draft, clock.now()) {
+            let email = self.composer.compose(&message.draft, clock.now());
+            let result = match email {
                 // Templates are checked at start-up, so this is a broken draft, not a bad
                 // day: retrying would not help.
                 Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
-                Ok(email) => {
-                    let send = self.transport.send(&email);
-                    let abandon = async {
-                        match stop.as_mut() {
-                            Some(stop) => stopping(stop).await,
-                            None => std::future::pending().await,
-                        }
-                        tokio::time::sleep(SEND_GRACE).await;
-                    };
-                    tokio::select! {
-                        result = send => DeliveryResult::of(result),
-                        // Stopping, and the server is slow: leave the row `sending`; it goes
-                        // again with the same Message-ID next time.
-                        () = abandon => {
-                            tracing::warn!(
-                                "outbound #{} abandoned mid-send at shutdown; it will be sent again at the next start",
-                                message.id
-                            );
-                            return Ok(deliveries);
-                        }
+                Ok(email) => match self.send(&email, stop.as_mut()).await {
+                    Some(result) => result,
+                    None => {
+                        tracing::warn!(
+                            "outbound #{} abandoned mid-send at shutdown; it will be sent again at the next start",
+                            message.id
+                        );
+                        return Ok(deliveries);
                     }
-                }
+                },
             };
             let draft = &message.draft;
             match &result {
@@ -319,11 +332,87 @@ impl Outbox {
             .with_context(|| format!("cannot record the outcome of outbound #{id}"))?;
             deliveries.push(Delivery {
                 id: message.id,
-                referral: message.draft.referral.id,
-                kind: message.draft.kind,
+                referral: Some(message.draft.referral.id),
+                kind: message.draft.kind.as_str(),
                 to: message.draft.to,
                 result,
             });
         }
     }
+
+    /// Hands one email to the transport. `None` when shutdown came and the server was too
+    /// slow to accept it within the grace: the row stays `sending`, to go again with the same
+    /// Message-ID next time.
+    async fn send(
+        &self,
+        email: &lettre::Message,
+        stop: Option<&mut watch::Receiver<bool>>,
+    ) -> Option<DeliveryResult> {
+        let send = self.transport.send(email);
+        let abandon = async {
+            match stop {
+                Some(stop) => stopping(stop).await,
+                None => std::future::pending().await,
+            }
+            tokio::time::sleep(SEND_GRACE).await;
+        };
+        tokio::select! {
+            result = send => Some(DeliveryResult::of(result)),
+            () = abandon => None,
+        }
+    }
+
+    /// Claims, composes, sends and records one notice to the owner. `None` when it was no
+    /// longer scheduled, or abandoned at shutdown.
+    async fn send_notice(
+        &self,
+        id: NoticeId,
+        clock: Clock,
+        stop: Option<&mut watch::Receiver<bool>>,
+    ) -> Result<Option<Delivery>> {
+        let now = clock.now();
+        let claimed = with_store(&self.store, move |s| s.claim_notice(id, now))
+            .await
+            .with_context(|| format!("cannot claim notice #{id}"))?;
+        let Some(due) = claimed else {
+            return Ok(None);
+        };
+        let result = match self.composer.compose_notice(&due.notice, clock.now()) {
+            Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
+            Ok(email) => match self.send(&email, stop).await {
+                Some(result) => result,
+                None => {
+                    tracing::warn!("notice #{id} abandoned mid-send at shutdown");
+                    return Ok(None);
+                }
+            },
+        };
+        match &result {
+            DeliveryResult::Sent => tracing::debug!("sent {} (notice #{id})", due.notice.kind),
+            DeliveryResult::Retry(e) => tracing::warn!("notice #{id} will be retried: {e}"),
+            DeliveryResult::Failed(e) | DeliveryResult::Refused(_, e) => {
+                tracing::warn!("notice #{id} failed: {e}")
+            }
+        }
+        let (config, outcome, now) = (self.config.clone(), result.clone(), clock.now());
+        with_store(&self.store, move |s| {
+            s.record_notice_delivery(id, &outcome, &config, now)
+        })
+        .await
+        .with_context(|| format!("cannot record the outcome of notice #{id}"))?;
+        Ok(Some(Delivery {
+            id,
+            referral: None,
+            kind: due.notice.kind,
+            to: due.notice.to,
+            result,
+        }))
+    }
+}
+
+/// One message due: planned mail about a referral, or a notice to the owner.
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    Planned(OutboundId),
+    Notice(NoticeId),
 }

@@ -27,8 +27,15 @@ pub struct Snapshot {
     pub id: ReferralId,
     /// Where it stands.
     pub status: ReferralStatus,
-    /// When it was recorded: the plan's delays count from here.
+    /// The introduction's own date (its Date header, no later than when it reached the
+    /// mailbox): the plan's delays count from here.
     pub introduced_at: DateTime<Utc>,
+    /// When referrald recorded it: a message due more than `late-limit` before this is too
+    /// late to send.
+    pub recorded_at: DateTime<Utc>,
+    /// Whether it was recorded as history (older than every message of the plan): nothing
+    /// is ever sent about it.
+    pub history: bool,
     /// Introducer first, then the parties.
     pub participants: Vec<Participant>,
     /// Every outbound message ever planned for it, in any state.
@@ -39,6 +46,8 @@ pub struct Snapshot {
     pub introducer_last_report: Option<DateTime<Utc>>,
     /// What the introduction's address asked (`intros+quiet@…`, `+nothanks`, `+5d`).
     pub options: Options,
+    /// The owner paused it (`pause` by email): its mail is held until then.
+    pub paused_until: Option<DateTime<Utc>>,
     /// What the owner already wrote on the thread, which our mail must not repeat.
     pub owner_wrote: OwnerWrote,
 }
@@ -63,6 +72,9 @@ pub struct Participant {
     pub state: PartyState,
     /// Whether this is the owner.
     pub is_owner: bool,
+    /// The return date their proven auto-reply named: nothing goes to them before the day
+    /// after it.
+    pub back_on: Option<NaiveDate>,
 }
 
 /// An outbound message that exists, in any state.
@@ -137,6 +149,24 @@ pub enum Step {
         /// Why, in words for the outbox and the event log.
         reason: String,
     },
+    /// A message the plan would have sent is recorded as skipped, never to be sent: it fell
+    /// due more than `late-limit` before the introduction was recorded.
+    Skip {
+        /// Which message.
+        kind: OutboundKind,
+        /// To whom.
+        to: ContactId,
+        /// When it would have been due.
+        due_at: DateTime<Utc>,
+        /// Why, in words for `show`, `outbox` and the event log.
+        reason: String,
+    },
+    /// The introduction is older than every message of the plan: it is recorded as history
+    /// and nothing is ever sent about it.
+    History {
+        /// Why, in words for the event log.
+        reason: String,
+    },
     /// A due message may go now.
     Send {
         /// Its row.
@@ -160,6 +190,19 @@ pub struct Rules<'a> {
     pub timezone: Tz,
 }
 
+/// The instant an introduction's plan counts from: its Date header, unless that is missing,
+/// unreadable or later than the message reached the mailbox (`arrived`, else `recorded`, the
+/// time of recording), which is then used. A Date can be written by anyone; the arrival is
+/// the mail server's word, and nobody introduces people after the mail arrived.
+pub fn introduced_at(
+    date: Option<DateTime<Utc>>,
+    arrived: Option<DateTime<Utc>>,
+    recorded: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let arrived = arrived.map_or(recorded, |a| a.min(recorded));
+    date.filter(|d| *d <= arrived).unwrap_or(arrived)
+}
+
 /// Plans one referral at `now`.
 pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -171,18 +214,31 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
         .iter()
         .filter(|p| p.state == OutboundState::Scheduled)
     {
-        let verdict = match (p.kind, s.participants.iter().find(|x| x.contact == p.to)) {
+        let who = s.participants.iter().find(|x| x.contact == p.to);
+        let verdict = match (p.kind, who) {
             (OutboundKind::OutcomeReport, Some(who)) => report_intent(s, who, rules, now),
             (kind, Some(who)) => intent(s, kind, who, rules),
             (_, None) => Err("the recipient no longer takes part".to_string()),
         };
         match verdict {
-            Ok(_) => pending.push(p),
+            // Someone away (their auto-reply said until when) hears from us once back.
+            Ok(_) => match who.and_then(|w| Some((w, away(w, rules)?))) {
+                Some((who, back)) if p.due_at < back => {
+                    steps.push(Step::Postpone {
+                        id: p.id,
+                        due_at: next_open(&rules.schedule.send_window, rules.timezone, back),
+                        reason: away_reason(who),
+                    });
+                }
+                _ => pending.push(p),
+            },
             Err(reason) => steps.push(Step::Cancel { id: p.id, reason }),
         }
     }
 
-    // Schedule what is wanted and does not exist yet.
+    // Schedule what is wanted and does not exist yet; what fell due too long before the
+    // introduction was recorded is skipped instead.
+    let mut late: Vec<Step> = Vec::new();
     for who in &s.participants {
         for &kind in OutboundKind::ALL {
             if kind == OutboundKind::OutcomeReport {
@@ -206,15 +262,41 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
                 .iter()
                 .any(|p| p.kind == kind && p.to == who.contact);
             if !exists && let Ok(due) = intent(s, kind, who, rules) {
-                steps.push(Step::Schedule {
-                    kind,
-                    to: who.contact,
-                    due_at: next_open(&rules.schedule.send_window, rules.timezone, due),
-                });
+                match too_late(s, due, rules) {
+                    Some(reason) => late.push(Step::Skip {
+                        kind,
+                        to: who.contact,
+                        due_at: due,
+                        reason,
+                    }),
+                    None => steps.push(Step::Schedule {
+                        kind,
+                        to: who.contact,
+                        due_at: place(due, who, rules),
+                    }),
+                }
             }
         }
     }
+    // A new referral none of whose messages is still timely is history, not a list of
+    // skipped mail.
+    let scheduled = steps.iter().any(|st| matches!(st, Step::Schedule { .. }));
+    if !late.is_empty() && !scheduled && s.outbound.is_empty() {
+        steps.push(Step::History {
+            reason: format!(
+                "introduced {}, older than every message of the plan: recorded as history, nothing is sent",
+                introduced_day(s, rules)
+            ),
+        });
+    } else {
+        steps.append(&mut late);
+    }
 
+    // A paused referral holds its mail: nothing goes and nothing stalls until the pause
+    // ends, when what fell due meanwhile goes as after any downtime.
+    if s.paused_until.is_some_and(|until| until > now) {
+        return steps;
+    }
     send_due(s, &pending, rules, now, &mut steps);
 
     if let Some(step) = stall(s, &steps, rules, now) {
@@ -376,8 +458,46 @@ pub fn wanted(
 ) -> Result<DateTime<Utc>, String> {
     match kind {
         OutboundKind::OutcomeReport => report_intent(s, who, rules, now),
-        kind => intent(s, kind, who, rules)
-            .map(|due| next_open(&rules.schedule.send_window, rules.timezone, due)),
+        kind => {
+            let due = intent(s, kind, who, rules)?;
+            match too_late(s, due, rules) {
+                Some(reason) => Err(reason),
+                None => Ok(place(due, who, rules)),
+            }
+        }
+    }
+}
+
+/// Why a message due at `due` is too late to send, if it is: it fell due more than
+/// `late-limit` before the introduction was recorded (an old introduction found in the
+/// mailbox). Measured from the recording, not from `now`, so every plan agrees.
+fn too_late(s: &Snapshot, due: DateTime<Utc>, rules: &Rules) -> Option<String> {
+    (s.recorded_at - due > span(rules.schedule.late_limit))
+        .then(|| format!("too late: introduced {}", introduced_day(s, rules)))
+}
+
+/// The introduction's date in the owner's timezone, as the reasons write it.
+fn introduced_day(s: &Snapshot, rules: &Rules) -> NaiveDate {
+    local_day(s.introduced_at, rules.timezone)
+}
+
+/// When a message due at `due` goes to `who`: not before they are back from an absence
+/// their auto-reply announced, and inside the send window.
+fn place(due: DateTime<Utc>, who: &Participant, rules: &Rules) -> DateTime<Utc> {
+    let due = away(who, rules).map_or(due, |back| due.max(back));
+    next_open(&rules.schedule.send_window, rules.timezone, due)
+}
+
+/// The start of the day after the return date `who`'s auto-reply named (owner's timezone).
+fn away(who: &Participant, rules: &Rules) -> Option<DateTime<Utc>> {
+    let day = who.back_on?.succ_opt()?;
+    Some(local_instant(rules.timezone, day, chrono::NaiveTime::MIN))
+}
+
+fn away_reason(who: &Participant) -> String {
+    match who.back_on {
+        Some(day) => format!("their auto-reply says they are back on {day}"),
+        None => "their auto-reply says they are away".into(),
     }
 }
 
@@ -432,8 +552,11 @@ fn follow_up_after(s: &Snapshot, sched: &Schedule) -> std::time::Duration {
 }
 
 /// Nothing goes to the cancelled, to the opted-out or to the bounced, and nothing at all
-/// about a referral introduced to `intros+quiet@…`.
+/// about a referral introduced to `intros+quiet@…` or recorded as history.
 fn reachable(s: &Snapshot, who: &Participant) -> Result<(), String> {
+    if s.history {
+        return Err("the referral was recorded as history".into());
+    }
     if s.status == ReferralStatus::Cancelled {
         return Err("the referral was cancelled".into());
     }

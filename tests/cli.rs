@@ -233,8 +233,9 @@ fn the_owner_as_a_party_is_nudged_after_a_day() {
 #[test]
 fn nothing_is_sent_outside_the_send_window() {
     let d = deployment("");
-    let file = d.eml("intro.eml", &intro(false));
-    // Recorded on Friday at 16:30: the follow-ups fall on Sunday.
+    // Written and recorded on Friday at 16:30: the follow-ups fall on Sunday.
+    let written = intro(false).replace("Mon, 2 Nov 2026 09:55:00", "Fri, 6 Nov 2026 16:30:00");
+    let file = d.eml("intro.eml", &written);
     let friday = "2026-11-06T16:30:00Z";
     d.ok(&["--now", friday, "ingest", file.to_str().unwrap()]);
     assert!(d.tick("2026-11-08T16:30:00Z").is_empty(), "Sunday");

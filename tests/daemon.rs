@@ -10,13 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
+use support::config;
 use support::daemon::Daemon;
-use support::deployment::Deployment;
 use support::mailsys::{MailSystem, REJECTED_DOMAIN};
 use support::replies::{received, reply};
 
-const TRACKING: &str = "intros@tracker.test";
-const OWNER: &str = "alice@owner.test";
+const TRACKING: &str = config::HARNESS_TRACKING;
+const OWNER: &str = config::HARNESS_OWNER;
 /// How long anything that should happen in a moment may take on a busy CI machine.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -42,49 +42,25 @@ fn daemon(mail: &MailSystem, schedule: &Schedule) -> Daemon {
 
 /// [`daemon`] with more `[imap]` keys.
 fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon {
-    let daemon = Daemon::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-emails = ["{OWNER}"]
-[intake]
-accept-from = ["*@introducer.test"]
-require-authentication = false
-[imap]
-host = "127.0.0.1"
-port = {imap}
-tls = "none"
-username = "{TRACKING}"
-password-file = "imap-password"
-poll-interval = "{poll}"
-{imap_extra}
-[outbound]
-transport = "smtp"
-retry-initial = "1s"
-retry-max = "2s"
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-tls = "none"
-[schedule]
-# The thank-you at once: these tests are about the mail loop, not the plan's timing.
-thank-you-after = "0s"
-follow-up-after = "{follow_up}"
-owner-nudge-after = "{follow_up}"
-feedback-after = "1d"
-reminder-after = "1d"
-send-window = "always"
-max-per-hour = 100000
-"#,
-        imap = mail.imap_port(),
-        smtp = mail.smtp_port(),
-        poll = schedule.poll,
-        follow_up = schedule.follow_up,
-    ));
-    daemon.write("imap-password", format!("{}\n", mail.password()));
-    daemon
+    config::on_harness()
+        .imap(
+            mail,
+            &format!("poll-interval = \"{}\"\n{imap_extra}", schedule.poll),
+        )
+        .smtp(mail)
+        // The thank-you at once: these tests are about the mail loop, not the plan's timing.
+        .with(&format!(
+            "[schedule]\n\
+             thank-you-after = \"0s\"\n\
+             follow-up-after = \"{follow_up}\"\n\
+             owner-nudge-after = \"{follow_up}\"\n\
+             feedback-after = \"1d\"\n\
+             reminder-after = \"1d\"\n\
+             send-window = \"always\"\n\
+             max-per-hour = 100000",
+            follow_up = schedule.follow_up
+        ))
+        .daemon(mail)
 }
 
 /// How many referrals the daemon has recorded.
@@ -94,12 +70,17 @@ fn referrals(daemon: &Daemon) -> i64 {
 
 /// An introduction from `introducer` of `a` and `b`, copied to the tracking address.
 fn intro(id: &str, introducer: &str, a: &str, b: &str) -> Vec<u8> {
+    dated_intro(id, introducer, a, b, &chrono::Utc::now().to_rfc2822())
+}
+
+/// [`intro`] with its Date header set to `date`.
+fn dated_intro(id: &str, introducer: &str, a: &str, b: &str, date: &str) -> Vec<u8> {
     format!(
         "From: Bob Brown <{introducer}>\r\n\
          To: {a}, {b}\r\n\
          Cc: {TRACKING}\r\n\
          Subject: Intro: {id}\r\n\
-         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Date: {date}\r\n\
          Message-ID: <{id}@introducer.test>\r\n\
          \r\n\
          Please meet each other: you will get along.\r\n\
@@ -975,29 +956,15 @@ async fn a_reply_read_while_running_is_reported_to_the_introducer_and_stop_cance
 
 #[test]
 fn a_password_file_that_cannot_be_read_stops_run_as_a_configuration_error() {
-    let d = Deployment::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-[intake]
-require-authentication = false
-[imap]
-host = "127.0.0.1"
-port = 1
-tls = "none"
-username = "{TRACKING}"
-password-file = "missing-password"
-[outbound]
-transport = "file"
-"#
-    ));
+    // `imap-password` is named but never written.
+    let d = config::on_harness()
+        .imap_keys("host = \"127.0.0.1\"\nport = 1\ntls = \"none\"")
+        .deploy();
     let out = d.run(&["run"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("[imap]") && err.contains("missing-password"),
+        err.contains("[imap]") && err.contains("imap-password"),
         "{err}"
     );
     assert!(!d.path("referrald.db").exists(), "nothing is touched first");
@@ -1127,4 +1094,276 @@ async fn without_idle_new_mail_is_found_by_polling() {
         .await;
     let (status, _) = daemon.terminate();
     assert!(status.success());
+}
+
+// Pointed at a mailbox that already holds years of mail, the first start must not thank and
+// follow up every old introduction. The Date header counts, but never later than the time the
+// message reached the mailbox (INTERNALDATE): a message dated today that has sat there for two
+// years is as old as the mailbox says. The first start says how many were history.
+#[tokio::test]
+async fn the_first_start_records_old_introductions_as_history_and_says_how_many() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = daemon(&mail, &FAST);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &dated_intro(
+            "old",
+            "bob@introducer.test",
+            "fred.old@parties.test",
+            "sally.old@parties.test",
+            "Tue, 5 Mar 2024 11:20:00 +0000",
+        ),
+    )
+    .await
+    .unwrap();
+    mail.append_dated(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "backdated",
+            "carol@introducer.test",
+            "fred.backdated@parties.test",
+            "sally.backdated@parties.test",
+        ),
+        "05-Mar-2024 11:20:00 +0000",
+    )
+    .await
+    .unwrap();
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "fresh",
+            "dave@introducer.test",
+            "fred.fresh@parties.test",
+            "sally.fresh@parties.test",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon.start(WAIT);
+    daemon
+        .until_async(WAIT, "the first start's account", |d| {
+            d.log().contains(
+                "first start: read 3 message(s) already in INBOX: 3 introduction(s), 2 recorded as history (no mail), 0 message(s) skipped as too late",
+            )
+        })
+        .await;
+    // The fresh introduction's plan runs as always.
+    mail.wait_for_count("dave@introducer.test", "INBOX", 1, WAIT)
+        .await
+        .unwrap();
+    for party in ["fred.fresh@parties.test", "sally.fresh@parties.test"] {
+        mail.wait_for_count(party, "INBOX", 1, WAIT).await.unwrap();
+    }
+    assert_eq!(
+        daemon.count("SELECT count(*) FROM referrals WHERE history = 1"),
+        2
+    );
+    assert_eq!(
+        daemon.count(
+            "SELECT count(*) FROM outbound o JOIN referrals r ON r.id = o.referral_id
+             WHERE r.history = 1"
+        ),
+        0
+    );
+    let backdated: String = daemon.query(
+        "SELECT introduced_at FROM referrals WHERE intro_message_id = 'backdated@introducer.test'",
+    );
+    assert_eq!(backdated, "2024-03-05T11:20:00Z");
+    daemon.kill();
+}
+
+/// Harm: two daemons on one database both fetch the same introductions and both send what
+/// falls due. The second `run` must refuse to start, name the first, and touch nothing; once
+/// the first has stopped, a new one starts (a crash's lock never lingers).
+#[tokio::test]
+async fn a_second_run_on_the_same_database_refuses_and_names_the_first() {
+    let mail = MailSystem::start().await.unwrap();
+    let mut first = daemon(&mail, &NO_FOLLOW_UPS);
+    first.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro("one", "bob@introducer.test", "fred@a.test", "sally@b.test"),
+    )
+    .await
+    .unwrap();
+    first.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+
+    let second = first.run(&["run"]);
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{said}");
+    assert!(
+        said.contains("already using") && said.contains(&format!("pid {}", first.child_id())),
+        "{said}"
+    );
+    assert_eq!(referrals(&first), 1);
+    assert!(first.is_running(), "the first daemon must be left alone");
+
+    // kill -9: the kernel drops the lock with the process; a restart is not blocked.
+    first.kill();
+    first.start(WAIT);
+    assert!(first.is_running());
+    first.kill();
+}
+
+#[tokio::test]
+async fn the_owner_pauses_by_email_and_gets_exactly_one_answer_per_command() {
+    // Commands by email end to end: the owner's `pause #1` arrives in the mailbox, the daemon
+    // pauses the referral and answers through Postfix into the owner's Dovecot inbox, once;
+    // a `status` in reply to that answer acts on the same referral and is answered once too.
+    let mail = MailSystem::start().await.unwrap();
+    let mut daemon = daemon(&mail, &NO_FOLLOW_UPS);
+    daemon.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "commands",
+            "bob@introducer.test",
+            "Fred Jones <fred@parties.test>",
+            "Sally Lee <sally@parties.test>",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+    let pause = format!(
+        "From: Alice Smith <{OWNER}>\r\nTo: {TRACKING}\r\nSubject: pause\r\n\
+         Date: Mon, 2 Nov 2026 10:00:00 +0000\r\nMessage-ID: <pause.1@owner.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+         pause #1 2w\r\n\r\nAlice\r\n"
+    );
+    mail.append(TRACKING, "INBOX", pause.as_bytes())
+        .await
+        .unwrap();
+    let answer = received(&mail, OWNER, 1, "command_reply", WAIT).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert_eq!(
+        header(&answer, "In-Reply-To"),
+        "<pause.1@owner.test>",
+        "{text}"
+    );
+    assert_eq!(header(&answer, "Subject"), "Re: pause", "{text}");
+    assert_eq!(header(&answer, "Auto-Submitted"), "auto-replied", "{text}");
+    assert!(header(&answer, "To").contains(OWNER), "{text}");
+    assert!(text.contains("is paused until"), "{text}");
+    let paused: Option<String> = daemon.query("SELECT paused_until FROM referrals WHERE id = 1");
+    assert!(paused.is_some());
+
+    // "status" in reply to the answer: the thread names the referral.
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &reply(
+            &format!("Alice Smith <{OWNER}>"),
+            TRACKING,
+            &answer,
+            "Status",
+        ),
+    )
+    .await
+    .unwrap();
+    let inbox = mail.wait_for_count(OWNER, "INBOX", 2, WAIT).await.unwrap();
+    let status = inbox
+        .iter()
+        .find(|raw| String::from_utf8_lossy(raw).contains("Waiting to go"))
+        .expect("the status answer");
+    let status_text = String::from_utf8_lossy(status);
+    assert!(
+        status_text.contains("#1 \"Intro: commands\""),
+        "{status_text}"
+    );
+    assert!(status_text.contains("paused until"), "{status_text}");
+    // Both commands answered, each once, and nothing else sent to the owner or looped back.
+    daemon.until(WAIT, "both answers recorded as sent", |d| {
+        d.count("SELECT count(*) FROM notices WHERE state = 'sent'") == 2
+    });
+    assert_eq!(daemon.count("SELECT count(*) FROM notices"), 2);
+    assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 2);
+    daemon.kill();
+}
+
+/// The daemon as a function: run in-process on a clock the test chooses (a day ahead, within
+/// `late-limit` of the introduction) and stopped by the test's own shutdown future rather
+/// than a signal. What it records is dated by that clock, and it sends what that clock says
+/// is due.
+#[tokio::test]
+async fn the_daemon_runs_in_process_on_the_tests_clock_and_stops_when_told() {
+    use std::sync::Arc;
+
+    use referrald::config::Config;
+    use referrald::daemon::{self, Quiet};
+    use referrald::outbox::Clock;
+    use referrald::store::Store;
+
+    let mail = MailSystem::start().await.unwrap();
+    let deployment = daemon(&mail, &FAST);
+    let config = Config::load(&deployment.path("referrald.toml")).unwrap();
+    let store = Store::open(&config.store_path()).unwrap();
+    let ahead = chrono::TimeDelta::days(1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let checked = daemon::Checked::new(config).await.unwrap();
+    let running = tokio::spawn(daemon::run(
+        checked,
+        store,
+        Clock::Ahead(ahead),
+        async move {
+            let _ = stopped.await;
+            "the test is done".to_string()
+        },
+        Arc::new(Quiet),
+    ));
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "inproc",
+            "bob@introducer.test",
+            "fred@a.test",
+            "sally@b.test",
+        ),
+    )
+    .await
+    .unwrap();
+    // A day after the introduction, by the daemon's clock, the feedback requests are due at
+    // once, and the follow-ups they supersede never go.
+    deployment
+        .until_async(WAIT, "both feedback requests to be sent", |d| {
+            d.count(
+                "SELECT count(*) FROM outbound WHERE kind = 'feedback_request' AND state = 'sent'",
+            ) == 2
+        })
+        .await;
+    assert_eq!(
+        deployment
+            .count("SELECT count(*) FROM outbound WHERE kind = 'follow_up' AND state = 'sent'"),
+        0
+    );
+    let recorded: String = deployment.query("SELECT created_at FROM referrals");
+    let recorded = chrono::DateTime::parse_from_rfc3339(&recorded).unwrap();
+    let expected = chrono::Utc::now() + ahead;
+    assert!(
+        (recorded.to_utc() - expected).num_minutes().abs() < 5,
+        "recorded at {recorded}, expected about {expected}"
+    );
+    stop.send(()).unwrap();
+    let stopped_in = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("the daemon stops when told")
+        .expect("the daemon task does not panic");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(stopped_in.elapsed() < Duration::from_secs(15));
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
+    assert_eq!(
+        mail.fetch_all("fred@a.test", "INBOX").await.unwrap().len(),
+        1
+    );
 }

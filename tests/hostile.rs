@@ -129,6 +129,11 @@ struct Entry {
     file: String,
     class: String,
     harm: String,
+    /// A genuine participant's out-of-office that proves itself and names a return date: it
+    /// may move that address's mail later (or, their answer coming first, make it
+    /// unnecessary), and nothing else.
+    #[serde(default)]
+    postpones: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -427,10 +432,41 @@ fn missing_from(got: &[(String, String)], want: &[(String, String)]) -> Vec<Stri
     missing
 }
 
-/// What differs from the baseline, in a few words each.
-fn differences(got: &Observed, want: &Observed) -> Vec<String> {
+/// The outbox without the rows to `address`, nor row numbers (a message of theirs that was
+/// never needed leaves a later row one number lower).
+fn outbox_without(outbox: &Value, address: &str) -> Value {
+    let rows = outbox.as_array().unwrap();
+    Value::Array(
+        rows.iter()
+            .filter(|o| o["to"] != address)
+            .map(|o| {
+                let mut o = o.clone();
+                o.as_object_mut().unwrap().remove("id");
+                o
+            })
+            .collect(),
+    )
+}
+
+/// What differs from the baseline, in a few words each. A message that `postpones` an
+/// address may only send that address less, or later: no mail that the baseline does not
+/// send, and the outbox as the baseline's apart from that address's rows.
+fn differences(got: &Observed, want: &Observed, postpones: Option<&str>) -> Vec<String> {
     let mut diff = Vec::new();
-    if got.emails != want.emails {
+    if let Some(address) = postpones {
+        let extra = missing_from(&want.emails, &got.emails);
+        let missing = missing_from(&got.emails, &want.emails);
+        let elsewhere: Vec<&String> = missing.iter().filter(|m| !m.contains(address)).collect();
+        if !extra.is_empty() || !elsewhere.is_empty() {
+            diff.push(format!(
+                "mail differs beyond {address}'s: extra: [{}]; missing: {elsewhere:?}",
+                extra.join(", ")
+            ));
+        }
+        if outbox_without(&got.outbox, address) != outbox_without(&want.outbox, address) {
+            diff.push(format!("the outbox differs beyond {address}'s mail"));
+        }
+    } else if got.emails != want.emails {
         let extra = missing_from(&want.emails, &got.emails);
         let missing = missing_from(&got.emails, &want.emails);
         diff.push(format!(
@@ -441,7 +477,7 @@ fn differences(got: &Observed, want: &Observed) -> Vec<String> {
             missing.join(", ")
         ));
     }
-    if got.outbox != want.outbox {
+    if postpones.is_none() && got.outbox != want.outbox {
         diff.push("the outbox differs".into());
     }
     if got.referrals != want.referrals {
@@ -512,14 +548,23 @@ fn no_hostile_message_causes_mail_or_changes_the_genuine_referral() {
     let harm = |members: &[usize]| {
         let raws: Vec<&[u8]> = members.iter().map(|i| corpus[*i].as_slice()).collect();
         let (got, mut problems) = run_case(&template, &raws, &ids, &answer);
-        problems.extend(differences(&got, &baseline));
+        // A message that may postpone runs alone (see `groups`), judged by its own rule.
+        let postpones = match members {
+            [one] => entries[*one].postpones.as_deref(),
+            _ => None,
+        };
+        problems.extend(differences(&got, &baseline, postpones));
         problems
     };
 
-    let groups: Vec<Vec<usize>> = (0..entries.len())
-        .collect::<Vec<_>>()
+    // Messages that may postpone someone's mail run alone, so that their leeway covers no
+    // other message.
+    let (alone, grouped): (Vec<usize>, Vec<usize>) =
+        (0..entries.len()).partition(|i| entries[*i].postpones.is_some());
+    let groups: Vec<Vec<usize>> = grouped
         .chunks(GROUP)
         .map(<[usize]>::to_vec)
+        .chain(alone.into_iter().map(|i| vec![i]))
         .collect();
     let failures: Mutex<Vec<(usize, Vec<String>)>> = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);

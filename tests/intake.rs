@@ -229,6 +229,7 @@ fn actual(c: &Classified) -> Value {
             out["comment"] = json!(reading.comment);
         }
         Verdict::ThreadReply { from, .. } => out["email"] = json!(from.email),
+        Verdict::Command(command) => out["comment"] = json!(command.written),
         _ => {}
     }
     out

@@ -180,7 +180,8 @@ fn a_delay_in_the_address_moves_the_follow_up() {
         .map(|o| o["due_at"].as_str().unwrap())
         .collect();
     assert_eq!(due.len(), 1, "{outbox}");
-    assert!(due[0].starts_with("2026-11-05T10:00"), "{outbox}");
+    // Three days from the introduction's own date (09:55), not from its recording.
+    assert!(due[0].starts_with("2026-11-05T09:55"), "{outbox}");
     for day in 0..=2 {
         d.ok(&[
             "--now",

@@ -15,7 +15,7 @@ const INTRO: &str = "From: Bob Brown <bob@networkers.example>
 To: Fred Jones <fred@fredsbooks.example>, Sally Lee <sally@leedesign.example>
 Cc: intros@tracker.example.org
 Subject: Intro: you two should talk
-Date: Mon, 2 Nov 2026 09:55:00 +0000
+Date: Mon, 2 Nov 2026 10:00:00 +0000
 Message-ID: <preview-cli@mail.networkers.example>
 MIME-Version: 1.0
 Content-Type: text/plain; charset=UTF-8

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mail_parser::MessageParser;
+use support::config;
 use support::deployment::Deployment;
 use support::mailsys::MailSystem;
 use support::replies::{received, reply};
@@ -31,28 +32,10 @@ fn at(days: i64, hours: i64) -> String {
 
 /// Alice's deployment, submitting through the harness's Postfix.
 fn deployment(mail: &MailSystem) -> Deployment {
-    Deployment::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["{BOB}"]
-require-authentication = false
-[outbound]
-transport = "smtp"
-[smtp]
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-[schedule]
-send-window = "always"
-"#,
-        port = mail.smtp_port()
-    ))
+    config::alice()
+        .smtp(mail)
+        .with("[schedule]\nsend-window = \"always\"")
+        .deploy()
 }
 
 /// `ingest` of one file at `now`; returns what it said.

@@ -10,10 +10,11 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use support::config;
 use support::daemon::Daemon;
 use support::mailsys::MailSystem;
 
-const TRACKING: &str = "intros@tracker.test";
+const TRACKING: &str = config::HARNESS_TRACKING;
 /// How long anything that should happen in a moment may take on a busy CI machine.
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -51,41 +52,21 @@ fn localhost<'a>(port: u16, tls: &'a str, ca_file: Option<&'a Path>) -> Server<'
 /// A deployment of Alice's reaching `imap` and `smtp` as described; with `mail`, the IMAP
 /// password is the harness's.
 fn deployment(mail: Option<&MailSystem>, imap: Server, smtp: Server) -> Daemon {
-    let password = mail.map_or("unused", MailSystem::password);
-    let daemon = Daemon::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-emails = ["alice@owner.test"]
-[intake]
-accept-from = ["*@introducer.test"]
-require-authentication = false
-[imap]
-{imap}username = "{TRACKING}"
-password-file = "imap-password"
-[outbound]
-transport = "smtp"
-retry-initial = "1s"
-retry-max = "2s"
-[smtp]
-{smtp}
-[schedule]
-# The thank-you at once: these tests are about the mail loop, not the plan's timing.
-thank-you-after = "0s"
-follow-up-after = "1s"
-owner-nudge-after = "1s"
-feedback-after = "1d"
-reminder-after = "1d"
-send-window = "always"
-max-per-hour = 100000
-"#,
-        imap = imap.keys(),
-        smtp = smtp.keys(),
-    ));
-    daemon.write("imap-password", format!("{password}\n"));
-    daemon
+    config::on_harness()
+        .imap_keys(&imap.keys())
+        .smtp_keys(&smtp.keys())
+        // The thank-you at once: these tests are about the mail loop, not the plan's timing.
+        .with(
+            "[schedule]\n\
+             thank-you-after = \"0s\"\n\
+             follow-up-after = \"1s\"\n\
+             owner-nudge-after = \"1s\"\n\
+             feedback-after = \"1d\"\n\
+             reminder-after = \"1d\"\n\
+             send-window = \"always\"\n\
+             max-per-hour = 100000",
+        )
+        .daemon_with_password(mail.map_or("unused", MailSystem::password))
 }
 
 /// `referrald doctor`: its exit code and what it printed.
@@ -104,10 +85,12 @@ fn intro(id: &str) -> Vec<u8> {
          To: Fred Jones <fred@parties.test>, Sally Lee <sally@parties.test>\r\n\
          Cc: {TRACKING}\r\n\
          Subject: Intro: {id}\r\n\
-         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Date: {date}\r\n\
          Message-ID: <{id}@introducer.test>\r\n\
          \r\n\
-         Please meet each other.\r\n"
+         Please meet each other.\r\n",
+        // Written just now: the plan counts from the introduction's own date.
+        date = chrono::Utc::now().to_rfc2822(),
     )
     .into_bytes()
 }

@@ -67,7 +67,10 @@ max-per-hour = 1000000
     /// Starts `referrald run`; its log goes to `daemon.log`.
     pub fn spawn(&self, env: &[(&str, &str)]) -> Child {
         let log = std::fs::File::create(self.path("daemon.log")).expect("log");
-        Command::new(env!("CARGO_BIN_EXE_referrald"))
+        // REFERRALD_BENCH_BIN runs another build (an older commit's) against the same setup.
+        let bin = std::env::var("REFERRALD_BENCH_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_referrald").to_string());
+        Command::new(bin)
             .arg("--config")
             .arg(self.path("referrald.toml"))
             .arg("run")
@@ -144,12 +147,17 @@ pub fn stop(mut child: Child) {
 
 /// An introduction of `a` and `b` by `introducer`, copied to the tracking address.
 pub fn intro(i: usize, introducer: &str) -> Vec<u8> {
+    dated_intro(i, introducer, "Mon, 2 Nov 2026 09:12:44 +0000")
+}
+
+/// [`intro`] with this Date header.
+pub fn dated_intro(i: usize, introducer: &str, date: &str) -> Vec<u8> {
     format!(
         "From: Bob Brown <{introducer}>\r\n\
          To: Fred Jones <fred{i}@parties.test>, Sally Lee <sally{i}@parties.test>\r\n\
          Cc: {TRACKING}\r\n\
          Subject: Intro: Fred <> Sally ({i})\r\n\
-         Date: Mon, 2 Nov 2026 09:12:44 +0000\r\n\
+         Date: {date}\r\n\
          Message-ID: <bench-{i}@introducer.test>\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=UTF-8\r\n\

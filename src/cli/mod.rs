@@ -4,6 +4,7 @@
 mod doctor;
 mod generate;
 mod print;
+mod service;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -238,7 +239,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let config = judging_config()?;
             init_logging();
-            runtime()?.block_on(crate::daemon::run(config))?;
+            runtime()?.block_on(service::run(config))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => {

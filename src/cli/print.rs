@@ -123,6 +123,7 @@ impl<'a> From<&'a Classified> for Inspection<'a> {
             Verdict::OptOut { email, .. } => {
                 out.reason = Some(format!("{email} asks not to be emailed"));
             }
+            Verdict::Command(command) => out.comment = Some(&command.written),
             Verdict::AutoReply { .. } | Verdict::Duplicate | Verdict::ThreadReply { .. } => {}
         }
         out
@@ -186,7 +187,13 @@ pub fn describe(v: &Verdict) -> String {
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default()
         ),
-        Verdict::AutoReply { .. } => "an automatic reply: not answered, not counted".into(),
+        Verdict::AutoReply { away: None, .. } => {
+            "an automatic reply: not answered, not counted".into()
+        }
+        Verdict::AutoReply { away: Some(a), .. } => format!(
+            "an automatic reply: not answered, not counted; {} is back on {}, mail to them waits until the day after",
+            a.email, a.back_on
+        ),
         Verdict::Duplicate => "already processed".into(),
         Verdict::OptOut { email, .. } => format!("{email} asks not to be emailed again"),
         Verdict::Feedback { from, reading, .. } => {
@@ -210,6 +217,7 @@ pub fn describe(v: &Verdict) -> String {
         Verdict::ThreadReply { from, .. } => {
             format!("{} replied on the thread", from.name_or_email())
         }
+        Verdict::Command(c) => format!("the owner's command {:?}", c.written),
         Verdict::Introduction(intro) => {
             let names: Vec<&str> = intro.parties.iter().map(Person::name_or_email).collect();
             format!(
@@ -286,7 +294,10 @@ fn clip(text: &str, width: usize) -> String {
 
 /// One line about one delivery attempt.
 pub fn delivery(d: &Delivery) {
-    let what = format!("#{} {} to {}", d.referral, d.kind, d.to);
+    let what = match d.referral {
+        Some(referral) => format!("#{referral} {} to {}", d.kind, d.to),
+        None => format!("{} to {}", d.kind, d.to),
+    };
     match &d.result {
         DeliveryResult::Sent => display!("sent    {what}"),
         DeliveryResult::Retry(e) => display!("retry   {what}: {e}"),
@@ -319,7 +330,7 @@ pub fn referrals(list: &[ReferralView], config: &Config) {
         return;
     }
     display!(
-        "{:>4}  {:<12}  {:<20}  {:<18}  {:<32}  SUBJECT",
+        "{:>4}  {:<14}  {:<20}  {:<18}  {:<32}  SUBJECT",
         "ID",
         "STATUS",
         "RECORDED",
@@ -334,9 +345,9 @@ pub fn referrals(list: &[ReferralView], config: &Config) {
             .map(String::as_str)
             .collect();
         display!(
-            "{:>4}  {:<12}  {:<20}  {:<18}  {:<32}  {}",
+            "{:>4}  {:<14}  {:<20}  {:<18}  {:<32}  {}",
             r.id,
-            r.status.as_str(),
+            status_of(r),
             local(&r.created_at, config),
             clip(r.introducer.name_or_email(), 18),
             clip(&join_names(&parties), 32),
@@ -345,12 +356,28 @@ pub fn referrals(list: &[ReferralView], config: &Config) {
     }
 }
 
+/// A referral's status as people read it: "open (history)" for an old introduction
+/// recorded for the record only.
+fn status_of(r: &ReferralView) -> String {
+    if r.history {
+        format!("{} (history)", r.status)
+    } else {
+        r.status.to_string()
+    }
+}
+
 /// `show` for people: who, what happened, what was sent, what they said.
 pub fn referral(d: &ReferralDetail, config: &Config) {
     let r = &d.referral;
     display!("Referral #{} — {}", r.id, r.subject);
-    display!("  status:     {}", r.status);
+    display!("  status:     {}", status_of(r));
+    display!("  introduced: {}", local(&r.introduced_at, config));
     display!("  recorded:   {}", local(&r.created_at, config));
+    if r.history {
+        display!(
+            "  history:    older than every message of the plan when recorded; no mail is sent"
+        );
+    }
     display!("  introducer: {}", r.introducer);
     for p in &r.parties {
         let owner = if p.is_owner { ", the owner" } else { "" };

@@ -87,6 +87,13 @@ pub fn load(dir: Option<&Path>) -> anyhow::Result<Vec<Source>> {
         if name.starts_with('.') || name.starts_with("README") {
             continue;
         }
+        // Notice templates are the composer's to load (see `notice_source`).
+        if name
+            .strip_suffix(".txt")
+            .is_some_and(|stem| super::notices::notice_kind(stem).is_some())
+        {
+            continue;
+        }
         let kind = name
             .strip_suffix(".txt")
             .and_then(|stem| stem.parse::<OutboundKind>().ok())
@@ -111,6 +118,26 @@ pub fn load(dir: Option<&Path>) -> anyhow::Result<Vec<Source>> {
     Ok(sources)
 }
 
+/// A notice kind's template: `dir`'s `<kind>.txt` when there is one, else the built-in one;
+/// returns (where it came from, its text).
+pub fn notice_source(
+    dir: Option<&Path>,
+    kind: &str,
+    built_in: &str,
+) -> anyhow::Result<(String, String)> {
+    let path = dir.map(|d| d.join(format!("{kind}.txt")));
+    match path {
+        Some(path) if path.exists() => {
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read template {}", path.display()))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow!("template {} ({kind}) is not UTF-8 text", path.display()))?;
+            Ok((path.display().to_string(), text))
+        }
+        _ => Ok((format!("built-in {kind}.txt"), built_in.to_string())),
+    }
+}
+
 /// A template file split into its subject line and its body, each ready to compile.
 #[derive(Debug)]
 pub struct Parts {
@@ -123,10 +150,12 @@ pub struct Parts {
 
 /// Splits `Subject: …`, a blank line, and the body.
 pub fn split(source: &Source) -> anyhow::Result<Parts> {
-    let text = source
-        .text
-        .trim_start_matches('\u{feff}')
-        .replace("\r\n", "\n");
+    split_text(&source.text, &source.origin, &source.kind)
+}
+
+/// [`split`] for a template of any kind: `origin` and `kind` name it in errors.
+pub fn split_text(text: &str, origin: &str, kind: &dyn std::fmt::Display) -> anyhow::Result<Parts> {
+    let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
     let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
     let subject = first
         .get(..8)
@@ -135,32 +164,28 @@ pub fn split(source: &Source) -> anyhow::Result<Parts> {
         .ok_or_else(|| {
             anyhow!(
                 "template {} ({}): the first line must be \"Subject: …\", found {:?}",
-                source.origin,
-                source.kind,
+                origin,
+                kind,
                 first
             )
         })?;
     if subject.is_empty() {
         bail!(
             "template {} ({}): the subject on line 1 is empty",
-            source.origin,
-            source.kind
+            origin,
+            kind
         );
     }
     let (second, body) = rest.split_once('\n').unwrap_or((rest, ""));
     if !second.trim().is_empty() {
         bail!(
             "template {} ({}), line 2: a blank line must separate the subject from the body",
-            source.origin,
-            source.kind
+            origin,
+            kind
         );
     }
     if body.trim().is_empty() {
-        bail!(
-            "template {} ({}): the body is empty",
-            source.origin,
-            source.kind
-        );
+        bail!("template {} ({}): the body is empty", origin, kind);
     }
     Ok(Parts {
         subject: subject.to_string(),

@@ -26,6 +26,8 @@
 //! `spf=…`. The special entry [`NO_AUTHSERV_ID`] trusts exactly that shape, and only in the
 //! top block: no field that names an authserv-id can match it.
 
+use std::borrow::Cow;
+
 /// The `trusted-authserv-ids` entry that trusts a field without an authserv-id, the shape
 /// Microsoft 365 and Exchange write (`Authentication-Results: spf=pass (sender IP is …) …`).
 pub(crate) const NO_AUTHSERV_ID: &str = "no-authserv-id";
@@ -72,11 +74,11 @@ fn judge(block: &[Field], from_domain: &str) -> Result<(), String> {
     }
     let mut seen = Vec::new();
     let (mut dmarc_pass, mut dmarc_fail, mut dkim_pass) = (false, false, false);
-    let mut owners: Vec<&str> = Vec::new();
+    let mut owners: Vec<Keyword> = Vec::new();
     for field in block {
-        let mut reported: Vec<&str> = Vec::new();
+        let mut reported: Vec<Keyword> = Vec::new();
         for result in &field.results {
-            let method = result.method.as_str();
+            let method = result.method;
             // The topmost field reporting a method owns it; lower ones may be planted.
             if owners.contains(&method) {
                 continue;
@@ -84,37 +86,44 @@ fn judge(block: &[Field], from_domain: &str) -> Result<(), String> {
             if !reported.contains(&method) {
                 reported.push(method);
             }
-            let verdict = result.result.as_str();
-            match method {
-                "dmarc" => {
-                    // About the From domain only when every header.from it names is that.
-                    let other = result
-                        .properties
-                        .iter()
-                        .filter(|(name, _)| name == "header.from")
-                        .map(|(_, d)| bare_domain(d))
-                        .find(|d| *d != from);
-                    match other {
-                        Some(d) => seen.push(format!("dmarc={verdict} for {d}, not {from}")),
-                        None if result.property("header.from").is_none() => {
-                            seen.push(format!("dmarc={verdict} without header.from"));
-                        }
-                        None if verdict == "pass" => dmarc_pass = true,
-                        None => {
-                            dmarc_fail |= verdict == "fail";
-                            seen.push(format!("dmarc={verdict}"));
-                        }
+            let verdict = result.result;
+            if method.is("dmarc") {
+                // About the From domain only when every header.from it names is that.
+                let other = result
+                    .properties
+                    .iter()
+                    .filter(|p| p.is("header", "from"))
+                    .map(|p| bare_domain(&p.value))
+                    .find(|d| !d.eq_ignore_ascii_case(from));
+                match other {
+                    Some(d) => seen.push(format!(
+                        "dmarc={verdict} for {}, not {}",
+                        d.to_ascii_lowercase(),
+                        from.to_ascii_lowercase()
+                    )),
+                    None if result.property("header", "from").is_none() => {
+                        seen.push(format!("dmarc={verdict} without header.from"));
+                    }
+                    None if verdict.is("pass") => dmarc_pass = true,
+                    None => {
+                        dmarc_fail |= verdict.is("fail");
+                        seen.push(format!("dmarc={verdict}"));
                     }
                 }
-                "dkim" if verdict == "pass" => match result.signing_domain() {
-                    Some(d) if aligned(&d, &from) => dkim_pass = true,
-                    Some(d) => {
-                        seen.push(format!("dkim=pass for {d}, not aligned with {from}"));
-                    }
+            } else if method.is("dkim") {
+                if !verdict.is("pass") {
+                    seen.push(format!("dkim={verdict}"));
+                    continue;
+                }
+                match result.signing_domain() {
+                    Some(d) if aligned(d, from) => dkim_pass = true,
+                    Some(d) => seen.push(format!(
+                        "dkim=pass for {}, not aligned with {}",
+                        d.to_ascii_lowercase(),
+                        from.to_ascii_lowercase()
+                    )),
                     None => seen.push("dkim=pass without a signing domain".into()),
-                },
-                "dkim" => seen.push(format!("dkim={verdict}")),
-                _ => {}
+                }
             }
         }
         owners.extend(reported);
@@ -127,7 +136,10 @@ fn judge(block: &[Field], from_domain: &str) -> Result<(), String> {
         return Ok(());
     }
     if seen.is_empty() {
-        Err(format!("no DMARC or DKIM pass for {from}"))
+        Err(format!(
+            "no DMARC or DKIM pass for {}",
+            from.to_ascii_lowercase()
+        ))
     } else {
         Err(seen.join(", "))
     }
@@ -161,17 +173,19 @@ fn is_trusted(authserv_id: Option<&str>, trusted: &[String]) -> bool {
     }
 }
 
-/// A domain as compared: lower case, without a trailing dot.
-fn bare_domain(domain: &str) -> String {
-    domain.trim().trim_end_matches('.').to_ascii_lowercase()
+/// A domain as compared (case aside): without surrounding space or a trailing dot.
+fn bare_domain(domain: &str) -> &str {
+    domain.trim().trim_end_matches('.')
 }
 
 /// Relaxed alignment (RFC 7489 §3.1): the two domains share an organisational domain.
+/// Domains compare without regard to ASCII case.
 pub(crate) fn aligned(signer: &str, from_domain: &str) -> bool {
-    let signer = signer.trim_end_matches('.').to_ascii_lowercase();
-    let from = from_domain.trim_end_matches('.').to_ascii_lowercase();
+    let signer = signer.trim_end_matches('.');
+    let from = from_domain.trim_end_matches('.');
     !signer.is_empty()
-        && (signer == from || organisational_domain(&signer) == organisational_domain(&from))
+        && (signer.eq_ignore_ascii_case(from)
+            || organisational_domain(signer).eq_ignore_ascii_case(organisational_domain(from)))
 }
 
 /// The registrable domain, approximated without the Public Suffix List: the last two labels,
@@ -181,7 +195,7 @@ pub(crate) fn aligned(signer: &str, from_domain: &str) -> bool {
 fn organisational_domain(domain: &str) -> &str {
     let labels: Vec<&str> = domain.rsplitn(4, '.').collect();
     let keep = match labels.as_slice() {
-        [tld, sld, _, ..] if tld.len() == 2 && is_second_level(sld) => 3,
+        [tld, sld, _, ..] if tld.len() == 2 && is_second_level(&sld.to_ascii_lowercase()) => 3,
         _ => 2,
     };
     let mut cut = domain.len();
@@ -201,41 +215,89 @@ fn is_second_level(label: &str) -> bool {
     )
 }
 
-/// One `Authentication-Results` field, read (RFC 8601 §2.2).
+/// One `Authentication-Results` field, read (RFC 8601 §2.2). It borrows from the field's
+/// text: reading a field allocates only its lists (and a value that had quotes to remove).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Field {
+pub(crate) struct Field<'a> {
     /// Who wrote it, as written; `None` when the field starts with its first result, as
     /// Microsoft's do.
-    pub(crate) authserv_id: Option<String>,
+    pub(crate) authserv_id: Option<Cow<'a, str>>,
     /// Its results in order; a result that cannot be read is left out, `none` gives none.
-    pub(crate) results: Vec<MethodResult>,
+    pub(crate) results: Vec<MethodResult<'a>>,
+}
+
+/// A method, result, ptype or property name as written (ASCII letters, digits, `-`, `_`).
+/// RFC 8601 keywords are case-insensitive, and so are comparisons of this type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keyword<'a>(&'a str);
+
+impl Keyword<'_> {
+    /// Whether it is this keyword, case aside.
+    pub(crate) fn is(self, word: &str) -> bool {
+        self.0.eq_ignore_ascii_case(word)
+    }
+}
+
+impl PartialEq for Keyword<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.is(other.0)
+    }
+}
+
+impl Eq for Keyword<'_> {}
+
+impl std::fmt::Display for Keyword<'_> {
+    /// Lower-cased, as keywords are written in our messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0
+            .chars()
+            .try_for_each(|c| std::fmt::Write::write_char(f, c.to_ascii_lowercase()))
+    }
 }
 
 /// One `method=result` of a field, with its properties.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MethodResult {
-    /// `dkim`, `dmarc`, `spf`… lower-cased, without a method version.
-    pub(crate) method: String,
-    /// `pass`, `fail`, `none`… lower-cased.
-    pub(crate) result: String,
-    /// `(ptype.property, value)` lower-cased names (`header.from`, `smtp.mailfrom`, or a
-    /// bare name like `reason` and Microsoft's `action`), values unquoted and unescaped.
-    pub(crate) properties: Vec<(String, String)>,
+pub(crate) struct MethodResult<'a> {
+    /// `dkim`, `dmarc`, `spf`…, without a method version.
+    pub(crate) method: Keyword<'a>,
+    /// `pass`, `fail`, `none`…
+    pub(crate) result: Keyword<'a>,
+    /// Its properties in order.
+    pub(crate) properties: Vec<Property<'a>>,
 }
 
-impl MethodResult {
-    /// The value of the first property with this (lower-case) name.
-    fn property(&self, name: &str) -> Option<&str> {
+/// One property of a result: `ptype.property=value` (`header.from=…`, `smtp.mailfrom=…`) or a
+/// bare `name=value` (`reason`, Microsoft's `action`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Property<'a> {
+    /// The ptype, or the bare name.
+    pub(crate) ptype: Keyword<'a>,
+    /// The property after the `.`; `None` for a bare name.
+    pub(crate) property: Option<Keyword<'a>>,
+    /// The value, unquoted and unescaped.
+    pub(crate) value: Cow<'a, str>,
+}
+
+impl Property<'_> {
+    /// Whether this is `ptype.property`, case aside.
+    fn is(&self, ptype: &str, property: &str) -> bool {
+        self.ptype.is(ptype) && self.property.is_some_and(|p| p.is(property))
+    }
+}
+
+impl<'a> MethodResult<'a> {
+    /// The value of the first `ptype.property`.
+    fn property(&self, ptype: &str, property: &str) -> Option<&str> {
         self.properties
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|p| p.is(ptype, property))
+            .map(|p| p.value.as_ref())
     }
 
     /// The DKIM signing domain: `header.d`, else the domain of `header.i`.
-    fn signing_domain(&self) -> Option<String> {
-        let d = self.property("header.d").or_else(|| {
-            self.property("header.i")
+    fn signing_domain(&self) -> Option<&str> {
+        let d = self.property("header", "d").or_else(|| {
+            self.property("header", "i")
                 .map(|i| i.rsplit_once('@').map_or(i, |(_, d)| d))
         })?;
         Some(bare_domain(d)).filter(|d| !d.is_empty())
@@ -243,11 +305,8 @@ impl MethodResult {
 }
 
 /// Reads one field body. Never fails: what cannot be read is left out.
-pub(crate) fn parse(text: &str) -> Field {
-    let mut c = Cursor {
-        s: text.as_bytes(),
-        i: 0,
-    };
+pub(crate) fn parse(text: &str) -> Field<'_> {
+    let mut c = Cursor::new(text);
     c.skip_cfws();
     let start = c.i;
     // An authserv-id cannot be followed by `=` or `/`: a field that starts `spf=pass …`
@@ -279,7 +338,7 @@ pub(crate) fn parse(text: &str) -> Field {
 
 /// One `resinfo` from the cursor up to the next `;` (not consumed), or `None` when it is
 /// not one (`none`, a stray word, a property without a value).
-fn resinfo(c: &mut Cursor<'_>) -> Option<MethodResult> {
+fn resinfo<'a>(c: &mut Cursor<'a>) -> Option<MethodResult<'a>> {
     c.skip_cfws();
     let method = c.keyword()?;
     c.skip_cfws();
@@ -300,20 +359,23 @@ fn resinfo(c: &mut Cursor<'_>) -> Option<MethodResult> {
             None | Some(b';') => break,
             _ => {}
         }
-        let mut name = c.keyword()?;
+        let ptype = c.keyword()?;
         c.skip_cfws();
+        let mut property = None;
         if c.eat(b'.') {
             c.skip_cfws();
-            let property = c.keyword()?;
-            name.push('.');
-            name.push_str(&property);
+            property = Some(c.keyword()?);
             c.skip_cfws();
         }
         if !c.eat(b'=') {
             return None;
         }
         c.skip_cfws();
-        properties.push((name, c.value()?));
+        properties.push(Property {
+            ptype,
+            property,
+            value: c.value()?,
+        });
     }
     Some(MethodResult {
         method,
@@ -325,11 +387,20 @@ fn resinfo(c: &mut Cursor<'_>) -> Option<MethodResult> {
 /// A position in a field body. Every step moves forward or stops, so reading is linear in
 /// the field's length whatever it holds.
 struct Cursor<'a> {
+    text: &'a str,
     s: &'a [u8],
     i: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
+    fn new(text: &'a str) -> Cursor<'a> {
+        Cursor {
+            text,
+            s: text.as_bytes(),
+            i: 0,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
@@ -359,8 +430,8 @@ impl Cursor<'_> {
         }
     }
 
-    /// A method, result, ptype or property name: letters, digits, `-` and `_`, lower-cased.
-    fn keyword(&mut self) -> Option<String> {
+    /// A method, result, ptype or property name: letters, digits, `-` and `_`.
+    fn keyword(&mut self) -> Option<Keyword<'a>> {
         let start = self.i;
         while self
             .peek()
@@ -368,17 +439,33 @@ impl Cursor<'_> {
         {
             self.i += 1;
         }
-        let word = self.s.get(start..self.i)?;
-        // Only ASCII bytes were taken, so the lower-cased copy is always UTF-8.
-        (!word.is_empty()).then(|| String::from_utf8(word.to_ascii_lowercase()).unwrap_or_default())
+        // Only ASCII bytes were taken, so the slice is on character boundaries.
+        let word = self.text.get(start..self.i)?;
+        (!word.is_empty()).then_some(Keyword(word))
     }
 
     /// A value: a token, a quoted string, or both run together (`"a;b"@example.org`), up to
     /// white space, a comment or a `;` outside quotes. Quotes are removed and escapes
     /// resolved. An unclosed quote runs to the end and makes the value `None`: it is not
-    /// one.
-    fn value(&mut self) -> Option<String> {
-        let mut out = Vec::with_capacity(32);
+    /// one. A value without quotes is borrowed as it stands.
+    fn value(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i;
+        while let Some(b) = self.peek() {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' | b'(' | b';' => break,
+                b'"' => return self.quoted_value(start),
+                _ => self.i += 1,
+            }
+        }
+        Some(match self.text.get(start..self.i) {
+            Some(token) => Cow::Borrowed(token),
+            None => String::from_utf8_lossy(self.s.get(start..self.i).unwrap_or_default()),
+        })
+    }
+
+    /// The rest of a value from `start`, which holds a quoted string: unquoted into a copy.
+    fn quoted_value(&mut self, start: usize) -> Option<Cow<'a, str>> {
+        let mut out = self.s.get(start..self.i).unwrap_or_default().to_vec();
         while let Some(b) = self.peek() {
             match b {
                 b' ' | b'\t' | b'\r' | b'\n' | b'(' | b';' => break,
@@ -413,10 +500,9 @@ impl Cursor<'_> {
                 }
             }
         }
-        Some(
-            String::from_utf8(out)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        )
+        Some(Cow::Owned(String::from_utf8(out).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        })))
     }
 
     /// Moves to the next `;` that is outside quoted strings and comments, or to the end.
@@ -556,27 +642,39 @@ mod tests {
             "mx.tracker.example.org 1 (v=2; really);\r\n\tdkim/1 = pass (2048-bit (nested; key)) header.b=\"ab\\\"c;d\" header.d=Networkers.Example;\r\n spf=pass smtp.mailfrom=\"bob \\\\ x\"@networkers.example reason=\"ok (fine)\"",
         );
         assert_eq!(field.authserv_id.as_deref(), Some("mx.tracker.example.org"));
+        // Each result written back as `method=result name=[value]…`.
+        let read: Vec<String> = field
+            .results
+            .iter()
+            .map(|r| {
+                let mut line = format!("{}={}", r.method, r.result);
+                for p in &r.properties {
+                    match p.property {
+                        Some(property) => line += &format!(" {}.{property}", p.ptype),
+                        None => line += &format!(" {}", p.ptype),
+                    }
+                    line += &format!("=[{}]", p.value);
+                }
+                line
+            })
+            .collect();
         assert_eq!(
-            field.results,
-            vec![
-                MethodResult {
-                    method: "dkim".into(),
-                    result: "pass".into(),
-                    properties: vec![
-                        ("header.b".into(), "ab\"c;d".into()),
-                        ("header.d".into(), "Networkers.Example".into()),
-                    ],
-                },
-                MethodResult {
-                    method: "spf".into(),
-                    result: "pass".into(),
-                    properties: vec![
-                        ("smtp.mailfrom".into(), "bob \\ x@networkers.example".into()),
-                        ("reason".into(), "ok (fine)".into()),
-                    ],
-                },
+            read,
+            [
+                "dkim=pass header.b=[ab\"c;d] header.d=[Networkers.Example]",
+                "spf=pass smtp.mailfrom=[bob \\ x@networkers.example] reason=[ok (fine)]",
             ]
         );
+        // Keywords compare without regard to case; plain values are borrowed, not copied.
+        assert!(
+            parse("x; DKIM=Pass header.d=a.example").results[0]
+                .method
+                .is("dkim")
+        );
+        assert!(matches!(
+            field.results[0].properties[1].value,
+            Cow::Borrowed("Networkers.Example")
+        ));
         let none = parse("mx.tracker.example.org; none");
         assert!(none.results.is_empty());
         let quoted_id = parse("\"mx.tracker.example.org\"; dmarc=pass header.from=x.example");
@@ -633,7 +731,7 @@ mod tests {
         assert_eq!(passes(&[field], &trusted()), Err("dkim=none".to_string()));
         let parsed = parse(field);
         assert_eq!(
-            parsed.results[0].property("smtp.mailfrom"),
+            parsed.results[0].property("smtp", "mailfrom"),
             Some("x;dmarc=pass header.from=networkers.example @attacker.example")
         );
     }
@@ -701,6 +799,21 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// Keywords and domains are case-insensitive (RFC 8601 §2.2, RFC 1035): a server that
+    /// writes them in capitals is read the same, and our reasons stay lower case.
+    #[test]
+    fn case_never_matters() {
+        let upper = "MX.Tracker.Example.Org; DKIM=Pass header.D=Mail.Networkers.Example; DMARC=PASS Header.From=NETWORKERS.example.";
+        assert_eq!(passes(&[upper], &trusted()), Ok(()));
+        let other = "mx.tracker.example.org; DMARC=Pass header.from=Attacker.Example";
+        assert_eq!(
+            passes(&[other], &trusted()),
+            Err("dmarc=pass for attacker.example, not networkers.example".into())
+        );
+        let failed = "mx.tracker.example.org; DKIM=Pass header.d=networkers.example; DMARC=FAIL header.from=networkers.example";
+        assert_eq!(passes(&[failed], &trusted()), Err("dmarc=fail".into()));
     }
 
     #[test]
@@ -797,7 +910,7 @@ mod tests {
             parsed
                 .results
                 .iter()
-                .map(|r| r.method.as_str())
+                .map(|r| r.method.to_string())
                 .collect::<Vec<_>>(),
             ["spf", "dkim", "dmarc", "compauth"]
         );

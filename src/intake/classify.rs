@@ -10,8 +10,8 @@ use mail_parser::MessageParser;
 use super::forward::{self, Original};
 use super::message::{Field, Mail, synthetic_message_id};
 use super::{
-    Classified, IgnoreReason, Introduction, Known, OwnerNote, ThreadHit, Verdict, auth, automatic,
-    bounce, normalize_subject, options, reply,
+    Away, Classified, IgnoreReason, Introduction, Known, OwnerCommand, OwnerNote, ThreadHit,
+    Verdict, auth, automatic, away, bounce, commands, normalize_subject, options, reply,
 };
 use crate::composer::FOOTER_STOP;
 use crate::config::Config;
@@ -88,6 +88,7 @@ fn classify_bytes(
         message_id: &message_id,
         from: from.as_ref(),
         subject: &subject,
+        written: date.map_or(now, |d| d.min(now)),
     }
     .verdict();
     Classified {
@@ -107,6 +108,8 @@ struct Intake<'a, 'm> {
     message_id: &'a str,
     from: Option<&'a Person>,
     subject: &'a str,
+    /// When the message was written: its Date, no later than now.
+    written: DateTime<Utc>,
 }
 
 impl Intake<'_, '_> {
@@ -136,8 +139,10 @@ impl Intake<'_, '_> {
             return Verdict::Ignored(List);
         }
         if automatic::is_auto_reply(&self.mail, self.subject) {
+            let hit = self.thread_hit(&thread);
             return Verdict::AutoReply {
-                referral: self.thread_hit(&thread).map(|hit| hit.referral),
+                referral: hit.as_ref().map(|hit| hit.referral),
+                away: hit.and_then(|hit| self.away(from, &hit, &thread)),
             };
         }
         let mut recipients = self.mail.people(Field::To);
@@ -151,6 +156,11 @@ impl Intake<'_, '_> {
                 email: from.email.clone(),
                 referral: None,
             };
+        }
+        if is_owner(&from.email, self.config)
+            && let Some(verdict) = self.command(from, &recipients, &tracking, &thread, reply_like)
+        {
+            return verdict;
         }
         if let Some(verdict) = self.reply(from, &thread, reply_like) {
             return verdict;
@@ -199,15 +209,116 @@ impl Intake<'_, '_> {
         {
             return Some("it refers to a message referrald sent");
         }
-        let footer = squash(FOOTER_STOP, false);
-        // Squashing is the costly part: only a body that says "stop" somewhere can quote us.
+        // Squashing is the costly part: only a body that says "stop" somewhere can quote us,
+        // and most say nothing of the kind, so not even our own footer is squashed before.
         let quotes = |text: Option<&str>, html: bool| {
-            text.is_some_and(|t| mentions_stop(t) && squash(t, html).contains(&footer))
+            text.is_some_and(|t| {
+                mentions_stop(t) && squash(t, html).contains(&squash(FOOTER_STOP, false))
+            })
         };
         if quotes(self.mail.plain_body(), false) || quotes(self.mail.html_body(), true) {
             return Some("it quotes referrald's footer");
         }
         None
+    }
+
+    /// The owner's command, when this message from the owner is one (see [`commands`]).
+    ///
+    /// The rule: a message from the owner is a command only when it is written to us alone —
+    /// nobody but the tracking address and the owner's own addresses in To and Cc (anyone else
+    /// copied makes it an introduction or a conversation with them) — and
+    /// - on a referral's thread (a reply to our mail, to a notice, or to the introduction),
+    ///   its first unquoted line starts with a command word; other words are a reply as before;
+    /// - fresh (on no thread we know, addressed to the tracking address, not a forwarded
+    ///   introduction), its first line is the command, and one that is no command word is
+    ///   answered with the help text (such a message was ignored before: too few parties).
+    ///
+    /// It is checked as `[intake]` checks introductions (`require-authentication`): a command
+    /// in the owner's name that fails is ignored, unanswered. Loop guards come first: our
+    /// own mail, bounces and auto-replies never get here, and a command with a null
+    /// Return-Path or our `X-Loop` is a loop, not the owner.
+    fn command(
+        &self,
+        from: &Person,
+        recipients: &[Person],
+        tracking: &[String],
+        thread: &[String],
+        reply_like: bool,
+    ) -> Option<Verdict> {
+        let config = self.config;
+        if recipients
+            .iter()
+            .any(|p| !is_tracking(&p.email, config) && !is_owner(&p.email, config))
+        {
+            return None;
+        }
+        let words = self.own_words();
+        let first = words.lines().find(|l| !l.trim().is_empty());
+        let written = first.unwrap_or_else(|| crate::subject::topic(self.subject));
+        let line = commands::parse(written);
+        let notice = if thread.is_empty() {
+            None
+        } else {
+            self.known.notice_of(thread)
+        };
+        let hit = self.thread_hit(thread);
+        let thread_referral = match (&notice, &hit) {
+            (Some(referral), _) => *referral,
+            (None, Some(hit)) => Some(hit.referral),
+            (None, None) if reply_like => {
+                let subject = normalize_subject(self.subject);
+                self.addresses_of(from)
+                    .iter()
+                    .find_map(|a| self.known.referral_by_subject(&subject, a))
+            }
+            (None, None) => None,
+        };
+        let on_thread = notice.is_some() || thread_referral.is_some();
+        // A forwarded introduction is one, whatever the owner wrote above it ("note: track
+        // this one").
+        if !on_thread && forward::original(&self.mail, self.subject).is_some() {
+            return None;
+        }
+        if line == commands::Line::NotACommand {
+            if notice.is_some() {
+                return Some(Verdict::Ignored(IgnoreReason::NoticeReply));
+            }
+            // On a thread, other words are a reply; a fresh message must be to us.
+            if on_thread || tracking.is_empty() || self.loop_sign().is_some() {
+                return None;
+            }
+        }
+        if config.intake.require_authentication
+            && let Err(why) = self.authenticated(from)
+        {
+            return Some(Verdict::Ignored(IgnoreReason::UnverifiedCommand(why)));
+        }
+        if self.has_null_return_path() {
+            return Some(Verdict::Ignored(IgnoreReason::Loop("null Return-Path")));
+        }
+        let names_tracking = |value: &str| {
+            value
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .any(|a| is_tracking(&normalize_email(a.trim_matches(['<', '>'])), config))
+        };
+        if self.mail.texts(Field::XLoop).any(names_tracking) {
+            return Some(Verdict::Ignored(IgnoreReason::Loop(
+                "X-Loop names the tracking address",
+            )));
+        }
+        let named = match &line {
+            commands::Line::Command { referral, .. } => *referral,
+            _ => None,
+        }
+        .or_else(|| commands::referral_in_subject(self.subject));
+        Some(Verdict::Command(OwnerCommand {
+            owner: from.clone(),
+            written: commands::cut(written, 200).to_string(),
+            line,
+            named,
+            thread: thread_referral,
+            references: chain(self.mail.references(), self.message_id),
+        }))
     }
 
     /// Whether `Return-Path` is `<>`: the null sender of mail that must not be answered.
@@ -360,6 +471,35 @@ impl Intake<'_, '_> {
             });
         }
         note
+    }
+
+    /// The return date an auto-reply on a referral's thread names, when it proves it comes
+    /// from a participant: it names a message we sent to the sender, or it is authenticated.
+    /// Proof is asked whatever `require-authentication` says: a forged out-of-office must not
+    /// silence anyone.
+    fn away(&self, from: &Person, hit: &ThreadHit, thread: &[String]) -> Option<Away> {
+        let addresses = self.addresses_of(from);
+        let email = addresses
+            .iter()
+            .find(|a| self.known.role_in(hit.referral, a).is_some())?;
+        let proven = hit.went_to(&addresses)
+            || self
+                .known
+                .sent_to(thread, &addresses)
+                .is_some_and(|h| h.referral == hit.referral)
+            || self.authenticated(from).is_ok();
+        if !proven {
+            return None;
+        }
+        let written = self
+            .written
+            .with_timezone(&self.config.owner.timezone)
+            .date_naive();
+        let text = format!("{}\n{}", self.subject, self.own_words());
+        Some(Away {
+            email: email.clone(),
+            back_on: away::return_date(&text, written)?,
+        })
     }
 
     /// Whether a reply proves it comes from its sender, when `require-authentication` asks
@@ -657,6 +797,8 @@ fn is_our_message_id(id: &str, config: &Config) -> bool {
     domain.eq_ignore_ascii_case(config.tracking.domain())
         && local
             .strip_prefix("referrald.")
+            // A notice to the owner: `referrald.notice.<hex>.<hex>`.
+            .map(|rest| rest.strip_prefix("notice.").unwrap_or(rest))
             .and_then(|rest| rest.split_once('.'))
             .is_some_and(|(row, random)| hex(row) && hex(random))
 }

@@ -704,3 +704,71 @@ hi\n\
         c.verdict
     );
 }
+
+/// Pieces an out-of-office's return date is made of, to be shuffled.
+const AWAY_WORDS: &[&str] = &[
+    "back",
+    "on",
+    "until",
+    "zurück",
+    "am",
+    "bis",
+    "zum",
+    "retour",
+    "le",
+    "hasta",
+    "el",
+    "de",
+    "terug",
+    "op",
+    "14",
+    "31",
+    "2",
+    "12",
+    "2026",
+    "2027",
+    "99",
+    "1er",
+    "th",
+    "of",
+    ".",
+    "/",
+    "-",
+    ",",
+    "December",
+    "dezember",
+    "décembre",
+    "Feb",
+    "Monday",
+    "montag",
+    "backlog",
+];
+
+proptest! {
+    #![proptest_config(budget(2000))]
+
+    /// Harm: an out-of-office, or a stranger's forged one, holds someone's mail back for
+    /// months, or its odd words crash intake. A return date is never before the day the
+    /// auto-reply was written and never more than 30 days after it.
+    #[test]
+    fn a_return_date_is_within_thirty_days_of_the_auto_reply(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                6 => select(AWAY_WORDS).prop_map(str::to_string),
+                1 => any::<char>().prop_map(String::from),
+            ],
+            0..30,
+        ),
+        offset in 0u64..800,
+    ) {
+        let written = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()
+            + chrono::Days::new(offset);
+        if let Some(day) = super::away::return_date(&parts.join(" "), written) {
+            prop_assert!(day >= written, "{day} before {written}");
+            prop_assert!(
+                day <= written + chrono::Days::new(super::away::MAX_AWAY_DAYS),
+                "{day} too far after {written}"
+            );
+        }
+    }
+}

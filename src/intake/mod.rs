@@ -14,8 +14,10 @@
 mod address;
 pub(crate) mod auth;
 mod automatic;
+pub mod away;
 mod bounce;
 mod classify;
+pub mod commands;
 mod forward;
 #[cfg(test)]
 mod fuzz;
@@ -56,6 +58,12 @@ pub trait Known {
     /// that has forgotten nobody answers no.
     fn is_forgotten(&self, _email: &str) -> bool {
         false
+    }
+
+    /// Whether one of these Message-IDs names a notice of ours to the owner (an answer to a
+    /// command), and the referral it was about (`Some(None)` for one about none).
+    fn notice_of(&self, _message_ids: &[String]) -> Option<Option<ReferralId>> {
+        None
     }
 
     /// The first of these Message-IDs that names a message of ours sent to one of `addresses`
@@ -115,6 +123,9 @@ pub enum Verdict {
     AutoReply {
         /// The referral whose thread it answers, if any.
         referral: Option<ReferralId>,
+        /// The return date it names, when it proves it comes from a participant: their mail
+        /// waits until the day after.
+        away: Option<Away>,
     },
     /// A Message-ID already processed.
     Duplicate,
@@ -145,6 +156,8 @@ pub enum Verdict {
     },
     /// A new introduction.
     Introduction(Introduction),
+    /// The owner's command by email (see [`commands`]): applied, and answered once.
+    Command(OwnerCommand),
 }
 
 impl Verdict {
@@ -159,6 +172,7 @@ impl Verdict {
             Verdict::Feedback { .. } => "feedback",
             Verdict::ThreadReply { .. } => "thread_reply",
             Verdict::Introduction(_) => "introduction",
+            Verdict::Command(_) => "command",
         }
     }
 
@@ -174,11 +188,12 @@ impl Verdict {
     /// The referral the message belongs to, when the verdict names one.
     pub fn referral(&self) -> Option<ReferralId> {
         match self {
-            Verdict::AutoReply { referral } | Verdict::OptOut { referral, .. } => *referral,
+            Verdict::AutoReply { referral, .. } | Verdict::OptOut { referral, .. } => *referral,
             Verdict::Bounce(b) => b.referral,
             Verdict::Feedback { referral, .. } | Verdict::ThreadReply { referral, .. } => {
                 Some(*referral)
             }
+            Verdict::Command(c) => c.referral(),
             Verdict::Ignored(_) | Verdict::Duplicate | Verdict::Introduction(_) => None,
         }
     }
@@ -229,9 +244,52 @@ pub enum IgnoreReason {
     /// authenticated and names no message we sent to its sender, so its From may be forged.
     #[error("unverified reply: {0}")]
     UnverifiedReply(String),
+    /// A command in the owner's name that did not pass the authenticity check
+    /// `require-authentication` asks of introductions: its From may be forged, so it changes
+    /// nothing and is not answered.
+    #[error("unverified command: {0}")]
+    UnverifiedCommand(String),
+    /// The owner's answer to one of our notices that is no command ("thanks"): nothing to do.
+    #[error("the owner's reply to a notice, not a command")]
+    NoticeReply,
     /// A delivery report that names no message we sent to the recipient it reports on.
     #[error("unverified delivery report: {0}")]
     UnverifiedBounce(String),
+}
+
+/// A participant's out-of-office reply that says when they are back (see [`away`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Away {
+    /// The participant, by the address the referral knows them by (lower-cased).
+    pub email: String,
+    /// The day they are back.
+    pub back_on: chrono::NaiveDate,
+}
+
+/// The owner's command, read: what the store applies and answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnerCommand {
+    /// The owner, by the address the command came from: the one the answer goes to.
+    pub owner: Person,
+    /// The first line, read; [`commands::Line::NotACommand`] for a fresh message to the
+    /// tracking address whose first line is no command (answered with the help text).
+    pub line: commands::Line,
+    /// That first line as written (cut short), for the answer to quote.
+    pub written: String,
+    /// The referral `#ID` named on the line or in the subject.
+    pub named: Option<ReferralId>,
+    /// The referral whose thread the command answers, if any.
+    pub thread: Option<ReferralId>,
+    /// The command's References chain, ending with its own Message-ID: the answer threads
+    /// under it.
+    pub references: Vec<String>,
+}
+
+impl OwnerCommand {
+    /// The referral the command acts on: the one it names, else its thread's.
+    pub fn referral(&self) -> Option<ReferralId> {
+        self.named.or(self.thread)
+    }
 }
 
 /// A delivery-status report, read.

@@ -282,6 +282,18 @@ pub fn owner_note(own_words: &str) -> OwnerNote {
     }
 }
 
+/// An amount as the owner writes it after `won` ("12k EUR", "€12,000", "4500"), with its
+/// ISO 4217 currency when one is written: the reply reader's money rules, where a bare
+/// number counts too (after `won` it can only be the value).
+pub fn read_amount(text: &str) -> Option<(f64, Option<String>)> {
+    let normalized = normalize_spaces(text);
+    let read = |text: &str| {
+        let tokens = text::tokenize(text);
+        money::read(&tokens, &[]).map(|(v, c)| (v, c.map(str::to_string)))
+    };
+    read(&normalized).or_else(|| read(&format!("worth {normalized}")))
+}
+
 /// Whether the reply asks to stop receiving mail ("STOP", "unsubscribe", "please don't email
 /// me", "remove me from your list", German "abmelden", "bitte keine E-Mails mehr" …). `subject`
 /// counts too (a List-Unsubscribe mailto sends subject "unsubscribe"). It does not fire on

@@ -41,6 +41,7 @@ fn who(contact: ContactId, role: Role, is_owner: bool) -> Participant {
         role,
         state: PartyState::Pending,
         is_owner,
+        back_on: None,
     }
 }
 
@@ -50,6 +51,8 @@ fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
         id: 1,
         status: ReferralStatus::Open,
         introduced_at: at,
+        recorded_at: at,
+        history: false,
         participants: vec![
             who(BOB, Role::Introducer, owner == Some(BOB)),
             who(FRED, Role::Party, owner == Some(FRED)),
@@ -59,6 +62,7 @@ fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
         feedback: Vec::new(),
         introducer_last_report: None,
         options: Options::default(),
+        paused_until: None,
         owner_wrote: OwnerWrote::default(),
     }
 }
@@ -96,6 +100,21 @@ fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundK
             }
             Step::Status { status, .. } => s.status = *status,
             Step::Hold { id, .. } => row(s, *id).state = OutboundState::Held,
+            Step::Skip {
+                kind, to, due_at, ..
+            } => {
+                let id = s.outbound.len() as OutboundId + 1;
+                s.outbound.push(Planned {
+                    id,
+                    kind: *kind,
+                    to: *to,
+                    state: OutboundState::Cancelled,
+                    due_at: *due_at,
+                    sent_at: None,
+                    released: false,
+                });
+            }
+            Step::History { .. } => s.history = true,
         }
     }
     sent
@@ -957,4 +976,230 @@ fn bad_news_is_held_for_the_owner_and_goes_once_released() {
         });
     }
     assert!(tick(&mut s, &sched, t0() + days(4)).contains(&(OutboundKind::OutcomeReport, BOB)));
+}
+
+// Timing anchored to the introduction (issue 8, item 1).
+
+/// Bob's introduction of Fred and Sally, written `ago` before it is recorded at `t0()`.
+fn introduced_ago(ago: TimeDelta) -> Snapshot {
+    let mut s = referral(t0() - ago, None);
+    s.recorded_at = t0();
+    s
+}
+
+fn skipped(steps: &[Step]) -> Vec<(OutboundKind, ContactId, String)> {
+    let mut v: Vec<_> = steps
+        .iter()
+        .filter_map(|st| match st {
+            Step::Skip {
+                kind, to, reason, ..
+            } => Some((*kind, *to, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_plan_counts_from_the_introductions_own_date() {
+    let sched = schedule();
+    let mut s = introduced_ago(days(1));
+    let sent = tick(&mut s, &sched, t0());
+    // The thank-you, a day late, goes at once; the follow-ups count from the day before.
+    assert_eq!(sent, vec![(OutboundKind::ThankYou, BOB)]);
+    assert!(scheduled(&s).contains(&(OutboundKind::FollowUp, FRED, t0() + days(1))));
+    // The request, due on Sunday the 15th, waits for Monday's window.
+    let monday_nine = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
+    assert!(scheduled(&s).contains(&(OutboundKind::FeedbackRequest, SALLY, monday_nine)));
+    assert!(!s.history);
+}
+
+#[test]
+fn what_fell_due_more_than_the_late_limit_before_recording_is_skipped() {
+    let sched = schedule();
+    let mut s = introduced_ago(days(4) + TimeDelta::hours(1));
+    let steps = plan(&s, &rules(&sched), t0());
+    let reason = "too late: introduced 2026-10-29".to_string();
+    // Thank-you (due 4 days ago) and follow-ups (due 2 days and an hour ago) are too late.
+    assert_eq!(
+        skipped(&steps),
+        vec![
+            (OutboundKind::ThankYou, BOB, reason.clone()),
+            (OutboundKind::FollowUp, FRED, reason.clone()),
+            (OutboundKind::FollowUp, SALLY, reason),
+        ]
+    );
+    tick(&mut s, &sched, t0());
+    assert!(!s.history);
+    assert_eq!(
+        state_of(&s, OutboundKind::ThankYou, BOB),
+        Some(OutboundState::Cancelled)
+    );
+    // The later steps keep their times, counted from the introduction.
+    let request = t0() - days(4) - TimeDelta::hours(1) + days(14);
+    assert!(scheduled(&s).contains(&(OutboundKind::FeedbackRequest, FRED, request)));
+    // Planning again changes nothing: skipped rows are not planned twice.
+    assert!(plan(&s, &rules(&sched), t0()).is_empty());
+}
+
+#[test]
+fn exactly_the_late_limit_is_still_in_time() {
+    let sched = schedule();
+    let s = introduced_ago(days(2));
+    let steps = plan(&s, &rules(&sched), t0());
+    assert!(skipped(&steps).is_empty());
+}
+
+#[test]
+fn the_late_limit_follows_the_configuration() {
+    let sched = Schedule {
+        late_limit: std::time::Duration::from_secs(12 * 3600),
+        ..schedule()
+    };
+    let steps = plan(&introduced_ago(days(1)), &rules(&sched), t0());
+    assert_eq!(
+        skipped(&steps),
+        vec![(
+            OutboundKind::ThankYou,
+            BOB,
+            "too late: introduced 2026-11-01".to_string()
+        )]
+    );
+}
+
+#[test]
+fn an_introduction_older_than_every_step_is_history_and_gets_nothing() {
+    let sched = schedule();
+    let mut s = introduced_ago(days(730));
+    let steps = plan(&s, &rules(&sched), t0());
+    assert!(
+        matches!(steps.as_slice(), [Step::History { reason }] if reason.contains("introduced 2024-11-02")),
+        "{steps:?}"
+    );
+    assert!(tick(&mut s, &sched, t0()).is_empty());
+    assert!(s.history && s.outbound.is_empty());
+    // A month later, even with feedback in hand, nothing goes: not even an outcome report.
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t0() + days(1),
+        reported: false,
+        says_how_it_went: true,
+        outcome: None,
+        rating: None,
+    });
+    assert!(a_month_of(&mut s, &sched).is_empty());
+    assert!(s.outbound.is_empty());
+}
+
+#[test]
+fn one_step_still_in_time_keeps_an_old_introduction_out_of_history() {
+    let sched = schedule();
+    // 15 days: everything is too late but the feedback requests, due a day ago.
+    let mut s = introduced_ago(days(15));
+    tick(&mut s, &sched, t0());
+    assert!(!s.history);
+    assert_eq!(
+        state_of(&s, OutboundKind::FeedbackRequest, FRED),
+        Some(OutboundState::Sent)
+    );
+    assert_eq!(
+        state_of(&s, OutboundKind::FollowUp, FRED),
+        Some(OutboundState::Cancelled)
+    );
+}
+
+#[test]
+fn a_quiet_old_introduction_is_not_called_history() {
+    let sched = schedule();
+    let mut s = introduced_ago(days(730));
+    s.options.quiet = true;
+    assert!(plan(&s, &rules(&sched), t0()).is_empty());
+}
+
+#[test]
+fn the_anchor_is_the_date_bounded_by_the_arrival() {
+    let arrived = t0() - TimeDelta::hours(3);
+    let date = t0() - days(2);
+    assert_eq!(introduced_at(Some(date), Some(arrived), t0()), date);
+    // A Date after the arrival (a wrong clock, or a lie) counts as the arrival.
+    assert_eq!(
+        introduced_at(Some(t0() + days(1)), Some(arrived), t0()),
+        arrived
+    );
+    assert_eq!(
+        introduced_at(Some(t0() - TimeDelta::hours(1)), Some(arrived), t0()),
+        arrived
+    );
+    // No Date: the arrival; no arrival known (a file): the recording.
+    assert_eq!(introduced_at(None, Some(arrived), t0()), arrived);
+    assert_eq!(introduced_at(Some(t0() + days(1)), None, t0()), t0());
+    assert_eq!(introduced_at(Some(date), None, t0()), date);
+    // An arrival the server dates after our own clock is no later than now.
+    assert_eq!(introduced_at(None, Some(t0() + days(3)), t0()), t0());
+}
+
+#[test]
+fn someone_away_hears_from_us_the_day_after_their_return_date() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    // Fred's auto-reply: back on Thursday 5 November (the follow-up was due on the 4th).
+    let back = NaiveDate::from_ymd_opt(2026, 11, 5).unwrap();
+    s.participants[1].back_on = Some(back);
+    let steps = plan(&s, &rules(&sched), t0() + TimeDelta::hours(1));
+    let friday_nine = Utc.with_ymd_and_hms(2026, 11, 6, 9, 0, 0).unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|st| matches!(st, Step::Postpone { due_at, reason, .. }
+            if *due_at == friday_nine && reason.contains("2026-11-05"))),
+        "{steps:?}"
+    );
+    apply(&mut s, &steps, t0() + TimeDelta::hours(1));
+    // On the 4th Sally gets her follow-up and Fred nothing; Fred's comes on the 6th.
+    assert_eq!(
+        tick(&mut s, &sched, t0() + days(2)),
+        vec![(OutboundKind::FollowUp, SALLY)]
+    );
+    assert!(tick(&mut s, &sched, t0() + days(3)).is_empty());
+    assert_eq!(
+        tick(&mut s, &sched, friday_nine),
+        vec![(OutboundKind::FollowUp, FRED)]
+    );
+    // A return date in the past holds nothing back.
+    let mut s = referral(t0(), None);
+    s.participants[1].back_on = NaiveDate::from_ymd_opt(2026, 10, 1);
+    tick(&mut s, &sched, t0());
+    assert!(scheduled(&s).contains(&(OutboundKind::FollowUp, FRED, t0() + days(2))));
+}
+
+#[test]
+fn a_paused_referral_holds_its_mail_until_the_pause_ends() {
+    // Guards against `pause 2w` by email still letting the follow-ups go.
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    s.paused_until = Some(t0() + days(10));
+    let mut sent = Vec::new();
+    for h in 0..24 * 10 {
+        sent.extend(tick(&mut s, &sched, t0() + TimeDelta::hours(h)));
+    }
+    assert!(sent.is_empty(), "sent while paused: {sent:?}");
+    // Planned meanwhile, and never stalled.
+    assert!(!scheduled(&s).is_empty());
+    assert_eq!(s.status, ReferralStatus::Open);
+    // Once it ends, what fell due goes (the latest kind per person, as after downtime).
+    let after: Vec<_> = (0..24)
+        .flat_map(|h| tick(&mut s, &sched, t0() + days(10) + TimeDelta::hours(h)))
+        .collect();
+    assert!(
+        after.iter().any(|(k, _)| *k == OutboundKind::ThankYou),
+        "{after:?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|(k, to)| *k == OutboundKind::FollowUp && *to == FRED),
+        "{after:?}"
+    );
 }

@@ -26,6 +26,7 @@ impl Input {
                 origin: path.display().to_string(),
                 bytes: std::fs::read(path)
                     .with_context(|| format!("cannot read {}", path.display()))?,
+                arrived_at: None,
             }),
             Input::Stdin => {
                 let mut bytes = Vec::new();
@@ -36,6 +37,7 @@ impl Input {
                 Ok(RawMessage {
                     origin: "stdin".into(),
                     bytes,
+                    arrived_at: None,
                 })
             }
         }

@@ -354,12 +354,14 @@ impl ImapSession {
             .collect())
     }
 
-    /// Fetches the messages with these UIDs whole, without marking them read.
+    /// Fetches the messages with these UIDs whole, without marking them read, with the time
+    /// each reached the mailbox (INTERNALDATE): an introduction's Date is believed no later.
     pub async fn fetch(&mut self, folder: &str, uids: &[u32]) -> Result<Vec<RawMessage>> {
         let what = format!("cannot fetch new mail from {}", self.server);
         let mut stream = timed(
             &what,
-            self.session.uid_fetch(uid_set(uids), "(UID BODY.PEEK[])"),
+            self.session
+                .uid_fetch(uid_set(uids), "(UID INTERNALDATE BODY.PEEK[])"),
         )
         .await?;
         let mut messages = Vec::with_capacity(uids.len());
@@ -371,6 +373,7 @@ impl ImapSession {
             messages.push(RawMessage {
                 origin: format!("imap:{folder}/{uid}"),
                 bytes: body.to_vec(),
+                arrived_at: fetch.internal_date().map(|t| t.with_timezone(&chrono::Utc)),
             });
         }
         drop(stream);

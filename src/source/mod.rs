@@ -11,4 +11,7 @@ pub struct RawMessage {
     pub origin: String,
     /// The message, headers and body, exactly as received.
     pub bytes: Vec<u8>,
+    /// When it reached the mailbox, when the source knows (IMAP's INTERNALDATE); `None` for
+    /// files and standard input, which count as arriving when they are recorded.
+    pub arrived_at: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -238,6 +238,10 @@ const FREE_TEXT: &[(&str, &str, &str)] = &[
     ("messages", "message_id", "reason"),
     ("rejected", "id", "reason"),
     ("rejected", "id", "origin"),
+    // Answers to the owner's commands name the people of the referrals they list.
+    ("notices", "id", "subject"),
+    ("notices", "id", "facts"),
+    ("notices", "id", "last_error"),
 ];
 
 /// Replaces the address and names in every free-text column; returns how many values changed.

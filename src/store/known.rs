@@ -86,6 +86,24 @@ impl<'a> StoreView<'a> {
             .optional()
     }
 
+    fn try_notice_of(
+        &self,
+        message_ids: &[String],
+    ) -> rusqlite::Result<Option<Option<ReferralId>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT referral_id FROM notices WHERE message_id = ?1")?;
+        for id in message_ids
+            .iter()
+            .filter(|id| id.starts_with("referrald.notice."))
+        {
+            if let Some(referral) = stmt.query_row([id], |r| r.get(0)).optional()? {
+                return Ok(Some(referral));
+            }
+        }
+        Ok(None)
+    }
+
     fn try_role_in(&self, referral: ReferralId, email: &str) -> rusqlite::Result<Option<Role>> {
         self.conn
             .prepare_cached(
@@ -129,6 +147,13 @@ impl Known for StoreView<'_> {
     fn role_in(&self, referral: ReferralId, email: &str) -> Option<Role> {
         self.try_role_in(referral, email).unwrap_or_else(|e| {
             tracing::error!("cannot look up a participant: {e}");
+            None
+        })
+    }
+
+    fn notice_of(&self, message_ids: &[String]) -> Option<Option<ReferralId>> {
+        self.try_notice_of(message_ids).unwrap_or_else(|e| {
+            tracing::error!("cannot look up a notice: {e}");
             None
         })
     }

@@ -2,6 +2,7 @@
 //! numbered migrations each applied in one transaction, STRICT tables, and one writer (the
 //! [`Store`] owns the only read-write connection).
 
+mod commands;
 mod forget;
 mod held;
 mod known;
@@ -9,6 +10,7 @@ mod limits;
 mod preview;
 mod read;
 mod record;
+pub mod running;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -18,12 +20,14 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
+pub use commands::{DueNotice, NoticeId};
 pub use forget::{Erasure, FORGOTTEN};
 pub use held::HeldDecision;
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
 pub use read::{
-    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
+    EventView, FeedbackView, Lateness, OutboundView, ParticipantView, ReferralDetail, ReferralView,
+    StoryLine,
 };
 pub use record::{Applied, DueMessage, Recorded};
 
@@ -41,7 +45,12 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0005_copied", include_str!("migrations/0005_copied.sql")),
     ("0006_options", include_str!("migrations/0006_options.sql")),
-    ("0007_manners", include_str!("migrations/0007_manners.sql")),
+    (
+        "0007_commands",
+        include_str!("migrations/0007_commands.sql"),
+    ),
+    ("0008_timing", include_str!("migrations/0008_timing.sql")),
+    ("0009_manners", include_str!("migrations/0009_manners.sql")),
 ];
 
 /// The database, open for reading and writing.

@@ -24,12 +24,28 @@ pub struct ReferralView {
     pub status: ReferralStatus,
     /// When it was recorded (RFC 3339, UTC).
     pub created_at: String,
+    /// The introduction's own date, which the plan counts from: its Date header, no later
+    /// than it reached the mailbox (RFC 3339, UTC). `created_at` for referrals recorded
+    /// before referrald kept it.
+    pub introduced_at: String,
+    /// Whether it was recorded as history: older than every message of the plan when it was
+    /// recorded, so no mail is ever sent about it.
+    pub history: bool,
     /// The introduction's subject.
     pub subject: String,
     /// Who made it.
     pub introducer: Person,
     /// The people introduced.
     pub parties: Vec<ParticipantView>,
+}
+
+/// What reading old mail did: see [`Store::lateness`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lateness {
+    /// Introductions recorded as history (no mail at all).
+    pub history: usize,
+    /// Messages skipped as too late in the other referrals.
+    pub skipped: usize,
 }
 
 /// A party and where they stand.
@@ -281,6 +297,26 @@ impl Store {
         )?)
     }
 
+    /// Of these referrals, how many were recorded as history, and how many messages of the
+    /// others were skipped as too late: what `run` says after reading an existing mailbox.
+    pub fn lateness(&self, referrals: &[ReferralId]) -> Result<Lateness> {
+        let mut tally = Lateness::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT history, (SELECT count(*) FROM outbound o WHERE o.referral_id = r.id
+                 AND o.state = 'cancelled' AND o.last_error LIKE 'too late:%')
+             FROM referrals r WHERE id = ?1",
+        )?;
+        for id in referrals {
+            let (history, skipped): (bool, i64) = stmt
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or_default();
+            tally.history += usize::from(history);
+            tally.skipped += usize::try_from(skipped).unwrap_or(0);
+        }
+        Ok(tally)
+    }
+
     /// The referrals recorded at or after `since` (all of them without it), oldest first, as
     /// the report reads them: who took part and what each answer said.
     pub fn referrals_for_report(
@@ -398,11 +434,16 @@ fn outbound_view(r: &rusqlite::Row) -> rusqlite::Result<OutboundView> {
 }
 
 fn referral_view(conn: &Connection, id: ReferralId) -> Result<Option<ReferralView>> {
-    let head: Option<(String, String, String)> = conn
-        .prepare_cached("SELECT status, created_at, subject FROM referrals WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let head: Option<(String, String, String, String, bool)> = conn
+        .prepare_cached(
+            "SELECT status, created_at, subject, coalesce(introduced_at, created_at), history
+             FROM referrals WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .optional()?;
-    let Some((status, created_at, subject)) = head else {
+    let Some((status, created_at, subject, introduced_at, history)) = head else {
         return Ok(None);
     };
     let people = collect(
@@ -440,6 +481,8 @@ fn referral_view(conn: &Connection, id: ReferralId) -> Result<Option<ReferralVie
         id,
         status: parse_word(&status)?,
         created_at,
+        introduced_at,
+        history,
         subject,
         introducer,
         parties,

@@ -175,29 +175,6 @@ impl Store {
     pub fn plan_due(&mut self, config: &Config, now: DateTime<Utc>) -> Result<Vec<OutboundId>> {
         let rules = rules(config);
         let tx = self.conn.transaction()?;
-        let referrals: Vec<ReferralId> = {
-            // Referrals with a message due, and open ones with nothing left to send, which may
-            // have stalled.
-            let mut stmt = tx.prepare_cached(
-                "SELECT DISTINCT referral_id FROM outbound WHERE state = 'scheduled' AND due_at <= ?1
-                 UNION
-                 SELECT r.id FROM referrals r WHERE r.status = 'open' AND NOT EXISTS (
-                     SELECT 1 FROM outbound o WHERE o.referral_id = r.id
-                       AND o.state IN ('scheduled', 'sending'))",
-            )?;
-            stmt.query_map([ts(now)], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        let mut sendable = Vec::new();
-        for referral in referrals {
-            sendable.extend(replan(
-                &tx,
-                referral,
-                &config.tracking.address,
-                &rules,
-                now,
-            )?);
-        }
         let hour_ago = ts(now - TimeDelta::hours(1));
         let used: i64 = tx.query_row(
             "SELECT count(*) FROM outbound WHERE state = 'sending' OR (state = 'sent' AND sent_at > ?1)",
@@ -205,10 +182,55 @@ impl Store {
             |r| r.get(0),
         )?;
         let allowed = usize::try_from(i64::from(config.schedule.max_per_hour) - used).unwrap_or(0);
-        if sendable.len() > allowed {
+        // Open referrals whose plan has run out and whose last message has waited as long as
+        // the planner gives an answer: the only ones that may have stalled.
+        let quiet_since = ts(now - crate::planner::span(config.schedule.reminder_after));
+        let stalling: Vec<ReferralId> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT r.id FROM referrals r WHERE r.status = 'open'
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
+                   AND NOT EXISTS (SELECT 1 FROM outbound o WHERE o.referral_id = r.id
+                       AND o.state IN ('scheduled', 'sending'))
+                   AND (SELECT max(o.sent_at) FROM outbound o WHERE o.referral_id = r.id) <= ?2",
+            )?;
+            stmt.query_map(params![ts(now), quiet_since], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for referral in stalling {
+            replan(&tx, referral, &config.tracking.address, &rules, now)?;
+        }
+        // Referrals with a message due, the longest waiting first. Only as many are planned
+        // as max-per-hour still lets go: the rest keep their place for the next round, so a
+        // backlog costs each round the messages it sends, not everything pending.
+        let due: Vec<ReferralId> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT o.referral_id FROM outbound o JOIN referrals r ON r.id = o.referral_id
+                 WHERE o.state = 'scheduled' AND o.due_at <= ?1
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
+                 GROUP BY o.referral_id ORDER BY min(o.due_at), o.referral_id",
+            )?;
+            stmt.query_map([ts(now)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut sendable = Vec::new();
+        let mut planned = 0;
+        for &referral in &due {
+            if sendable.len() >= allowed {
+                break;
+            }
+            sendable.extend(replan(
+                &tx,
+                referral,
+                &config.tracking.address,
+                &rules,
+                now,
+            )?);
+            planned += 1;
+        }
+        if sendable.len() > allowed || planned < due.len() {
             tracing::info!(
-                "max-per-hour reached: {} message(s) wait for the next hour",
-                sendable.len() - allowed
+                "max-per-hour reached: mail for {} referral(s) waits for the next hour",
+                due.len() - planned + usize::from(sendable.len() > allowed)
             );
             sendable.truncate(allowed);
         }
@@ -393,6 +415,11 @@ impl Store {
             stmt.query_map([ts(now)], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?
         };
+        // A notice in flight goes again the same way.
+        tx.execute(
+            "UPDATE notices SET state = 'scheduled', due_at = min(due_at, ?1) WHERE state = 'sending'",
+            [ts(now)],
+        )?;
         for (id, referral) in &rows {
             event(
                 &tx,
@@ -409,10 +436,16 @@ impl Store {
         Ok(rows.len())
     }
 
-    /// When the next scheduled message falls due, if any.
+    /// When the next scheduled message falls due, if any: a paused referral's mail when its
+    /// pause ends, and notices to the owner too.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let t: Option<String> = self.conn.query_row(
-            "SELECT min(due_at) FROM outbound WHERE state = 'scheduled'",
+            "SELECT min(t) FROM (
+                 SELECT max(o.due_at, coalesce(r.paused_until, '')) AS t
+                 FROM outbound o JOIN referrals r ON r.id = o.referral_id
+                 WHERE o.state = 'scheduled'
+                 UNION ALL
+                 SELECT min(due_at) FROM notices WHERE state = 'scheduled')",
             [],
             |r| r.get(0),
         )?;
@@ -485,6 +518,7 @@ fn record(
             conn,
             intro,
             &c.message_id,
+            planner::introduced_at(c.date, message.arrived_at, now),
             config,
             rules,
             now,
@@ -533,15 +567,31 @@ fn record(
             record_bounce(conn, bounce, tracking, rules, now, cause)?;
             bounce.referral
         }
-        Verdict::AutoReply { referral } => {
+        Verdict::Command(command) => {
+            super::commands::record_command(conn, command, c, config, rules, now)?
+        }
+        Verdict::AutoReply { referral, away } => {
             if let Some(r) = referral {
                 let who = c
                     .from
                     .as_ref()
                     .map(|p| p.email.as_str())
                     .unwrap_or("someone");
-                let detail = format!("auto-reply from {who} (not counted as a response)");
+                let mut detail = format!("auto-reply from {who} (not counted as a response)");
+                if let Some(away) = away {
+                    // Never an answer; it only moves their mail past the day they are back,
+                    // in every referral (the planner reads it from the contact).
+                    conn.prepare_cached("UPDATE contacts SET back_on = ?2 WHERE email = ?1")?
+                        .execute(params![away.email, away.back_on.to_string()])?;
+                    detail.push_str(&format!(
+                        ": back on {}, so their mail waits until the day after",
+                        away.back_on
+                    ));
+                }
                 event(conn, Some(*r), now, "auto_reply", &detail, cause)?;
+                if away.is_some() {
+                    replan(conn, *r, tracking, rules, now)?;
+                }
             }
             *referral
         }
@@ -560,7 +610,7 @@ fn record(
 }
 
 /// Text from mail as it may be stored: forgotten addresses replaced, then cut to `max` bytes.
-fn stored_text(conn: &Connection, text: &str, max: usize) -> Result<String> {
+pub(super) fn stored_text(conn: &Connection, text: &str, max: usize) -> Result<String> {
     let scrubbed = Scrub::new(conn).text(text)?;
     Ok(cap(&scrubbed, max).into_owned())
 }
@@ -620,15 +670,16 @@ pub(super) fn event(
     Ok(())
 }
 
-struct Contact {
-    id: ContactId,
+pub(super) struct Contact {
+    pub(super) id: ContactId,
     state: PartyState,
+    back_on: Option<chrono::NaiveDate>,
 }
 
 /// Finds or creates the contact for `person`; an address that opted out or bounced before
 /// stays that way in every new referral, and a new contact whose address was forgotten
 /// (`referrald forget`) starts opted out, so they are never emailed again.
-fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
+pub(super) fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
     // `fred+crm@x` is fred@x's mailbox: forgetting one forgot both. Most stores have
     // forgotten nobody, and then no address needs hashing.
     let (hash, base_hash) = if Scrub::new(conn).anyone_forgotten()? {
@@ -642,17 +693,17 @@ fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
     };
     // Two lookups by primary key: an `IN (?3, ?4)` list would build a temporary index on
     // every call, which cost a sixth of recording an introduction.
-    let (id, opted_out, bounced): (ContactId, bool, bool) = conn
+    let (id, opted_out, bounced, back_on): (ContactId, bool, bool, Option<String>) = conn
         .prepare_cached(
             "INSERT INTO contacts (email, name, opted_out_at)
              VALUES (?1, ?2, coalesce((SELECT at FROM forgotten WHERE email_sha256 = ?3),
                                       (SELECT at FROM forgotten WHERE email_sha256 = ?4)))
              ON CONFLICT (email) DO UPDATE SET name = contacts.name
-             RETURNING id, opted_out_at IS NOT NULL, bounced_at IS NOT NULL",
+             RETURNING id, opted_out_at IS NOT NULL, bounced_at IS NOT NULL, back_on",
         )?
         .query_row(
             params![person.email, cap(&person.name, MAX_NAME), hash, base_hash],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
     let state = if opted_out {
         PartyState::OptedOut
@@ -661,13 +712,18 @@ fn upsert_contact(conn: &Connection, person: &Person) -> Result<Contact> {
     } else {
         PartyState::Pending
     };
-    Ok(Contact { id, state })
+    Ok(Contact {
+        id,
+        state,
+        back_on: back_on.and_then(|d| d.parse().ok()),
+    })
 }
 
 fn record_introduction(
     conn: &Connection,
     intro: &Introduction,
     message_id: &str,
+    introduced_at: DateTime<Utc>,
     config: &Config,
     rules: &Rules,
     now: DateTime<Utc>,
@@ -697,8 +753,8 @@ fn record_introduction(
     let referral: ReferralId = conn
         .prepare_cached(
             "INSERT INTO referrals (status, subject, subject_key, thread_root, references_,
-                 intro_message_id, forwarded, created_at)
-             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                 intro_message_id, forwarded, created_at, introduced_at)
+             VALUES ('open', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
         )?
         .query_row(
             params![
@@ -709,6 +765,7 @@ fn record_introduction(
                 message_id,
                 intro.forwarded,
                 ts(now),
+                ts(introduced_at),
             ],
             |r| r.get(0),
         )?;
@@ -748,6 +805,7 @@ fn record_introduction(
             role,
             state: contact.state,
             is_owner,
+            back_on: contact.back_on,
         });
     }
     // Helpers are kept apart from participants, so no plan or count ever includes them.
@@ -809,12 +867,15 @@ fn record_introduction(
     let snapshot = Snapshot {
         id: referral,
         status: ReferralStatus::Open,
-        introduced_at: now,
+        introduced_at,
+        recorded_at: now,
+        history: false,
         participants,
         outbound: Vec::new(),
         feedback: Vec::new(),
         introducer_last_report: None,
         options: intro.options.clone(),
+        paused_until: None,
         owner_wrote: OwnerWrote::default(),
     };
     let steps = planner::plan(&snapshot, rules, now);
@@ -909,7 +970,7 @@ fn mark_responded(
     Ok(role.map(|r| parse_word(&r)).transpose()?)
 }
 
-fn record_feedback(
+pub(super) fn record_feedback(
     conn: &Connection,
     referral: ReferralId,
     from: &Person,
@@ -1082,14 +1143,14 @@ fn set_state_everywhere(
     Ok(touched)
 }
 
-fn referral_status(conn: &Connection, referral: ReferralId) -> Result<ReferralStatus> {
+pub(super) fn referral_status(conn: &Connection, referral: ReferralId) -> Result<ReferralStatus> {
     let s: String = conn
         .prepare_cached("SELECT status FROM referrals WHERE id = ?1")?
         .query_row([referral], |r| r.get(0))?;
     Ok(parse_word(&s)?)
 }
 
-fn set_status(
+pub(super) fn set_status(
     conn: &Connection,
     referral: ReferralId,
     status: ReferralStatus,
@@ -1112,7 +1173,7 @@ fn set_status(
 /// Reads a referral back and plans it; applies the steps and returns the messages that may
 /// be sent now. Newly scheduled messages that are already due are planned again at once, so
 /// one call settles the referral.
-fn replan(
+pub(super) fn replan(
     conn: &Connection,
     referral: ReferralId,
     tracking: &str,
@@ -1233,12 +1294,66 @@ fn apply_steps(
                     )?;
                 }
             }
+            Step::Skip {
+                kind,
+                to,
+                due_at,
+                reason,
+            } => skip(conn, referral, (*kind, *to, *due_at), reason, tracking, now)?,
+            Step::History { reason } => {
+                conn.prepare_cached("UPDATE referrals SET history = 1 WHERE id = ?1")?
+                    .execute([referral])?;
+                event(conn, Some(referral), now, "history", reason, None)?;
+            }
             Step::Status { status, reason } => {
                 set_status(conn, referral, *status, now, reason, None)?;
             }
         }
     }
     Ok(send)
+}
+
+/// Records a message the plan would have sent as skipped: a cancelled row, due when it would
+/// have been, with the reason, so `outbox` and `show` list it; and an event.
+fn skip(
+    conn: &Connection,
+    referral: ReferralId,
+    (kind, to, due_at): (OutboundKind, ContactId, DateTime<Utc>),
+    reason: &str,
+    tracking: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id: OutboundId = conn
+        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM outbound")?
+        .query_row([], |r| r.get(0))?;
+    let email: String = conn
+        .prepare_cached(
+            "INSERT INTO outbound (id, referral_id, kind, contact_id, state, due_at, message_id,
+                 created_at, last_error)
+             VALUES (?1, ?2, ?3, ?4, 'cancelled', ?5, ?6, ?7, ?8)
+             RETURNING (SELECT email FROM contacts WHERE id = ?4)",
+        )?
+        .query_row(
+            params![
+                id,
+                referral,
+                kind.as_str(),
+                to,
+                ts(due_at),
+                new_message_id(id, tracking),
+                ts(now),
+                reason
+            ],
+            |r| r.get(0),
+        )?;
+    event(
+        conn,
+        Some(referral),
+        now,
+        "skipped",
+        &format!("{kind} to {email}: {reason}"),
+        None,
+    )
 }
 
 /// The options the introduction's address gave referral `referral` (the default when none).
@@ -1268,27 +1383,39 @@ pub(super) fn options_of(conn: &Connection, referral: ReferralId) -> Result<Opti
 }
 
 pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
-    let (status, created, owner_wrote): (String, String, OwnerWrote) = conn
+    #[allow(clippy::type_complexity)]
+    let (status, created, introduced, history, paused_until, owner_wrote): (
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+        OwnerWrote,
+    ) = conn
         .prepare_cached(
-            "SELECT status, created_at, owner_thanked_at IS NOT NULL,
-                 owner_offered_time_at IS NOT NULL
+            "SELECT status, created_at, introduced_at, history, paused_until,
+                 owner_thanked_at IS NOT NULL, owner_offered_time_at IS NOT NULL
              FROM referrals WHERE id = ?1",
         )?
         .query_row([referral], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
                 OwnerWrote {
-                    thanked: r.get(2)?,
-                    offered_time: r.get(3)?,
+                    thanked: r.get(5)?,
+                    offered_time: r.get(6)?,
                 },
             ))
         })
         .with_context(|| format!("no referral #{referral}"))?;
     let participants: Vec<Participant> = conn
         .prepare_cached(
-            "SELECT contact_id, role, state, is_owner FROM participants
-             WHERE referral_id = ?1 ORDER BY position",
+            "SELECT p.contact_id, p.role, p.state, p.is_owner, c.back_on
+             FROM participants p JOIN contacts c ON c.id = p.contact_id
+             WHERE p.referral_id = ?1 ORDER BY p.position",
         )?
         .query_map([referral], |r| {
             Ok(Participant {
@@ -1296,6 +1423,7 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
                 role: parse_word(&r.get::<_, String>(1)?)?,
                 state: parse_word(&r.get::<_, String>(2)?)?,
                 is_owner: r.get(3)?,
+                back_on: r.get::<_, Option<String>>(4)?.and_then(|d| d.parse().ok()),
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -1353,12 +1481,17 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
     Ok(Snapshot {
         id: referral,
         status: parse_word(&status)?,
-        introduced_at: parse_ts(&created)?,
+        // Referrals recorded before the introduction's own date was kept count from their
+        // recording, as they always did.
+        introduced_at: parse_ts(introduced.as_deref().unwrap_or(&created))?,
+        recorded_at: parse_ts(&created)?,
+        history,
         participants,
         outbound,
         feedback,
         introducer_last_report,
         options: options_of(conn, referral)?,
+        paused_until: paused_until.map(|t| parse_ts(&t)).transpose()?,
         owner_wrote,
     })
 }
@@ -1367,20 +1500,30 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
 /// The row id makes it unique within the database and lets [`outbound_by_message_id`] find the
 /// row again; the random part keeps ids from a recreated database from ever repeating.
 fn new_message_id(id: OutboundId, tracking: &str) -> String {
+    format!(
+        "referrald.{id:x}.{:012x}@{}",
+        random_part(),
+        domain_of(tracking)
+    )
+}
+
+/// The tracking address's domain, where our Message-IDs live.
+pub(super) fn domain_of(tracking: &str) -> &str {
+    tracking
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or(tracking)
+}
+
+/// 48 bits no other database's life repeats: the random part of our Message-IDs.
+pub(super) fn random_part() -> u64 {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = *SEED.get_or_init(|| {
         RandomState::new().hash_one((std::process::id(), Utc::now().timestamp_nanos_opt()))
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let domain = tracking
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or(tracking);
-    format!(
-        "referrald.{id:x}.{:012x}@{domain}",
-        splitmix64(seed.wrapping_add(n)) >> 16
-    )
+    splitmix64(seed.wrapping_add(n)) >> 16
 }
 
 /// A fast, well-mixed bijection on u64 (Steele, Lea and Flood's SplitMix64 finaliser).
@@ -1430,7 +1573,8 @@ pub(super) fn draft_for(
 ) -> Result<Draft> {
     let (subject, thread_root, references, created): (String, String, String, String) = conn
         .prepare_cached(
-            "SELECT subject, thread_root, references_, created_at FROM referrals WHERE id = ?1",
+            "SELECT subject, thread_root, references_, coalesce(introduced_at, created_at)
+             FROM referrals WHERE id = ?1",
         )?
         .query_row([referral], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))

@@ -48,6 +48,7 @@ fn raw() -> RawMessage {
     RawMessage {
         origin: "test".into(),
         bytes: b"Subject: test\r\n\r\nbody".to_vec(),
+        arrived_at: None,
     }
 }
 
@@ -166,7 +167,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 9);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -194,13 +195,30 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
             .unwrap()
             .is_default()
     );
-    // 0007: nothing the owner wrote is known, and no report was released.
+    // 0007: a referral from before commands by email is not paused, and no notice waits.
+    let paused: Option<String> = store
+        .conn
+        .query_row("SELECT paused_until FROM referrals WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(paused, None);
+    assert_eq!(store.next_due().unwrap(), None);
+    // 0008: a referral from before the introduction's own date was kept counts from its
+    // recording, and is not history.
     let snapshot = super::record::load_snapshot(&store.conn, 1).unwrap();
+    assert_eq!(snapshot.introduced_at, snapshot.recorded_at);
+    assert_eq!(
+        snapshot.introduced_at.to_rfc3339(),
+        "2026-11-02T10:00:00+00:00"
+    );
+    assert!(!snapshot.history);
+    // 0009: nothing the owner wrote is known, and no report was released.
     assert_eq!(snapshot.owner_wrote, crate::planner::OwnerWrote::default());
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 7);
+    assert_eq!(read_only.schema_version().unwrap(), 9);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -745,10 +763,12 @@ fn a_message_that_cannot_be_recorded_is_kept_and_the_batch_goes_on() {
         RawMessage {
             origin: "a.eml".into(),
             bytes: b"\x00\x01 not mail".to_vec(),
+            arrived_at: None,
         },
         RawMessage {
             origin: "b.eml".into(),
             bytes: b"\xff\xfe".to_vec(),
+            arrived_at: None,
         },
     ];
     let applied = store.ingest(&messages, &config(), t0()).unwrap();
@@ -937,6 +957,46 @@ fn max_per_hour_holds_back_the_rest() {
     );
 }
 
+/// Under max-per-hour, the mail that has waited longest goes first, whatever order the
+/// referrals were recorded in; the rest keep their place.
+#[test]
+fn max_per_hour_lets_the_longest_waiting_go_first() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut config = config();
+    config.schedule.max_per_hour = 1;
+    // Recorded in this order, each due when recorded: the last one has waited longest.
+    let late = introduce(
+        &mut store,
+        "late@mail.example",
+        t0() + TimeDelta::minutes(20),
+    );
+    let middle = introduce(
+        &mut store,
+        "middle@mail.example",
+        t0() + TimeDelta::minutes(10),
+    );
+    let early = introduce(&mut store, "early@mail.example", t0());
+    let referral_of = |store: &Store, id: OutboundId| -> ReferralId {
+        store
+            .conn
+            .query_row(
+                "SELECT referral_id FROM outbound WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let mut order = Vec::new();
+    for hour in 1..=3 {
+        let now = t0() + TimeDelta::minutes(30) + TimeDelta::hours(hour - 1) * 61 / 60;
+        let due = store.claim_due(&config, now).unwrap();
+        assert_eq!(due.len(), 1, "one an hour");
+        order.push(referral_of(&store, due[0].id));
+        store.mark_sent(due[0].id, &config, now).unwrap();
+    }
+    assert_eq!(order, [early, middle, late]);
+}
+
 #[test]
 fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
     let mut store = Store::open_in_memory().unwrap();
@@ -965,7 +1025,8 @@ fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
              Cc: intros@tracker.example.org\r\nSubject: {subject}\r\nMessage-ID: <{id}@x>\r\n\r\nHi\r\n"
         )
         .into_bytes(),
-    }
+            arrived_at: None,
+        }
     };
     let batch = [
         intro("one", "first"),
@@ -1316,6 +1377,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
     let garbled = RawMessage {
         origin: "imap:INBOX/7".into(),
         bytes: b"From: Fred <FRED@fredsbooks.example>\r\n\xff\xfe".to_vec(),
+        arrived_at: None,
     };
     let unparseable = classified(
         "garbled@x",
@@ -1328,6 +1390,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
     let other = RawMessage {
         origin: "imap:INBOX/8".into(),
         bytes: b"From: alfred@fredsbooks.example\r\n\xff".to_vec(),
+        arrived_at: None,
     };
     let unparseable = classified(
         "garbled-2@x",
@@ -1641,4 +1704,29 @@ fn copied_people_are_shown_planned_nothing_and_forgotten() {
     assert_eq!(copied.len(), 1);
     assert!(!copied[0].email.contains("megan"), "{copied:?}");
     assert!(!copied[0].name.contains("Megan"), "{copied:?}");
+}
+
+#[test]
+fn a_paused_referral_is_not_due_until_its_pause_ends() {
+    // Guards against a paused referral's overdue mail waking the daemon in a busy loop, and
+    // against it going out during the pause.
+    let config = config();
+    let mut store = Store::open_in_memory().unwrap();
+    let r = introduce(&mut store, "intro-pause@x", t0());
+    let until = t0() + TimeDelta::days(10);
+    store
+        .conn
+        .execute(
+            "UPDATE referrals SET paused_until = ?2 WHERE id = ?1",
+            rusqlite::params![r, ts(until)],
+        )
+        .unwrap();
+    assert_eq!(store.next_due().unwrap(), Some(until));
+    assert!(
+        store
+            .plan_due(&config, t0() + TimeDelta::days(3))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.plan_due(&config, until).unwrap().is_empty());
 }

@@ -1,19 +1,30 @@
-//! One configuration for the end-to-end tests: Alice's deployment with the file transport,
-//! so that a test says only what differs from it.
+//! One configuration for the end-to-end tests, so that a test says only what differs.
 //!
-//! Alice Smith (`alice@brightside.example`, Europe/London) tracks introductions at
-//! `intros@tracker.example.org`; Bob (`bob@networkers.example`) may introduce. Mail is not
-//! authenticated unless the test says [`Config::trusting`] which server stamps it.
+//! [`alice`]: Alice Smith (`alice@brightside.example`, Europe/London) tracks introductions at
+//! `intros@tracker.example.org`; Bob (`bob@networkers.example`) may introduce; mail is
+//! written to files. [`on_harness`]: the same Alice on the harness's mail system
+//! (tests/support/mailsys.rs), at `.test` addresses, ready to watch its Dovecot
+//! ([`Config::imap`]) and send through its Postfix ([`Config::smtp`]).
+//! Mail is not authenticated unless the test says [`Config::trusting`] which server stamps it.
 
+use super::daemon::Daemon;
 use super::deployment::Deployment;
+use super::mailsys::MailSystem;
 
 /// A configuration being put together; [`Config::toml`] writes it out.
 #[derive(Debug, Clone)]
 pub struct Config {
     tracking: String,
     owner_emails: Vec<String>,
+    timezone: Option<String>,
     intake: Vec<String>,
     owner: Vec<String>,
+    /// `[imap]`'s keys, when it watches a mailbox.
+    imap: Option<String>,
+    /// `[outbound]`'s keys.
+    outbound: Vec<String>,
+    /// `[smtp]`'s keys, when it sends by SMTP.
+    smtp: Option<String>,
     sections: String,
 }
 
@@ -22,12 +33,36 @@ pub fn alice() -> Config {
     Config {
         tracking: "intros@tracker.example.org".into(),
         owner_emails: vec!["alice@brightside.example".into()],
+        timezone: Some("Europe/London".into()),
         intake: vec![
             r#"accept-from = ["bob@networkers.example"]"#.into(),
             "require-authentication = false".into(),
         ],
         owner: Vec::new(),
+        imap: None,
+        outbound: vec![r#"transport = "file""#.into()],
+        smtp: None,
         sections: String::new(),
+    }
+}
+
+/// The address Alice tracks at on the harness.
+pub const HARNESS_TRACKING: &str = "intros@tracker.test";
+/// Alice's own address on the harness.
+pub const HARNESS_OWNER: &str = "alice@owner.test";
+
+/// Alice on the harness's mail system: tracking at [`HARNESS_TRACKING`], herself
+/// [`HARNESS_OWNER`], anyone at `introducer.test` may introduce; the timezone is the default.
+pub fn on_harness() -> Config {
+    Config {
+        tracking: HARNESS_TRACKING.into(),
+        owner_emails: vec![HARNESS_OWNER.into()],
+        timezone: None,
+        intake: vec![
+            r#"accept-from = ["*@introducer.test"]"#.into(),
+            "require-authentication = false".into(),
+        ],
+        ..alice()
     }
 }
 
@@ -53,10 +88,51 @@ impl Config {
         self
     }
 
-    /// More sections after `[outbound]` (`[schedule]`, `[templates]`…).
+    /// More sections, after all the others (`[schedule]`, `[templates]`…).
     pub fn with(mut self, sections: &str) -> Config {
         self.sections.push_str(sections);
         self.sections.push('\n');
+        self
+    }
+
+    /// Watches `mail`'s Dovecot as the tracking address, with `extra` `[imap]` keys; the
+    /// password is the harness's, written by [`Config::daemon`].
+    pub fn imap(self, mail: &MailSystem, extra: &str) -> Config {
+        let keys = format!(
+            "host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n{extra}",
+            mail.imap_port()
+        );
+        self.imap_keys(&keys)
+    }
+
+    /// `[imap]` as given, plus the tracking address as user and `imap-password` as password
+    /// file (for servers a test sets up itself).
+    pub fn imap_keys(mut self, keys: &str) -> Config {
+        self.imap = Some(format!(
+            "{}\nusername = {:?}\npassword-file = \"imap-password\"\n",
+            keys.trim_end(),
+            self.tracking
+        ));
+        self
+    }
+
+    /// Sends through `mail`'s Postfix, retrying after 1 s and then every 2 s.
+    pub fn smtp(self, mail: &MailSystem) -> Config {
+        let keys = format!(
+            "host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
+            mail.smtp_port()
+        );
+        self.smtp_keys(&keys)
+    }
+
+    /// Sends by SMTP with these `[smtp]` keys, retrying after 1 s and then every 2 s.
+    pub fn smtp_keys(mut self, keys: &str) -> Config {
+        self.outbound = vec![
+            r#"transport = "smtp""#.into(),
+            r#"retry-initial = "1s""#.into(),
+            r#"retry-max = "2s""#.into(),
+        ];
+        self.smtp = Some(keys.to_string());
         self
     }
 
@@ -68,16 +144,37 @@ impl Config {
             .map(|e| format!("{e:?}"))
             .collect::<Vec<_>>()
             .join(", ");
-        format!(
-            "[tracking]\naddress = {tracking:?}\n\
-             [owner]\nname = \"Alice Smith\"\nemails = [{emails}]\ntimezone = \"Europe/London\"\n{owner}\n\
-             [intake]\n{intake}\n\
-             [outbound]\ntransport = \"file\"\n{sections}",
-            tracking = self.tracking,
-            intake = self.intake.join("\n"),
-            owner = self.owner.join("\n"),
-            sections = self.sections,
-        )
+        let mut toml = format!(
+            "[tracking]\naddress = {:?}\n[owner]\nname = \"Alice Smith\"\nemails = [{emails}]\n",
+            self.tracking
+        );
+        if let Some(tz) = &self.timezone {
+            toml += &format!("timezone = {tz:?}\n");
+        }
+        for line in &self.owner {
+            toml += &format!("{line}\n");
+        }
+        toml += &format!("[intake]\n{}\n", self.intake.join("\n"));
+        if let Some(imap) = &self.imap {
+            toml += &format!("[imap]\n{imap}");
+        }
+        toml += &format!("[outbound]\n{}\n", self.outbound.join("\n"));
+        if let Some(smtp) = &self.smtp {
+            toml += &format!("[smtp]\n{smtp}");
+        }
+        toml + &self.sections
+    }
+
+    /// A daemon deployment with this configuration, the harness's IMAP password written.
+    pub fn daemon(&self, mail: &MailSystem) -> Daemon {
+        self.daemon_with_password(mail.password())
+    }
+
+    /// A daemon deployment with this configuration and this IMAP password.
+    pub fn daemon_with_password(&self, password: &str) -> Daemon {
+        let daemon = Daemon::new(&self.toml());
+        daemon.write("imap-password", format!("{password}\n"));
+        daemon
     }
 
     /// A scratch deployment with this configuration.

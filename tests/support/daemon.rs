@@ -74,6 +74,11 @@ impl Daemon {
         std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
     }
 
+    /// The running daemon's process id.
+    pub fn child_id(&self) -> i32 {
+        self.pid()
+    }
+
     fn pid(&self) -> i32 {
         self.child.as_ref().map(|c| c.id() as i32).unwrap()
     }

@@ -358,6 +358,32 @@ impl MailSystem {
         self.append_many(user, folder, [message]).await
     }
 
+    /// [`MailSystem::append`] with the time the message reached the mailbox (its IMAP
+    /// INTERNALDATE) set to `internal_date`, written as IMAP writes it
+    /// (`"05-Mar-2024 11:20:00 +0000"`): mail that has sat in the mailbox for years.
+    pub async fn append_dated(
+        &self,
+        user: &str,
+        folder: &str,
+        message: &[u8],
+        internal_date: &str,
+    ) -> Result<()> {
+        let mut imap = RawImap::login(self.imap_port(), user).await?;
+        let mut command = format!(
+            "APPEND {} {} {{{}+}}\r\n",
+            quoted(folder),
+            quoted(internal_date),
+            message.len()
+        )
+        .into_bytes();
+        command.extend_from_slice(message);
+        imap.command(&command)
+            .await
+            .with_context(|| format!("Cannot append a dated message to {user}'s {folder}"))?;
+        imap.command(b"LOGOUT").await.ok();
+        Ok(())
+    }
+
     /// [`MailSystem::append`] for many messages, in order: MULTIAPPEND with
     /// non-synchronizing literals, a thousand messages per command, stores a
     /// 10,000-message backlog in about a second; one APPEND per message takes several
@@ -489,16 +515,16 @@ impl MailSystem {
     /// and keywords as set. `\Recent` is left out: it belongs to sessions, not messages.
     pub async fn flags(&self, user: &str, folder: &str) -> Result<Vec<(u32, Vec<String>)>> {
         let fetches = self.fetch(user, folder, "(UID FLAGS)").await?;
-        fetches
+        // A FETCH without UID is Dovecot telling this session about a flag another session
+        // (the daemon's) just stored: the answer to our own FETCH names every message by UID.
+        Ok(fetches
             .iter()
-            .map(|fetch| {
-                let uid = fetch
-                    .uid
-                    .ok_or_else(|| anyhow!("Dovecot sent a FETCH without UID"))?;
+            .filter_map(|fetch| {
+                let uid = fetch.uid?;
                 let flags = fetch.flags().filter_map(|flag| flag_name(&flag)).collect();
-                Ok((uid, flags))
+                Some((uid, flags))
             })
-            .collect()
+            .collect())
     }
 
     /// Removes `flag` (`\Seen`, a keyword) from every message of `user`'s `folder`: as if

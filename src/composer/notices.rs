@@ -1,0 +1,112 @@
+//! Notices: mail to the owner that is no part of a referral's plan — today the one answer to
+//! each command by email, later a weekly digest or any other note to the owner. Each kind is
+//! one template (`templates/<kind>.txt`, overridable from `templates.dir` like the others)
+//! rendered from the facts the store queued as JSON; the composer adds the owner's name, the
+//! tracking address and the reply subject. A new kind is a constant, a row of [`BUILT_IN`]
+//! and its sample facts: the queue, the outbox and the threading stay as they are.
+
+use serde_json::{Value, json};
+
+use crate::model::Person;
+
+/// The answer to the owner's command by email.
+pub const NOTICE_COMMAND_REPLY: &str = "command_reply";
+
+/// The built-in template of each notice kind.
+pub(super) const BUILT_IN: &[(&str, &str)] = &[(
+    NOTICE_COMMAND_REPLY,
+    include_str!("../../templates/command_reply.txt"),
+)];
+
+/// The notice kind named `word`, if there is one.
+pub fn notice_kind(word: &str) -> Option<&'static str> {
+    BUILT_IN.iter().map(|(k, _)| *k).find(|k| *k == word)
+}
+
+/// One notice to compose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// Which template: [`NOTICE_COMMAND_REPLY`].
+    pub kind: &'static str,
+    /// Our Message-ID for it, without angle brackets.
+    pub message_id: String,
+    /// The owner, by the address the answer goes to.
+    pub to: Person,
+    /// The subject of the mail it answers ("" when none): the answer's is "Re: " it.
+    pub subject: String,
+    /// The mail it answers and its References, oldest first, ending with the one it answers.
+    pub references: Vec<String>,
+    /// What the template says, as the store decided it.
+    pub facts: Value,
+}
+
+/// Facts to render each kind's template against at startup, so a broken override stops the
+/// daemon rather than an answer.
+pub(super) fn samples(kind: &str) -> Vec<Value> {
+    if kind != NOTICE_COMMAND_REPLY {
+        return Vec::new();
+    }
+    let referral = json!({
+        "id": 12,
+        "subject": "Fred, meet Sally",
+        "status": "open",
+        "introducer": "Bob Jones",
+        "parties": ["Fred Brown", "Sally Green"],
+        "paused": "until Mon 14 Dec 2026, 10:00",
+        "waiting": [{"kind": "follow up", "to": "Fred Brown", "due": "Mon 7 Dec 2026, 09:00"}],
+    });
+    let base = |answer: &str| {
+        // What each answer always has: an unchanged one its reason, a note its text.
+        let why = (answer == "unchanged").then_some("#12 is not paused");
+        json!({
+            "answer": answer,
+            "command": answer,
+            "why": why,
+            "until": Value::Null,
+            "amount": Value::Null,
+            "note": (answer == "noted").then_some("Called Fred"),
+            "referrals": Value::Null,
+            "more": false,
+            "referral": referral.clone(),
+            "help": crate::intake::commands::help_lines(),
+        })
+    };
+    let mut all: Vec<Value> = [
+        "status",
+        "cancelled",
+        "paused",
+        "resumed",
+        "won",
+        "lost",
+        "noted",
+        "unchanged",
+        "help",
+    ]
+    .iter()
+    .map(|a| base(a))
+    .collect();
+    let mut list = base("status");
+    list["referral"] = Value::Null;
+    list["referrals"] = json!([referral.clone()]);
+    list["more"] = json!(true);
+    all.push(list);
+    let mut empty = base("status");
+    empty["referral"] = Value::Null;
+    empty["referrals"] = json!([]);
+    all.push(empty);
+    let mut filled = base("won");
+    filled["amount"] = json!("12,000 EUR");
+    filled["until"] = json!("Mon 14 Dec 2026, 10:00");
+    filled["note"] = json!("Called Fred");
+    filled["why"] = json!("there is no referral #99");
+    all.push(filled.clone());
+    filled["answer"] = json!("help");
+    filled["referral"] = Value::Null;
+    all.push(filled.clone());
+    for answer in ["paused", "noted", "unchanged"] {
+        filled["answer"] = json!(answer);
+        filled["referral"] = referral.clone();
+        all.push(filled.clone());
+    }
+    all
+}
