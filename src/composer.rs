@@ -25,7 +25,7 @@ use minijinja::{Environment, Value};
 
 use crate::config::Config;
 use crate::model::{OutboundKind, Outcome, Person, ReferralId, clean_name, is_message_id};
-pub use notices::{NOTICE_COMMAND_REPLY, Notice, notice_kind};
+pub use notices::{NOTICE_COMMAND_REPLY, NOTICE_HELD_REPORT, Notice, notice_kind};
 use templates::{Part, Source};
 
 /// The footer's last sentence, the same under every message whoever the owner is: intake

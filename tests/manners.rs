@@ -483,11 +483,19 @@ fn the_report_about_the_owners_own_referral_is_in_the_first_person_without_a_sco
 
 /// Fred and Sally were introduced by Bob; Fred answers the feedback request with `words`.
 fn fred_answers(words: &str) -> Deployment {
-    let d = deploy("");
+    fred_answers_in(deploy(""), words, "")
+}
+
+/// [`fred_answers`] in deployment `d`, the introduction carrying `stamp` above its From.
+fn fred_answers_in(d: Deployment, words: &str, stamp: &str) -> Deployment {
     d.receive(
         T,
         "intro.eml",
-        &intro(TO_FRED_AND_SALLY, "Fred, meet Sally."),
+        &intro(TO_FRED_AND_SALLY, "Fred, meet Sally.").replacen(
+            "From: ",
+            &format!("{stamp}From: "),
+            1,
+        ),
     );
     d.tick(&at(1, 0));
     d.tick(&at(14, 0));
@@ -620,4 +628,195 @@ fn a_forged_owner_message_on_the_thread_silences_nothing() {
     assert_eq!(d.state_of("thank_you", BOB), "sent");
     d.tick(&at(2, 0));
     assert_eq!(d.state_of("follow_up", SALLY), "sent");
+}
+
+// ---------------------------------------------------------------------------------------
+// i, by email. The owner hears of a held report once and answers "send" or "skip".
+// ---------------------------------------------------------------------------------------
+
+/// (Message-ID, subject, body) of every notice of `kind` to Alice in the outbox directory.
+fn notices(d: &Deployment, kind: &str) -> Vec<(String, String, String)> {
+    let Ok(dir) = std::fs::read_dir(d.path("outbox")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let raw = std::fs::read(e.unwrap().path()).unwrap();
+        let m = MessageParser::default().parse(&raw).unwrap();
+        let to = m.to()?.first()?.address()?.to_string();
+        (m.header_raw("X-Referrald-Kind").map(str::trim) == Some(kind) && to == ALICE).then(|| {
+            (
+                m.message_id().unwrap().to_string(),
+                m.subject().unwrap_or_default().to_string(),
+                m.body_text(0).unwrap().replace("\r\n", "\n"),
+            )
+        })
+    })
+    .collect()
+}
+
+/// Alice's reply `words` to the notice `notice` (its Message-ID and subject), from `from`.
+fn answer_notice(from: &str, notice: &(String, String, String), words: &str) -> String {
+    let (id, subject, body) = notice;
+    let quoted: String = body.lines().map(|l| format!("> {l}\n")).collect();
+    format!(
+        "From: {from}
+To: intros@tracker.example.org
+Subject: Re: {subject}
+Date: Mon, 16 Nov 2026 15:00:00 +0000
+Message-ID: <answer-{n}@brightside.example>
+In-Reply-To: <{id}>
+References: <{id}>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+{words}
+
+{quoted}",
+        n = words.len() + from.len()
+    )
+}
+
+#[test]
+fn the_owner_is_told_once_of_a_held_report_and_her_skip_cancels_it() {
+    let d = fred_answers("1/5. It didn't work out, sadly.");
+    assert_eq!(d.state_of("outcome_report", BOB), "held");
+    let id = report_id(&d);
+    // One short notice: what is held, to whom, why, and how to decide.
+    let told = notices(&d, "held_report");
+    assert_eq!(told.len(), 1, "{told:?}");
+    let (_, subject, body) = &told[0];
+    assert!(
+        subject.contains("outcome report") && subject.contains("Bob Brown"),
+        "{subject}"
+    );
+    // Fred's words read as a loss (and a 1/5): the notice says why it waits.
+    assert!(body.contains("an answer says lost"), "{body}");
+    assert!(
+        body.contains("Reply \"send\"") && body.contains("\"skip\""),
+        "{body}"
+    );
+    assert!(body.contains(&format!("send #{id}")), "{body}");
+    // Days of ticks tell her nothing more.
+    for day in 15..17 {
+        d.tick(&at(day, 0));
+    }
+    assert_eq!(notices(&d, "held_report").len(), 1);
+
+    // "Skip" in her reply to the notice: the report is never sent.
+    d.receive(
+        &at(14, 5),
+        "skip.eml",
+        &answer_notice("Alice Smith <alice@brightside.example>", &told[0], "Skip."),
+    );
+    assert_eq!(d.state_of("outcome_report", BOB), "cancelled");
+    for day in 17..40 {
+        d.tick(&at(day, 0));
+    }
+    assert!(d.mails().iter().all(|m| m.kind != "outcome_report"));
+    let answers = notices(&d, "command_reply");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(
+        answers[0].2.contains("will never be sent"),
+        "{}",
+        answers[0].2
+    );
+    // Skipping it again changes nothing, and says why.
+    d.receive(
+        &at(40, 0),
+        "skip-again.eml",
+        &answer_notice("Alice Smith <alice@brightside.example>", &told[0], "skip"),
+    );
+    d.tick(&at(40, 1));
+    let answers = notices(&d, "command_reply");
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.2.contains("is cancelled, not held")),
+        "{answers:?}"
+    );
+}
+
+#[test]
+fn the_owners_send_in_reply_to_the_notice_sends_the_held_report() {
+    let d = fred_answers("We never met: he never called me back.");
+    assert_eq!(d.state_of("outcome_report", BOB), "held");
+    let told = notices(&d, "held_report");
+    assert_eq!(told.len(), 1, "{told:?}");
+    d.receive(
+        &at(14, 5),
+        "send.eml",
+        &answer_notice("Alice Smith <alice@brightside.example>", &told[0], "send"),
+    );
+    assert_eq!(d.state_of("outcome_report", BOB), "scheduled");
+    d.tick(&at(14, 6));
+    assert_eq!(d.state_of("outcome_report", BOB), "sent");
+    let report = d.mail("outcome_report", BOB).body;
+    assert!(
+        report.contains("never met") || report.contains("not met"),
+        "{report}"
+    );
+    let answers = notices(&d, "command_reply");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(answers[0].2.contains("goes as it is"), "{}", answers[0].2);
+    // Still only the one notice about it.
+    assert_eq!(notices(&d, "held_report").len(), 1);
+}
+
+// Someone who learns the notice's Message-ID, or writes in the owner's name, must not be able
+// to send the bad news (or bury it).
+#[test]
+fn a_forged_send_from_a_stranger_or_an_unauthenticated_owner_does_nothing() {
+    // A stranger answers the notice, In-Reply-To and all.
+    let d = fred_answers("1/5. It didn't work out, sadly.");
+    let told = notices(&d, "held_report");
+    assert_eq!(told.len(), 1, "{told:?}");
+    d.receive(
+        &at(14, 5),
+        "stranger.eml",
+        &answer_notice("Mallory <mallory@attacker.example>", &told[0], "send"),
+    );
+    d.tick(&at(14, 6));
+    assert_eq!(d.state_of("outcome_report", BOB), "held");
+    assert!(notices(&d, "command_reply").is_empty());
+
+    // With authentication on, the owner's address without proof is not the owner.
+    let mx = "mx.tracker.example.org";
+    let d = fred_answers_in(
+        support::config::alice().trusting(mx).deploy(),
+        "1/5. It didn't work out, sadly.",
+        &format!("Authentication-Results: {mx}; dmarc=pass header.from=networkers.example\n"),
+    );
+    assert_eq!(d.state_of("outcome_report", BOB), "held");
+    let told = notices(&d, "held_report");
+    assert_eq!(told.len(), 1, "{told:?}");
+    let alice = "Alice Smith <alice@brightside.example>";
+    for (name, mail) in [
+        ("reply.eml", answer_notice(alice, &told[0], "send")),
+        (
+            "fresh.eml",
+            answer_notice(alice, &told[0], &format!("send #{}", report_id(&d)))
+                .replace("In-Reply-To:", "X-Was-In-Reply-To:")
+                .replace("References:", "X-Was-References:"),
+        ),
+    ] {
+        d.receive(&at(14, 4), name, &mail);
+        d.tick(&at(14, 5));
+        assert_eq!(d.state_of("outcome_report", BOB), "held", "{name}");
+    }
+    assert!(notices(&d, "command_reply").is_empty());
+    // The same `send #ID` with the proof her mail server adds does send it.
+    let proven = answer_notice(alice, &told[0], &format!("send #{}", report_id(&d)))
+        .replace("In-Reply-To:", "X-Was-In-Reply-To:")
+        .replace("References:", "X-Was-References:")
+        .replacen(
+            "From: ",
+            &format!(
+                "Authentication-Results: {mx}; dmarc=pass header.from=brightside.example\nFrom: "
+            ),
+            1,
+        )
+        .replace("answer-", "proven-");
+    d.receive(&at(14, 5), "proven.eml", &proven);
+    d.tick(&at(14, 6));
+    assert_eq!(d.state_of("outcome_report", BOB), "sent");
 }

@@ -234,6 +234,8 @@ impl Store {
             );
             sendable.truncate(allowed);
         }
+        // Bad news held for the owner: she is told, once, and her reply decides.
+        super::held::notify_held(&tx, config, now)?;
         tx.commit()?;
         Ok(sendable)
     }
