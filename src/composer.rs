@@ -25,7 +25,7 @@ use minijinja::{Environment, Value};
 
 use crate::config::Config;
 use crate::model::{OutboundKind, Outcome, Person, ReferralId, clean_name, is_message_id};
-pub use notices::{NOTICE_COMMAND_REPLY, Notice, notice_kind};
+pub use notices::{NOTICE_COMMAND_REPLY, NOTICE_HELD_REPORT, Notice, notice_kind};
 use templates::{Part, Source};
 
 /// The footer's last sentence, the same under every message whoever the owner is: intake
@@ -65,6 +65,8 @@ pub struct ReferralSummary {
     pub introducer: Person,
     /// The people introduced, in the order they were addressed.
     pub parties: Vec<Person>,
+    /// The parties who wrote back (on the thread or to us), with when they first did.
+    pub heard: Vec<(Person, DateTime<Utc>)>,
 }
 
 /// One participant's latest answer.
@@ -113,6 +115,8 @@ pub struct Composer {
     /// Each notice kind's template origin, by kind.
     notice_origins: BTreeMap<&'static str, String>,
     owner: vars::Owner,
+    /// The From display name of mail to others ("Alice Smith via referrald").
+    from_name: String,
     timezone: Tz,
     tracking_address: String,
 }
@@ -143,7 +147,9 @@ impl Composer {
             owner: vars::Owner {
                 name: config.owner.name.clone(),
                 emails: config.owner.emails.clone(),
+                about: config.owner.about.clone().unwrap_or_default(),
             },
+            from_name: config.owner.from_name(),
             timezone: config.owner.timezone,
             tracking_address: config.tracking.address.clone(),
         };
@@ -366,6 +372,7 @@ impl Composer {
         let sample_owner = vars::Owner {
             name: self.owner.name.clone(),
             emails: vec!["owner@sample.example".into()],
+            about: self.owner.about.clone(),
         };
         for kind in self.sources.keys() {
             for draft in samples::drafts(*kind, &self.owner.name, &sample_owner.emails[0]) {
@@ -410,18 +417,42 @@ impl Composer {
             );
         }
         let body = words::tidy(&render(Part::Body)?);
+        let footer = if owner.is(&draft.to) {
+            self.owner_footer()
+        } else {
+            self.footer()
+        };
         Ok(Rendered {
             subject,
-            body: format!("{body}\n\n-- \n{}\n", self.footer()),
+            body: format!("{body}\n\n-- \n{footer}\n"),
         })
     }
 
-    /// The opt-out line under every message. Not part of the templates: no override can drop it.
+    /// The opt-out line under every message to others. Not part of the templates: no
+    /// override can drop it.
     fn footer(&self) -> String {
         format!(
             "Sent automatically on behalf of {}. {FOOTER_STOP}",
             words::one_line(&self.owner.name)
         )
+    }
+
+    /// The line under mail to the owner: her own tool, which she does not opt out of.
+    fn owner_footer(&self) -> String {
+        format!(
+            "referrald, your introduction tracker at {}",
+            words::one_line(&self.tracking_address)
+        )
+    }
+
+    /// The owner's first address under her name, for `Reply-To`, when it is an address.
+    fn owner_mailbox(&self) -> Option<Mailbox> {
+        let email = self.owner.emails.first()?;
+        let address = email.parse::<lettre::Address>().ok()?;
+        Some(Mailbox::new(
+            Some(clean_name(&self.owner.name)).filter(|n| !n.is_empty()),
+            address,
+        ))
     }
 
     /// The email for a draft, with every header of SPEC §2, dated `now`.
@@ -454,11 +485,23 @@ impl Composer {
         }
         // Names are cleaned again here: a database written by an older version may hold
         // names with control characters (which made lettre drop the recipient) or of any length.
-        let mut builder = Message::builder()
-            .from(Mailbox::new(
-                Some(clean_name(&self.owner.name)),
-                tracking.clone(),
-            ))
+        // Mail to others is the owner's tracker writing ("Alice Smith via referrald"), never a
+        // person's name alone on another domain, which impersonation filters flag; mail to
+        // the owner comes from the tool itself.
+        let from_name = if self.owner.is(&draft.to) {
+            "referrald".to_string()
+        } else {
+            clean_name(&self.from_name)
+        };
+        let mut builder = Message::builder().from(Mailbox::new(Some(from_name), tracking.clone()));
+        // A reply from anyone else reaches the owner as well as the tracker: the owner sees
+        // every human answer ("Thank you so much for this, Alice") as it arrives.
+        if !self.owner.is(&draft.to)
+            && let Some(owner) = self.owner_mailbox()
+        {
+            builder = builder.reply_to(owner);
+        }
+        builder = builder
             .reply_to(Mailbox::new(None, tracking))
             .to(Mailbox::new(
                 Some(clean_name(&draft.to.name)).filter(|n| !n.is_empty()),

@@ -90,9 +90,25 @@ pub struct Owner {
     /// The owner's timezone (IANA name): the send window and "one a day" are reckoned in it.
     #[serde(default = "default_timezone", deserialize_with = "de_timezone")]
     pub timezone: Tz,
+    /// The From display name of mail to others; default "<name> via referrald", which says
+    /// it is the owner's tracker rather than the owner writing from another domain.
+    #[serde(default)]
+    pub from_name: Option<String>,
+    /// One clause on who the owner is, for people who do not know her ("I run the Brightside
+    /// referral circle").
+    #[serde(default)]
+    pub about: Option<String>,
 }
 
 impl Owner {
+    /// The From display name of mail to people other than the owner.
+    pub fn from_name(&self) -> String {
+        match self.from_name.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => format!("{} via referrald", self.name),
+        }
+    }
+
     /// Whether `email` (already lower-cased) is one of the owner's addresses.
     pub fn is_owner(&self, email: &str) -> bool {
         self.emails.iter().any(|e| e == email)
@@ -478,6 +494,9 @@ fn ca_path(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Schedule {
+    /// `thank_you` to the introducer: long enough for the owner to thank them herself.
+    #[serde(default = "default_thank_you", deserialize_with = "de_duration")]
+    pub thank_you_after: Duration,
     /// `follow_up` to each party.
     #[serde(default = "default_follow_up", deserialize_with = "de_duration")]
     pub follow_up_after: Duration,
@@ -505,6 +524,7 @@ pub struct Schedule {
 impl Default for Schedule {
     fn default() -> Self {
         Schedule {
+            thank_you_after: default_thank_you(),
             follow_up_after: default_follow_up(),
             owner_nudge_after: default_nudge(),
             feedback_after: default_feedback(),
@@ -809,8 +829,13 @@ fn default_give_up() -> Duration {
 fn default_follow_up() -> Duration {
     Duration::from_secs(2 * 24 * 3600)
 }
+fn default_thank_you() -> Duration {
+    // An hour: the owner's own thanks usually comes within it, and ours is still prompt.
+    Duration::from_secs(3600)
+}
 fn default_nudge() -> Duration {
-    Duration::from_secs(24 * 3600)
+    // Working hours inside the send window: the owner follows up within the day.
+    Duration::from_secs(4 * 3600)
 }
 fn default_feedback() -> Duration {
     Duration::from_secs(14 * 24 * 3600)
@@ -991,7 +1016,7 @@ transport = "file"
         assert_eq!(c.tracking.domain(), "tracker.example.org");
         assert_eq!(c.owner.timezone, chrono_tz::Europe::London);
         assert_eq!(c.schedule.follow_up_after, Duration::from_secs(2 * 86400));
-        assert_eq!(c.schedule.owner_nudge_after, Duration::from_secs(86400));
+        assert_eq!(c.schedule.owner_nudge_after, Duration::from_secs(4 * 3600));
         assert_eq!(c.schedule.feedback_after, Duration::from_secs(14 * 86400));
         assert_eq!(c.schedule.reminder_after, Duration::from_secs(7 * 86400));
         assert_eq!(c.schedule.send_window, SendWindow::default());

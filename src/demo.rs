@@ -70,7 +70,8 @@ fn script() -> Vec<(u32, u32, u32, Act)> {
             Act::Reply {
                 from: "Alice Smith <alice@brightside.example>",
                 to: Intro(2),
-                headers: "",
+                // Replying to all: Bob and Carol are copied, so Bob has had her thanks.
+                headers: "Cc: Bob Brown <bob@networkers.example>, Carol White <carol.white@whitelogistics.example>\r\n",
                 body: "Carol, lovely to meet you, and thank you Bob!\n\nCould you do a call on Thursday at 2?\n\nAlice\n",
             },
         ),
@@ -356,7 +357,7 @@ fn why(detail: &str) -> &'static str {
         Some(OutboundKind::ThankYou) => "  (thanks for the introduction)",
         Some(OutboundKind::OwnerNudge) => "  (you have not replied to this referral yet)",
         Some(OutboundKind::FollowUp) => "  (did you two connect?)",
-        Some(OutboundKind::FeedbackRequest) => "  (how did it go, 1-5?)",
+        Some(OutboundKind::FeedbackRequest) => "  (how did it go?)",
         Some(OutboundKind::FeedbackReminder) => "  (one reminder, no answer yet)",
         Some(OutboundKind::OutcomeReport) => "  (what the parties said)",
         None => "",

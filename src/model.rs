@@ -404,6 +404,8 @@ word_enum! {
         Failed = "failed",
         /// No longer needed (the person answered, opted out, bounced, or it was superseded).
         Cancelled = "cancelled",
+        /// An outcome report with bad news, waiting for the owner to send or skip it.
+        Held = "held",
     }
 }
 

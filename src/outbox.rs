@@ -181,8 +181,9 @@ impl Outbox {
         let config = self.config.clone();
         let now = clock.now();
         let due = with_store(&self.store, move |s| {
-            let notices = s.notices_due(now)?;
+            // Planning first: it may queue a notice (a report held for the owner).
             let planned = s.plan_due(&config, now)?;
+            let notices = s.notices_due(now)?;
             // Answers to the owner first: they are what someone is waiting for.
             Ok(notices
                 .into_iter()

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use crate::config::{Schedule, SendWindow};
 use crate::intake::options::Options;
 use crate::model::{
-    OutboundId, OutboundKind, OutboundState, PartyState, ReferralId, ReferralStatus, Role,
+    OutboundId, OutboundKind, OutboundState, Outcome, PartyState, ReferralId, ReferralStatus, Role,
 };
 
 /// Row id of a contact (a person, across referrals).
@@ -48,6 +48,17 @@ pub struct Snapshot {
     pub options: Options,
     /// The owner paused it (`pause` by email): its mail is held until then.
     pub paused_until: Option<DateTime<Utc>>,
+    /// What the owner already wrote on the thread, which our mail must not repeat.
+    pub owner_wrote: OwnerWrote,
+}
+
+/// What the owner already said on a referral's thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerWrote {
+    /// She thanked the introducer (to or cc them).
+    pub thanked: bool,
+    /// She offered a time, a call or a meeting.
+    pub offered_time: bool,
 }
 
 /// A participant, as the planner sees them.
@@ -81,6 +92,8 @@ pub struct Planned {
     pub due_at: DateTime<Utc>,
     /// When it was accepted, if it was.
     pub sent_at: Option<DateTime<Utc>>,
+    /// The owner released it after it was held: it goes as it is.
+    pub released: bool,
 }
 
 /// An answer received from a participant.
@@ -94,6 +107,10 @@ pub struct Answer {
     pub reported: bool,
     /// Whether it says how it went (a rating or an outcome), rather than only a comment.
     pub says_how_it_went: bool,
+    /// Its outcome, if it gave one.
+    pub outcome: Option<Outcome>,
+    /// Its rating, if it gave one.
+    pub rating: Option<u8>,
 }
 
 /// What the store should do.
@@ -123,6 +140,13 @@ pub enum Step {
         /// The new due time.
         due_at: DateTime<Utc>,
         /// Why, in words for the event log.
+        reason: String,
+    },
+    /// A due outcome report carries bad news: it waits for the owner to send or skip it.
+    Hold {
+        /// Its row.
+        id: OutboundId,
+        /// Why, in words for the outbox and the event log.
         reason: String,
     },
     /// A message the plan would have sent is recorded as skipped, never to be sent: it fell
@@ -218,8 +242,11 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
     for who in &s.participants {
         for &kind in OutboundKind::ALL {
             if kind == OutboundKind::OutcomeReport {
+                // A held report is still the one report: the owner decides about it.
                 let exists = s.outbound.iter().any(|p| {
-                    p.kind == kind && p.to == who.contact && p.state == OutboundState::Scheduled
+                    p.kind == kind
+                        && p.to == who.contact
+                        && matches!(p.state, OutboundState::Scheduled | OutboundState::Held)
                 });
                 if !exists && let Ok(due) = report_intent(s, who, rules, now) {
                     steps.push(Step::Schedule {
@@ -306,8 +333,10 @@ fn intent(
                 Err("the introducer is the owner".into())
             } else if !s.options.thanks {
                 Err("the introduction asked for no thank-you (+nothanks)".into())
+            } else if s.owner_wrote.thanked {
+                Err("the owner already thanked them on the thread".into())
             } else {
-                Ok(t0)
+                Ok(t0 + span(sched.thank_you_after))
             }
         }
         OutboundKind::OwnerNudge => {
@@ -318,7 +347,7 @@ fn intent(
             } else if finished {
                 Err(format!("the referral is {}", s.status))
             } else {
-                Ok(t0 + span(sched.owner_nudge_after))
+                Ok(nudge_due(t0, rules))
             }
         }
         OutboundKind::FollowUp => {
@@ -328,6 +357,8 @@ fn intent(
                 Err("they already replied".into())
             } else if finished {
                 Err(format!("the referral is {}", s.status))
+            } else if let Some(known) = already_known(s) {
+                Err(known)
             } else {
                 Ok(t0 + span(follow_up_after(s, sched)))
             }
@@ -349,6 +380,9 @@ fn intent(
                     && p.to == who.contact
                     && p.state == OutboundState::Sent
             });
+            if let Some(known) = someone_met(s) {
+                return Err(known);
+            }
             match request.and_then(|r| r.sent_at) {
                 None => Err("no feedback request was sent".into()),
                 Some(sent) if theirs().any(|a| a.at >= sent || a.says_how_it_went) => {
@@ -359,6 +393,28 @@ fn intent(
         }
         OutboundKind::OutcomeReport => Err("outcome reports are planned on their own".into()),
     }
+}
+
+/// Why asking a party "did you connect?" is pointless, if it is: a party already said they
+/// met or did business, or the owner, a party, already offered them a time on the thread.
+fn already_known(s: &Snapshot) -> Option<String> {
+    someone_met(s).or_else(|| {
+        let owner_party = s
+            .participants
+            .iter()
+            .any(|p| p.is_owner && p.role == Role::Party);
+        (owner_party && s.owner_wrote.offered_time)
+            .then(|| "the owner already offered a time on the thread".to_string())
+    })
+}
+
+/// Whether a party already said they met or did business (a deal lost was still a meeting):
+/// no follow-up or reminder asks it again.
+fn someone_met(s: &Snapshot) -> Option<String> {
+    s.feedback
+        .iter()
+        .any(|a| matches!(a.outcome, Some(Outcome::Met | Outcome::Won | Outcome::Lost)))
+        .then(|| "a party already said they met".to_string())
 }
 
 /// Whether an outcome report is wanted for `who` and when: the introducer (not the owner)
@@ -445,6 +501,48 @@ fn away_reason(who: &Participant) -> String {
     }
 }
 
+/// When the owner's nudge falls due: `owner-nudge-after` of send-window time after the
+/// introduction, so a 4-hour nudge for an introduction at 16:00 on a Friday comes on Monday
+/// at noon, not in the middle of the weekend nor on Monday at 09:00.
+fn nudge_due(t0: DateTime<Utc>, rules: &Rules) -> DateTime<Utc> {
+    within_window(
+        &rules.schedule.send_window,
+        rules.timezone,
+        t0,
+        rules.schedule.owner_nudge_after,
+    )
+}
+
+/// The instant `delay` of open send-window time after `start` (plain time when the window
+/// is "always"). Counting stops after a year of windows: a longer delay means "never" there.
+pub(crate) fn within_window(
+    window: &SendWindow,
+    tz: Tz,
+    start: DateTime<Utc>,
+    delay: std::time::Duration,
+) -> DateTime<Utc> {
+    let SendWindow::Hours { to, .. } = window else {
+        return start + span(delay);
+    };
+    let mut left = span(delay);
+    let mut t = next_open(window, tz, start);
+    for _ in 0..366 {
+        let close = local_instant(tz, local_day(t, tz), *to);
+        let open_for = close - t;
+        if left < open_for {
+            return t + left;
+        }
+        left -= open_for;
+        let next = next_open(window, tz, close);
+        if next <= t {
+            // A window that never reopens (config validation forbids it): give up counting.
+            break;
+        }
+        t = next;
+    }
+    t
+}
+
 /// The follow-up delay: the introduction's address's (`intros+5d@…`), else the schedule's.
 fn follow_up_after(s: &Snapshot, sched: &Schedule) -> std::time::Duration {
     s.options
@@ -521,10 +619,42 @@ fn send_due(
                 due_at: next_open(window, tz, now),
                 reason: "outside the send window".into(),
             });
+        } else if let Some(reason) = held(s, winner) {
+            steps.push(Step::Hold {
+                id: winner.id,
+                reason,
+            });
         } else {
             steps.push(Step::Send { id: winner.id });
         }
     }
+}
+
+/// Why a due message must wait for the owner, if it must: bad news never leaves on its own.
+/// An outcome report that would carry a rating of 1–2, `lost` or `not_met` (anyone's latest
+/// answer) is held until the owner sends it (`referrald send ID`) or skips it.
+fn held(s: &Snapshot, p: &Planned) -> Option<String> {
+    if p.kind != OutboundKind::OutcomeReport || p.released {
+        return None;
+    }
+    let mut latest: Vec<&Answer> = Vec::new();
+    for a in &s.feedback {
+        latest.retain(|b| b.from != a.from);
+        latest.push(a);
+    }
+    let bad = latest.iter().find_map(|a| {
+        if let Some(o @ (Outcome::Lost | Outcome::NotMet)) = a.outcome {
+            Some(format!("an answer says {o}"))
+        } else {
+            a.rating
+                .filter(|r| *r <= 2)
+                .map(|r| format!("an answer rates it {r}/5"))
+        }
+    })?;
+    Some(format!(
+        "held for you: {bad}; `referrald send {id}` sends it, `referrald skip {id}` does not",
+        id = p.id
+    ))
 }
 
 /// An open referral whose plan has run out with no word from anyone is stalled once the last
@@ -536,10 +666,10 @@ fn stall(s: &Snapshot, steps: &[Step], rules: &Rules, now: DateTime<Utc>) -> Opt
     let still_planned = steps.iter().any(|st| {
         matches!(
             st,
-            Step::Schedule { .. } | Step::Postpone { .. } | Step::Send { .. }
+            Step::Schedule { .. } | Step::Postpone { .. } | Step::Send { .. } | Step::Hold { .. }
         )
     }) || s.outbound.iter().any(|p| {
-        matches!(p.state, OutboundState::Sending)
+        matches!(p.state, OutboundState::Sending | OutboundState::Held)
             || (p.state == OutboundState::Scheduled
                 && !steps
                     .iter()
@@ -561,10 +691,9 @@ fn stall(s: &Snapshot, steps: &[Step], rules: &Rules, now: DateTime<Utc>) -> Opt
 /// referral. A cancelled referral stays cancelled.
 pub fn status_after_feedback(
     current: ReferralStatus,
-    outcomes: &[crate::model::Outcome],
+    outcomes: &[Outcome],
     rated: bool,
 ) -> ReferralStatus {
-    use crate::model::Outcome;
     if current == ReferralStatus::Cancelled {
         return current;
     }

@@ -162,7 +162,7 @@ fn follow_ups_written_two_days_later_thread_under_the_introduction() {
         );
         let from = m.from().unwrap().first().unwrap();
         assert_eq!(from.address(), Some("intros@tracker.example.org"));
-        assert_eq!(from.name(), Some("Alice Smith"));
+        assert_eq!(from.name(), Some("Alice Smith via referrald"));
         let id = m.message_id().unwrap();
         assert!(id.ends_with("@tracker.example.org"), "{id}");
         assert!(m.body_text(0).unwrap().contains("Reply STOP"));

@@ -12,7 +12,11 @@ use support::deployment::Deployment;
 const T: &str = "2026-11-02T10:00:00Z"; // Monday, 10:00 in London
 
 fn deployment() -> Deployment {
-    support::config::alice().deploy()
+    // The thank-you at once, as these tests count it among the mail sent: they are about
+    // commands, not about the plan's timing.
+    support::config::alice()
+        .with("[schedule]\nthank-you-after = \"0s\"")
+        .deploy()
 }
 
 /// Bob introduces Fred and Sally; Alice (the owner) is none of them.

@@ -80,6 +80,7 @@ fn referral(introducer: Person, parties: Vec<Person>, subject: &str) -> Referral
         introduced_at: introduced_at(),
         introducer,
         parties,
+        heard: Vec::new(),
     }
 }
 
@@ -251,12 +252,26 @@ fn every_kind_carries_the_headers_of_spec_section_2() {
         let m = MessageParser::default().parse(&raw).unwrap();
 
         let from = m.from().unwrap().first().unwrap();
-        assert_eq!(from.name(), Some("Alice Smith"), "{kind}");
+        // The owner's tracker writes to others; the tool itself writes to the owner.
+        let sender = if d.to.email == alice().email {
+            "referrald"
+        } else {
+            "Alice Smith via referrald"
+        };
+        assert_eq!(from.name(), Some(sender), "{kind}");
         assert_eq!(from.address(), Some(TRACKING));
-        assert_eq!(
-            m.reply_to().unwrap().first().unwrap().address(),
-            Some(TRACKING)
-        );
+        // Replies reach the owner and the tracker; the owner's own mail answers the tracker.
+        let reply_to: Vec<Option<&str>> =
+            m.reply_to().unwrap().iter().map(|a| a.address()).collect();
+        if d.to.email == alice().email {
+            assert_eq!(reply_to, [Some(TRACKING)], "{kind}");
+        } else {
+            assert_eq!(
+                reply_to,
+                [Some("alice@brightside.example"), Some(TRACKING)],
+                "{kind}"
+            );
+        }
         let to = m.to().unwrap().first().unwrap();
         assert_eq!(to.address(), Some(d.to.email.as_str()));
         assert_eq!(to.name(), Some(d.to.name.as_str()));
@@ -319,14 +334,51 @@ fn every_kind_carries_the_headers_of_spec_section_2() {
 
         let body = m.body_text(0).unwrap().replace("\r\n", "\n");
         let last = body.trim_end().lines().last().unwrap();
-        assert!(last.contains(FOOTER), "{kind}: {last:?}");
-        assert!(last.contains("Alice Smith"), "{kind}: {last:?}");
+        if d.to.email == alice().email {
+            // The owner's own tool: nothing to opt out of.
+            assert!(!body.contains("STOP"), "{kind}: {body}");
+            assert!(last.contains("referrald"), "{kind}: {last:?}");
+        } else {
+            assert!(last.contains(FOOTER), "{kind}: {last:?}");
+            assert!(last.contains("Alice Smith"), "{kind}: {last:?}");
+        }
         assert!(
             body.contains("\n-- \n"),
             "a signature separator hides the footer in replies"
         );
         assert!(!body.contains("none"), "{kind}: {body}");
     }
+}
+
+// "Alice Smith" <intros@tracker…> is a person's name on another domain: the pattern
+// Gmail's and Outlook's impersonation warnings look for.
+#[test]
+fn the_from_name_says_it_is_the_owners_tracker_and_can_be_configured() {
+    let r = referral(bob(), vec![fred(), sally()], "Fred, meet Sally");
+    let from_name = |c: &Composer, to: Person| {
+        let raw = c
+            .compose(
+                &draft(OutboundKind::FollowUp, to, r.clone()),
+                due(OutboundKind::FollowUp),
+            )
+            .unwrap()
+            .formatted();
+        let m = MessageParser::default().parse(&raw).unwrap();
+        m.from()
+            .unwrap()
+            .first()
+            .unwrap()
+            .name()
+            .map(str::to_string)
+    };
+    assert_eq!(
+        from_name(&composer(), fred()).as_deref(),
+        Some("Alice Smith via referrald")
+    );
+    let mut config = config(None);
+    config.owner.from_name = Some("Brightside Intros".into());
+    let c = Composer::new(&config).unwrap();
+    assert_eq!(from_name(&c, fred()).as_deref(), Some("Brightside Intros"));
 }
 
 #[test]
@@ -557,8 +609,10 @@ fn follow_ups_from_a_party_point_to_the_owner_not_the_robot() {
     );
 }
 
+// It read like a survey ("a number from 1 to 5 (5 being great) … and roughly what it was
+// worth"): one open question now, with a 1–5 hint at most; the reader turns words into ratings.
 #[test]
-fn the_feedback_request_explains_how_to_answer() {
+fn the_feedback_request_asks_one_open_question() {
     let c = composer();
     for (introducer, parties) in [
         (alice(), vec![fred(), sally()]),
@@ -572,12 +626,16 @@ fn the_feedback_request_explains_how_to_answer() {
             &draft(OutboundKind::FeedbackRequest, to, r),
             due(OutboundKind::FeedbackRequest),
         );
-        assert!(body.contains("reply with a number from 1 to 5"), "{body}");
-        assert!(body.contains("whether it led to any business"), "{body}");
+        let letter = body.split("\n-- \n").next().unwrap();
+        assert!(letter.contains("How did it go"), "{body}");
+        assert_eq!(letter.matches('?').count(), 1, "{body}");
         assert!(
-            body.contains("roughly what it was worth, if you like"),
+            letter.contains("a score out of 5 too, if you like"),
             "{body}"
         );
+        for survey in ["1 to 5", "5 being great", "worth", "business"] {
+            assert!(!letter.contains(survey), "{survey}: {body}");
+        }
         assert!(body.contains("two weeks ago"), "{body}");
     }
 }
@@ -851,5 +909,84 @@ fn unknown_variable_errors_say_what_would_work() {
     assert!(
         err.contains("`who`") && err.contains("if-expression"),
         "{err}"
+    );
+}
+
+// "Fred wrote back on Tuesday — did you two find a time?": say what is known, do not ask it.
+#[test]
+fn messages_say_what_referrald_already_knows() {
+    let c = composer();
+    let mut r = referral(bob(), vec![fred(), sally()], "Fred, meet Sally");
+    r.heard = vec![(sally(), at(2026, 11, 2, 15, 0))];
+    let d = draft(OutboundKind::FollowUp, fred(), r.clone());
+    let body = c.render(&d, due(OutboundKind::FollowUp)).unwrap().body;
+    assert!(
+        body.contains("Sally wrote back on Monday — did you two find a time?"),
+        "{body}"
+    );
+    // Sally's own follow-up does not tell her about herself.
+    let d = draft(OutboundKind::FollowUp, sally(), r.clone());
+    let body = c.render(&d, due(OutboundKind::FollowUp)).unwrap().body;
+    assert!(!body.contains("wrote back"), "{body}");
+
+    let mut d = draft(OutboundKind::FeedbackRequest, fred(), r);
+    d.feedback = vec![feedback(
+        sally(),
+        Some(5),
+        Some(Outcome::Won),
+        None,
+        "We signed!",
+    )];
+    let body = c
+        .render(&d, due(OutboundKind::FeedbackRequest))
+        .unwrap()
+        .body;
+    assert!(
+        body.contains("Sally tells me you did business together: how was it from your side?"),
+        "{body}"
+    );
+}
+
+// The introducer read "Carol gave it 4 out of 5" about the owner's own deal.
+#[test]
+fn the_owners_own_outcome_report_speaks_in_the_first_person_without_a_score() {
+    let c = composer();
+    let r = referral(bob(), vec![alice(), sally()], "Alice, meet Sally");
+    let mut d = draft(OutboundKind::OutcomeReport, bob(), r);
+    d.feedback = vec![feedback(
+        sally(),
+        Some(4),
+        Some(Outcome::Met),
+        None,
+        "Alice was lovely, but her rates are a bit high for us.",
+    )];
+    let body = c.render(&d, due(OutboundKind::OutcomeReport)).unwrap().body;
+    assert!(body.contains("Sally and I have met."), "{body}");
+    for score in ["out of 5", "4", "rates"] {
+        assert!(!body.contains(score), "{score}: {body}");
+    }
+    // Nothing said yet about how it went: still in the first person.
+    d.feedback = vec![feedback(sally(), Some(5), None, None, "")];
+    let body = c.render(&d, due(OutboundKind::OutcomeReport)).unwrap().body;
+    assert!(body.contains("Sally and I have been in touch."), "{body}");
+    assert!(!body.contains('5'), "{body}");
+}
+
+#[test]
+fn the_owners_report_names_everyone_in_a_group_once() {
+    let c = composer();
+    let r = referral(bob(), vec![fred(), alice(), sally()], "Intro");
+    let mut d = draft(OutboundKind::OutcomeReport, bob(), r);
+    d.feedback = vec![feedback(
+        fred(),
+        None,
+        Some(Outcome::Won),
+        Some((900.0, "GBP")),
+        "",
+    )];
+    let body = c.render(&d, due(OutboundKind::OutcomeReport)).unwrap().body;
+    assert!(
+        body.contains("Fred, Sally and I did business together (worth about £900)."),
+        "{body}"
     );
 }

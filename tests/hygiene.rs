@@ -298,6 +298,7 @@ fn hostile_draft(name: &str, subject: &str, references: Vec<String>) -> Draft {
             introduced_at: Utc.with_ymd_and_hms(2026, 11, 2, 9, 55, 0).unwrap(),
             introducer,
             parties: vec![to, Person::new(SALLY, Some("Sally Lee"))],
+            heard: Vec::new(),
         },
         feedback: Vec::new(),
     }

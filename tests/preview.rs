@@ -56,11 +56,11 @@ fn the_next_message_is_shown_with_its_headers_and_nothing_is_recorded() {
     let before = database(&d);
     let out = d.ok(&["--now", T, "preview", "1"]);
     assert!(
-        out.starts_with("# thank_you to Bob Brown <bob@networkers.example>, due Mon 2026-11-02 10:00 (scheduled)\n"),
+        out.starts_with("# thank_you to Bob Brown <bob@networkers.example>, due Mon 2026-11-02 11:00 (scheduled)\n"),
         "{out}"
     );
     for header in [
-        "From: \"Alice Smith\" <intros@tracker.example.org>\n",
+        "From: \"Alice Smith via referrald\" <intros@tracker.example.org>\n",
         "To: \"Bob Brown\" <bob@networkers.example>\n",
         "Subject: Re: Intro: you two should talk\n",
         "In-Reply-To: <preview-cli@mail.networkers.example>\n",
@@ -106,7 +106,11 @@ fn a_kind_is_shown_for_each_recipient_dated_when_it_would_go() {
         "{out}"
     );
     assert!(
-        out.contains("Hi Fred,\n\nBob introduced you and Sally on Monday"),
+        out.contains("Hi Fred,\n\nI'm Alice Smith — Bob copied me on the introduction"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n\nBob introduced you and Sally on Monday"),
         "{out}"
     );
     assert!(out.contains("Hi Sally,"), "{out}");

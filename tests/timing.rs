@@ -248,7 +248,9 @@ fn a_date_in_the_future_is_treated_as_now() {
     );
     let r = &d.json(&["referrals", "--json"])[0];
     assert_eq!(r["introduced_at"], "2026-11-10T10:00:00Z", "{r}");
-    assert_eq!(tick(&d, NOW), pairs(&[("thank_you", BOB)]));
+    // The thank-you waits its hour (`thank-you-after`).
+    assert!(tick(&d, NOW).is_empty());
+    assert_eq!(tick(&d, &at(0, 1)), pairs(&[("thank_you", BOB)]));
     assert!(tick(&d, &at(1, 0)).is_empty());
     assert_eq!(
         tick(&d, &at(2, 0)),
@@ -311,6 +313,7 @@ fn followed_up(d: &Deployment) -> String {
         &intro("Tue, 10 Nov 2026 10:00:00 +0000"),
     );
     tick(d, NOW);
+    assert_eq!(tick(d, &at(0, 1)), pairs(&[("thank_you", BOB)]));
     assert_eq!(
         tick(d, &at(2, 0)),
         pairs(&[("follow_up", FRED), ("follow_up", SALLY)])

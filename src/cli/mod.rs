@@ -16,7 +16,9 @@ use clap::{Parser, Subcommand};
 
 use crate::composer::Composer;
 use crate::config::{Config, ConfigError};
-use crate::model::{OutboundKind, ReferralId, ReferralStatus, normalize_email, strip_plus_detail};
+use crate::model::{
+    OutboundId, OutboundKind, ReferralId, ReferralStatus, normalize_email, strip_plus_detail,
+};
 use crate::outbox::{self, Clock, Outbox};
 use crate::report::{self, Since};
 use crate::source::files;
@@ -108,6 +110,16 @@ enum Command {
         /// outcome_report) [default: the next one scheduled]
         #[arg(value_parser = parse_kind)]
         kind: Option<OutboundKind>,
+    },
+    /// Send a held outcome report (bad news waits for you): it goes with the next tick
+    Send {
+        /// The message's number (the ID column of `outbox`)
+        id: OutboundId,
+    },
+    /// Skip a held outcome report: it is never sent
+    Skip {
+        /// The message's number (the ID column of `outbox`)
+        id: OutboundId,
     },
     /// List scheduled, sent, failed and cancelled outbound mail
     Outbox {
@@ -324,6 +336,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Send { id } => decide_held(&config()?, id, true, now),
+        Command::Skip { id } => decide_held(&config()?, id, false, now),
         Command::Outbox { json } => {
             let config = config()?;
             let store = open_store(&config)?;
@@ -393,6 +407,41 @@ fn load_config(explicit: Option<&Path>) -> Result<Config> {
             .into(),
     )
     .into())
+}
+
+/// `send ID` / `skip ID`: the owner's decision about a held message.
+fn decide_held(
+    config: &Config,
+    id: OutboundId,
+    send: bool,
+    now: DateTime<Utc>,
+) -> Result<ExitCode> {
+    let mut store = open_store(config)?;
+    let decided = if send {
+        store.release_held(id, now)
+    } else {
+        store.skip_held(id, now)
+    };
+    match decided {
+        Ok(d) if send => {
+            println!(
+                "{} #{} to {} (referral #{}) will be sent with the next tick.",
+                d.kind, d.id, d.to, d.referral
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(d) => {
+            println!(
+                "{} #{} to {} (referral #{}) skipped: it will not be sent.",
+                d.kind, d.id, d.to, d.referral
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("referrald: {e:#}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 fn open_store(config: &Config) -> Result<Store> {

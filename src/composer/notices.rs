@@ -12,11 +12,20 @@ use crate::model::Person;
 /// The answer to the owner's command by email.
 pub const NOTICE_COMMAND_REPLY: &str = "command_reply";
 
+/// The owner is told that a report with bad news is held for her decision.
+pub const NOTICE_HELD_REPORT: &str = "held_report";
+
 /// The built-in template of each notice kind.
-pub(super) const BUILT_IN: &[(&str, &str)] = &[(
-    NOTICE_COMMAND_REPLY,
-    include_str!("../../templates/command_reply.txt"),
-)];
+pub(super) const BUILT_IN: &[(&str, &str)] = &[
+    (
+        NOTICE_COMMAND_REPLY,
+        include_str!("../../templates/command_reply.txt"),
+    ),
+    (
+        NOTICE_HELD_REPORT,
+        include_str!("../../templates/held_report.txt"),
+    ),
+];
 
 /// The notice kind named `word`, if there is one.
 pub fn notice_kind(word: &str) -> Option<&'static str> {
@@ -26,7 +35,7 @@ pub fn notice_kind(word: &str) -> Option<&'static str> {
 /// One notice to compose.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
-    /// Which template: [`NOTICE_COMMAND_REPLY`].
+    /// Which template: [`NOTICE_COMMAND_REPLY`] or [`NOTICE_HELD_REPORT`].
     pub kind: &'static str,
     /// Our Message-ID for it, without angle brackets.
     pub message_id: String,
@@ -43,6 +52,9 @@ pub struct Notice {
 /// Facts to render each kind's template against at startup, so a broken override stops the
 /// daemon rather than an answer.
 pub(super) fn samples(kind: &str) -> Vec<Value> {
+    if kind == NOTICE_HELD_REPORT {
+        return held_samples();
+    }
     if kind != NOTICE_COMMAND_REPLY {
         return Vec::new();
     }
@@ -103,10 +115,36 @@ pub(super) fn samples(kind: &str) -> Vec<Value> {
     filled["answer"] = json!("help");
     filled["referral"] = Value::Null;
     all.push(filled.clone());
+    for answer in ["released", "skipped"] {
+        let mut held = base(answer);
+        held["held"] = json!({"id": 6, "kind": "outcome report", "to": "Bob Jones"});
+        all.push(held);
+    }
     for answer in ["paused", "noted", "unchanged"] {
         filled["answer"] = json!(answer);
         filled["referral"] = referral.clone();
         all.push(filled.clone());
     }
     all
+}
+
+/// Facts of a held-report notice: the referral, the held message and why it is held.
+fn held_samples() -> Vec<Value> {
+    let held = |why: Option<&str>| {
+        json!({
+            "referral": {
+                "id": 12,
+                "subject": "Fred, meet Sally",
+                "introducer": "Bob Jones",
+                "parties": ["Fred Brown", "Sally Green"],
+            },
+            "held": {
+                "id": 6,
+                "kind": "outcome report",
+                "to": "Bob Jones",
+                "why": why,
+            },
+        })
+    };
+    vec![held(Some("an answer rates it 1/5")), held(None)]
 }

@@ -34,6 +34,12 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
         introduced_at,
         introducer: introducer.clone(),
         parties: parties.iter().map(|p| (*p).clone()).collect(),
+        // The first party wrote back: templates meet both a heard-from and a silent party.
+        heard: parties
+            .iter()
+            .take(1)
+            .map(|p| ((*p).clone(), introduced_at))
+            .collect(),
     };
     let scenarios = [
         // The owner was introduced to Fred.

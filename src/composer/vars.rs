@@ -14,7 +14,7 @@ use crate::model::{OutboundKind, Person, ReferralId, clean_name};
 /// The fields of every person variable (`recipient`, `introducer`, list items, `feedback.from`).
 pub const PERSON_FIELDS: &[&str] = &["name", "first_name", "email", "is_owner", "named"];
 /// The fields of `owner`.
-pub const OWNER_FIELDS: &[&str] = &["name", "first_name", "email"];
+pub const OWNER_FIELDS: &[&str] = &["name", "first_name", "email", "about"];
 /// The fields of `referral`.
 pub const REFERRAL_FIELDS: &[&str] =
     &["id", "subject", "topic", "introduced_on", "introduced_when"];
@@ -60,6 +60,10 @@ const COMMON: &[(&str, Shape)] = &[
     ("referral", Shape::Referral),
     ("reply_subject", Shape::Plain),
     ("tracking_address", Shape::Plain),
+    ("heard_from", Shape::List),
+    ("heard_when", Shape::Plain),
+    ("told_by", Shape::List),
+    ("told_us", Shape::Plain),
 ];
 
 /// Variables only some kinds have.
@@ -120,10 +124,13 @@ pub struct Owner {
     pub name: String,
     /// Every address the owner writes from (lower-cased).
     pub emails: Vec<String>,
+    /// One clause on who the owner is (`[owner] about`), or empty.
+    pub about: String,
 }
 
 impl Owner {
-    fn is(&self, person: &Person) -> bool {
+    /// Whether `person` is the owner, by any of her addresses.
+    pub fn is(&self, person: &Person) -> bool {
         self.emails
             .iter()
             .any(|e| e.eq_ignore_ascii_case(&person.email))
@@ -144,6 +151,10 @@ pub struct Context {
     referral: ReferralVars,
     reply_subject: String,
     tracking_address: String,
+    heard_from: Vec<PersonVars>,
+    heard_when: String,
+    told_by: Vec<PersonVars>,
+    told_us: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     feedback: Option<Vec<FeedbackVars>>,
 }
@@ -164,6 +175,7 @@ struct OwnerVars {
     name: String,
     first_name: String,
     email: String,
+    about: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -241,6 +253,28 @@ impl Context {
         } else {
             crate::subject::reply_subject(&subject)
         };
+        // What referrald already knows from the others, so a message can say it rather than
+        // ask it: who wrote back and when, and what someone said about how it went.
+        let others = |p: &Person| !is_recipient(&p) && !owner.is(p);
+        let heard: Vec<&(Person, DateTime<Utc>)> =
+            r.heard.iter().filter(|(p, _)| others(p)).collect();
+        let heard_when = heard
+            .iter()
+            .map(|(_, at)| *at)
+            .max()
+            .map(|at| words::when(at.with_timezone(&timezone).date_naive(), today))
+            .unwrap_or_default();
+        let mut told: Vec<&FeedbackSummary> = draft
+            .feedback
+            .iter()
+            .filter(|f| f.outcome.is_some() && others(&f.from))
+            .collect();
+        told.sort_by_key(|f| f.at);
+        let told_us = told
+            .last()
+            .and_then(|f| f.outcome)
+            .map(|o| words::outcome_words(o).to_string())
+            .unwrap_or_default();
         let owner_first = Person {
             email: String::new(),
             name: owner.name.clone(),
@@ -251,6 +285,7 @@ impl Context {
                 name: words::one_line(&owner.name),
                 first_name: words::one_line(owner_first.first_name()),
                 email: owner.emails.first().cloned().unwrap_or_default(),
+                about: words::one_line(&owner.about),
             },
             introducer: person(&r.introducer),
             parties: r.parties.iter().map(person).collect(),
@@ -277,6 +312,10 @@ impl Context {
             },
             reply_subject,
             tracking_address: tracking_address.to_string(),
+            heard_from: heard.iter().map(|(p, _)| person(p)).collect(),
+            heard_when,
+            told_by: told.iter().map(|f| person(&f.from)).collect(),
+            told_us,
             feedback: (draft.kind == OutboundKind::OutcomeReport).then(|| {
                 draft
                     .feedback
@@ -402,6 +441,7 @@ mod tests {
         let owner = Owner {
             name: "Alice Smith".into(),
             emails: vec!["owner@sample.example".into()],
+            about: String::new(),
         };
         for kind in OutboundKind::ALL {
             let draft = &super::super::samples::drafts(*kind, &owner.name, &owner.emails[0])[1];

@@ -10,8 +10,8 @@ use mail_parser::MessageParser;
 use super::forward::{self, Original};
 use super::message::{Field, Mail, synthetic_message_id};
 use super::{
-    Away, Classified, IgnoreReason, Introduction, Known, OwnerCommand, ThreadHit, Verdict, auth,
-    automatic, away, bounce, commands, normalize_subject, options, reply,
+    Away, Classified, IgnoreReason, Introduction, Known, OwnerCommand, OwnerNote, ThreadHit,
+    Verdict, auth, automatic, away, bounce, commands, normalize_subject, options, reply,
 };
 use crate::composer::FOOTER_STOP;
 use crate::config::Config;
@@ -421,6 +421,13 @@ impl Intake<'_, '_> {
             .as_ref()
             .and_then(|h| h.outbound.as_ref())
             .map(|(kind, _)| *kind);
+        // What the owner says on the thread ("thanks, Bob!", "are you free Thursday?") spares
+        // the recipients our saying it again.
+        let note = if is_owner(&from.email, self.config) {
+            self.owner_note(referral, &words)
+        } else {
+            OwnerNote::default()
+        };
         Some(match (answers_us, role) {
             (Some(true), Role::Party) => Verdict::Feedback {
                 referral,
@@ -436,11 +443,34 @@ impl Intake<'_, '_> {
                         reading,
                     }
                 } else {
-                    Verdict::ThreadReply { referral, from }
+                    Verdict::ThreadReply {
+                        referral,
+                        from,
+                        note,
+                    }
                 }
             }
-            _ => Verdict::ThreadReply { referral, from },
+            _ => Verdict::ThreadReply {
+                referral,
+                from,
+                note,
+            },
         })
+    }
+
+    /// What the owner's message on `referral`'s thread says: thanks count only when the
+    /// introducer is among its recipients.
+    fn owner_note(&self, referral: ReferralId, words: &str) -> OwnerNote {
+        let mut note = reply::owner_note(words);
+        if note.thanks {
+            let mut recipients = self.mail.people(Field::To);
+            recipients.extend(self.mail.people(Field::Cc));
+            note.thanks = recipients.iter().any(|p| {
+                self.known.role_in(referral, &p.email) == Some(Role::Introducer)
+                    && !is_owner(&p.email, self.config)
+            });
+        }
+        note
     }
 
     /// The return date an auto-reply on a referral's thread names, when it proves it comes

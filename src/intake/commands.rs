@@ -46,6 +46,10 @@ pub enum Command {
         /// The note's text.
         text: String,
     },
+    /// Send a held report as it is (the one its notice is about, or `#ID`, its outbox id).
+    Send,
+    /// Never send a held report.
+    Skip,
     /// The list of commands.
     Help,
 }
@@ -116,6 +120,18 @@ pub const COMMANDS: &[(&str, Reader, bool, &str)] = &[
         "note TEXT — add a note to the referral's story",
     ),
     (
+        "send",
+        |args| no_args(args, Command::Send),
+        false,
+        "send — in a reply to my note about a held report: send it as it is (elsewhere send #ID, the number in that note)",
+    ),
+    (
+        "skip",
+        |args| no_args(args, Command::Skip),
+        false,
+        "skip — in a reply to my note about a held report: never send it (elsewhere skip #ID)",
+    ),
+    (
         "help",
         |args| no_args(args, Command::Help),
         false,
@@ -134,6 +150,8 @@ impl Command {
             Command::Won { .. } => "won",
             Command::Lost => "lost",
             Command::Note { .. } => "note",
+            Command::Send => "send",
+            Command::Skip => "skip",
             Command::Help => "help",
         }
     }
@@ -368,6 +386,12 @@ pub enum Decision {
         /// The note.
         text: String,
     },
+    /// Send (or, `send: false`, skip) a held message: the one the line names by its outbox id
+    /// (`send #6`), else the one the notice replied to is about. The store finds which.
+    Held {
+        /// Send it; otherwise skip it.
+        send: bool,
+    },
 }
 
 /// What applying `command` to `target` (the referral the message names, when it names one
@@ -379,6 +403,12 @@ pub fn decide(
     target: Option<&Target>,
     now: DateTime<Utc>,
 ) -> Decision {
+    // `send`/`skip` name a held message, not a referral: the store resolves which.
+    if let Command::Send | Command::Skip = command {
+        return Decision::Held {
+            send: *command == Command::Send,
+        };
+    }
     let needs = command.needs_referral();
     let target = match (target, named) {
         (Some(t), _) => t,
@@ -412,6 +442,9 @@ pub fn decide(
     let unchanged = |why: String| Decision::Unchanged { referral: id, why };
     match command {
         Command::Help => Decision::Help { why: None },
+        Command::Send | Command::Skip => Decision::Held {
+            send: *command == Command::Send,
+        },
         Command::Status => Decision::Status(Some(id)),
         Command::Cancel if target.status == ReferralStatus::Cancelled => {
             unchanged(format!("#{id} is already cancelled"))
@@ -465,6 +498,32 @@ mod tests {
         Command::Pause {
             until_resumed: d.map(Duration::from_secs),
         }
+    }
+
+    #[test]
+    fn send_and_skip_name_a_held_message_not_a_referral() {
+        assert_eq!(command("send"), (Command::Send, None));
+        assert_eq!(command("Skip."), (Command::Skip, None));
+        assert_eq!(command("send #6"), (Command::Send, Some(6)));
+        assert_eq!(command("skip it please"), (Command::Skip, None));
+        // A sentence that starts with the word is no command.
+        assert_eq!(parse("Send me the contract, Fred"), Line::NotACommand);
+        assert_eq!(parse("skip the call, let's meet"), Line::NotACommand);
+        // Whatever referral the message is about, the decision is the store's to resolve.
+        let target = Target {
+            id: 3,
+            status: ReferralStatus::Cancelled,
+            paused_until: None,
+        };
+        let now = Utc::now();
+        assert_eq!(
+            decide(&Command::Send, Some(6), Some(&target), now),
+            Decision::Held { send: true }
+        );
+        assert_eq!(
+            decide(&Command::Skip, None, None, now),
+            Decision::Held { send: false }
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod options;
 
 pub use crate::subject::normalize_subject;
 pub use classify::classify;
+pub use reply::OwnerNote;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -150,6 +151,8 @@ pub enum Verdict {
         referral: ReferralId,
         /// The participant who wrote.
         from: Person,
+        /// When the owner wrote: what she said that our mail should not repeat.
+        note: OwnerNote,
     },
     /// A new introduction.
     Introduction(Introduction),

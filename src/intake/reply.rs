@@ -207,6 +207,7 @@
 mod html;
 mod money;
 mod outcome;
+mod owner;
 mod quote;
 mod rating;
 mod signature;
@@ -261,6 +262,23 @@ pub fn read(own_words: &str, answers: Option<OutboundKind>) -> Reading {
         value: money.map(|(v, _)| v),
         currency: money.and_then(|(_, c)| c).map(str::to_string),
         comment,
+    }
+}
+
+/// What the owner's own message on a thread says that referrald's mail should not repeat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerNote {
+    /// She thanked someone (the store counts it when the introducer was among its recipients).
+    pub thanks: bool,
+    /// She offered a time, a call or a meeting.
+    pub offers_time: bool,
+}
+
+/// Reads the owner's own words on a thread.
+pub fn owner_note(own_words: &str) -> OwnerNote {
+    OwnerNote {
+        thanks: owner::thanks(own_words),
+        offers_time: owner::offers_time(own_words),
     }
 }
 

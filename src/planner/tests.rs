@@ -19,8 +19,13 @@ fn days(n: i64) -> TimeDelta {
     TimeDelta::days(n)
 }
 
+/// The default schedule with the thank-you at once, as these tests were written before it
+/// waited (its wait has tests of its own, which use [`Schedule::default`]).
 fn schedule() -> Schedule {
-    Schedule::default()
+    Schedule {
+        thank_you_after: std::time::Duration::ZERO,
+        ..Schedule::default()
+    }
 }
 
 fn rules(schedule: &Schedule) -> Rules<'_> {
@@ -58,6 +63,7 @@ fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
         introducer_last_report: None,
         options: Options::default(),
         paused_until: None,
+        owner_wrote: OwnerWrote::default(),
     }
 }
 
@@ -75,6 +81,7 @@ fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundK
                     state: OutboundState::Scheduled,
                     due_at: *due_at,
                     sent_at: None,
+                    released: false,
                 });
             }
             Step::Cancel { id, .. } => row(s, *id).state = OutboundState::Cancelled,
@@ -92,6 +99,7 @@ fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundK
                 }
             }
             Step::Status { status, .. } => s.status = *status,
+            Step::Hold { id, .. } => row(s, *id).state = OutboundState::Held,
             Step::Skip {
                 kind, to, due_at, ..
             } => {
@@ -103,6 +111,7 @@ fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundK
                     state: OutboundState::Cancelled,
                     due_at: *due_at,
                     sent_at: None,
+                    released: false,
                 });
             }
             Step::History { .. } => s.history = true,
@@ -187,7 +196,7 @@ fn the_owner_as_party_gets_a_nudge_instead_of_follow_ups() {
     assert_eq!(
         scheduled(&s),
         vec![
-            (OwnerNudge, SALLY, t0() + days(1)),
+            (OwnerNudge, SALLY, t0() + TimeDelta::hours(4)),
             (FollowUp, FRED, t0() + days(2)),
             (FeedbackRequest, FRED, t0() + days(14)),
         ]
@@ -285,6 +294,8 @@ fn the_scripted_timeline_sends_each_row_on_its_day() {
         at: t0() + days(16),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     assert_eq!(
         tick(&mut s, &sched, t0() + days(22)),
@@ -393,6 +404,8 @@ fn never_two_messages_to_one_person_about_one_referral_on_one_day() {
         at: t0() + TimeDelta::hours(1),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     let sent = tick(&mut s, &sched, t0() + TimeDelta::hours(2));
     assert!(sent.is_empty(), "{sent:?}");
@@ -415,6 +428,8 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         at: t,
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     assert!(tick(&mut s, &sched, t).contains(&(OutboundKind::OutcomeReport, BOB)));
     // A second answer the same day waits for the next day.
@@ -423,6 +438,8 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         at: t + TimeDelta::hours(1),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     assert!(
         !tick(&mut s, &sched, t + TimeDelta::hours(2))
@@ -438,6 +455,8 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         at: t + days(3),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     let steps = plan(&other, &rules(&sched), t + days(3) + TimeDelta::hours(1));
     let report_due = steps.iter().find_map(|st| match st {
@@ -464,6 +483,8 @@ fn no_outcome_report_when_the_owner_introduced() {
         at: t0(),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     let sent = tick(&mut s, &sched, t0());
     assert!(!sent.iter().any(|(k, _)| *k == OutboundKind::OutcomeReport));
@@ -480,6 +501,8 @@ fn answering_early_skips_the_follow_up_and_the_request() {
         at: t0() + days(1),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     s.status = ReferralStatus::Succeeded;
     let mut sent = Vec::new();
@@ -614,6 +637,8 @@ fn a_bare_comment_is_a_response_but_not_news_for_the_introducer() {
         at: t0() + days(3),
         reported: false,
         says_how_it_went: false,
+        outcome: None,
+        rating: None,
     });
     let mut sent = tick(&mut s, &sched, t0() + days(3));
     use OutboundKind::*;
@@ -655,6 +680,8 @@ fn quiet_sends_nothing_ever() {
         at: t0() + days(31),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     s.participants[2].is_owner = true;
     assert_eq!(tick(&mut s, &sched, t0() + days(31)), vec![]);
@@ -717,6 +744,238 @@ fn unknown_options_change_nothing() {
     let mut plain = referral(t0(), None);
     let mut odd = with_options("foo+vip");
     assert_eq!(a_month_of(&mut odd, &sched), a_month_of(&mut plain, &sched));
+}
+
+// The nudge came at the 24-hour mark, too late for a 24-hour rule: it counts working hours.
+#[test]
+fn the_owners_nudge_comes_four_working_hours_after_the_introduction() {
+    let sched = schedule();
+    let nudge_at = |at: DateTime<Utc>| {
+        let mut s = referral(at, Some(SALLY));
+        tick(&mut s, &sched, at);
+        s.outbound
+            .iter()
+            .find(|p| p.kind == OutboundKind::OwnerNudge)
+            .map(|p| p.due_at)
+    };
+    // Monday 10:00 → 14:00 the same day.
+    assert_eq!(nudge_at(t0()), Some(t0() + TimeDelta::hours(4)));
+    // Monday 15:00 → two hours that day, two on Tuesday: 11:00.
+    assert_eq!(
+        nudge_at(t0() + TimeDelta::hours(5)),
+        Some(t0() + days(1) + TimeDelta::hours(1))
+    );
+    // Friday 16:00 → one hour on Friday, three on Monday: 12:00, not the weekend.
+    assert_eq!(
+        nudge_at(t0() + days(4) + TimeDelta::hours(6)),
+        Some(t0() + days(7) + TimeDelta::hours(2))
+    );
+    // Saturday → Monday 13:00.
+    assert_eq!(
+        nudge_at(t0() + days(5)),
+        Some(t0() + days(7) + TimeDelta::hours(3))
+    );
+    // With the window "always", plain hours.
+    let always = Schedule {
+        send_window: SendWindow::Always,
+        ..Schedule::default()
+    };
+    let mut s = referral(t0() + days(5), Some(SALLY));
+    tick(&mut s, &always, t0() + days(5));
+    let due = s
+        .outbound
+        .iter()
+        .find(|p| p.kind == OutboundKind::OwnerNudge);
+    assert_eq!(
+        due.map(|p| p.due_at),
+        Some(t0() + days(5) + TimeDelta::hours(4))
+    );
+}
+
+// The thank-you went at once, before the owner had a chance to thank the introducer herself.
+#[test]
+fn the_thank_you_waits_an_hour_and_is_skipped_when_the_owner_thanked_them() {
+    let sched = Schedule::default();
+    let mut s = referral(t0(), Some(SALLY));
+    assert!(!tick(&mut s, &sched, t0()).contains(&(OutboundKind::ThankYou, BOB)));
+    assert_eq!(
+        s.outbound
+            .iter()
+            .find(|p| p.kind == OutboundKind::ThankYou)
+            .map(|p| p.due_at),
+        Some(t0() + TimeDelta::hours(1))
+    );
+    // She wrote "Thanks so much, Bob!" on the thread half an hour in.
+    s.owner_wrote.thanked = true;
+    let steps = plan(&s, &rules(&sched), t0() + TimeDelta::minutes(30));
+    assert!(
+        steps.iter().any(
+            |st| matches!(st, Step::Cancel { reason, .. } if reason.contains("already thanked"))
+        )
+    );
+    apply(&mut s, &steps, t0() + TimeDelta::minutes(30));
+    assert_eq!(
+        state_of(&s, OutboundKind::ThankYou, BOB),
+        Some(OutboundState::Cancelled)
+    );
+    assert!(tick(&mut s, &sched, t0() + TimeDelta::hours(2)).is_empty());
+}
+
+// Fred got "how did things go with Sally?" after Sally wrote "we signed!".
+#[test]
+fn no_follow_up_or_reminder_once_a_party_said_they_met() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    // Sally says they met, before the follow-ups: neither party is asked "did you connect?".
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t0() + days(1),
+        reported: false,
+        says_how_it_went: true,
+        outcome: Some(Outcome::Met),
+        rating: None,
+    });
+    let sent = tick(&mut s, &sched, t0() + days(2));
+    assert!(
+        !sent.iter().any(|(k, _)| *k == OutboundKind::FollowUp),
+        "{sent:?}"
+    );
+    assert_eq!(
+        state_of(&s, OutboundKind::FollowUp, FRED),
+        Some(OutboundState::Cancelled)
+    );
+    // Fred is still asked how it went from his side, once, but never reminded.
+    assert!(tick(&mut s, &sched, t0() + days(14)).contains(&(OutboundKind::FeedbackRequest, FRED)));
+    let later: Vec<_> = (15..40)
+        .flat_map(|d| tick(&mut s, &sched, t0() + days(d)))
+        .collect();
+    assert!(
+        !later.contains(&(OutboundKind::FeedbackReminder, FRED)),
+        "{later:?}"
+    );
+
+    // A rating alone, or "we never met", says nothing about a meeting: the plan goes on.
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t0() + days(1),
+        reported: false,
+        says_how_it_went: true,
+        outcome: Some(Outcome::NotMet),
+        rating: None,
+    });
+    assert!(tick(&mut s, &sched, t0() + days(2)).contains(&(OutboundKind::FollowUp, FRED)));
+}
+
+// A follow-up asked Carol for "a couple of times that suit you" after the owner had offered a call.
+#[test]
+fn no_follow_up_when_the_owner_already_offered_a_time() {
+    let sched = schedule();
+    let mut s = referral(t0(), Some(SALLY));
+    tick(&mut s, &sched, t0());
+    s.owner_wrote.offered_time = true;
+    let sent = tick(&mut s, &sched, t0() + days(2));
+    assert!(!sent.contains(&(OutboundKind::FollowUp, FRED)), "{sent:?}");
+    assert_eq!(
+        state_of(&s, OutboundKind::FollowUp, FRED),
+        Some(OutboundState::Cancelled)
+    );
+    // When the owner is not a party, her offer is not the parties' meeting: they are asked.
+    let mut s = referral(t0(), Some(BOB));
+    tick(&mut s, &sched, t0());
+    s.owner_wrote.offered_time = true;
+    assert!(tick(&mut s, &sched, t0() + days(2)).contains(&(OutboundKind::FollowUp, FRED)));
+}
+
+// A 1/5 or "it didn't work out" went to the introducer as it came, unseen by the owner.
+#[test]
+fn bad_news_is_held_for_the_owner_and_goes_once_released() {
+    let sched = schedule();
+    let bad = [
+        (Some(1), None),
+        (Some(2), Some(Outcome::Met)),
+        (None, Some(Outcome::Lost)),
+        (None, Some(Outcome::NotMet)),
+    ];
+    for (rating, outcome) in bad {
+        let mut s = referral(t0(), None);
+        tick(&mut s, &sched, t0());
+        s.feedback.push(Answer {
+            from: FRED,
+            at: t0() + days(3),
+            reported: false,
+            says_how_it_went: true,
+            outcome,
+            rating,
+        });
+        tick(&mut s, &sched, t0() + days(3));
+        let report = s
+            .outbound
+            .iter()
+            .find(|p| p.kind == OutboundKind::OutcomeReport);
+        let steps = plan(&s, &rules(&sched), t0() + days(3));
+        assert!(steps.is_empty() || report.is_some(), "{steps:?}");
+        assert_eq!(
+            state_of(&s, OutboundKind::OutcomeReport, BOB),
+            Some(OutboundState::Held)
+        );
+        // Held, it stays the one report: nothing more is scheduled or sent to Bob.
+        let later = tick(&mut s, &sched, t0() + days(4));
+        assert!(
+            !later.contains(&(OutboundKind::OutcomeReport, BOB)),
+            "{later:?}"
+        );
+        assert_eq!(
+            s.outbound
+                .iter()
+                .filter(|p| p.kind == OutboundKind::OutcomeReport)
+                .count(),
+            1
+        );
+        // Released by the owner, it goes.
+        let report = s
+            .outbound
+            .iter_mut()
+            .find(|p| p.kind == OutboundKind::OutcomeReport)
+            .unwrap();
+        report.state = OutboundState::Scheduled;
+        report.released = true;
+        assert!(tick(&mut s, &sched, t0() + days(4)).contains(&(OutboundKind::OutcomeReport, BOB)));
+    }
+    // The hold says how to decide.
+    let mut s = referral(t0(), None);
+    s.feedback.push(Answer {
+        from: FRED,
+        at: t0(),
+        reported: false,
+        says_how_it_went: true,
+        outcome: Some(Outcome::Lost),
+        rating: None,
+    });
+    let steps = plan(&s, &rules(&sched), t0());
+    apply(&mut s, &steps, t0());
+    let steps = plan(&s, &rules(&sched), t0());
+    assert!(
+        steps.iter().any(|st| matches!(st, Step::Hold { reason, .. }
+            if reason.contains("says lost") && reason.contains("referrald skip"))),
+        "{steps:?}"
+    );
+    // Good news, or a later answer that takes the bad one back, goes on its own.
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    for (at, rating) in [(3, 2), (4, 4)] {
+        s.feedback.push(Answer {
+            from: FRED,
+            at: t0() + days(at),
+            reported: false,
+            says_how_it_went: true,
+            outcome: Some(Outcome::Met),
+            rating: Some(rating),
+        });
+    }
+    assert!(tick(&mut s, &sched, t0() + days(4)).contains(&(OutboundKind::OutcomeReport, BOB)));
 }
 
 // Timing anchored to the introduction (issue 8, item 1).
@@ -826,6 +1085,8 @@ fn an_introduction_older_than_every_step_is_history_and_gets_nothing() {
         at: t0() + days(1),
         reported: false,
         says_how_it_went: true,
+        outcome: None,
+        rating: None,
     });
     assert!(a_month_of(&mut s, &sched).is_empty());
     assert!(s.outbound.is_empty());

@@ -79,8 +79,15 @@ pub(super) fn record_command(
             why: Some(format!("\"{}\" is not a command", command.written)),
         },
     };
-    let referral = target.as_ref().map(|t| t.id);
     let (answer, mut facts) = apply(conn, &decision, command, c, config, rules, now)?;
+    // `send #6` names a held message, not referral #6: it acts on the held one's referral.
+    let referral = match decision {
+        Decision::Held { .. } => facts
+            .get("referral")
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_i64),
+        _ => target.as_ref().map(|t| t.id),
+    };
     let answered: i64 = conn.query_row(
         "SELECT count(*) FROM notices WHERE kind = ?1 AND created_at > ?2",
         params![NOTICE_COMMAND_REPLY, ts(now - TimeDelta::hours(1))],
@@ -104,7 +111,7 @@ pub(super) fn record_command(
             None => Value::Null,
         };
     }
-    for key in ["why", "until", "amount", "note", "referrals"] {
+    for key in ["why", "until", "amount", "note", "referrals", "held"] {
         if facts.get(key).is_none() {
             facts[key] = Value::Null;
         }
@@ -275,12 +282,67 @@ fn apply(
                 json!({ "amount": amount }),
             )
         }
+        Decision::Held { send } => held(conn, *send, command, tz, now, cause)?,
         Decision::Note { referral, text } => {
             let text = stored_text(conn, text, MAX_COMMENT)?;
             event(conn, Some(*referral), now, "note", &text, cause)?;
             ("noted", json!({ "note": text }))
         }
     })
+}
+
+/// `send`/`skip`: the held message the line names by its outbox id (`send #6`), else the one
+/// the notice she replied to is about, sent or skipped; the answer says which, or why not.
+fn held(
+    conn: &Connection,
+    send: bool,
+    command: &OwnerCommand,
+    tz: Tz,
+    now: DateTime<Utc>,
+    cause: Option<&str>,
+) -> Result<(&'static str, Value)> {
+    let word = if send { "send" } else { "skip" };
+    let named = match &command.line {
+        Line::Command { referral, .. } => *referral,
+        _ => None,
+    };
+    let id = match named {
+        Some(id) => Some(id),
+        None => super::held::held_of_notice(conn, &command.references)?,
+    };
+    let Some(id) = id else {
+        return Ok((
+            "help",
+            json!({ "why": format!(
+                "{word} needs a held report: reply \"{word}\" to my note about it, or write {word} #ID with the number in that note"
+            ) }),
+        ));
+    };
+    let decided = if send {
+        super::held::release(conn, id, now, cause)
+    } else {
+        super::held::skip(conn, id, now, cause)
+    };
+    let decided = match decided {
+        Ok(d) => d,
+        // Not held (sent, skipped already, or no such message): nothing changes.
+        Err(why) => return Ok(("unchanged", json!({ "why": format!("{why:#}") }))),
+    };
+    let to: String = conn
+        .prepare_cached(
+            "SELECT CASE WHEN p.name IS NULL OR p.name = '' THEN c.email ELSE p.name END
+             FROM outbound o JOIN contacts c ON c.id = o.contact_id
+             LEFT JOIN participants p ON p.referral_id = o.referral_id AND p.contact_id = o.contact_id
+             WHERE o.id = ?1",
+        )?
+        .query_row([id], |r| r.get(0))?;
+    Ok((
+        if send { "released" } else { "skipped" },
+        json!({
+            "referral": summary(conn, decided.referral, tz, now)?,
+            "held": { "id": id, "kind": decided.kind.replace('_', " "), "to": to },
+        }),
+    ))
 }
 
 /// The owner as referral `referral` knows them (the address it recorded them under), else as
@@ -300,7 +362,12 @@ fn owner_in(conn: &Connection, referral: ReferralId, from: &Person) -> Result<Pe
 }
 
 /// One referral as an answer shows it: id, subject, status, who, the pause, what is waiting.
-fn summary(conn: &Connection, id: ReferralId, tz: Tz, now: DateTime<Utc>) -> Result<Value> {
+pub(super) fn summary(
+    conn: &Connection,
+    id: ReferralId,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Value> {
     let (subject, status, paused): (String, String, Option<String>) = conn
         .prepare_cached("SELECT subject, status, paused_until FROM referrals WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -378,7 +445,7 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
 }
 
 /// Queues a notice, due now; its Message-ID names its row.
-fn queue(
+pub(super) fn queue(
     conn: &Connection,
     notice: &Notice,
     referral: Option<ReferralId>,

@@ -4,6 +4,7 @@
 
 mod commands;
 mod forget;
+mod held;
 mod known;
 mod limits;
 mod preview;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub use commands::{DueNotice, NoticeId};
 pub use forget::{Erasure, FORGOTTEN};
+pub use held::HeldDecision;
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
 pub use read::{
@@ -48,6 +50,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0007_commands.sql"),
     ),
     ("0008_timing", include_str!("migrations/0008_timing.sql")),
+    ("0009_manners", include_str!("migrations/0009_manners.sql")),
 ];
 
 /// The database, open for reading and writing.

@@ -14,14 +14,17 @@ use crate::composer::{Draft, FeedbackSummary, ReferralSummary};
 use crate::config::Config;
 use crate::intake::options::{Delay, Options};
 use crate::intake::{
-    self, Bounce, Classified, IgnoreReason, Introduction, Reading, Verdict, normalize_subject,
+    self, Bounce, Classified, IgnoreReason, Introduction, OwnerNote, Reading, Verdict,
+    normalize_subject,
 };
 use crate::model::{
     OutboundId, OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId,
     ReferralStatus, Role, join_names, strip_plus_detail,
 };
 use crate::outbox::DeliveryResult;
-use crate::planner::{self, Answer, ContactId, Participant, Planned, Rules, Snapshot, Step, span};
+use crate::planner::{
+    self, Answer, ContactId, OwnerWrote, Participant, Planned, Rules, Snapshot, Step, span,
+};
 use crate::source::RawMessage;
 use crate::transport::Recipient;
 
@@ -231,6 +234,8 @@ impl Store {
             );
             sendable.truncate(allowed);
         }
+        // Bad news held for the owner: she is told, once, and her reply decides.
+        super::held::notify_held(&tx, config, now)?;
         tx.commit()?;
         Ok(sendable)
     }
@@ -520,8 +525,13 @@ fn record(
             rules,
             now,
         )?),
-        Verdict::ThreadReply { referral, from } => {
+        Verdict::ThreadReply {
+            referral,
+            from,
+            note,
+        } => {
             responded(conn, *referral, from, now, cause)?;
+            owner_wrote(conn, *referral, note, now, cause)?;
             replan(conn, *referral, tracking, rules, now)?;
             Some(*referral)
         }
@@ -868,6 +878,7 @@ fn record_introduction(
         introducer_last_report: None,
         options: intro.options.clone(),
         paused_until: None,
+        owner_wrote: OwnerWrote::default(),
     };
     let steps = planner::plan(&snapshot, rules, now);
     apply_steps(conn, referral, &steps, &config.tracking.address, now)?;
@@ -903,6 +914,39 @@ fn responded(
                 "a party replied on the thread",
                 cause,
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// Remembers what the owner said on the thread that our mail should not say again.
+fn owner_wrote(
+    conn: &Connection,
+    referral: ReferralId,
+    note: &OwnerNote,
+    now: DateTime<Utc>,
+    cause: Option<&str>,
+) -> Result<()> {
+    for (said, column, detail) in [
+        (
+            note.thanks,
+            "owner_thanked_at",
+            "the owner thanked the introducer on the thread",
+        ),
+        (
+            note.offers_time,
+            "owner_offered_time_at",
+            "the owner offered a time on the thread",
+        ),
+    ] {
+        if said {
+            let changed = conn.execute(
+                &format!("UPDATE referrals SET {column} = ?2 WHERE id = ?1 AND {column} IS NULL"),
+                params![referral, ts(now)],
+            )?;
+            if changed > 0 {
+                event(conn, Some(referral), now, "owner", detail, cause)?;
+            }
         }
     }
     Ok(())
@@ -1232,6 +1276,26 @@ fn apply_steps(
                     .execute(params![id, ts(*due_at)])?;
             }
             Step::Send { id } => send.push(*id),
+            Step::Hold { id, reason } => {
+                let row: Option<(String, String)> = conn
+                    .prepare_cached(
+                        "UPDATE outbound SET state = 'held', last_error = ?2
+                         WHERE id = ?1 AND state = 'scheduled'
+                         RETURNING kind, (SELECT email FROM contacts WHERE id = contact_id)",
+                    )?
+                    .query_row(params![id, reason], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((kind, to)) = row {
+                    event(
+                        conn,
+                        Some(referral),
+                        now,
+                        "held",
+                        &format!("{kind} to {to}: {reason}"),
+                        None,
+                    )?;
+                }
+            }
             Step::Skip {
                 kind,
                 to,
@@ -1321,19 +1385,32 @@ pub(super) fn options_of(conn: &Connection, referral: ReferralId) -> Result<Opti
 }
 
 pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
-    let (status, created, introduced, history, paused_until): (
+    #[allow(clippy::type_complexity)]
+    let (status, created, introduced, history, paused_until, owner_wrote): (
         String,
         String,
         Option<String>,
         bool,
         Option<String>,
+        OwnerWrote,
     ) = conn
         .prepare_cached(
-            "SELECT status, created_at, introduced_at, history, paused_until
+            "SELECT status, created_at, introduced_at, history, paused_until,
+                 owner_thanked_at IS NOT NULL, owner_offered_time_at IS NOT NULL
              FROM referrals WHERE id = ?1",
         )?
         .query_row([referral], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                OwnerWrote {
+                    thanked: r.get(5)?,
+                    offered_time: r.get(6)?,
+                },
+            ))
         })
         .with_context(|| format!("no referral #{referral}"))?;
     let participants: Vec<Participant> = conn
@@ -1354,7 +1431,8 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
         .collect::<rusqlite::Result<_>>()?;
     let outbound: Vec<Planned> = conn
         .prepare_cached(
-            "SELECT id, kind, contact_id, state, due_at, sent_at FROM outbound WHERE referral_id = ?1 ORDER BY id",
+            "SELECT id, kind, contact_id, state, due_at, sent_at, released_at IS NOT NULL
+             FROM outbound WHERE referral_id = ?1 ORDER BY id",
         )?
         .query_map([referral], |r| {
             Ok(Planned {
@@ -1363,14 +1441,19 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
                 to: r.get(2)?,
                 state: parse_word::<OutboundState>(&r.get::<_, String>(3)?)?,
                 due_at: parse_ts(&r.get::<_, String>(4)?)?,
-                sent_at: r.get::<_, Option<String>>(5)?.map(|t| parse_ts(&t)).transpose()?,
+                sent_at: r
+                    .get::<_, Option<String>>(5)?
+                    .map(|t| parse_ts(&t))
+                    .transpose()?,
+                released: r.get(6)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
     let feedback: Vec<Answer> = conn
         .prepare_cached(
-            "SELECT contact_id, at, reported_at IS NOT NULL, rating IS NOT NULL OR outcome IS NOT NULL
-             FROM feedback WHERE referral_id = ?1",
+            "SELECT contact_id, at, reported_at IS NOT NULL, rating IS NOT NULL OR outcome IS NOT NULL,
+                 outcome, rating
+             FROM feedback WHERE referral_id = ?1 ORDER BY id",
         )?
         .query_map([referral], |r| {
             Ok(Answer {
@@ -1378,6 +1461,11 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
                 at: parse_ts(&r.get::<_, String>(1)?)?,
                 reported: r.get(2)?,
                 says_how_it_went: r.get(3)?,
+                outcome: r
+                    .get::<_, Option<String>>(4)?
+                    .map(|o| parse_word(&o))
+                    .transpose()?,
+                rating: r.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -1406,6 +1494,7 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
         introducer_last_report,
         options: options_of(conn, referral)?,
         paused_until: paused_until.map(|t| parse_ts(&t)).transpose()?,
+        owner_wrote,
     })
 }
 
@@ -1492,22 +1581,34 @@ pub(super) fn draft_for(
         .query_row([referral], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
+    let mut heard = Vec::new();
     let people: Vec<(ContactId, Role, Person)> = conn
         .prepare_cached(
-            "SELECT p.contact_id, p.role, c.email, p.name FROM participants p
+            "SELECT p.contact_id, p.role, c.email, p.name, p.responded_at FROM participants p
              JOIN contacts c ON c.id = p.contact_id WHERE p.referral_id = ?1 ORDER BY p.position",
         )?
         .query_map([referral], |r| {
-            Ok((
-                r.get(0)?,
-                parse_word(&r.get::<_, String>(1)?)?,
-                Person {
-                    email: r.get(2)?,
-                    name: r.get(3)?,
-                },
-            ))
+            let role: Role = parse_word(&r.get::<_, String>(1)?)?;
+            let person = Person {
+                email: r.get(2)?,
+                name: r.get(3)?,
+            };
+            let responded = r
+                .get::<_, Option<String>>(4)?
+                .map(|t| parse_ts(&t))
+                .transpose()?;
+            Ok((r.get(0)?, role, person, responded))
         })?
+        .map(|row| {
+            row.map(|(contact, role, person, responded)| {
+                if let (Role::Party, Some(at)) = (role, responded) {
+                    heard.push((Person::clone(&person), at));
+                }
+                (contact, role, person)
+            })
+        })
         .collect::<rusqlite::Result<_>>()?;
+    heard.sort_by_key(|(_, at)| *at);
     let to = people
         .iter()
         .find(|(c, _, _)| *c == contact)
@@ -1556,6 +1657,7 @@ pub(super) fn draft_for(
             introduced_at: parse_ts(&created)?,
             introducer,
             parties,
+            heard,
         },
         feedback,
     })

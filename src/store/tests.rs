@@ -26,6 +26,9 @@ timezone = "Europe/London"
 require-authentication = false
 [outbound]
 transport = "file"
+# These tests were written when the thank-you went at once; its wait is tested in the planner.
+[schedule]
+thank-you-after = "0s"
 "#;
 
 fn config() -> Config {
@@ -164,7 +167,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -210,10 +213,12 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "2026-11-02T10:00:00+00:00"
     );
     assert!(!snapshot.history);
+    // 0009: nothing the owner wrote is known, and no report was released.
+    assert_eq!(snapshot.owner_wrote, crate::planner::OwnerWrote::default());
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 8);
+    assert_eq!(read_only.schema_version().unwrap(), 9);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -386,6 +391,7 @@ fn a_reply_on_the_thread_connects_and_cancels_that_follow_up() {
         Verdict::ThreadReply {
             referral: r,
             from: fred(),
+            note: Default::default(),
         },
     );
     store
@@ -1098,6 +1104,7 @@ fn replies_to_replies_find_their_referral() {
         Verdict::ThreadReply {
             referral: r,
             from: fred(),
+            note: Default::default(),
         },
     );
     store.record(&reply, &raw(), &config(), t0()).unwrap();

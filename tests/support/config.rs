@@ -18,6 +18,7 @@ pub struct Config {
     owner_emails: Vec<String>,
     timezone: Option<String>,
     intake: Vec<String>,
+    owner: Vec<String>,
     /// `[imap]`'s keys, when it watches a mailbox.
     imap: Option<String>,
     /// `[outbound]`'s keys.
@@ -37,6 +38,7 @@ pub fn alice() -> Config {
             r#"accept-from = ["bob@networkers.example"]"#.into(),
             "require-authentication = false".into(),
         ],
+        owner: Vec::new(),
         imap: None,
         outbound: vec![r#"transport = "file""#.into()],
         smtp: None,
@@ -77,6 +79,12 @@ impl Config {
     /// Another line for `[intake]` (a key not written yet).
     pub fn intake(mut self, line: &str) -> Config {
         self.intake.push(line.to_string());
+        self
+    }
+
+    /// Another line for `[owner]` (`about = "…"`, `from-name = "…"`).
+    pub fn owner(mut self, line: &str) -> Config {
+        self.owner.push(line.to_string());
         self
     }
 
@@ -142,6 +150,9 @@ impl Config {
         );
         if let Some(tz) = &self.timezone {
             toml += &format!("timezone = {tz:?}\n");
+        }
+        for line in &self.owner {
+            toml += &format!("{line}\n");
         }
         toml += &format!("[intake]\n{}\n", self.intake.join("\n"));
         if let Some(imap) = &self.imap {
