@@ -501,7 +501,8 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
                 count(DeliveryResult::failed)
             );
         }
-        let next = with_store(&daemon.store, |s| s.next_due()).await;
+        let config = daemon.config.clone();
+        let next = with_store(&daemon.store, move |s| s.next_wake(&config, Utc::now())).await;
         let now = Utc::now();
         let wait = match next {
             Ok(Some(due)) => match (due - now).to_std() {

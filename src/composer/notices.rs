@@ -12,11 +12,21 @@ use crate::model::Person;
 /// The answer to the owner's command by email.
 pub const NOTICE_COMMAND_REPLY: &str = "command_reply";
 
+/// The weekly digest to the owner.
+pub const NOTICE_DIGEST: &str = "digest";
+
 /// The built-in template of each notice kind.
-pub(super) const BUILT_IN: &[(&str, &str)] = &[(
-    NOTICE_COMMAND_REPLY,
-    include_str!("../../templates/command_reply.txt"),
-)];
+pub(super) const BUILT_IN: &[(&str, &str)] = &[
+    (
+        NOTICE_COMMAND_REPLY,
+        include_str!("../../templates/command_reply.txt"),
+    ),
+    (NOTICE_DIGEST, include_str!("../../templates/digest.txt")),
+];
+
+/// The built-in HTML alternative of the notice kinds that have one.
+pub(super) const BUILT_IN_HTML: &[(&str, &str)] =
+    &[(NOTICE_DIGEST, include_str!("../../templates/digest.html"))];
 
 /// The notice kind named `word`, if there is one.
 pub fn notice_kind(word: &str) -> Option<&'static str> {
@@ -43,6 +53,9 @@ pub struct Notice {
 /// Facts to render each kind's template against at startup, so a broken override stops the
 /// daemon rather than an answer.
 pub(super) fn samples(kind: &str) -> Vec<Value> {
+    if kind == NOTICE_DIGEST {
+        return digest_samples();
+    }
     if kind != NOTICE_COMMAND_REPLY {
         return Vec::new();
     }
@@ -109,4 +122,24 @@ pub(super) fn samples(kind: &str) -> Vec<Value> {
         all.push(filled.clone());
     }
     all
+}
+
+/// A full digest and a sparse one (the lists may be empty, the owner owes nobody).
+fn digest_samples() -> Vec<Value> {
+    let line = |what: &str| json!({"id": 12, "introducer": "Bob Jones", "parties": ["you", "Sally Green"], "what": what});
+    let full = json!({
+        "week": "2026-12-07",
+        "since": "Mon 30 Nov",
+        "needs_you": [line("mail to Sally Green bounced")],
+        "outcomes": [line("Sally Green did business, worth 12,000 EUR")],
+        "business": ["12,000 EUR", "1,200"],
+        "connected": [line("Sally Green reported meeting")],
+        "new": [line("")],
+        "you_owe": [{"name": "Bob Jones", "gave_you": 2}],
+    });
+    let mut sparse = full.clone();
+    for key in ["needs_you", "outcomes", "business", "connected", "you_owe"] {
+        sparse[key] = json!([]);
+    }
+    vec![full, sparse]
 }

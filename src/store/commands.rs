@@ -375,7 +375,7 @@ fn local(t: DateTime<Utc>, tz: Tz) -> String {
 }
 
 /// Queues a notice, due now; its Message-ID names its row.
-fn queue(
+pub(super) fn queue(
     conn: &Connection,
     notice: &Notice,
     referral: Option<ReferralId>,

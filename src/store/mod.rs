@@ -3,6 +3,7 @@
 //! [`Store`] owns the only read-write connection).
 
 mod commands;
+mod digest;
 mod forget;
 mod known;
 mod limits;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_commands",
         include_str!("migrations/0007_commands.sql"),
     ),
+    ("0008_digest", include_str!("migrations/0008_digest.sql")),
 ];
 
 /// The database, open for reading and writing.
