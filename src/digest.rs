@@ -9,7 +9,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, TimeZone, Timelike, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -74,7 +76,10 @@ impl FromStr for When {
         };
         let (day, time) = t.split_once(char::is_whitespace).ok_or_else(bad)?;
         let day: Weekday = day.parse().map_err(|_| bad())?;
-        let at = NaiveTime::parse_from_str(time.trim(), "%H:%M").map_err(|_| bad())?;
+        // Seconds are allowed ("Mon 08:00:30"): tests set a time a few seconds ahead.
+        let at = NaiveTime::parse_from_str(time.trim(), "%H:%M")
+            .or_else(|_| NaiveTime::parse_from_str(time.trim(), "%H:%M:%S"))
+            .map_err(|_| bad())?;
         Ok(When::Weekly { day, at })
     }
 }
@@ -83,7 +88,10 @@ impl fmt::Display for When {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             When::Off => f.write_str("off"),
-            When::Weekly { day, at } => write!(f, "{day} {}", at.format("%H:%M")),
+            When::Weekly { day, at } if at.second() == 0 => {
+                write!(f, "{day} {}", at.format("%H:%M"))
+            }
+            When::Weekly { day, at } => write!(f, "{day} {}", at.format("%H:%M:%S")),
         }
     }
 }

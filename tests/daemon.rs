@@ -1236,3 +1236,58 @@ async fn the_owner_pauses_by_email_and_gets_exactly_one_answer_per_command() {
     assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 2);
     daemon.kill();
 }
+
+#[tokio::test]
+async fn the_daemon_sends_the_weekly_digest_to_the_owner_at_its_time_once() {
+    // The digest end to end: `[digest] when` is set to today's weekday and a time a few seconds
+    // ahead (UTC, the owner's timezone here); the daemon records an introduction, sleeps until
+    // the digest's time, and sends one digest through Postfix into the owner's Dovecot inbox.
+    let mail = MailSystem::start().await.unwrap();
+    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(12);
+    let when = due.format("%a %H:%M:%S").to_string();
+    // `[digest]` after the `[imap]` keys: a section of its own.
+    let mut daemon = watching(
+        &mail,
+        &NO_FOLLOW_UPS,
+        &format!("[digest]\nwhen = \"{when}\"\n"),
+    );
+    daemon.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "digest",
+            "bob@introducer.test",
+            "Fred Jones <fred@parties.test>",
+            "Sally Lee <sally@parties.test>",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+    let digest = received(&mail, OWNER, 1, "digest", WAIT * 2).await;
+    let text = String::from_utf8_lossy(&digest).to_string();
+    let parsed = MessageParser::default().parse(&digest).unwrap();
+    assert!(header(&digest, "To").contains(OWNER), "{text}");
+    assert_eq!(
+        header(&digest, "Subject"),
+        "Your referrals this week",
+        "{text}"
+    );
+    let body = parsed.body_text(0).unwrap_or_default().to_string();
+    assert!(
+        body.contains("#1 Bob Brown introduced Fred Jones and Sally Lee"),
+        "{body}"
+    );
+    let html = parsed.body_html(0).unwrap_or_default().to_string();
+    assert!(html.contains("<table"), "{html}");
+    daemon.until(WAIT, "the digest recorded as sent", |d| {
+        d.count("SELECT count(*) FROM notices WHERE kind = 'digest' AND state = 'sent'") == 1
+    });
+    assert_eq!(daemon.count("SELECT count(*) FROM digests"), 1);
+    // Nothing else to the owner: one digest for the week, however often the daemon wakes.
+    assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 1);
+    daemon.kill();
+}

@@ -36,6 +36,7 @@ fn when_reads_a_day_and_a_time_or_off() {
     assert_eq!(when("OFF"), When::Off);
     assert_eq!(When::default(), when("Mon 08:00"));
     assert_eq!(when("Tue 09:05").to_string(), "Tue 09:05");
+    assert_eq!(when("Tue 09:05:30").to_string(), "Tue 09:05:30");
     for bad in [
         "",
         "Mon",

@@ -163,7 +163,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -200,10 +200,16 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         .unwrap();
     assert_eq!(paused, None);
     assert_eq!(store.next_due().unwrap(), None);
+    // 0008: no digest decided yet.
+    let digests: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM digests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(digests, 0);
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 7);
+    assert_eq!(read_only.schema_version().unwrap(), 8);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
