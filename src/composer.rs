@@ -332,7 +332,15 @@ impl Composer {
             );
         }
         for (name, value) in [
-            ("Auto-Submitted", "auto-replied"),
+            // An answer to a command is a reply; a digest is mail of our own (RFC 3834).
+            (
+                "Auto-Submitted",
+                if notice.kind == NOTICE_DIGEST {
+                    "auto-generated"
+                } else {
+                    "auto-replied"
+                },
+            ),
             ("X-Auto-Response-Suppress", "OOF, AutoReply"),
             ("X-Loop", self.tracking_address.as_str()),
             ("X-Referrald-Kind", notice.kind),

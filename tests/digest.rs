@@ -30,6 +30,8 @@ impl std::ops::Deref for Deployment {
 impl Deployment {
     fn new(sections: &str) -> Deployment {
         let inner = support::config::alice().with(sections).deploy();
+        // For a test that overrides templates: empty, it overrides nothing.
+        std::fs::create_dir(inner.path("templates")).unwrap();
         Deployment { inner, messages: 0 }
     }
 
@@ -254,6 +256,7 @@ fn tick_sends_each_weeks_digest_exactly_once() {
     d.ok(&["--now", DIGEST_AT, "tick"]);
     d.ok(&["--now", "2026-11-10T09:00:00Z", "tick"]);
     assert_eq!(d.digests().len(), 1);
+
     // The next one covers what happened since this one: nothing yet.
     let next = d.ok(&["--now", "2026-11-10T09:00:00Z", "digest"]);
     assert!(next.starts_with("Nothing to say since Mon 9 Nov"), "{next}");
@@ -295,4 +298,80 @@ fn a_strangers_claim_is_not_in_the_digest() {
     let text = d.ok(&["--now", DIGEST_AT, "digest"]);
     assert!(!text.contains("1,000,000"), "{text}");
     assert!(text.contains("2,500 USD"), "{text}");
+}
+
+/// The owner answers the digest with "status": one answer, listing what is open.
+#[test]
+fn status_in_reply_to_the_digest_is_answered() {
+    let mut d = world("");
+    d.ok(&["--now", DIGEST_AT, "tick"]);
+    let entries: Vec<_> = std::fs::read_dir(d.path("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let digest = entries
+        .iter()
+        .map(|b| MessageParser::default().parse(b).unwrap())
+        .find(|m| m.header("X-Referrald-Kind").and_then(|h| h.as_text()) == Some("digest"))
+        .unwrap();
+    let id = digest.message_id().unwrap().to_string();
+    let said = d.ingest(
+        "2026-11-09T09:00:00Z",
+        &format!(
+            "From: Alice Smith <alice@brightside.example>
+To: intros@tracker.example.org
+Subject: Re: Your referrals this week
+Date: Mon, 9 Nov 2026 09:00:00 +0000
+Message-ID: <digest-reply@brightside.example>
+In-Reply-To: <{id}>
+References: <{id}>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=UTF-8
+
+status
+
+> Hi Alice,
+"
+        ),
+    );
+    assert!(said.contains("command"), "{said}");
+    d.ok(&["--now", "2026-11-09T09:00:00Z", "tick"]);
+    let after: Vec<String> = std::fs::read_dir(d.path("outbox"))
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).to_string())
+        .filter(|t| t.contains("X-Referrald-Kind: command_reply"))
+        .collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after[0].contains("Your open referrals"), "{}", after[0]);
+}
+
+/// The digest's templates are overridable like the others, and checked at startup: a broken
+/// HTML override stops `tick` before anything is sent, naming the file; an override is used.
+#[test]
+fn digest_templates_are_overridable_and_checked_before_sending() {
+    let d = world("[templates]\ndir = \"templates\"");
+    d.write(
+        "templates/digest.html",
+        "<p>{% for r in new %}{{ r.nickname }}{% endfor %}</p>",
+    );
+    let out = d.run(&["--now", DIGEST_AT, "tick"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("digest.html"), "{err}");
+    assert!(d.digests().is_empty());
+    // A typo in the name is an error too, not a silently unused file.
+    std::fs::remove_file(d.path("templates/digest.html")).unwrap();
+    d.write("templates/digest.htm", "<p>hi</p>");
+    let out = d.run(&["--now", DIGEST_AT, "tick"]);
+    assert!(!out.status.success());
+    std::fs::remove_file(d.path("templates/digest.htm")).unwrap();
+    d.write(
+        "templates/digest.txt",
+        "Subject: Week of {{ week }}\n\n{{ new|length }} new, {{ needs_you|length }} need you.\n",
+    );
+    let text = d.ok(&["--now", DIGEST_AT, "digest"]);
+    assert!(
+        text.starts_with("Subject: Week of 2026-11-09\n\n3 new, 0 need you."),
+        "{text}"
+    );
 }
