@@ -390,7 +390,9 @@ pub fn select(
             let who = party_name(&f.from).unwrap_or_default();
             d.outcomes.push(line(format!("{who} say they haven't met")));
         }
-        if let Some(f) = outcome_of(Outcome::Met).or_else(|| outcome_of(Outcome::Won)) {
+        // Doing business says they met: a referral under outcomes is not repeated here.
+        let won = outcome_of(Outcome::Won).is_some();
+        if let Some(f) = outcome_of(Outcome::Met).filter(|_| !won) {
             let who = party_name(&f.from).unwrap_or_default();
             d.connected.push(line(format!("{who} reported meeting")));
         }

@@ -489,12 +489,14 @@ fn no_hostile_message_causes_mail_or_changes_the_genuine_referral() {
     let (template, ids, answer) = genuine_deployment();
     let (baseline, problems) = run_case(&template, &[], &ids, &answer);
     assert!(problems.is_empty(), "the baseline itself: {problems:?}");
-    // Thanks, two follow-ups, two requests, the outcome report of Sally's answer, and the
-    // reminder to Fred.
+    // Thanks, two follow-ups, two requests, the outcome report of Sally's answer, the
+    // reminder to Fred, and the owner's weekly digest of the week Sally answered (the weeks
+    // before have nothing to say): so a hostile message that adds a digest shows too.
     let kinds: Vec<&str> = baseline.emails.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         kinds,
         [
+            "digest",
             "feedback_reminder",
             "feedback_request",
             "feedback_request",
