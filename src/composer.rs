@@ -20,12 +20,12 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use minijinja::{Environment, Value};
 
 use crate::config::Config;
 use crate::model::{OutboundKind, Outcome, Person, ReferralId, clean_name, is_message_id};
-pub use notices::{NOTICE_COMMAND_REPLY, NOTICE_HELD_REPORT, Notice, notice_kind};
+pub use notices::{NOTICE_COMMAND_REPLY, NOTICE_DIGEST, NOTICE_HELD_REPORT, Notice, notice_kind};
 use templates::{Part, Source};
 
 /// The footer's last sentence, the same under every message whoever the owner is: intake
@@ -114,6 +114,8 @@ pub struct Composer {
     sources: BTreeMap<OutboundKind, Source>,
     /// Each notice kind's template origin, by kind.
     notice_origins: BTreeMap<&'static str, String>,
+    /// The origin of the HTML alternative of the notice kinds that have one.
+    notice_html_origins: BTreeMap<&'static str, String>,
     owner: vars::Owner,
     /// The From display name of mail to others ("Alice Smith via referrald").
     from_name: String,
@@ -144,6 +146,7 @@ impl Composer {
             env: templates::environment(),
             sources: BTreeMap::new(),
             notice_origins: BTreeMap::new(),
+            notice_html_origins: BTreeMap::new(),
             owner: vars::Owner {
                 name: config.owner.name.clone(),
                 emails: config.owner.emails.clone(),
@@ -166,6 +169,20 @@ impl Composer {
                     .map_err(|e| anyhow!("template {origin} ({kind}): {e:#}"))?;
             }
             composer.notice_origins.insert(kind, origin);
+            let built_in_html = notices::BUILT_IN_HTML
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map(|(_, t)| *t);
+            if let Some((origin, text)) =
+                templates::notice_html_source(dir.as_deref(), kind, built_in_html)?
+            {
+                let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
+                composer
+                    .env
+                    .add_template_owned(notice_html_name(kind), text)
+                    .map_err(|e| anyhow!("template {origin} ({kind}): {e:#}"))?;
+                composer.notice_html_origins.insert(kind, origin);
+            }
         }
         composer.check()?;
         for (kind, _) in notices::BUILT_IN {
@@ -179,17 +196,28 @@ impl Composer {
                     facts,
                 };
                 composer.render_notice(&sample)?;
+                composer.render_notice_html(&sample)?;
             }
         }
         Ok(composer)
     }
 
-    /// A notice as the owner will read it: subject and body.
-    pub fn render_notice(&self, notice: &Notice) -> anyhow::Result<Rendered> {
-        let origin = self
-            .notice_origins
-            .get(notice.kind)
-            .ok_or_else(|| anyhow!("no template for {}", notice.kind))?;
+    /// A notice's HTML alternative (every value HTML-escaped), when its kind has one.
+    pub fn render_notice_html(&self, notice: &Notice) -> anyhow::Result<Option<String>> {
+        let Some(origin) = self.notice_html_origins.get(notice.kind) else {
+            return Ok(None);
+        };
+        let context = Value::from(minijinja::value::Serde(&self.notice_context(notice)));
+        self.env
+            .get_template(&notice_html_name(notice.kind))
+            .and_then(|t| t.render(&context))
+            .map(Some)
+            .map_err(|e| anyhow!("template {origin} ({}): {e:#}", notice.kind))
+    }
+
+    /// What a notice's templates read: its facts, the owner, the tracking address and the
+    /// reply subject.
+    fn notice_context(&self, notice: &Notice) -> serde_json::Map<String, serde_json::Value> {
         let mut context = match &notice.facts {
             serde_json::Value::Object(map) => map.clone(),
             _ => serde_json::Map::new(),
@@ -216,7 +244,16 @@ impl Composer {
             crate::subject::reply_subject(&notice.subject)
         };
         context.insert("reply_subject".into(), serde_json::json!(reply_subject));
-        let context = Value::from(minijinja::value::Serde(&context));
+        context
+    }
+
+    /// A notice as the owner will read it: subject and body.
+    pub fn render_notice(&self, notice: &Notice) -> anyhow::Result<Rendered> {
+        let origin = self
+            .notice_origins
+            .get(notice.kind)
+            .ok_or_else(|| anyhow!("no template for {}", notice.kind))?;
+        let context = Value::from(minijinja::value::Serde(&self.notice_context(notice)));
         let render = |part: Part| -> anyhow::Result<String> {
             self.env
                 .get_template(&notice_template_name(notice.kind, part))
@@ -302,7 +339,15 @@ impl Composer {
             );
         }
         for (name, value) in [
-            ("Auto-Submitted", "auto-replied"),
+            // An answer to a command is a reply; a digest is mail of our own (RFC 3834).
+            (
+                "Auto-Submitted",
+                if notice.kind == NOTICE_DIGEST {
+                    "auto-generated"
+                } else {
+                    "auto-replied"
+                },
+            ),
             ("X-Auto-Response-Suppress", "OOF, AutoReply"),
             ("X-Loop", self.tracking_address.as_str()),
             ("X-Referrald-Kind", notice.kind),
@@ -312,14 +357,16 @@ impl Composer {
                 value.to_string(),
             ));
         }
-        builder
-            .singlepart(SinglePart::plain(rendered.body))
-            .with_context(|| {
-                format!(
-                    "cannot build the {} email to {}",
-                    notice.kind, notice.to.email
-                )
-            })
+        let built = match self.render_notice_html(notice)? {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(rendered.body, html)),
+            None => builder.singlepart(SinglePart::plain(rendered.body)),
+        };
+        built.with_context(|| {
+            format!(
+                "cannot build the {} email to {}",
+                notice.kind, notice.to.email
+            )
+        })
     }
 
     /// Where the template of `kind` came from: `built-in follow_up.txt`, or the override's path.
@@ -555,6 +602,11 @@ impl Composer {
                 )
             })
     }
+}
+
+/// The compiled name of a notice's HTML alternative (`.html`: escaped).
+fn notice_html_name(kind: &str) -> String {
+    format!("notice/{kind}/alternative.html")
 }
 
 /// The compiled name of a notice template's part.

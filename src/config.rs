@@ -55,6 +55,9 @@ pub struct Config {
     /// `referrald login --config <file>`).
     #[serde(skip)]
     pub file: Option<PathBuf>,
+    /// The weekly digest to the owner.
+    #[serde(default)]
+    pub digest: Digest,
     /// The directory relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -566,6 +569,15 @@ impl Default for SendWindow {
             to: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
         }
     }
+}
+
+/// `[digest]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Digest {
+    /// `"Mon 08:00"` (a weekday and a time in the owner's timezone, the default) or `"off"`.
+    #[serde(default)]
+    pub when: crate::digest::When,
 }
 
 /// `[templates]`

@@ -635,8 +635,9 @@ async fn outbox_task(daemon: Arc<Daemon>, mut stopped: watch::Receiver<bool>) {
                 count(DeliveryResult::failed)
             );
         }
-        let next = with_store(&daemon.store, |s| s.next_due()).await;
+        let config = daemon.config.clone();
         let now = daemon.clock.now();
+        let next = with_store(&daemon.store, move |s| s.next_wake(&config, now)).await;
         let wait = match next {
             Ok(Some(due)) => match (due - now).to_std() {
                 Ok(wait) => wait,

@@ -17,6 +17,7 @@ pub mod composer;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod digest;
 pub mod export;
 pub mod intake;
 pub mod model;

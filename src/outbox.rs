@@ -181,6 +181,11 @@ impl Outbox {
         let config = self.config.clone();
         let now = clock.now();
         let due = with_store(&self.store, move |s| {
+            // A weekly digest due now becomes one more notice (once per week: its key). A
+            // digest that cannot be made must not hold back the mail people are waiting for.
+            if let Err(e) = s.queue_digest(&config, now) {
+                tracing::error!("digest: {e:#}");
+            }
             // Planning first: it may queue a notice (a report held for the owner).
             let planned = s.plan_due(&config, now)?;
             let notices = s.notices_due(now)?;

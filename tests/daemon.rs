@@ -42,6 +42,11 @@ fn daemon(mail: &MailSystem, schedule: &Schedule) -> Daemon {
 
 /// [`daemon`] with more `[imap]` keys.
 fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon {
+    watching_config(mail, schedule, imap_extra).daemon(mail)
+}
+
+/// The configuration [`watching`] runs, for a test that adds a section of its own.
+fn watching_config(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> config::Config {
     config::on_harness()
         .imap(
             mail,
@@ -60,7 +65,6 @@ fn watching(mail: &MailSystem, schedule: &Schedule, imap_extra: &str) -> Daemon 
              max-per-hour = 100000",
             follow_up = schedule.follow_up
         ))
-        .daemon(mail)
 }
 
 /// How many referrals the daemon has recorded.
@@ -1366,4 +1370,56 @@ async fn the_daemon_runs_in_process_on_the_tests_clock_and_stops_when_told() {
         mail.fetch_all("fred@a.test", "INBOX").await.unwrap().len(),
         1
     );
+}
+
+#[tokio::test]
+async fn the_daemon_sends_the_weekly_digest_to_the_owner_at_its_time_once() {
+    // The digest end to end: `[digest] when` is set to today's weekday and a time a few seconds
+    // ahead (UTC, the owner's timezone here); the daemon records an introduction, sleeps until
+    // the digest's time, and sends one digest through Postfix into the owner's Dovecot inbox.
+    let mail = MailSystem::start().await.unwrap();
+    let due = chrono::Utc::now() + chrono::TimeDelta::seconds(12);
+    let when = due.format("%a %H:%M:%S").to_string();
+    let mut daemon = watching_config(&mail, &NO_FOLLOW_UPS, "")
+        .with(&format!("[digest]\nwhen = \"{when}\""))
+        .daemon(&mail);
+    daemon.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "digest",
+            "bob@introducer.test",
+            "Fred Jones <fred@parties.test>",
+            "Sally Lee <sally@parties.test>",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+    let digest = received(&mail, OWNER, 1, "digest", WAIT * 2).await;
+    let text = String::from_utf8_lossy(&digest).to_string();
+    let parsed = MessageParser::default().parse(&digest).unwrap();
+    assert!(header(&digest, "To").contains(OWNER), "{text}");
+    assert_eq!(
+        header(&digest, "Subject"),
+        "Your referrals this week",
+        "{text}"
+    );
+    let body = parsed.body_text(0).unwrap_or_default().to_string();
+    assert!(
+        body.contains("#1 Bob Brown introduced Fred Jones and Sally Lee"),
+        "{body}"
+    );
+    let html = parsed.body_html(0).unwrap_or_default().to_string();
+    assert!(html.contains("<table"), "{html}");
+    daemon.until(WAIT, "the digest recorded as sent", |d| {
+        d.count("SELECT count(*) FROM notices WHERE kind = 'digest' AND state = 'sent'") == 1
+    });
+    assert_eq!(daemon.count("SELECT count(*) FROM digests"), 1);
+    // Nothing else to the owner: one digest for the week, however often the daemon wakes.
+    assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 1);
+    daemon.kill();
 }

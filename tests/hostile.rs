@@ -525,12 +525,15 @@ fn no_hostile_message_causes_mail_or_changes_the_genuine_referral() {
     let (template, ids, answer) = genuine_deployment();
     let (baseline, problems) = run_case(&template, &[], &ids, &answer);
     assert!(problems.is_empty(), "the baseline itself: {problems:?}");
-    // Thanks, two follow-ups, two requests and the outcome report of Sally's answer. No
-    // reminder to Fred: Sally said they met and did business, so nobody is asked again.
+    // Thanks, two follow-ups, two requests, the outcome report of Sally's answer, and the
+    // owner's weekly digest of the week Sally answered (the weeks before have nothing to
+    // say): so a hostile message that adds a digest shows too. No reminder to Fred: Sally
+    // said they met and did business, so nobody is asked again.
     let kinds: Vec<&str> = baseline.emails.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         kinds,
         [
+            "digest",
             "feedback_request",
             "feedback_request",
             "follow_up",

@@ -73,6 +73,7 @@ tls = "none"
 username = "{TRACKING}"
 auth = "oauth2"
 [schedule]
+thank-you-after = "0s"
 follow-up-after = "2s"
 owner-nudge-after = "2s"
 feedback-after = "1d"

@@ -84,6 +84,8 @@ fn sent(d: &Deployment) -> Vec<(String, String)> {
             (kind, to.address().unwrap().to_string())
         })
         .collect();
+    // The owner's weekly digest is no part of a referral's plan (tests/digest.rs).
+    mail.retain(|(kind, _)| kind != "digest");
     mail.sort();
     mail
 }

@@ -18,7 +18,10 @@ const FRED: &str = "fred@fredsbooks.example";
 const SALLY: &str = "sally@leedesign.example";
 
 fn deployment() -> Deployment {
-    support::config::alice().deploy()
+    // No weekly digest: these tests count a referral's own mail, day by day.
+    support::config::alice()
+        .with("[digest]\nwhen = \"off\"")
+        .deploy()
 }
 
 fn at(days: i64, hours: i64) -> String {

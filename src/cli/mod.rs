@@ -71,6 +71,12 @@ enum Command {
     Login,
     /// Send everything due now, once, and exit
     Tick,
+    /// Print the weekly digest as it would go now, without sending or recording it
+    Digest {
+        /// Print its HTML alternative instead of the plain text
+        #[arg(long)]
+        html: bool,
+    },
     /// Classify one message against the current store without changing anything
     Inspect {
         /// The message (.eml), or - for standard input
@@ -253,6 +259,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Login => login(&config()?),
         Command::Ingest { paths } => ingest(&judging_config()?, &paths, now),
         Command::Tick => tick(&config()?, now),
+        Command::Digest { html } => digest(&config()?, html, now),
         Command::Demo { dir } => {
             runtime()?.block_on(crate::demo::run(&dir))?;
             Ok(ExitCode::SUCCESS)
@@ -518,6 +525,7 @@ fn tick(config: &Config, now: DateTime<Utc>) -> Result<ExitCode> {
         print::delivery(d);
         failed |= d.result.failed();
     }
+    // The next planned message; a digest may have nothing to say, so it is not promised here.
     let next = store.next_due()?;
     print::tick_summary(&deliveries, next, config);
     Ok(if failed {
@@ -525,6 +533,39 @@ fn tick(config: &Config, now: DateTime<Utc>) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `digest`: the digest as it would go now (the period since the last one), or why none.
+fn digest(config: &Config, html: bool, now: DateTime<Utc>) -> Result<ExitCode> {
+    let composer = Composer::new(config)?;
+    let store = open_store(config)?;
+    let Some((week, since)) = store.next_digest_period(config, now)? else {
+        println!("The digest is off ([digest] when = \"off\").");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let digest = store.digest(config, since, now)?;
+    if digest.is_empty() {
+        println!(
+            "Nothing to say since {}: no digest would be sent.",
+            digest.since
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(mut notice) = Store::digest_notice(config, &week.key, &digest) else {
+        println!("No digest: [owner] emails names no address to send it to.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    notice.message_id = format!("referrald.notice.preview@{}", config.tracking.domain());
+    let rendered = composer.render_notice(&notice)?;
+    if html {
+        print!(
+            "{}",
+            composer.render_notice_html(&notice)?.unwrap_or_default()
+        );
+    } else {
+        println!("Subject: {}\n\n{}", rendered.subject, rendered.body);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn inspect(config: &Config, file: &Path, json: bool, now: DateTime<Utc>) -> Result<ExitCode> {

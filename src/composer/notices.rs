@@ -14,6 +14,8 @@ pub const NOTICE_COMMAND_REPLY: &str = "command_reply";
 
 /// The owner is told that a report with bad news is held for her decision.
 pub const NOTICE_HELD_REPORT: &str = "held_report";
+/// The weekly digest to the owner.
+pub const NOTICE_DIGEST: &str = "digest";
 
 /// The built-in template of each notice kind.
 pub(super) const BUILT_IN: &[(&str, &str)] = &[
@@ -25,7 +27,12 @@ pub(super) const BUILT_IN: &[(&str, &str)] = &[
         NOTICE_HELD_REPORT,
         include_str!("../../templates/held_report.txt"),
     ),
+    (NOTICE_DIGEST, include_str!("../../templates/digest.txt")),
 ];
+
+/// The built-in HTML alternative of the notice kinds that have one.
+pub(super) const BUILT_IN_HTML: &[(&str, &str)] =
+    &[(NOTICE_DIGEST, include_str!("../../templates/digest.html"))];
 
 /// The notice kind named `word`, if there is one.
 pub fn notice_kind(word: &str) -> Option<&'static str> {
@@ -54,6 +61,9 @@ pub struct Notice {
 pub(super) fn samples(kind: &str) -> Vec<Value> {
     if kind == NOTICE_HELD_REPORT {
         return held_samples();
+    }
+    if kind == NOTICE_DIGEST {
+        return digest_samples();
     }
     if kind != NOTICE_COMMAND_REPLY {
         return Vec::new();
@@ -147,4 +157,24 @@ fn held_samples() -> Vec<Value> {
         })
     };
     vec![held(Some("an answer rates it 1/5")), held(None)]
+}
+
+/// A full digest and a sparse one (the lists may be empty, the owner owes nobody).
+fn digest_samples() -> Vec<Value> {
+    let line = |what: &str| json!({"id": 12, "introducer": "Bob Jones", "parties": ["you", "Sally Green"], "what": what});
+    let full = json!({
+        "week": "2026-12-07",
+        "since": "Mon 30 Nov",
+        "needs_you": [line("mail to Sally Green bounced")],
+        "outcomes": [line("Sally Green did business, worth 12,000 EUR")],
+        "business": ["12,000 EUR", "1,200"],
+        "connected": [line("Sally Green reported meeting")],
+        "new": [line("")],
+        "you_owe": [{"name": "Bob Jones", "gave_you": 2}],
+    });
+    let mut sparse = full.clone();
+    for key in ["needs_you", "outcomes", "business", "connected", "you_owe"] {
+        sparse[key] = json!([]);
+    }
+    vec![full, sparse]
 }

@@ -90,6 +90,7 @@ pub fn load(dir: Option<&Path>) -> anyhow::Result<Vec<Source>> {
         // Notice templates are the composer's to load (see `notice_source`).
         if name
             .strip_suffix(".txt")
+            .or_else(|| name.strip_suffix(".html"))
             .is_some_and(|stem| super::notices::notice_kind(stem).is_some())
         {
             continue;
@@ -135,6 +136,26 @@ pub fn notice_source(
             Ok((path.display().to_string(), text))
         }
         _ => Ok((format!("built-in {kind}.txt"), built_in.to_string())),
+    }
+}
+
+/// A notice kind's HTML alternative, if it has one: `dir`'s `<kind>.html` when there is one,
+/// else the built-in one; returns (where it came from, its text).
+pub fn notice_html_source(
+    dir: Option<&Path>,
+    kind: &str,
+    built_in: Option<&str>,
+) -> anyhow::Result<Option<(String, String)>> {
+    let path = dir.map(|d| d.join(format!("{kind}.html")));
+    match path {
+        Some(path) if path.exists() => {
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read template {}", path.display()))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow!("template {} ({kind}) is not UTF-8 text", path.display()))?;
+            Ok(Some((path.display().to_string(), text)))
+        }
+        _ => Ok(built_in.map(|t| (format!("built-in {kind}.html"), t.to_string()))),
     }
 }
 
@@ -197,7 +218,14 @@ pub fn split_text(text: &str, origin: &str, kind: &dyn std::fmt::Display) -> any
 /// about undefined values, and refusing to print `none` where a value is missing.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // Mail is plain text; only an HTML alternative (a notice's `<kind>.html`) is escaped.
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Debug info lets an error point at the failing expression.
     env.set_debug(true);

@@ -3,6 +3,7 @@
 //! [`Store`] owns the only read-write connection).
 
 mod commands;
+mod digest;
 mod forget;
 mod held;
 mod known;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0008_timing", include_str!("migrations/0008_timing.sql")),
     ("0009_manners", include_str!("migrations/0009_manners.sql")),
+    ("0010_digest", include_str!("migrations/0010_digest.sql")),
 ];
 
 /// The database, open for reading and writing.

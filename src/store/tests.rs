@@ -167,7 +167,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -215,10 +215,16 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     assert!(!snapshot.history);
     // 0009: nothing the owner wrote is known, and no report was released.
     assert_eq!(snapshot.owner_wrote, crate::planner::OwnerWrote::default());
+    // 0010: no digest decided yet.
+    let digests: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM digests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(digests, 0);
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 9);
+    assert_eq!(read_only.schema_version().unwrap(), 10);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
