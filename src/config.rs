@@ -46,9 +46,51 @@ pub struct Config {
     /// Where to find templates that override the built-in ones.
     #[serde(default)]
     pub templates: Templates,
+    /// `referrald serve`: where the web page listens, and its token.
+    #[serde(default)]
+    pub web: Web,
     /// The directory relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `[web]`: the page `referrald serve` shows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Web {
+    /// Address and port; loopback unless a token protects it.
+    #[serde(default = "Web::default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// A file whose first line is the token every request must show (required off loopback).
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            listen: Web::default_listen(),
+            token_file: None,
+        }
+    }
+}
+
+impl Web {
+    fn default_listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8025))
+    }
+
+    /// Whether `listen` is reachable only from this machine: else a token is required.
+    pub fn check(
+        listen: std::net::SocketAddr,
+        token_file: Option<&Path>,
+    ) -> Result<(), ConfigError> {
+        if !listen.ip().is_loopback() && token_file.is_none() {
+            return Err(ConfigError(format!(
+                "web.listen = \"{listen}\" is reachable from other machines: set web.token-file (a file holding a long random token), or listen on 127.0.0.1"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// `[tracking]`
@@ -596,6 +638,7 @@ impl Config {
         {
             smtp.secret().check("smtp")?;
         }
+        Web::check(self.web.listen, self.web.token_file.as_deref())?;
         if self.outbound.transport == TransportKind::Smtp && self.smtp.is_none() {
             return Err(ConfigError(
                 "outbound.transport is \"smtp\" but there is no [smtp] section (use transport = \"file\" for dry runs)"
@@ -621,6 +664,14 @@ impl Config {
     /// The database path, resolved against the config file's directory.
     pub fn store_path(&self) -> PathBuf {
         resolve(&self.base_dir, &self.store.path)
+    }
+
+    /// `[web] token-file`, resolved against the config file's directory.
+    pub fn web_token_path(&self) -> Option<PathBuf> {
+        self.web
+            .token_file
+            .as_ref()
+            .map(|f| resolve(&self.base_dir, f))
     }
 
     /// The file transport's directory, resolved against the config file's directory.

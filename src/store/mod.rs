@@ -24,7 +24,8 @@ pub use forget::{Erasure, FORGOTTEN};
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
 pub use read::{
-    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView, StoryLine,
+    EventView, FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralFilter,
+    ReferralView, StoryLine, Waiting,
 };
 pub use record::{Applied, DueMessage, Recorded};
 
