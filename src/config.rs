@@ -951,6 +951,25 @@ transport = "file"
     }
 
     #[test]
+    fn the_web_page_listens_off_loopback_only_with_a_token() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.web.listen.to_string(), "127.0.0.1:8025");
+        assert!(c.web_token_path().is_none());
+        let err = parse(&format!("{MINIMAL}[web]\nlisten = \"0.0.0.0:8025\"\n")).unwrap_err();
+        assert!(err.0.contains("web.token-file"), "{}", err.0);
+        let c = parse(&format!(
+            "{MINIMAL}[web]\nlisten = \"[::]:8025\"\ntoken-file = \"web-token\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.web_token_path(),
+            Some(PathBuf::from("/etc/referrald/web-token"))
+        );
+        assert!(parse(&format!("{MINIMAL}[web]\nlisten = \"[::1]:9000\"\n")).is_ok());
+        assert!(parse(&format!("{MINIMAL}[web]\nport = 1\n")).is_err());
+    }
+
+    #[test]
     fn minimal_config_gets_the_documented_defaults() {
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.tracking.address, "intros@tracker.example.org");
