@@ -412,9 +412,8 @@ impl Store {
             &self.conn,
             "SELECT r.id FROM referrals r
              WHERE (?1 IS NULL OR r.status = ?1)
-               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM participants p
-                    JOIN contacts c ON c.id = p.contact_id
-                    WHERE p.referral_id = r.id AND c.email = ?2))
+               AND (?2 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
+                    JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?2))
                AND (?3 IS NULL OR r.subject LIKE ?3 ESCAPE '\\' OR EXISTS (SELECT 1
                     FROM participants p JOIN contacts c ON c.id = p.contact_id
                     WHERE p.referral_id = r.id

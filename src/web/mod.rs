@@ -192,12 +192,30 @@ fn templates() -> Result<Environment<'static>> {
     let mut env = Environment::new();
     // Every value is escaped, whatever the template's name: mail is written by strangers.
     env.set_auto_escape_callback(|_| AutoEscape::Html);
+    // And every string shows what it says: a bidi override or a zero-width character from
+    // mail becomes U+FFFD, so "\u{202e}txt.exe" cannot pass for "exe.txt". Line breaks stay
+    // (an answer keeps its lines).
+    env.set_formatter(|out, state, value| match value.as_str() {
+        Some(text) if text.chars().any(hidden) => {
+            let shown: String = text
+                .chars()
+                .map(|c| if hidden(c) { '\u{fffd}' } else { c })
+                .collect();
+            minijinja::escape_formatter(out, state, &minijinja::Value::from(shown))
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    });
     env.add_filter("urlencode", |text: String| encode(&text));
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
             .with_context(|| format!("web template {name}"))?;
     }
     Ok(env)
+}
+
+/// A character that would reorder or hide the text around it (line breaks and tabs aside).
+fn hidden(c: char) -> bool {
+    crate::model::is_unsafe_char(c) && c != '\n' && c != '\t'
 }
 
 fn random_hex() -> Result<String> {

@@ -9,3 +9,4 @@ pub mod daemon;
 pub mod deployment;
 pub mod mailsys;
 pub mod replies;
+pub mod web;
