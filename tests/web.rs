@@ -6,7 +6,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use support::web::{Server, TOKEN, csrf, seeded, status_of};
+use support::web::{LATER, Server, TOKEN, csrf, seeded, status_of};
 
 #[test]
 fn every_page_shows_the_seeded_referrals() {
@@ -38,6 +38,15 @@ fn every_page_shows_the_seeded_referrals() {
         "Fred's words: {one}"
     );
     assert!(one.contains("fred@fredsbooks.example"));
+    // What goes out next, with its text as `preview` renders it.
+    assert!(one.contains("<h2>Next</h2>"), "{one}");
+    let preview = d.ok(&["--now", LATER, "preview", "1"]);
+    let first_line = preview
+        .lines()
+        .skip_while(|l| !l.is_empty())
+        .find(|l| !l.trim().is_empty())
+        .unwrap();
+    assert!(one.contains(first_line.trim()), "{first_line:?} in {one}");
 
     let people = s.page("/people");
     assert!(people.contains("Bob Brown") && people.contains("bob%40networkers.example"));

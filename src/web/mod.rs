@@ -94,6 +94,8 @@ struct App {
     /// Proves a form came from one of our pages: random for each run of `serve`.
     csrf: String,
     templates: Environment<'static>,
+    /// Writes the text of the next messages, as `preview` does.
+    composer: crate::composer::Composer,
     /// `--now`, for tests and demos; the real clock otherwise.
     now: Option<DateTime<Utc>>,
 }
@@ -124,6 +126,7 @@ pub async fn serve(
     ready(listener.local_addr()?);
     let app = Arc::new(App {
         templates: templates()?,
+        composer: crate::composer::Composer::new(&config)?,
         csrf: random_hex()?,
         config,
         token,
@@ -606,10 +609,12 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
                 return Ok(app.not_found());
             };
             app.read(move |app, store| {
-                Ok(match pages::referral(store, &app.config, id, now)? {
-                    Some(context) => app.render(StatusCode::OK, "referral.html", context),
-                    None => app.not_found(),
-                })
+                Ok(
+                    match pages::referral(store, &app.composer, &app.config, id, now)? {
+                        Some(context) => app.render(StatusCode::OK, "referral.html", context),
+                        None => app.not_found(),
+                    },
+                )
             })
             .await
         }

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use crate::cli::print::{amount, local, money, percent, rating};
+use crate::composer::Composer;
 use crate::config::Config;
 use crate::model::{Person, ReferralId, ReferralStatus};
 use crate::report::{self, Since};
@@ -134,9 +135,35 @@ pub fn referrals(
     }))
 }
 
-/// `/referrals/ID`: the same facts `show` prints.
+/// The referral's next messages as `preview` renders them: to whom, when, subject and text.
+fn next_mail(
+    store: &Store,
+    composer: &Composer,
+    config: &Config,
+    id: ReferralId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>> {
+    store
+        .preview_next(id)?
+        .iter()
+        .map(|p| {
+            // Dated as it would be sent, so that "on Monday" reads as the recipient would see it.
+            let rendered = composer.render(&p.draft, p.due_at.max(now))?;
+            Ok(json!({
+                "kind": p.draft.kind.as_str(),
+                "to": p.draft.to.to_string(),
+                "due": local(&p.due_at.to_rfc3339(), config),
+                "subject": rendered.subject,
+                "body": rendered.body,
+            }))
+        })
+        .collect()
+}
+
+/// `/referrals/ID`: the same facts `show` prints, and the text of what goes out next.
 pub fn referral(
     store: &Store,
+    composer: &Composer,
     config: &Config,
     id: ReferralId,
     now: DateTime<Utc>,
@@ -217,6 +244,7 @@ pub fn referral(
             "events": events,
             "outbound": outbound,
             "feedback": feedback,
+            "next": next_mail(store, composer, config, id, now)?,
         },
         "actions": ACTIONS,
     })))
