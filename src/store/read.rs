@@ -442,7 +442,9 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT o.kind, c.email, o.due_at FROM outbound o
+                // Without the hint SQLite walks outbound_pending (every scheduled message
+                // in due order) to skip a sort of three rows: 1 ms a referral at 2,000.
+                "SELECT o.kind, c.email, o.due_at FROM outbound o INDEXED BY outbound_referral
                  JOIN contacts c ON c.id = o.contact_id
                  WHERE o.referral_id = ?1 AND o.state = 'scheduled'
                  ORDER BY o.due_at LIMIT 1",

@@ -150,6 +150,9 @@ pub async fn serve(
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
         };
+        // A page leaves in more than one write: without this, Nagle's algorithm holds the
+        // second until the client's delayed ACK, 40 ms later.
+        let _ = stream.set_nodelay(true);
         let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
         };
