@@ -52,6 +52,12 @@ fn every_page_shows_the_seeded_referrals() {
     assert!(people.contains("Bob Brown") && people.contains("bob%40networkers.example"));
     let bob = s.page("/people/bob%40networkers.example");
     assert!(bob.contains("/referrals/1") && bob.contains("/referrals/2"));
+    assert!(bob.contains("Introduced 2 (gave you 0)"), "{bob}");
+    let fred = s.page("/people/fred%40fredsbooks.example");
+    assert!(
+        fred.contains("was introduced 1") && fred.contains("rating —"),
+        "{fred}"
+    );
 
     let stats = s.page("/stats");
     assert!(

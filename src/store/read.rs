@@ -309,11 +309,27 @@ impl Store {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<report::Referral>> {
+        self.referrals_for_report_of(since, None)
+    }
+
+    /// [`Store::referrals_for_report`], only the referrals `person` (an address) took part
+    /// in when one is given: all their line of the ledger needs.
+    pub fn referrals_for_report_of(
+        &self,
+        since: Option<DateTime<Utc>>,
+        person: Option<&str>,
+    ) -> Result<Vec<report::Referral>> {
         let since = since.map(ts);
+        // The referral ids of `person`, or every one.
+        let theirs = "(?2 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
+             JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?2))";
         let heads: Vec<(ReferralId, String)> = collect(
             &self.conn,
-            "SELECT id, status FROM referrals WHERE ?1 IS NULL OR created_at >= ?1 ORDER BY id",
-            [&since],
+            &format!(
+                "SELECT r.id, r.status FROM referrals r
+                 WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs} ORDER BY r.id"
+            ),
+            params![since, person],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         // Introducers come with the participants, below; a referral without one is an error.
@@ -336,10 +352,13 @@ impl Store {
         }
         let people = collect(
             &self.conn,
-            "SELECT p.referral_id, p.role, c.email, p.name, p.is_owner FROM participants p
+            &format!(
+                "SELECT p.referral_id, p.role, c.email, p.name, p.is_owner FROM participants p
              JOIN contacts c ON c.id = p.contact_id JOIN referrals r ON r.id = p.referral_id
-             WHERE ?1 IS NULL OR r.created_at >= ?1 ORDER BY p.referral_id, p.position",
-            [&since],
+             WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs}
+             ORDER BY p.referral_id, p.position"
+            ),
+            params![since, person],
             |r| {
                 Ok((
                     r.get::<_, ReferralId>(0)?,
@@ -361,10 +380,13 @@ impl Store {
         }
         let answers = collect(
             &self.conn,
-            "SELECT f.referral_id, c.email, f.rating, f.outcome, f.value, f.currency FROM feedback f
+            &format!(
+                "SELECT f.referral_id, c.email, f.rating, f.outcome, f.value, f.currency FROM feedback f
              JOIN contacts c ON c.id = f.contact_id JOIN referrals r ON r.id = f.referral_id
-             WHERE ?1 IS NULL OR r.created_at >= ?1 ORDER BY f.referral_id, f.id",
-            [&since],
+             WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs}
+             ORDER BY f.referral_id, f.id"
+            ),
+            params![since, person],
             |r| {
                 Ok((
                     r.get::<_, ReferralId>(0)?,

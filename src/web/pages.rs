@@ -286,7 +286,12 @@ pub fn people(store: &Store, config: &Config) -> Result<Value> {
 
 /// `/people/EMAIL`: their line of the ledger and every referral they were in.
 pub fn person(store: &Store, config: &Config, email: &str) -> Result<Value> {
-    let report = whole_report(store, config)?;
+    // Their line of the ledger reads only the referrals they were in.
+    let report = report::build(
+        None,
+        &store.referrals_for_report_of(None, Some(email))?,
+        config.intake.max_amount,
+    );
     let line = report.partners.iter().find(|p| p.email == email);
     let filter = ReferralFilter {
         person: Some(email.to_string()),
