@@ -354,3 +354,35 @@ fn garbage_and_oversized_requests_are_refused_and_the_server_lives_on() {
     assert_ne!(status_of(&d, 1), "cancelled");
     assert_eq!(s.get("/").status, 200);
 }
+
+#[test]
+fn the_demo_ends_with_the_serve_command_that_opens_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_referrald"))
+        .arg("demo")
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let story = String::from_utf8(out.stdout).unwrap();
+    let cfg = demo.join("referrald.toml");
+    let line = format!("referrald --config {} serve", cfg.display());
+    assert!(story.contains(&line), "{story}");
+    assert!(story.contains("http://127.0.0.1:8025/"), "{story}");
+
+    // The same command (on a free port rather than 8025) shows the demo's three referrals.
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_referrald"));
+    serve.arg("--config").arg(&cfg);
+    serve.args(["serve", "--listen", "127.0.0.1:0"]);
+    let s = Server::spawn(serve);
+    let list = s.page("/");
+    for id in 1..=3 {
+        assert!(
+            list.contains(&format!("href=\"/referrals/{id}\"")),
+            "{list}"
+        );
+    }
+    assert!(s.page("/referrals/1").contains("<b>recorded</b>"));
+    assert!(s.page("/stats").contains("<svg"));
+}

@@ -127,9 +127,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(d: &Deployment, listen: &str) -> Server {
-        let mut child = d
-            .command()
-            .args(["--now", LATER, "serve", "--listen", listen])
+        let mut command = d.command();
+        command.args(["--now", LATER, "serve", "--listen", listen]);
+        Server::spawn(command)
+    }
+
+    /// Runs `command` (a `referrald … serve`), reading the port from its first line.
+    pub fn spawn(mut command: std::process::Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
