@@ -244,6 +244,9 @@ fn a_post_without_a_valid_csrf_token_changes_nothing() {
 fn confirmed_actions_change_the_store_as_the_commands_do() {
     let d = seeded("");
     let s = Server::start(&d, "127.0.0.1:0");
+    // Read before the changes: the whole-store pages are kept until the database changes.
+    assert!(s.page("/stats").contains("<dt>succeeded</dt><dd>0</dd>"));
+    assert!(s.page("/people").contains("sally@leedesign.example"));
 
     // Cancel, behind its confirmation page.
     let confirm = s.page("/referrals/1/confirm?action=cancel");
@@ -286,6 +289,7 @@ fn confirmed_actions_change_the_store_as_the_commands_do() {
     assert_eq!(status_of(&d, 2), "succeeded");
     let stats = s.page("/stats");
     assert!(stats.contains("12,000 EUR"), "{stats}");
+    assert!(stats.contains("<dt>succeeded</dt><dd>1</dd>"), "{stats}");
     let bad = s.post(
         "/referrals/2/won",
         &format!("csrf={}&amount=%0Acancel&currency=EUR", csrf(&won)),
@@ -308,6 +312,11 @@ fn confirmed_actions_change_the_store_as_the_commands_do() {
     );
     assert_eq!(owner.status, 400);
     assert!(owner.body.contains("your own addresses"));
+
+    // A change by another process (here `forget` on the command line) shows at once too.
+    assert!(s.page("/people").contains("fred@fredsbooks.example"));
+    d.ok(&["forget", "fred@fredsbooks.example"]);
+    assert!(!s.page("/people").contains("fred@fredsbooks.example"));
 }
 
 #[test]

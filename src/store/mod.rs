@@ -161,6 +161,14 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// A number that changes whenever another connection (another process, or another
+    /// `Store`) commits a change: for caching what was read through this one.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
     /// The IMAP watcher's position in `folder`: (uidvalidity, last processed uid).
     pub fn mailbox_position(&self, folder: &str) -> Result<Option<(u32, u32)>> {
         Ok(self

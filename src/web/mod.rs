@@ -98,7 +98,23 @@ struct App {
     composer: crate::composer::Composer,
     /// `--now`, for tests and demos; the real clock otherwise.
     now: Option<DateTime<Utc>>,
+    /// The whole-store pages (`/people`, `/stats`), kept until the database changes.
+    reports: std::sync::Mutex<Reports>,
 }
+
+/// Pages that read every referral (the ledger, the stats: most of a second at 100,000),
+/// kept with the database's `data_version` when they were read. One long-lived connection
+/// reads them: its `data_version` changes when anyone else (`run`, `ingest`, an action on
+/// this page) commits, and then they are read again.
+#[derive(Default)]
+struct Reports {
+    store: Option<Store>,
+    /// (page, period) → (data_version, context).
+    pages: std::collections::HashMap<(&'static str, Option<NaiveDate>), (i64, Value)>,
+}
+
+/// At most this many whole-store pages are kept (one per period asked for).
+const MAX_REPORTS: usize = 16;
 
 type Page = Response<Full<Bytes>>;
 
@@ -131,6 +147,7 @@ pub async fn serve(
         config,
         token,
         now,
+        reports: Default::default(),
     });
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -405,6 +422,48 @@ impl App {
         .await?
     }
 
+    /// A whole-store page: kept from last time if the database has not changed since, else
+    /// read again by `read` on the long-lived connection, on a blocking thread.
+    async fn report<F>(
+        self: &Arc<Self>,
+        page: &'static str,
+        since: Option<NaiveDate>,
+        read: F,
+    ) -> Result<Page>
+    where
+        F: FnOnce(&App, &Store) -> Result<Value> + Send + 'static,
+    {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut reports = app
+                .reports
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let reports = &mut *reports;
+            let store = match reports.store.take() {
+                Some(store) => store,
+                None => Store::open_read_only(&app.config.store_path())?,
+            };
+            let version = store.data_version()?;
+            let context = match reports.pages.get(&(page, since)) {
+                Some((v, context)) if *v == version => context.clone(),
+                _ => {
+                    let context = read(&app, &store)?;
+                    if reports.pages.len() >= MAX_REPORTS {
+                        reports.pages.clear();
+                    }
+                    reports
+                        .pages
+                        .insert((page, since), (version, context.clone()));
+                    context
+                }
+            };
+            reports.store = Some(store);
+            Ok(app.render(StatusCode::OK, page, context))
+        })
+        .await?
+    }
+
     /// Runs `change` on the store opened for writing, on a blocking thread.
     async fn write<F>(self: &Arc<Self>, change: F) -> Result<Page>
     where
@@ -650,9 +709,8 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
             ))
         }
         ["people"] => {
-            app.read(|app, store| {
-                let context = pages::people(store, &app.config)?;
-                Ok(app.render(StatusCode::OK, "people.html", context))
+            app.report("people.html", None, |app, store| {
+                pages::people(store, &app.config)
             })
             .await
         }
@@ -681,9 +739,8 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
         }
         ["stats"] => {
             let since = field(query, "since").and_then(|d| d.parse::<NaiveDate>().ok());
-            app.read(move |app, store| {
-                let context = pages::stats(store, &app.config, since)?;
-                Ok(app.render(StatusCode::OK, "stats.html", context))
+            app.report("stats.html", since, move |app, store| {
+                pages::stats(store, &app.config, since)
             })
             .await
         }
