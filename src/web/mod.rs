@@ -109,9 +109,12 @@ struct App {
 #[derive(Default)]
 struct Reports {
     store: Option<Store>,
-    /// (page, period) → (data_version, context).
-    pages: std::collections::HashMap<(&'static str, Option<NaiveDate>), (i64, Value)>,
+    /// (page, period) → (data_version, what it read).
+    pages: std::collections::HashMap<ReportKey, (i64, Arc<Value>)>,
 }
+
+/// A whole-store page and the period it covers.
+type ReportKey = (&'static str, Option<NaiveDate>);
 
 /// At most this many whole-store pages are kept (one per period asked for).
 const MAX_REPORTS: usize = 16;
@@ -424,22 +427,24 @@ impl App {
 
     /// A whole-store page: kept from last time if the database has not changed since, else
     /// read again by `read` on the long-lived connection, on a blocking thread.
-    async fn report<F>(
+    async fn report<F, V>(
         self: &Arc<Self>,
         page: &'static str,
         since: Option<NaiveDate>,
         read: F,
+        view: V,
     ) -> Result<Page>
     where
         F: FnOnce(&App, &Store) -> Result<Value> + Send + 'static,
+        V: FnOnce(&Value) -> Value + Send + 'static,
     {
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut reports = app
+            let mut guard = app
                 .reports
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let reports = &mut *reports;
+            let reports = &mut *guard;
             let store = match reports.store.take() {
                 Some(store) => store,
                 None => Store::open_read_only(&app.config.store_path())?,
@@ -448,7 +453,7 @@ impl App {
             let context = match reports.pages.get(&(page, since)) {
                 Some((v, context)) if *v == version => context.clone(),
                 _ => {
-                    let context = read(&app, &store)?;
+                    let context = Arc::new(read(&app, &store)?);
                     if reports.pages.len() >= MAX_REPORTS {
                         reports.pages.clear();
                     }
@@ -459,7 +464,9 @@ impl App {
                 }
             };
             reports.store = Some(store);
-            Ok(app.render(StatusCode::OK, page, context))
+            // Others may read while this one renders.
+            drop(guard);
+            Ok(app.render(StatusCode::OK, page, view(&context)))
         })
         .await?
     }
@@ -709,9 +716,15 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
             ))
         }
         ["people"] => {
-            app.report("people.html", None, |app, store| {
-                pages::people(store, &app.config)
-            })
+            let page = field(query, "page")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1);
+            app.report(
+                "people.html",
+                None,
+                |app, store| pages::people(store, &app.config),
+                move |ledger| pages::people_page(ledger, page),
+            )
             .await
         }
         ["people", email] => {
@@ -739,9 +752,12 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
         }
         ["stats"] => {
             let since = field(query, "since").and_then(|d| d.parse::<NaiveDate>().ok());
-            app.report("stats.html", since, move |app, store| {
-                pages::stats(store, &app.config, since)
-            })
+            app.report(
+                "stats.html",
+                since,
+                move |app, store| pages::stats(store, &app.config, since),
+                Value::clone,
+            )
             .await
         }
         _ => Ok(app.not_found()),

@@ -273,7 +273,8 @@ fn whole_report(store: &Store, config: &Config) -> Result<report::Report> {
     ))
 }
 
-/// `/people`: the reciprocity ledger `stats` prints.
+/// `/people`: the reciprocity ledger `stats` prints, every line of it (a page of it is cut
+/// by [`people_page`]).
 pub fn people(store: &Store, config: &Config) -> Result<Value> {
     let report = whole_report(store, config)?;
     let partners: Vec<Value> = report.partners.iter().map(partner).collect();
@@ -282,6 +283,21 @@ pub fn people(store: &Store, config: &Config) -> Result<Value> {
         "you_made": report.you_made,
         "you_received": report.you_received,
     }))
+}
+
+/// Page `page` (from 1) of the ledger [`people`] read: [`PAGE`] lines of it.
+pub fn people_page(ledger: &Value, page: usize) -> Value {
+    let page = page.max(1);
+    let all = ledger["partners"].as_array().map_or(&[][..], Vec::as_slice);
+    let start = ((page - 1) * PAGE).min(all.len());
+    let end = (start + PAGE).min(all.len());
+    json!({
+        "partners": &all[start..end],
+        "you_made": ledger["you_made"],
+        "you_received": ledger["you_received"],
+        "prev_page": (page > 1).then(|| format!("/people?page={}", page - 1)),
+        "next_page": (end < all.len()).then(|| format!("/people?page={}", page + 1)),
+    })
 }
 
 /// `/people/EMAIL`: their line of the ledger and every referral they were in.
@@ -342,7 +358,13 @@ pub fn stats(store: &Store, config: &Config, since: Option<NaiveDate>) -> Result
     let chart = svg::referrals_per_month(&store.referrals_per_month(start)?);
     Ok(json!({
         "since": since.map(|d| d.to_string()).unwrap_or_default(),
-        "report": report,
+        // The figures only: the ledger (one line per person) is the people page's.
+        "report": {
+            "referrals": report.referrals,
+            "ratings": report.ratings,
+            "you_made": report.you_made,
+            "you_received": report.you_received,
+        },
         "by_status": by_status,
         "connection_rate": percent(report.connection_rate),
         "success_rate": percent(report.success_rate),
@@ -350,4 +372,26 @@ pub fn stats(store: &Store, config: &Config, since: Option<NaiveDate>) -> Result
         "closed_business": money(&report.closed_business),
         "per_month": chart,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_is_shown_a_page_at_a_time() {
+        let partners: Vec<Value> = (0..120).map(|i| json!({ "email": i })).collect();
+        let ledger = json!({ "partners": partners, "you_made": 1, "you_received": 2 });
+        let first = people_page(&ledger, 1);
+        assert_eq!(first["partners"].as_array().unwrap().len(), PAGE);
+        assert_eq!(first["prev_page"], Value::Null);
+        assert_eq!(first["next_page"], "/people?page=2");
+        let last = people_page(&ledger, 3);
+        assert_eq!(last["partners"].as_array().unwrap().len(), 20);
+        assert_eq!(last["partners"][0]["email"], 100);
+        assert_eq!(last["next_page"], Value::Null);
+        let beyond = people_page(&ledger, 99);
+        assert!(beyond["partners"].as_array().unwrap().is_empty());
+        assert_eq!(beyond["you_received"], 2);
+    }
 }
