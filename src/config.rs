@@ -58,9 +58,52 @@ pub struct Config {
     /// The weekly digest to the owner.
     #[serde(default)]
     pub digest: Digest,
+    /// `referrald serve`: where the web page listens, and its token.
+    #[serde(default)]
+    pub web: Web,
     /// The directory relative paths in the file are resolved against.
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `[web]`: the page `referrald serve` shows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Web {
+    /// Address and port; loopback unless a token protects it.
+    #[serde(default = "Web::default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// A file whose first line is the token every request must show (required off loopback).
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            listen: Web::default_listen(),
+            token_file: None,
+        }
+    }
+}
+
+impl Web {
+
+    fn default_listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8025))
+    }
+
+    /// Whether `listen` is reachable only from this machine: else a token is required.
+    pub fn check(
+        listen: std::net::SocketAddr,
+        token_file: Option<&Path>,
+    ) -> Result<(), ConfigError> {
+        if !listen.ip().is_loopback() && token_file.is_none() {
+            return Err(ConfigError(format!(
+                "web.listen = \"{listen}\" is reachable from other machines: set web.token-file (a file holding a long random token), or listen on 127.0.0.1"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// `[tracking]`
@@ -671,6 +714,7 @@ impl Config {
             }
         }
         self.check_oauth2()?;
+        Web::check(self.web.listen, self.web.token_file.as_deref())?;
         if self.outbound.transport == TransportKind::Smtp && self.smtp.is_none() {
             return Err(ConfigError(
                 "outbound.transport is \"smtp\" but there is no [smtp] section (use transport = \"file\" for dry runs)"
@@ -735,6 +779,14 @@ impl Config {
     /// The database path, resolved against the config file's directory.
     pub fn store_path(&self) -> PathBuf {
         resolve(&self.base_dir, &self.store.path)
+    }
+
+    /// `[web] token-file`, resolved against the config file's directory.
+    pub fn web_token_path(&self) -> Option<PathBuf> {
+        self.web
+            .token_file
+            .as_ref()
+            .map(|f| resolve(&self.base_dir, f))
     }
 
     /// The file transport's directory, resolved against the config file's directory.
@@ -1019,6 +1071,25 @@ transport = "file"
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, "test.toml", PathBuf::from("/etc/referrald"))
+    }
+
+    #[test]
+    fn the_web_page_listens_off_loopback_only_with_a_token() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.web.listen.to_string(), "127.0.0.1:8025");
+        assert!(c.web_token_path().is_none());
+        let err = parse(&format!("{MINIMAL}[web]\nlisten = \"0.0.0.0:8025\"\n")).unwrap_err();
+        assert!(err.0.contains("web.token-file"), "{}", err.0);
+        let c = parse(&format!(
+            "{MINIMAL}[web]\nlisten = \"[::]:8025\"\ntoken-file = \"web-token\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.web_token_path(),
+            Some(PathBuf::from("/etc/referrald/web-token"))
+        );
+        assert!(parse(&format!("{MINIMAL}[web]\nlisten = \"[::1]:9000\"\n")).is_ok());
+        assert!(parse(&format!("{MINIMAL}[web]\nport = 1\n")).is_err());
     }
 
     #[test]

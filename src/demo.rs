@@ -387,6 +387,10 @@ fn summary(store: &Store, config: &Config, dir: &Path) -> Result<()> {
     println!("  referrald --config {} referrals", cfg.display());
     println!("  referrald --config {} show 1", cfg.display());
     println!("  referrald --config {} outbox", cfg.display());
+    println!();
+    println!("Or in a browser: the referrals, their stories and a chart:");
+    println!("  referrald --config {} serve", cfg.display());
+    println!("  then open http://{}/", config.web.listen);
     Ok(())
 }
 

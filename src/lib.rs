@@ -30,3 +30,4 @@ pub mod source;
 pub mod store;
 pub mod subject;
 pub mod transport;
+pub mod web;

@@ -3,7 +3,7 @@
 
 mod doctor;
 mod generate;
-mod print;
+pub(crate) mod print;
 mod service;
 
 use std::io::Write;
@@ -145,6 +145,12 @@ enum Command {
         #[arg(value_name = "EMAIL", value_parser = parse_email)]
         email: String,
     },
+    /// The web page: referrals, their stories, the ledger and charts, on [web] listen
+    Serve {
+        /// Listen here instead of [web] listen (e.g. 127.0.0.1:0 for any free port)
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// The reports: rates, ratings, closed business, and who gives you referrals
     Stats {
         /// Only referrals recorded from this day (YYYY-MM-DD, in your timezone) or instant (RFC 3339)
@@ -171,7 +177,7 @@ fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("{e} (expected RFC 3339, like 2026-11-02T10:00:00Z)"))
 }
 
-fn parse_email(text: &str) -> Result<String, String> {
+pub(crate) fn parse_email(text: &str) -> Result<String, String> {
     let email = normalize_email(text);
     match email.split_once('@') {
         Some((local, domain))
@@ -309,18 +315,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Forget { email } => {
             let config = config()?;
-            // Forgetting yourself would stop your own nudges and muddle every report; the
-            // tracking address is no person.
-            if config.owner.is_owner(&email) {
-                return Err(ConfigError(format!(
-                    "{email} is one of your own addresses ([owner] emails): referrald does not forget its owner"
-                ))
-                .into());
-            }
-            if strip_plus_detail(&email) == config.tracking.address {
-                return Err(
-                    ConfigError(format!("{email} is the tracking address, not a person")).into(),
-                );
+            if let Some(why) = not_forgettable(&config, &email) {
+                return Err(ConfigError(why).into());
             }
             let mut store = open_store(&config)?;
             let erasure = store.forget(&email, now)?;
@@ -345,6 +341,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Send { id } => decide_held(&config()?, id, true, now),
         Command::Skip { id } => decide_held(&config()?, id, false, now),
+        Command::Serve { listen } => {
+            let mut config = config()?;
+            if let Some(listen) = listen {
+                config.web.listen = listen;
+            }
+            init_logging();
+            runtime()?.block_on(crate::web::serve(config, cli.now, |at| {
+                // The first line of standard output, for scripts and tests: where to look.
+                println!("referrald serve: open http://{at}/");
+                let _ = std::io::stdout().flush();
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Outbox { json } => {
             let config = config()?;
             let store = open_store(&config)?;
@@ -377,6 +386,18 @@ fn login(config: &Config) -> Result<ExitCode> {
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why `email` cannot be forgotten, if it cannot: forgetting yourself would stop your own
+/// nudges and muddle every report, and the tracking address is no person.
+pub(crate) fn not_forgettable(config: &Config, email: &str) -> Option<String> {
+    if config.owner.is_owner(email) {
+        return Some(format!(
+            "{email} is one of your own addresses ([owner] emails): referrald does not forget its owner"
+        ));
+    }
+    (strip_plus_detail(email) == config.tracking.address)
+        .then(|| format!("{email} is the tracking address, not a person"))
 }
 
 fn broken_pipe(e: &anyhow::Error) -> bool {

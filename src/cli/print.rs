@@ -595,16 +595,16 @@ pub fn erasure(email: &str, e: &Erasure, config: &Config) {
 }
 
 /// A share as a whole percentage, or "—" when there is nothing to divide.
-fn percent(share: Option<f64>) -> String {
+pub(crate) fn percent(share: Option<f64>) -> String {
     share.map_or_else(|| "—".into(), |s| format!("{:.0}%", s * 100.0))
 }
 
-fn rating(average: Option<f64>) -> String {
+pub(crate) fn rating(average: Option<f64>) -> String {
     average.map_or_else(|| "—".into(), |r| format!("{r:.1}"))
 }
 
 /// Amounts per currency: "12,500 USD; 800.50 EUR; 3,000 (no currency)".
-fn money(amounts: &[Money]) -> String {
+pub(crate) fn money(amounts: &[Money]) -> String {
     if amounts.is_empty() {
         return "—".into();
     }
@@ -619,7 +619,7 @@ fn money(amounts: &[Money]) -> String {
 }
 
 /// One amount as every command writes it ([`format_amount`]), with its currency's cents.
-fn amount(value: f64, currency: Option<&str>) -> String {
+pub(crate) fn amount(value: f64, currency: Option<&str>) -> String {
     format_amount(value, has_minor_units(currency)).unwrap_or_else(|| "?".into())
 }
 

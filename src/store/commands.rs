@@ -79,7 +79,18 @@ pub(super) fn record_command(
             why: Some(format!("\"{}\" is not a command", command.written)),
         },
     };
-    let (answer, mut facts) = apply(conn, &decision, command, c, config, rules, now)?;
+    let by = By {
+        owner: &command.owner,
+        written: &command.written,
+        cause: &c.message_id,
+        how: "by email",
+        named: match &command.line {
+            Line::Command { referral, .. } => *referral,
+            _ => None,
+        },
+        references: &command.references,
+    };
+    let (answer, mut facts) = apply(conn, &decision, &by, config, rules, now)?;
     // `send #6` names a held message, not referral #6: it acts on the held one's referral.
     let referral = match decision {
         Decision::Held { .. } => facts
@@ -149,19 +160,73 @@ fn target(conn: &Connection, id: ReferralId) -> Result<Option<Target>> {
     }))
 }
 
+/// Who gave a command, in what words, and the id its changes are recorded under (the
+/// command's Message-ID by email; a made-up one from the web page).
+struct By<'a> {
+    owner: &'a Person,
+    written: &'a str,
+    cause: &'a str,
+    how: &'a str,
+    /// The `#ID` the command's line named, if any (for `send #6`: a held message's).
+    named: Option<i64>,
+    /// The References of the mail it came in, to find the notice it answers (none from
+    /// the web page).
+    references: &'a [String],
+}
+
+/// What the owner can do to one referral from elsewhere than email (the web page): the
+/// same commands, decided by [`commands::decide`] and carried out as by email.
+impl Store {
+    /// Carries out `command` on referral `id` for the owner, who wrote it as `written`
+    /// ("cancel", "won 3000 EUR"); returns the answer's word ("cancelled", "unchanged"…)
+    /// and why nothing changed, when nothing did.
+    pub fn owner_command(
+        &mut self,
+        id: ReferralId,
+        command: &commands::Command,
+        written: &str,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<(&'static str, Option<String>)> {
+        let tx = self.conn.transaction()?;
+        let target = target(&tx, id)?;
+        let decision = commands::decide(command, Some(id), target.as_ref(), now);
+        let owner = Person {
+            email: config.owner.emails.first().cloned().unwrap_or_default(),
+            name: config.owner.name.clone(),
+        };
+        let cause = format!("web-{:x}@{}", random_part(), config.tracking.domain());
+        let by = By {
+            owner: &owner,
+            written,
+            cause: &cause,
+            how: "on the web page",
+            named: None,
+            references: &[],
+        };
+        let rules = super::record::rules(config);
+        let (answer, facts) = apply(&tx, &decision, &by, config, &rules, now)?;
+        let why = facts.get("why").and_then(Value::as_str).map(str::to_string);
+        let referral = target.map(|t| t.id);
+        let detail = format!("the owner's command {written:?} on the web page: {answer}");
+        event(&tx, referral, now, "command", &detail, None)?;
+        tx.commit()?;
+        Ok((answer, why))
+    }
+}
+
 /// Carries out a decision; returns the answer's word for the template and its facts.
 fn apply(
     conn: &Connection,
     decision: &Decision,
-    command: &OwnerCommand,
-    c: &Classified,
+    by: &By,
     config: &Config,
     rules: &Rules,
     now: DateTime<Utc>,
 ) -> Result<(&'static str, Value)> {
     let tracking = &config.tracking.address;
     let tz = config.owner.timezone;
-    let cause = Some(c.message_id.as_str());
+    let cause = Some(by.cause);
     Ok(match decision {
         Decision::Help { why } => ("help", json!({ "why": why })),
         Decision::Status(Some(id)) => (
@@ -239,7 +304,7 @@ fn apply(
             value,
             currency,
         } => {
-            let owner = owner_in(conn, *referral, &command.owner)?;
+            let owner = owner_in(conn, *referral, by.owner)?;
             upsert_contact(conn, &owner)?;
             let reading = Reading {
                 rating: None,
@@ -248,15 +313,15 @@ fn apply(
                 currency: currency.clone(),
                 comment: stored_text(
                     conn,
-                    &format!("(the owner, by email: {})", command.written),
+                    &format!("(the owner, {}: {})", by.how, by.written),
                     MAX_COMMENT,
                 )?,
             };
-            record_feedback(conn, *referral, &owner, &reading, now, &c.message_id)?;
+            record_feedback(conn, *referral, &owner, &reading, now, by.cause)?;
             // The owner's word is theirs to pass on: no outcome report carries it.
             conn.execute(
                 "UPDATE feedback SET reported_at = ?2 WHERE message_id = ?1 AND reported_at IS NULL",
-                params![c.message_id, ts(now)],
+                params![by.cause, ts(now)],
             )?;
             // A win by a party and a loss by the owner: the owner's word on their own deal.
             if !*won && referral_status(conn, *referral)? == ReferralStatus::Succeeded {
@@ -282,7 +347,7 @@ fn apply(
                 json!({ "amount": amount }),
             )
         }
-        Decision::Held { send } => held(conn, *send, command, tz, now, cause)?,
+        Decision::Held { send } => held(conn, *send, by, tz, now, cause)?,
         Decision::Note { referral, text } => {
             let text = stored_text(conn, text, MAX_COMMENT)?;
             event(conn, Some(*referral), now, "note", &text, cause)?;
@@ -296,19 +361,15 @@ fn apply(
 fn held(
     conn: &Connection,
     send: bool,
-    command: &OwnerCommand,
+    by: &By,
     tz: Tz,
     now: DateTime<Utc>,
     cause: Option<&str>,
 ) -> Result<(&'static str, Value)> {
     let word = if send { "send" } else { "skip" };
-    let named = match &command.line {
-        Line::Command { referral, .. } => *referral,
-        _ => None,
-    };
-    let id = match named {
+    let id = match by.named {
         Some(id) => Some(id),
-        None => super::held::held_of_notice(conn, &command.references)?,
+        None => super::held::held_of_notice(conn, by.references)?,
     };
     let Some(id) = id else {
         return Ok((

@@ -27,8 +27,8 @@ pub use held::HeldDecision;
 pub use known::StoreView;
 pub use preview::{KindPreview, Preview};
 pub use read::{
-    EventView, FeedbackView, Lateness, OutboundView, ParticipantView, ReferralDetail, ReferralView,
-    StoryLine,
+    EventView, FeedbackView, Lateness, OutboundView, ParticipantView, ReferralDetail,
+    ReferralFilter, ReferralView, StoryLine, Waiting,
 };
 pub use record::{Applied, DueMessage, Recorded};
 
@@ -165,6 +165,14 @@ impl Store {
         Ok(self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// A number that changes whenever another connection (another process, or another
+    /// `Store`) commits a change: for caching what was read through this one.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
 
     /// The IMAP watcher's position in `folder`: (uidvalidity, last processed uid).

@@ -149,6 +149,28 @@ pub struct StoryLine {
     pub detail: String,
 }
 
+/// Which referrals a page of the list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ReferralFilter {
+    /// Only those in this status.
+    pub status: Option<ReferralStatus>,
+    /// Only those this address took part in (introducer or party).
+    pub person: Option<String>,
+    /// Only those whose subject, or a participant's name or address, contains this.
+    pub search: Option<String>,
+}
+
+/// The next message a referral is waiting to send.
+#[derive(Debug, Clone, Serialize)]
+pub struct Waiting {
+    /// Which message.
+    pub kind: OutboundKind,
+    /// To whom.
+    pub to: String,
+    /// When it is due (RFC 3339, UTC).
+    pub due_at: String,
+}
+
 const OUTBOUND_COLUMNS: &str = "o.id, o.referral_id, o.kind, c.email, o.state, o.due_at, o.sent_at,
      o.attempts, o.last_error, o.message_id
      FROM outbound o JOIN contacts c ON c.id = o.contact_id";
@@ -323,11 +345,27 @@ impl Store {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<report::Referral>> {
+        self.referrals_for_report_of(since, None)
+    }
+
+    /// [`Store::referrals_for_report`], only the referrals `person` (an address) took part
+    /// in when one is given: all their line of the ledger needs.
+    pub fn referrals_for_report_of(
+        &self,
+        since: Option<DateTime<Utc>>,
+        person: Option<&str>,
+    ) -> Result<Vec<report::Referral>> {
         let since = since.map(ts);
+        // The referral ids of `person`, or every one.
+        let theirs = "(?2 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
+             JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?2))";
         let heads: Vec<(ReferralId, String)> = collect(
             &self.conn,
-            "SELECT id, status FROM referrals WHERE ?1 IS NULL OR created_at >= ?1 ORDER BY id",
-            [&since],
+            &format!(
+                "SELECT r.id, r.status FROM referrals r
+                 WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs} ORDER BY r.id"
+            ),
+            params![since, person],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         // Introducers come with the participants, below; a referral without one is an error.
@@ -350,10 +388,13 @@ impl Store {
         }
         let people = collect(
             &self.conn,
-            "SELECT p.referral_id, p.role, c.email, p.name, p.is_owner FROM participants p
+            &format!(
+                "SELECT p.referral_id, p.role, c.email, p.name, p.is_owner FROM participants p
              JOIN contacts c ON c.id = p.contact_id JOIN referrals r ON r.id = p.referral_id
-             WHERE ?1 IS NULL OR r.created_at >= ?1 ORDER BY p.referral_id, p.position",
-            [&since],
+             WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs}
+             ORDER BY p.referral_id, p.position"
+            ),
+            params![since, person],
             |r| {
                 Ok((
                     r.get::<_, ReferralId>(0)?,
@@ -375,10 +416,13 @@ impl Store {
         }
         let answers = collect(
             &self.conn,
-            "SELECT f.referral_id, c.email, f.rating, f.outcome, f.value, f.currency FROM feedback f
+            &format!(
+                "SELECT f.referral_id, c.email, f.rating, f.outcome, f.value, f.currency FROM feedback f
              JOIN contacts c ON c.id = f.contact_id JOIN referrals r ON r.id = f.referral_id
-             WHERE ?1 IS NULL OR r.created_at >= ?1 ORDER BY f.referral_id, f.id",
-            [&since],
+             WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs}
+             ORDER BY f.referral_id, f.id"
+            ),
+            params![since, person],
             |r| {
                 Ok((
                     r.get::<_, ReferralId>(0)?,
@@ -405,6 +449,103 @@ impl Store {
                 .ok_or_else(|| anyhow::anyhow!("referral #{} has no introducer", r.id))?;
         }
         Ok(referrals)
+    }
+
+    /// One page of the referrals `filter` chooses, newest first: at most `limit` from
+    /// `offset`, and whether more follow.
+    pub fn referrals_page(
+        &self,
+        filter: &ReferralFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<ReferralView>, bool)> {
+        let pattern = filter.search.as_deref().map(|s| {
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let ids: Vec<ReferralId> = collect(
+            &self.conn,
+            "SELECT r.id FROM referrals r
+             WHERE (?1 IS NULL OR r.status = ?1)
+               AND (?2 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
+                    JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?2))
+               AND (?3 IS NULL OR r.subject LIKE ?3 ESCAPE '\\' OR EXISTS (SELECT 1
+                    FROM participants p JOIN contacts c ON c.id = p.contact_id
+                    WHERE p.referral_id = r.id
+                      AND (c.email LIKE ?3 ESCAPE '\\' OR p.name LIKE ?3 ESCAPE '\\')))
+             ORDER BY r.id DESC LIMIT ?4 OFFSET ?5",
+            params![
+                filter.status.map(|s| s.as_str()),
+                filter.person,
+                pattern,
+                limit as i64 + 1,
+                offset as i64
+            ],
+            |r| r.get(0),
+        )?;
+        let more = ids.len() > limit;
+        let list = ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| referral_view(&self.conn, id).transpose())
+            .collect::<Result<_>>()?;
+        Ok((list, more))
+    }
+
+    /// The next message referral `id` is waiting to send, if any.
+    pub fn waiting(&self, id: ReferralId) -> Result<Option<Waiting>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                // Without the hint SQLite walks outbound_pending (every scheduled message
+                // in due order) to skip a sort of three rows: 1 ms a referral at 2,000.
+                "SELECT o.kind, c.email, o.due_at FROM outbound o INDEXED BY outbound_referral
+                 JOIN contacts c ON c.id = o.contact_id
+                 WHERE o.referral_id = ?1 AND o.state = 'scheduled'
+                 ORDER BY o.due_at LIMIT 1",
+            )?
+            .query_row([id], |r| {
+                Ok(Waiting {
+                    kind: parse_word(&r.get::<_, String>(0)?)?,
+                    to: r.get(1)?,
+                    due_at: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Until when referral `id`'s mail is held, if it is paused.
+    pub fn paused_until(&self, id: ReferralId) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT paused_until FROM referrals WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(at.flatten().map(|t| parse_ts(&t)).transpose()?)
+    }
+
+    /// How many referrals were recorded in each month (`YYYY-MM`, UTC) in each status, from
+    /// `since` (all of them without it), oldest month first.
+    pub fn referrals_per_month(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<(String, ReferralStatus, usize)>> {
+        collect(
+            &self.conn,
+            "SELECT substr(created_at, 1, 7) AS month, status, count(*) FROM referrals
+             WHERE ?1 IS NULL OR created_at >= ?1 GROUP BY month, status ORDER BY month",
+            [since.map(ts)],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    parse_word(&r.get::<_, String>(1)?)?,
+                    r.get::<_, i64>(2)? as usize,
+                ))
+            },
+        )
     }
 
     /// Every outbound message, by due time.

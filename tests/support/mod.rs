@@ -10,3 +10,4 @@ pub mod deployment;
 pub mod mailsys;
 pub mod oauth;
 pub mod replies;
+pub mod web;
