@@ -58,8 +58,9 @@ pub struct Config {
     /// The weekly digest to the owner.
     #[serde(default)]
     pub digest: Digest,
-    /// `referrald serve`: where the web page listens, and its token.
-    #[serde(default)]
+    /// `referrald serve`: where the web page listens, and its token. When the section is
+    /// written, `run` serves the page too.
+    #[serde(default, deserialize_with = "Web::written")]
     pub web: Web,
     /// The directory relative paths in the file are resolved against.
     #[serde(skip)]
@@ -75,6 +76,9 @@ pub struct Web {
     pub listen: std::net::SocketAddr,
     /// A file whose first line is the token every request must show (required off loopback).
     pub token_file: Option<PathBuf>,
+    /// Whether the configuration has a `[web]` section: then `run` serves the page as well.
+    #[serde(skip)]
+    pub in_run: bool,
 }
 
 impl Default for Web {
@@ -82,11 +86,19 @@ impl Default for Web {
         Web {
             listen: Web::default_listen(),
             token_file: None,
+            in_run: false,
         }
     }
 }
 
 impl Web {
+    /// Reads a `[web]` section that is there (serde asks only then): `run` serves it too.
+    fn written<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Web, D::Error> {
+        Ok(Web {
+            in_run: true,
+            ..Web::deserialize(d)?
+        })
+    }
 
     fn default_listen() -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], 8025))
@@ -1090,6 +1102,19 @@ transport = "file"
         );
         assert!(parse(&format!("{MINIMAL}[web]\nlisten = \"[::1]:9000\"\n")).is_ok());
         assert!(parse(&format!("{MINIMAL}[web]\nport = 1\n")).is_err());
+    }
+
+    #[test]
+    fn run_serves_the_page_only_when_a_web_section_is_written() {
+        assert!(!parse(MINIMAL).unwrap().web.in_run);
+        let c = parse(&format!("{MINIMAL}[web]\n")).unwrap();
+        assert!(c.web.in_run);
+        assert_eq!(c.web.listen.to_string(), "127.0.0.1:8025");
+        // The example configuration leaves it off.
+        let example =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
+                .unwrap();
+        assert!(!example.lines().any(|l| l.trim() == "[web]"));
     }
 
     #[test]

@@ -1423,3 +1423,59 @@ async fn the_daemon_sends_the_weekly_digest_to_the_owner_at_its_time_once() {
     assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 1);
     daemon.kill();
 }
+
+/// With a `[web]` section, `run` serves the page beside the daemon: it shows the referral the
+/// daemon just recorded from the mailbox, and it goes when the daemon stops.
+#[tokio::test]
+async fn run_with_a_web_section_serves_the_page_of_what_it_records() {
+    use std::io::{Read, Write};
+
+    let mail = MailSystem::start().await.unwrap();
+    // A free loopback port: bound, read and let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut daemon = watching_config(&mail, &NO_FOLLOW_UPS, "")
+        .with(&format!("[web]\nlisten = \"127.0.0.1:{port}\""))
+        .daemon(&mail);
+    daemon.start(WAIT);
+    mail.append(
+        TRACKING,
+        "INBOX",
+        &intro(
+            "served",
+            "bob@introducer.test",
+            "Fred Jones <fred@parties.test>",
+            "Sally Lee <sally@parties.test>",
+        ),
+    )
+    .await
+    .unwrap();
+    daemon.until(WAIT, "the introduction to be recorded", |d| {
+        referrals(d) == 1
+    });
+    let get = |path: &str| -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut page = String::new();
+        stream.read_to_string(&mut page)?;
+        Ok(page)
+    };
+    let list = get("/").expect("the page answers while run runs");
+    assert!(list.starts_with("HTTP/1.1 200"), "{list}");
+    assert!(list.contains("/referrals/1"), "{list}");
+    assert!(list.contains("Fred Jones"), "{list}");
+    let one = get("/referrals/1").unwrap();
+    assert!(one.contains("Sally Lee"), "{one}");
+    let (status, _) = daemon.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        get("/").is_err(),
+        "the page goes with the daemon that served it"
+    );
+}

@@ -49,9 +49,23 @@ pub async fn run(config: Config) -> Result<()> {
             }
         })
     });
+    // With a `[web]` section the page is served beside the daemon, from the same database.
+    // A page that cannot listen is an error in the log, not a reason to stop reading mail.
+    let web = checked.config().web.in_run.then(|| {
+        let config = checked.config().clone();
+        tokio::spawn(async move {
+            let served = crate::web::serve(config, None, |at| {
+                tracing::info!("web page: http://{at}/");
+            })
+            .await;
+            if let Err(e) = served {
+                tracing::error!("web page: {e:#}");
+            }
+        })
+    });
     let result = daemon::run(checked, store, Clock::Wall, shutdown, Arc::new(Systemd)).await;
-    if let Some(watchdog) = watchdog {
-        watchdog.abort();
+    for task in [watchdog, web].into_iter().flatten() {
+        task.abort();
     }
     result
 }
