@@ -10,10 +10,12 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use crate::composer::Composer;
+use crate::composer::{
+    Composer, NOTICE_COMMAND_REPLY, NOTICE_DIGEST, NOTICE_HELD_REPORT, notice_kind,
+};
 use crate::config::Config;
 use crate::model::{OutboundKind, ReferralId};
-use crate::outbox::{self, Clock, Outbox};
+use crate::outbox::{self, Clock, DeliveryResult, Outbox};
 use crate::source::RawMessage;
 use crate::store::{Store, StoryLine};
 use crate::transport::FileTransport;
@@ -175,6 +177,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         last_event: 0,
         day: None,
     };
+    let mut notices = 0;
     let mut script = script().into_iter().peekable();
     for day in 0..=21u32 {
         let date = start.with_timezone(&tz).date_naive() + TimeDelta::days(i64::from(day));
@@ -198,11 +201,18 @@ pub async fn run(dir: &Path) -> Result<()> {
             }
             // The daemon sends as soon as something is due; the demo runs the outbox after
             // every event and once each morning.
-            outbox.deliver_due(Clock::At(now), None).await?;
+            let deliveries = outbox.deliver_due(Clock::At(now), None).await?;
             printer.print_new(&outbox::lock(&store))?;
+            // Notices to the owner are no referral's story: said here, as they go.
+            for d in deliveries.iter().filter(|d| notice_kind(d.kind).is_some()) {
+                if d.result == DeliveryResult::Sent {
+                    printer.print_notice(now, d.kind, &d.to.email);
+                    notices += 1;
+                }
+            }
         }
     }
-    summary(&outbox::lock(&store), &config, dir)
+    summary(&outbox::lock(&store), &config, dir, notices)
 }
 
 /// Makes `dir` ready: created if missing, cleared if a previous demo left it, refused if it
@@ -324,13 +334,36 @@ impl Story {
         Ok(())
     }
 
-    fn print(&mut self, line: &StoryLine) {
-        let at = line.at.with_timezone(&self.tz);
+    fn day(&mut self, at: DateTime<Tz>) {
         if self.day != Some(at.date_naive()) {
             self.day = Some(at.date_naive());
             println!();
             println!("{}", at.format("%A %-d %B"));
         }
+    }
+
+    /// A notice to the owner (the weekly digest, a held report's note, a command's
+    /// answer), sent at `at` to `to`.
+    fn print_notice(&mut self, at: DateTime<Utc>, kind: &str, to: &str) {
+        let at = at.with_timezone(&self.tz);
+        self.day(at);
+        let why = match kind {
+            NOTICE_DIGEST => "  (your week in referrals)",
+            NOTICE_HELD_REPORT => "  (a report waits for your send or skip)",
+            NOTICE_COMMAND_REPLY => "  (the answer to your command)",
+            _ => "",
+        };
+        println!(
+            "  {}  {:<10} {:<3} {kind} to {to}{why}",
+            at.format("%H:%M"),
+            "sent",
+            ""
+        );
+    }
+
+    fn print(&mut self, line: &StoryLine) {
+        let at = line.at.with_timezone(&self.tz);
+        self.day(at);
         let referral = line.referral.map(|r| format!("#{r}")).unwrap_or_default();
         let why = if line.kind == "sent" {
             why(&line.detail)
@@ -364,7 +397,7 @@ fn why(detail: &str) -> &'static str {
     }
 }
 
-fn summary(store: &Store, config: &Config, dir: &Path) -> Result<()> {
+fn summary(store: &Store, config: &Config, dir: &Path, notices: usize) -> Result<()> {
     let referrals = store.referrals(None)?;
     let outbox = store.outbox()?;
     let sent = outbox
@@ -379,7 +412,8 @@ fn summary(store: &Store, config: &Config, dir: &Path) -> Result<()> {
     let emails = count_eml(&config.outbox_dir());
     println!();
     println!(
-        "{sent} emails sent; {emails} .eml files are in {}.",
+        "{} emails sent ({sent} about the referrals, {notices} to you alone); {emails} .eml files are in {}.",
+        sent + notices,
         config.outbox_dir().display()
     );
     let cfg = dir.join("referrald.toml");

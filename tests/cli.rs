@@ -533,6 +533,15 @@ fn the_demo_runs_offline_and_leaves_its_files() {
     assert!(demo.join("referrald.db").exists());
     let emails = std::fs::read_dir(demo.join("outbox")).unwrap().count();
     assert!(emails >= 10, "{emails} emails");
+    // Every file it wrote is counted and told: the owner's weekly digests too.
+    assert!(
+        story.contains(&format!("\n{emails} emails sent (")),
+        "{emails} files:\n{story}"
+    );
+    assert!(
+        story.contains("digest to alice@brightside.example"),
+        "{story}"
+    );
     // The demo leaves a usable deployment behind.
     let cfg = demo.join("referrald.toml");
     let list = Command::new(env!("CARGO_BIN_EXE_referrald"))
