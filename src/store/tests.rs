@@ -191,7 +191,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     assert_eq!(refusals, 0);
     // 0006: a referral from before options in the address has none.
     assert!(
-        super::record::options_of(&store.conn, 1)
+        super::plan::options_of(&store.conn, 1)
             .unwrap()
             .is_default()
     );
@@ -206,7 +206,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     assert_eq!(store.next_due().unwrap(), None);
     // 0008: a referral from before the introduction's own date was kept counts from its
     // recording, and is not history.
-    let snapshot = super::record::load_snapshot(&store.conn, 1).unwrap();
+    let snapshot = super::plan::load_snapshot(&store.conn, 1).unwrap();
     assert_eq!(snapshot.introduced_at, snapshot.recorded_at);
     assert_eq!(
         snapshot.introduced_at.to_rfc3339(),
