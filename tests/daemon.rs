@@ -199,13 +199,25 @@ async fn follow_ups_reach_both_parties_threaded_under_the_introduction() {
     .await
     .unwrap();
 
+    // Counted once the daemon has recorded the thank-you and both follow-ups as sent (so it
+    // will not hand them over again) and Postfix has delivered all it accepted: a second copy
+    // could then not still be on its way.
+    daemon
+        .until_async(WAIT, "the thank-you and both follow-ups to be sent", |d| {
+            d.count(
+                "SELECT count(*) FROM outbound WHERE state = 'sent' \
+                 AND kind IN ('thank_you', 'follow_up')",
+            ) == 3
+        })
+        .await;
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     let thanks = mail
-        .wait_for_count("bob@introducer.test", "INBOX", 1, WAIT)
+        .fetch_all("bob@introducer.test", "INBOX")
         .await
         .unwrap();
     assert_eq!(thanks.len(), 1);
     for party in ["fred@parties.test", "sally@parties.test"] {
-        let inbox = mail.wait_for_count(party, "INBOX", 1, WAIT).await.unwrap();
+        let inbox = mail.fetch_all(party, "INBOX").await.unwrap();
         assert_eq!(inbox.len(), 1, "{party}");
         let raw = &inbox[0];
         let text = String::from_utf8_lossy(raw);
@@ -1290,6 +1302,9 @@ async fn the_owner_pauses_by_email_and_gets_exactly_one_answer_per_command() {
         d.count("SELECT count(*) FROM notices WHERE state = 'sent'") == 2
     });
     assert_eq!(daemon.count("SELECT count(*) FROM notices"), 2);
+    // Counted once Postfix has delivered all it accepted, so a third answer could not still
+    // be on its way.
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 2);
     daemon.kill();
 }
@@ -1419,7 +1434,9 @@ async fn the_daemon_sends_the_weekly_digest_to_the_owner_at_its_time_once() {
         d.count("SELECT count(*) FROM notices WHERE kind = 'digest' AND state = 'sent'") == 1
     });
     assert_eq!(daemon.count("SELECT count(*) FROM digests"), 1);
-    // Nothing else to the owner: one digest for the week, however often the daemon wakes.
+    // Nothing else to the owner: one digest for the week, however often the daemon wakes
+    // (counted once Postfix has delivered all it accepted).
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     assert_eq!(mail.fetch_all(OWNER, "INBOX").await.unwrap().len(), 1);
     daemon.kill();
 }

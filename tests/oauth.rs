@@ -201,13 +201,23 @@ async fn login_then_run_records_an_introduction_and_sends_its_follow_ups_with_be
             referrals(d) == 1
         })
         .await;
+    // Counted once they are recorded as sent and Postfix has delivered all it accepted.
+    daemon
+        .until_async(WAIT, "the thank-you and both follow-ups to be sent", |d| {
+            d.count(
+                "SELECT count(*) FROM outbound WHERE state = 'sent' \
+                 AND kind IN ('thank_you', 'follow_up')",
+            ) == 3
+        })
+        .await;
+    mail.wait_for_empty_queue(WAIT).await.unwrap();
     let thanks = mail
-        .wait_for_count("bob@introducer.test", "INBOX", 1, WAIT)
+        .fetch_all("bob@introducer.test", "INBOX")
         .await
         .unwrap();
     assert_eq!(thanks.len(), 1);
     for party in ["fred@parties.test", "sally@parties.test"] {
-        let inbox = mail.wait_for_count(party, "INBOX", 1, WAIT).await.unwrap();
+        let inbox = mail.fetch_all(party, "INBOX").await.unwrap();
         assert_eq!(inbox.len(), 1, "{party}");
     }
 

@@ -21,9 +21,10 @@ use crate::outbox::DeliveryResult;
 use crate::planner::{Rules, span};
 
 use super::limits::{MAX_COMMENT, MAX_SUBJECT};
+use super::outbound::{domain_of, random_part};
+use super::plan::replan;
 use super::record::{
-    domain_of, event, random_part, record_feedback, referral_status, replan, set_status,
-    stored_text, upsert_contact,
+    event, record_feedback, referral_status, set_status, stored_text, upsert_contact,
 };
 use super::{Store, parse_ts, parse_word, ts};
 
@@ -204,7 +205,7 @@ impl Store {
             named: None,
             references: &[],
         };
-        let rules = super::record::rules(config);
+        let rules = super::plan::rules(config);
         let (answer, facts) = apply(&tx, &decision, &by, config, &rules, now)?;
         let why = facts.get("why").and_then(Value::as_str).map(str::to_string);
         let referral = target.map(|t| t.id);

@@ -6,8 +6,8 @@ use crate::intake::{Known, ThreadHit};
 use crate::model::{ReferralId, Role};
 
 use super::limits::Scrub;
+use super::outbound::outbound_by_message_id;
 use super::parse_word;
-use super::record::outbound_by_message_id;
 
 /// A read-only view of the store for classification.
 pub struct StoreView<'a> {

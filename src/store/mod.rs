@@ -8,6 +8,8 @@ mod forget;
 mod held;
 mod known;
 mod limits;
+mod outbound;
+mod plan;
 mod preview;
 mod read;
 mod record;
@@ -25,12 +27,13 @@ pub use commands::{DueNotice, NoticeId};
 pub use forget::{Erasure, FORGOTTEN};
 pub use held::HeldDecision;
 pub use known::StoreView;
+pub use outbound::DueMessage;
 pub use preview::{KindPreview, Preview};
 pub use read::{
     EventView, FeedbackView, Lateness, OutboundView, ParticipantView, ReferralDetail,
     ReferralFilter, ReferralView, StoryLine, Waiting,
 };
-pub use record::{Applied, DueMessage, Recorded};
+pub use record::{Applied, Recorded};
 
 /// The migrations, in order; `PRAGMA user_version` is the number of those applied.
 const MIGRATIONS: &[(&str, &str)] = &[

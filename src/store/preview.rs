@@ -5,7 +5,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 
-use super::record::{draft_for, load_snapshot, rules};
+use super::outbound::draft_for;
+use super::plan::{load_snapshot, rules};
 use super::{Store, parse_ts, parse_word};
 use crate::composer::Draft;
 use crate::config::Config;

@@ -259,7 +259,7 @@ impl Store {
             outbound,
             feedback,
             copied,
-            options: super::record::options_of(&self.conn, id)?,
+            options: super::plan::options_of(&self.conn, id)?,
         }))
     }
 

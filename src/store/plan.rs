@@ -1,0 +1,440 @@
+//! The plan as stored: reading a referral back for the planner, applying its steps (schedule,
+//! cancel, postpone, hold, skip, status), and finding what is due and when.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, TimeDelta, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::Config;
+use crate::intake::options::{Delay, Options};
+use crate::model::{OutboundId, OutboundKind, OutboundState, ReferralId, Role};
+use crate::planner::{
+    self, Answer, ContactId, OwnerWrote, Participant, Planned, Rules, Snapshot, Step,
+};
+
+use super::outbound::new_message_id;
+use super::record::{event, set_status};
+use super::{Store, parse_ts, parse_word, ts};
+
+impl Store {
+    /// Plans every referral with something due by `now` (cancelling, postponing, marking
+    /// stalled) and returns the messages that may go now, at most what `max-per-hour` still
+    /// allows. They stay `scheduled` until [`Store::claim`]ed, so a sender can claim them one
+    /// at a time and a crash leaves only the messages actually in flight in doubt.
+    pub fn plan_due(&mut self, config: &Config, now: DateTime<Utc>) -> Result<Vec<OutboundId>> {
+        let rules = rules(config);
+        let tx = self.conn.transaction()?;
+        let hour_ago = ts(now - TimeDelta::hours(1));
+        let used: i64 = tx.query_row(
+            "SELECT count(*) FROM outbound WHERE state = 'sending' OR (state = 'sent' AND sent_at > ?1)",
+            [hour_ago],
+            |r| r.get(0),
+        )?;
+        let allowed = usize::try_from(i64::from(config.schedule.max_per_hour) - used).unwrap_or(0);
+        // Open referrals whose plan has run out and whose last message has waited as long as
+        // the planner gives an answer: the only ones that may have stalled.
+        let quiet_since = ts(now - crate::planner::span(config.schedule.reminder_after));
+        let stalling: Vec<ReferralId> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT r.id FROM referrals r WHERE r.status = 'open'
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
+                   AND NOT EXISTS (SELECT 1 FROM outbound o WHERE o.referral_id = r.id
+                       AND o.state IN ('scheduled', 'sending'))
+                   AND (SELECT max(o.sent_at) FROM outbound o WHERE o.referral_id = r.id) <= ?2",
+            )?;
+            stmt.query_map(params![ts(now), quiet_since], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for referral in stalling {
+            replan(&tx, referral, &config.tracking.address, &rules, now)?;
+        }
+        // Referrals with a message due, the longest waiting first. Only as many are planned
+        // as max-per-hour still lets go: the rest keep their place for the next round, so a
+        // backlog costs each round the messages it sends, not everything pending.
+        let due: Vec<ReferralId> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT o.referral_id FROM outbound o JOIN referrals r ON r.id = o.referral_id
+                 WHERE o.state = 'scheduled' AND o.due_at <= ?1
+                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
+                 GROUP BY o.referral_id ORDER BY min(o.due_at), o.referral_id",
+            )?;
+            stmt.query_map([ts(now)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut sendable = Vec::new();
+        let mut planned = 0;
+        for &referral in &due {
+            if sendable.len() >= allowed {
+                break;
+            }
+            sendable.extend(replan(
+                &tx,
+                referral,
+                &config.tracking.address,
+                &rules,
+                now,
+            )?);
+            planned += 1;
+        }
+        if sendable.len() > allowed || planned < due.len() {
+            tracing::info!(
+                "max-per-hour reached: mail for {} referral(s) waits for the next hour",
+                due.len() - planned + usize::from(sendable.len() > allowed)
+            );
+            sendable.truncate(allowed);
+        }
+        // Bad news held for the owner: she is told, once, and her reply decides.
+        super::held::notify_held(&tx, config, now)?;
+        tx.commit()?;
+        Ok(sendable)
+    }
+
+    /// When the next scheduled message falls due, if any: a paused referral's mail when its
+    /// pause ends, and notices to the owner too.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let t: Option<String> = self.conn.query_row(
+            "SELECT min(t) FROM (
+                 SELECT max(o.due_at, coalesce(r.paused_until, '')) AS t
+                 FROM outbound o JOIN referrals r ON r.id = o.referral_id
+                 WHERE o.state = 'scheduled'
+                 UNION ALL
+                 SELECT min(due_at) FROM notices WHERE state = 'scheduled')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(t.map(|t| parse_ts(&t)).transpose()?)
+    }
+}
+
+pub(super) fn rules(config: &Config) -> Rules<'_> {
+    Rules {
+        schedule: &config.schedule,
+        timezone: config.owner.timezone,
+    }
+}
+
+/// Reads a referral back and plans it; applies the steps and returns the messages that may
+/// be sent now. Newly scheduled messages that are already due are planned again at once, so
+/// one call settles the referral.
+pub(super) fn replan(
+    conn: &Connection,
+    referral: ReferralId,
+    tracking: &str,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboundId>> {
+    let mut send = Vec::new();
+    for _ in 0..3 {
+        let snapshot = load_snapshot(conn, referral)?;
+        let steps = planner::plan(&snapshot, rules, now);
+        let scheduled_any = steps.iter().any(|s| matches!(s, Step::Schedule { .. }));
+        send = apply_steps(conn, referral, &steps, tracking, now)?;
+        if !scheduled_any {
+            break;
+        }
+    }
+    Ok(send)
+}
+
+/// Inserts the scheduled messages among `steps`, in one statement. Their row ids are chosen
+/// here (the store is the only writer) so that each Message-ID can name its row: a reply is
+/// matched to our message by reading the id back, with no index of Message-IDs to maintain.
+fn schedule(
+    conn: &Connection,
+    referral: ReferralId,
+    steps: &[Step],
+    tracking: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let new: Vec<(&OutboundKind, &ContactId, &DateTime<Utc>)> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Schedule { kind, to, due_at } => Some((kind, to, due_at)),
+            _ => None,
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let first: OutboundId = conn
+        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM outbound")?
+        .query_row([], |r| r.get(0))?;
+    let rows = vec!["(?, ?, ?, ?, 'scheduled', ?, ?, ?)"; new.len()].join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO outbound (id, referral_id, kind, contact_id, state, due_at, message_id, created_at)
+         VALUES {rows}"
+    ))?;
+    let created = ts(now);
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::with_capacity(new.len() * 7);
+    for (n, (kind, to, due_at)) in new.into_iter().enumerate() {
+        let id = first + n as OutboundId;
+        values.push(Box::new(id));
+        values.push(Box::new(referral));
+        values.push(Box::new(kind.as_str()));
+        values.push(Box::new(*to));
+        values.push(Box::new(ts(*due_at)));
+        values.push(Box::new(new_message_id(id, tracking)));
+        values.push(Box::new(created.clone()));
+    }
+    stmt.execute(rusqlite::params_from_iter(values.iter()))?;
+    Ok(())
+}
+
+pub(super) fn apply_steps(
+    conn: &Connection,
+    referral: ReferralId,
+    steps: &[Step],
+    tracking: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboundId>> {
+    let mut send = Vec::new();
+    schedule(conn, referral, steps, tracking, now)?;
+    for step in steps {
+        match step {
+            Step::Schedule { .. } => {}
+            Step::Cancel { id, reason } => {
+                let row: Option<(String, String)> = conn
+                    .prepare_cached(
+                        "UPDATE outbound SET state = 'cancelled', last_error = ?2
+                         WHERE id = ?1 AND state = 'scheduled'
+                         RETURNING kind, (SELECT email FROM contacts WHERE id = contact_id)",
+                    )?
+                    .query_row(params![id, reason], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((kind, to)) = row {
+                    event(
+                        conn,
+                        Some(referral),
+                        now,
+                        "cancelled",
+                        &format!("{kind} to {to}: {reason}"),
+                        None,
+                    )?;
+                }
+            }
+            Step::Postpone { id, due_at, .. } => {
+                conn.prepare_cached("UPDATE outbound SET due_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, ts(*due_at)])?;
+            }
+            Step::Send { id } => send.push(*id),
+            Step::Hold { id, reason } => {
+                let row: Option<(String, String)> = conn
+                    .prepare_cached(
+                        "UPDATE outbound SET state = 'held', last_error = ?2
+                         WHERE id = ?1 AND state = 'scheduled'
+                         RETURNING kind, (SELECT email FROM contacts WHERE id = contact_id)",
+                    )?
+                    .query_row(params![id, reason], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((kind, to)) = row {
+                    event(
+                        conn,
+                        Some(referral),
+                        now,
+                        "held",
+                        &format!("{kind} to {to}: {reason}"),
+                        None,
+                    )?;
+                }
+            }
+            Step::Skip {
+                kind,
+                to,
+                due_at,
+                reason,
+            } => skip(conn, referral, (*kind, *to, *due_at), reason, tracking, now)?,
+            Step::History { reason } => {
+                conn.prepare_cached("UPDATE referrals SET history = 1 WHERE id = ?1")?
+                    .execute([referral])?;
+                event(conn, Some(referral), now, "history", reason, None)?;
+            }
+            Step::Status { status, reason } => {
+                set_status(conn, referral, *status, now, reason, None)?;
+            }
+        }
+    }
+    Ok(send)
+}
+
+/// Records a message the plan would have sent as skipped: a cancelled row, due when it would
+/// have been, with the reason, so `outbox` and `show` list it; and an event.
+fn skip(
+    conn: &Connection,
+    referral: ReferralId,
+    (kind, to, due_at): (OutboundKind, ContactId, DateTime<Utc>),
+    reason: &str,
+    tracking: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id: OutboundId = conn
+        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM outbound")?
+        .query_row([], |r| r.get(0))?;
+    let email: String = conn
+        .prepare_cached(
+            "INSERT INTO outbound (id, referral_id, kind, contact_id, state, due_at, message_id,
+                 created_at, last_error)
+             VALUES (?1, ?2, ?3, ?4, 'cancelled', ?5, ?6, ?7, ?8)
+             RETURNING (SELECT email FROM contacts WHERE id = ?4)",
+        )?
+        .query_row(
+            params![
+                id,
+                referral,
+                kind.as_str(),
+                to,
+                ts(due_at),
+                new_message_id(id, tracking),
+                ts(now),
+                reason
+            ],
+            |r| r.get(0),
+        )?;
+    event(
+        conn,
+        Some(referral),
+        now,
+        "skipped",
+        &format!("{kind} to {email}: {reason}"),
+        None,
+    )
+}
+
+/// The options the introduction's address gave referral `referral` (the default when none).
+pub(super) fn options_of(conn: &Connection, referral: ReferralId) -> Result<Options> {
+    let row = conn
+        .prepare_cached(
+            "SELECT quiet, thanks, follow_up_after, follow_up_secs, unknown
+             FROM referral_options WHERE referral_id = ?1",
+        )?
+        .query_row([referral], |r| {
+            let written: Option<String> = r.get(2)?;
+            let secs: Option<i64> = r.get(3)?;
+            let unknown: String = r.get(4)?;
+            Ok(Options {
+                quiet: r.get(0)?,
+                thanks: r.get(1)?,
+                follow_up_after: written.zip(secs).map(|(written, secs)| Delay {
+                    written,
+                    span: std::time::Duration::from_secs(secs.max(0).unsigned_abs()),
+                }),
+                unknown: unknown.split_whitespace().map(str::to_string).collect(),
+                stop: false,
+            })
+        })
+        .optional()?;
+    Ok(row.unwrap_or_default())
+}
+
+pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<Snapshot> {
+    #[allow(clippy::type_complexity)]
+    let (status, created, introduced, history, paused_until, owner_wrote): (
+        String,
+        String,
+        Option<String>,
+        bool,
+        Option<String>,
+        OwnerWrote,
+    ) = conn
+        .prepare_cached(
+            "SELECT status, created_at, introduced_at, history, paused_until,
+                 owner_thanked_at IS NOT NULL, owner_offered_time_at IS NOT NULL
+             FROM referrals WHERE id = ?1",
+        )?
+        .query_row([referral], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                OwnerWrote {
+                    thanked: r.get(5)?,
+                    offered_time: r.get(6)?,
+                },
+            ))
+        })
+        .with_context(|| format!("no referral #{referral}"))?;
+    let participants: Vec<Participant> = conn
+        .prepare_cached(
+            "SELECT p.contact_id, p.role, p.state, p.is_owner, c.back_on
+             FROM participants p JOIN contacts c ON c.id = p.contact_id
+             WHERE p.referral_id = ?1 ORDER BY p.position",
+        )?
+        .query_map([referral], |r| {
+            Ok(Participant {
+                contact: r.get(0)?,
+                role: parse_word(&r.get::<_, String>(1)?)?,
+                state: parse_word(&r.get::<_, String>(2)?)?,
+                is_owner: r.get(3)?,
+                back_on: r.get::<_, Option<String>>(4)?.and_then(|d| d.parse().ok()),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let outbound: Vec<Planned> = conn
+        .prepare_cached(
+            "SELECT id, kind, contact_id, state, due_at, sent_at, released_at IS NOT NULL
+             FROM outbound WHERE referral_id = ?1 ORDER BY id",
+        )?
+        .query_map([referral], |r| {
+            Ok(Planned {
+                id: r.get(0)?,
+                kind: parse_word(&r.get::<_, String>(1)?)?,
+                to: r.get(2)?,
+                state: parse_word::<OutboundState>(&r.get::<_, String>(3)?)?,
+                due_at: parse_ts(&r.get::<_, String>(4)?)?,
+                sent_at: r
+                    .get::<_, Option<String>>(5)?
+                    .map(|t| parse_ts(&t))
+                    .transpose()?,
+                released: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let feedback: Vec<Answer> = conn
+        .prepare_cached(
+            "SELECT contact_id, at, reported_at IS NOT NULL, rating IS NOT NULL OR outcome IS NOT NULL,
+                 outcome, rating
+             FROM feedback WHERE referral_id = ?1 ORDER BY id",
+        )?
+        .query_map([referral], |r| {
+            Ok(Answer {
+                from: r.get(0)?,
+                at: parse_ts(&r.get::<_, String>(1)?)?,
+                reported: r.get(2)?,
+                says_how_it_went: r.get(3)?,
+                outcome: r
+                    .get::<_, Option<String>>(4)?
+                    .map(|o| parse_word(&o))
+                    .transpose()?,
+                rating: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let introducer_last_report = match participants.iter().find(|p| p.role == Role::Introducer) {
+        Some(introducer) if !feedback.is_empty() => conn
+            .prepare_cached(
+                "SELECT max(sent_at) FROM outbound
+                 WHERE contact_id = ?1 AND kind = 'outcome_report' AND state = 'sent'",
+            )?
+            .query_row([introducer.contact], |r| r.get::<_, Option<String>>(0))?
+            .map(|t| parse_ts(&t))
+            .transpose()?,
+        _ => None,
+    };
+    Ok(Snapshot {
+        id: referral,
+        status: parse_word(&status)?,
+        // Referrals recorded before the introduction's own date was kept count from their
+        // recording, as they always did.
+        introduced_at: parse_ts(introduced.as_deref().unwrap_or(&created))?,
+        recorded_at: parse_ts(&created)?,
+        history,
+        participants,
+        outbound,
+        feedback,
+        introducer_last_report,
+        options: options_of(conn, referral)?,
+        paused_until: paused_until.map(|t| parse_ts(&t)).transpose()?,
+        owner_wrote,
+    })
+}
