@@ -73,6 +73,76 @@ fn every_page_shows_the_seeded_referrals() {
     assert!(css.body.contains("prefers-color-scheme: dark"));
 }
 
+/// The part of a page from heading `h2` to the next heading.
+fn section<'p>(page: &'p str, h2: &str) -> &'p str {
+    let start = page
+        .find(&format!("<h2>{h2}</h2>"))
+        .unwrap_or_else(|| panic!("no {h2} in {page}"));
+    let rest = &page[start + 4..];
+    &rest[..rest.find("<h2>").unwrap_or(rest.len())]
+}
+
+/// `text` as the page writes it.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}
+
+#[test]
+fn every_mail_sent_shows_with_its_text_until_its_people_are_forgotten() {
+    let d = seeded("");
+    // What the transport was handed: the feedback request to Fred, as an .eml file.
+    let mut request = None;
+    for entry in std::fs::read_dir(d.path("outbox")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        let to = m.to().and_then(|a| a.first()).and_then(|a| a.address());
+        if m.header_raw("X-Referrald-Kind").map(str::trim) == Some("feedback_request")
+            && to == Some("fred@fredsbooks.example")
+        {
+            let subject = m.subject().unwrap().to_string();
+            request = Some((subject, m.body_text(0).unwrap().into_owned()));
+        }
+    }
+    let (subject, body) = request.expect("a feedback request to Fred in the outbox");
+    let s = Server::start(&d, "127.0.0.1:0");
+    let page = s.page("/referrals/1");
+    let sent = section(&page, "Sent");
+    assert!(
+        sent.contains("<b>feedback_request</b> to fred@fredsbooks.example"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains(&format!("Subject: {}", escaped(&subject))),
+        "{sent}"
+    );
+    let lines: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(lines.len() > 2, "{body}");
+    for line in lines {
+        assert!(sent.contains(&escaped(line)), "{line:?} in {sent}");
+    }
+    assert!(!sent.contains("Text not kept"), "{sent}");
+
+    // Forgetting Mallory takes the text of the mail about her referral, and only that.
+    assert!(section(&s.page("/referrals/2"), "Sent").contains("Subject: "));
+    d.ok(&["forget", "mallory@evil.example"]);
+    let hers = s.page("/referrals/2");
+    let sent = section(&hers, "Sent");
+    assert!(
+        sent.contains("Text not kept.") && !sent.contains("Subject: "),
+        "{sent}"
+    );
+    assert!(section(&s.page("/referrals/1"), "Sent").contains(&escaped(&subject)));
+}
+
 #[test]
 fn every_response_forbids_scripts_framing_and_caching() {
     let d = seeded("");

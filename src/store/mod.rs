@@ -12,6 +12,7 @@ mod preview;
 mod read;
 mod record;
 pub mod running;
+mod sent_text;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -31,6 +32,7 @@ pub use read::{
     ReferralFilter, ReferralView, StoryLine, Waiting,
 };
 pub use record::{Applied, DueMessage, Recorded};
+pub use sent_text::SentText;
 
 /// The migrations, in order; `PRAGMA user_version` is the number of those applied.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -53,6 +55,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_timing", include_str!("migrations/0008_timing.sql")),
     ("0009_manners", include_str!("migrations/0009_manners.sql")),
     ("0010_digest", include_str!("migrations/0010_digest.sql")),
+    (
+        "0011_sent_text",
+        include_str!("migrations/0011_sent_text.sql"),
+    ),
 ];
 
 /// The database, open for reading and writing.

@@ -160,7 +160,8 @@ fn next_mail(
         .collect()
 }
 
-/// `/referrals/ID`: the same facts `show` prints, and the text of what goes out next.
+/// `/referrals/ID`: the same facts `show` prints, the text of each mail sent, and the text of
+/// what goes out next.
 pub fn referral(
     store: &Store,
     composer: &Composer,
@@ -181,16 +182,22 @@ pub fn referral(
         .iter()
         .map(|e| json!({ "at": local(&e.at, config), "kind": e.kind, "detail": e.detail }))
         .collect();
+    let mut texts = store.sent_texts(id)?;
     let outbound: Vec<Value> = d
         .outbound
         .iter()
         .map(|o| {
+            let text = texts.remove(&o.id);
             json!({
                 "when": local(o.sent_at.as_deref().unwrap_or(&o.due_at), config),
                 "state": o.state.as_str(),
                 "kind": o.kind.as_str(),
                 "to": o.to,
                 "note": o.last_error.as_deref().unwrap_or(""),
+                // What it said, when it went (mail sent before referrald kept texts has none).
+                "sent": o.sent_at.is_some() || text.is_some(),
+                "subject": text.as_ref().map(|t| t.subject.as_str()),
+                "body": text.as_ref().map(|t| t.body.as_str()),
             })
         })
         .collect();
