@@ -74,10 +74,21 @@ fn the_pages_render_in_chromium_with_hostile_mail_as_inert_text() {
     let story = dom("/referrals/1");
     assert!(story.contains("We met on Friday, it went great"), "{story}");
     assert!(story.contains("&lt;script&gt;alert('fred')"));
+    // The mail sent, with its text: the feedback request Fred answered.
+    assert!(
+        story.contains("<h2>Sent</h2>") && story.contains("Hi Fred,"),
+        "{story}"
+    );
 
     let stats = dom("/stats");
     assert!(
         stats.contains("<svg") && stats.contains("2026-11: 1 open"),
+        "{stats}"
+    );
+    // The other charts, drawn as SVG elements the browser made.
+    assert!(stats.contains("<title>2026-11: 1 of 2 connected (50%)</title></circle>"));
+    assert!(
+        stats.contains("<title>5 of 5: 1 rating</title></rect>"),
         "{stats}"
     );
 

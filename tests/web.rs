@@ -64,6 +64,13 @@ fn every_page_shows_the_seeded_referrals() {
         stats.contains("<svg") && stats.contains("2026-11: 1 open"),
         "{stats}"
     );
+    // Fred met Sally (the other referral waits): half of November's referrals connected.
+    assert!(
+        stats.contains("<title>2026-11: 1 of 2 connected (50%)</title>"),
+        "{stats}"
+    );
+    assert!(stats.contains("<title>5 of 5: 1 rating</title>"), "{stats}");
+    assert!(stats.contains("No business closed."), "{stats}");
     assert!(s.page("/stats?since=2026-12-01").contains("<dd>0</dd>"));
 
     assert_eq!(s.get("/referrals/99").status, 404);
@@ -141,6 +148,68 @@ fn every_mail_sent_shows_with_its_text_until_its_people_are_forgotten() {
         "{sent}"
     );
     assert!(section(&s.page("/referrals/1"), "Sent").contains(&escaped(&subject)));
+}
+
+#[test]
+fn the_stats_charts_draw_each_month_s_rates_ratings_and_business_per_currency() {
+    let d = seeded("");
+    // An introduction recorded in September: October has no referral.
+    let september = d.write(
+        "4.eml",
+        support::web::intro(
+            "intro-september",
+            "Tom Hardy <tom@tomsbikes.example>, Sally Lee <sally@leedesign.example>",
+            "Intro: Tom, meet Sally",
+        ),
+    );
+    d.ok(&[
+        "--now",
+        "2026-09-07T10:00:00Z",
+        "ingest",
+        september.to_str().unwrap(),
+    ]);
+    let s = Server::start(&d, "127.0.0.1:0");
+    let tom = s
+        .page("/?q=Tom")
+        .split("href=\"/referrals/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    for (id, amount, currency) in [(tom.as_str(), "3000", "USD"), ("2", "12k", "EUR")] {
+        let confirm = s.page(&format!("/referrals/{id}/confirm?action=won"));
+        let form = format!(
+            "csrf={}&amount={amount}&currency={currency}",
+            csrf(&confirm)
+        );
+        assert_eq!(s.post(&format!("/referrals/{id}/won"), &form).status, 303);
+    }
+
+    let stats = s.page("/stats");
+    for title in [
+        "2026-09: 1 succeeded",
+        "2026-09: 1 of 1 connected (100%)",
+        "2026-09: 1 of 1 succeeded (100%)",
+        "2026-11: 2 of 2 connected (100%)",
+        "2026-11: 1 of 2 succeeded (50%)",
+        "5 of 5: 1 rating",
+        "4 of 5: 0 ratings",
+        "2026-09: 3,000 USD",
+        "2026-11: 12,000 EUR",
+    ] {
+        assert!(
+            stats.contains(&format!("<title>{title}</title>")),
+            "{title}: {stats}"
+        );
+    }
+    // October keeps its place on the axis, with nothing drawn for it.
+    assert!(stats.contains(">2026-10</text>") && !stats.contains("<title>2026-10"));
+    // One chart per currency: the euros and the dollars are never added up.
+    assert!(stats.contains("<h3>EUR</h3>") && stats.contains("<h3>USD</h3>"));
+    assert!(!stats.contains("15,000") && !stats.contains("No business closed"));
+    // A period after September leaves it out of every chart.
+    let november = s.page("/stats?since=2026-11-01");
+    assert!(!november.contains("2026-09") && november.contains("2026-11: 12,000 EUR"));
 }
 
 #[test]

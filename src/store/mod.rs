@@ -2,6 +2,7 @@
 //! numbered migrations each applied in one transaction, STRICT tables, and one writer (the
 //! [`Store`] owns the only read-write connection).
 
+mod charts;
 mod commands;
 mod digest;
 mod forget;
@@ -22,6 +23,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
+pub use charts::{ChartFigures, MonthFigures};
 pub use commands::{DueNotice, NoticeId};
 pub use forget::{Erasure, FORGOTTEN};
 pub use held::HeldDecision;
