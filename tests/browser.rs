@@ -98,19 +98,24 @@ fn the_pages_render_in_chromium_with_hostile_mail_as_inert_text() {
     assert_ne!(support::web::status_of(&d, 1), "cancelled");
 
     let dir = screenshots();
-    for (name, path) in [
-        ("referrals", "/"),
-        ("referral", "/referrals/1"),
-        ("hostile", "/referrals/2"),
-        ("people", "/people"),
-        ("stats", "/stats"),
+    // The page's height: the referral's sent mail and the stats' charts run long (the last
+    // --window-size given wins).
+    for (name, path, height) in [
+        ("referrals", "/", 900),
+        ("referral", "/referrals/1", 2000),
+        ("hostile", "/referrals/2", 900),
+        ("people", "/people", 900),
+        ("stats", "/stats", 1900),
     ] {
         let file = dir.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&file);
         chromium(
             profile.path(),
             &format!("{base}{path}"),
-            &[&format!("--screenshot={}", file.display())],
+            &[
+                &format!("--window-size=1200,{height}"),
+                &format!("--screenshot={}", file.display()),
+            ],
         );
         let png = std::fs::read(&file).unwrap();
         assert_eq!(png[..8], *b"\x89PNG\r\n\x1a\n", "{name}");
