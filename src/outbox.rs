@@ -433,3 +433,6 @@ enum Due {
     Planned(OutboundId),
     Notice(NoticeId),
 }
+
+#[cfg(test)]
+mod tests;
