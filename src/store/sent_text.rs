@@ -63,12 +63,13 @@ impl Store {
 }
 
 /// Deletes the kept text of every message about a referral that `contact` took part in
-/// (introducer, party or copied): mail to them, and mail to others that names them. Returns
-/// how many texts were deleted. Part of `forget`'s transaction.
+/// (introducer, party or copied): mail to them (only participants are mailed), and mail to
+/// others that names them. Returns how many texts were deleted. Part of `forget`'s
+/// transaction.
 pub(super) fn forget_sent_text(conn: &Connection, contact: ContactId) -> Result<usize> {
     Ok(conn.execute(
         "DELETE FROM sent_text WHERE outbound_id IN (
-             SELECT o.id FROM outbound o WHERE o.contact_id = ?1 OR o.referral_id IN (
+             SELECT o.id FROM outbound o WHERE o.referral_id IN (
                  SELECT referral_id FROM participants WHERE contact_id = ?1
                  UNION SELECT referral_id FROM copied WHERE contact_id = ?1))",
         [contact],

@@ -500,5 +500,15 @@ mod tests {
         );
         // A currency code came from someone's mail: escaped, like every word from mail.
         assert!(charts[1].1.contains("&lt;b&gt;") && !charts[1].1.contains("<b>"));
+
+        // However many currencies there are, the page holds MAX_CURRENCIES charts.
+        let mut many = month("2026-11", 6, 6, 6);
+        many.business = ["AUD", "CAD", "CHF", "EUR", "GBP", "USD"]
+            .iter()
+            .map(|c| money(Some(c), 1.0))
+            .collect();
+        let charts = business_per_month(&[many]);
+        assert_eq!(charts.len(), MAX_CURRENCIES);
+        assert_eq!(charts[0].0, "AUD");
     }
 }
