@@ -78,6 +78,33 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// What a first visit to `/stats` spends, part by part: reading every referral, the report,
+/// and the figures of the charts (median of 3 each).
+fn stats_page_parts(store: &Store, config: &Config) {
+    let max = config.intake.max_amount;
+    let time = |f: &dyn Fn()| {
+        median(
+            (0..3)
+                .map(|_| {
+                    let started = Instant::now();
+                    f();
+                    started.elapsed()
+                })
+                .collect(),
+        )
+    };
+    let referrals = store.referrals_for_report(None).expect("read");
+    let read = time(&|| drop(store.referrals_for_report(None).expect("read")));
+    let report = time(&|| drop(referrald::report::build(None, &referrals, max)));
+    let charts = time(&|| drop(store.chart_figures(None, &referrals, max).expect("charts")));
+    println!(
+        "/stats parts: read every referral {}, report {}, chart figures {}",
+        ms(read),
+        ms(report),
+        ms(charts)
+    );
+}
+
 fn main() {
     let n: usize = std::env::var("WEB_BENCH_N")
         .ok()
@@ -107,11 +134,12 @@ fn main() {
         let at = t0 + TimeDelta::seconds((b * batch) as i64 * 400 * 86400 / n as i64);
         store.ingest(&messages, &config, at).expect("ingest");
     }
-    drop(store);
     println!(
         "web benchmark: {n} referrals recorded in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    stats_page_parts(&store, &config);
+    drop(store);
 
     let binary = env!("CARGO_BIN_EXE_referrald");
     let run = |args: &[&str]| {

@@ -504,7 +504,18 @@ impl Composer {
 
     /// The email for a draft, with every header of SPEC §2, dated `now`.
     pub fn compose(&self, draft: &Draft, now: DateTime<Utc>) -> anyhow::Result<Message> {
+        self.compose_with_text(draft, now).map(|(email, _)| email)
+    }
+
+    /// [`Composer::compose`], and the subject and text the email carries: what the outbox
+    /// keeps of each message it sends.
+    pub fn compose_with_text(
+        &self,
+        draft: &Draft,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(Message, Rendered)> {
         let rendered = self.render(draft, now)?;
+        let text = rendered.clone();
         // It is written whole into From, Reply-To and List-Unsubscribe.
         if self.tracking_address.len() > MAX_ADDRESS {
             bail!("the tracking address is longer than {MAX_ADDRESS} bytes");
@@ -593,14 +604,15 @@ impl Composer {
                 value.to_string(),
             ));
         }
-        builder
+        let email = builder
             .singlepart(SinglePart::plain(rendered.body))
             .with_context(|| {
                 format!(
                     "cannot build the {} email to {}",
                     draft.kind, draft.to.email
                 )
-            })
+            })?;
+        Ok((email, text))
     }
 }
 

@@ -298,13 +298,16 @@ impl Outbox {
             let Some(message) = claimed.into_iter().next() else {
                 continue;
             };
-            let email = self.composer.compose(&message.draft, clock.now());
-            let result = match email {
+            let composed = self.composer.compose_with_text(&message.draft, clock.now());
+            let (result, text) = match composed {
                 // Templates are checked at start-up, so this is a broken draft, not a bad
                 // day: retrying would not help.
-                Err(e) => DeliveryResult::Failed(format!("cannot compose: {e:#}")),
-                Ok(email) => match self.send(&email, stop.as_mut()).await {
-                    Some(result) => result,
+                Err(e) => (
+                    DeliveryResult::Failed(format!("cannot compose: {e:#}")),
+                    None,
+                ),
+                Ok((email, text)) => match self.send(&email, stop.as_mut()).await {
+                    Some(result) => (result, Some(text)),
                     None => {
                         tracing::warn!(
                             "outbound #{} abandoned mid-send at shutdown; it will be sent again at the next start",
@@ -332,7 +335,15 @@ impl Outbox {
             let (config, outcome, now) = (self.config.clone(), result.clone(), clock.now());
             // If this fails the row stays `sending`, and goes again with the same Message-ID.
             with_store(&self.store, move |s| {
-                s.record_delivery(id, &outcome, &config, now)
+                s.record_delivery(id, &outcome, &config, now)?;
+                // What the recipient read, for the web page (notices to the owner are in her
+                // own mailbox). The mail went: failing to keep its text must not hold up the rest.
+                if let Some(text) = text.filter(|_| outcome == DeliveryResult::Sent)
+                    && let Err(e) = s.keep_sent_text(id, &text)
+                {
+                    tracing::warn!("cannot keep the text of outbound #{id}: {e:#}");
+                }
+                Ok(())
             })
             .await
             .with_context(|| format!("cannot record the outcome of outbound #{id}"))?;
@@ -422,3 +433,6 @@ enum Due {
     Planned(OutboundId),
     Notice(NoticeId),
 }
+
+#[cfg(test)]
+mod tests;

@@ -74,10 +74,21 @@ fn the_pages_render_in_chromium_with_hostile_mail_as_inert_text() {
     let story = dom("/referrals/1");
     assert!(story.contains("We met on Friday, it went great"), "{story}");
     assert!(story.contains("&lt;script&gt;alert('fred')"));
+    // The mail sent, with its text: the feedback request Fred answered.
+    assert!(
+        story.contains("<h2>Sent</h2>") && story.contains("Hi Fred,"),
+        "{story}"
+    );
 
     let stats = dom("/stats");
     assert!(
         stats.contains("<svg") && stats.contains("2026-11: 1 open"),
+        "{stats}"
+    );
+    // The other charts, drawn as SVG elements the browser made.
+    assert!(stats.contains("<title>2026-11: 1 of 2 connected (50%)</title></circle>"));
+    assert!(
+        stats.contains("<title>5 of 5: 1 rating</title></rect>"),
         "{stats}"
     );
 
@@ -87,19 +98,24 @@ fn the_pages_render_in_chromium_with_hostile_mail_as_inert_text() {
     assert_ne!(support::web::status_of(&d, 1), "cancelled");
 
     let dir = screenshots();
-    for (name, path) in [
-        ("referrals", "/"),
-        ("referral", "/referrals/1"),
-        ("hostile", "/referrals/2"),
-        ("people", "/people"),
-        ("stats", "/stats"),
+    // The page's height: the referral's sent mail and the stats' charts run long (the last
+    // --window-size given wins).
+    for (name, path, height) in [
+        ("referrals", "/", 900),
+        ("referral", "/referrals/1", 2000),
+        ("hostile", "/referrals/2", 900),
+        ("people", "/people", 900),
+        ("stats", "/stats", 1900),
     ] {
         let file = dir.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&file);
         chromium(
             profile.path(),
             &format!("{base}{path}"),
-            &[&format!("--screenshot={}", file.display())],
+            &[
+                &format!("--window-size=1200,{height}"),
+                &format!("--screenshot={}", file.display()),
+            ],
         );
         let png = std::fs::read(&file).unwrap();
         assert_eq!(png[..8], *b"\x89PNG\r\n\x1a\n", "{name}");

@@ -64,6 +64,13 @@ fn every_page_shows_the_seeded_referrals() {
         stats.contains("<svg") && stats.contains("2026-11: 1 open"),
         "{stats}"
     );
+    // Fred met Sally (the other referral waits): half of November's referrals connected.
+    assert!(
+        stats.contains("<title>2026-11: 1 of 2 connected (50%)</title>"),
+        "{stats}"
+    );
+    assert!(stats.contains("<title>5 of 5: 1 rating</title>"), "{stats}");
+    assert!(stats.contains("No business closed."), "{stats}");
     assert!(s.page("/stats?since=2026-12-01").contains("<dd>0</dd>"));
 
     assert_eq!(s.get("/referrals/99").status, 404);
@@ -71,6 +78,138 @@ fn every_page_shows_the_seeded_referrals() {
     let css = s.get("/style.css");
     assert_eq!(css.status, 200);
     assert!(css.body.contains("prefers-color-scheme: dark"));
+}
+
+/// The part of a page from heading `h2` to the next heading.
+fn section<'p>(page: &'p str, h2: &str) -> &'p str {
+    let start = page
+        .find(&format!("<h2>{h2}</h2>"))
+        .unwrap_or_else(|| panic!("no {h2} in {page}"));
+    let rest = &page[start + 4..];
+    &rest[..rest.find("<h2>").unwrap_or(rest.len())]
+}
+
+/// `text` as the page writes it.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}
+
+#[test]
+fn every_mail_sent_shows_with_its_text_until_its_people_are_forgotten() {
+    let d = seeded("");
+    // What the transport was handed: the feedback request to Fred, as an .eml file.
+    let mut request = None;
+    for entry in std::fs::read_dir(d.path("outbox")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        let to = m.to().and_then(|a| a.first()).and_then(|a| a.address());
+        if m.header_raw("X-Referrald-Kind").map(str::trim) == Some("feedback_request")
+            && to == Some("fred@fredsbooks.example")
+        {
+            let subject = m.subject().unwrap().to_string();
+            request = Some((subject, m.body_text(0).unwrap().into_owned()));
+        }
+    }
+    let (subject, body) = request.expect("a feedback request to Fred in the outbox");
+    let s = Server::start(&d, "127.0.0.1:0");
+    let page = s.page("/referrals/1");
+    let sent = section(&page, "Sent");
+    assert!(
+        sent.contains("<b>feedback_request</b> to fred@fredsbooks.example"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains(&format!("Subject: {}", escaped(&subject))),
+        "{sent}"
+    );
+    let lines: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(lines.len() > 2, "{body}");
+    for line in lines {
+        assert!(sent.contains(&escaped(line)), "{line:?} in {sent}");
+    }
+    assert!(!sent.contains("Text not kept"), "{sent}");
+
+    // Forgetting Mallory takes the text of the mail about her referral, and only that.
+    assert!(section(&s.page("/referrals/2"), "Sent").contains("Subject: "));
+    d.ok(&["forget", "mallory@evil.example"]);
+    let hers = s.page("/referrals/2");
+    let sent = section(&hers, "Sent");
+    assert!(
+        sent.contains("Text not kept.") && !sent.contains("Subject: "),
+        "{sent}"
+    );
+    assert!(section(&s.page("/referrals/1"), "Sent").contains(&escaped(&subject)));
+}
+
+#[test]
+fn the_stats_charts_draw_each_month_s_rates_ratings_and_business_per_currency() {
+    let d = seeded("");
+    // An introduction recorded in September: October has no referral.
+    let september = d.write(
+        "4.eml",
+        support::web::intro(
+            "intro-september",
+            "Tom Hardy <tom@tomsbikes.example>, Sally Lee <sally@leedesign.example>",
+            "Intro: Tom, meet Sally",
+        ),
+    );
+    d.ok(&[
+        "--now",
+        "2026-09-07T10:00:00Z",
+        "ingest",
+        september.to_str().unwrap(),
+    ]);
+    let s = Server::start(&d, "127.0.0.1:0");
+    let tom = s
+        .page("/?q=Tom")
+        .split("href=\"/referrals/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    for (id, amount, currency) in [(tom.as_str(), "3000", "USD"), ("2", "12k", "EUR")] {
+        let confirm = s.page(&format!("/referrals/{id}/confirm?action=won"));
+        let form = format!(
+            "csrf={}&amount={amount}&currency={currency}",
+            csrf(&confirm)
+        );
+        assert_eq!(s.post(&format!("/referrals/{id}/won"), &form).status, 303);
+    }
+
+    let stats = s.page("/stats");
+    for title in [
+        "2026-09: 1 succeeded",
+        "2026-09: 1 of 1 connected (100%)",
+        "2026-09: 1 of 1 succeeded (100%)",
+        "2026-11: 2 of 2 connected (100%)",
+        "2026-11: 1 of 2 succeeded (50%)",
+        "5 of 5: 1 rating",
+        "4 of 5: 0 ratings",
+        "2026-09: 3,000 USD",
+        "2026-11: 12,000 EUR",
+    ] {
+        assert!(
+            stats.contains(&format!("<title>{title}</title>")),
+            "{title}: {stats}"
+        );
+    }
+    // October keeps its place on the axis, with nothing drawn for it.
+    assert!(stats.contains(">2026-10</text>") && !stats.contains("<title>2026-10"));
+    // One chart per currency: the euros and the dollars are never added up.
+    assert!(stats.contains("<h3>EUR</h3>") && stats.contains("<h3>USD</h3>"));
+    assert!(!stats.contains("15,000") && !stats.contains("No business closed"));
+    // A period after September leaves it out of every chart.
+    let november = s.page("/stats?since=2026-11-01");
+    assert!(!november.contains("2026-09") && november.contains("2026-11: 12,000 EUR"));
 }
 
 #[test]

@@ -583,6 +583,7 @@ pub fn erasure(email: &str, e: &Erasure, config: &Config) {
     display!("  their comments blanked:          {}", e.comments);
     display!("  other texts redacted:            {}", e.redacted);
     display!("  stored raw messages deleted:     {}", e.rejected);
+    display!("  texts of sent mail deleted:      {}", e.sent_texts);
     if e.variants > 0 {
         display!("  +detail addresses also erased:  {}", e.variants);
     }

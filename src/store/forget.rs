@@ -6,7 +6,8 @@
 //! in referrals. Their own comments are blanked. Wherever else their address or a name they
 //! went by appears in free text (the story of each referral, subjects, other people's
 //! comments, error notes, reasons for ignoring mail) it is replaced by "(forgotten)". Stored
-//! raw messages that contain their address are deleted. Mail scheduled to them is cancelled.
+//! raw messages that contain their address are deleted, and so is the kept text of the mail
+//! sent about every referral they took part in. Mail scheduled to them is cancelled.
 //! A SHA-256 of the address is kept in `forgotten`, so that a later introduction naming them
 //! records them as opted out ([`address_hash`] is what recording checks).
 
@@ -19,6 +20,7 @@ use crate::intake::normalize_subject;
 use crate::model::{ReferralId, normalize_email, strip_plus_detail};
 use crate::planner::ContactId;
 
+use super::sent_text::forget_sent_text;
 use super::{Store, ts};
 
 /// What forgotten text and names are replaced with.
@@ -39,6 +41,8 @@ pub struct Erasure {
     pub redacted: usize,
     /// Stored raw messages containing their address, deleted.
     pub rejected: usize,
+    /// Kept texts of mail sent about referrals they took part in, deleted.
+    pub sent_texts: usize,
     /// Their `+detail` addresses (`fred+crm@x` for `fred@x`) that were contacts too, erased.
     pub variants: usize,
     /// When the address was first forgotten, if that was before this time.
@@ -130,6 +134,7 @@ impl Store {
             }
             needles.extend(names_of(&tx, *contact)?.into_iter().map(Needle::Name));
             erase_contact(&tx, *contact, &mut erasure, now)?;
+            erasure.sent_texts += forget_sent_text(&tx, *contact)?;
         }
         // Longest names first, so "Fred Jones" goes whole before "Fred" could match.
         needles.sort_by_key(|n| match n {

@@ -26,6 +26,9 @@ pub(crate) const MAX_SUBJECT: usize = 1024;
 pub(crate) const MAX_NAME: usize = 256;
 /// One line of a referral's story (it names up to `max-parties` people and a subject).
 pub(crate) const MAX_DETAIL: usize = 4096;
+/// The text of a message referrald sent, as kept for the web page (templates may be
+/// overridden, and quote people's answers).
+pub(crate) const MAX_SENT_TEXT: usize = 32 * 1024;
 
 /// `text` cut to at most `max` bytes on a character boundary, ending in "…" when cut.
 pub(crate) fn cap(text: &str, max: usize) -> Cow<'_, str> {

@@ -2,6 +2,7 @@
 //! numbered migrations each applied in one transaction, STRICT tables, and one writer (the
 //! [`Store`] owns the only read-write connection).
 
+mod charts;
 mod commands;
 mod digest;
 mod forget;
@@ -14,6 +15,7 @@ mod preview;
 mod read;
 mod record;
 pub mod running;
+mod sent_text;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -23,6 +25,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
+pub use charts::{ChartFigures, MonthFigures};
 pub use commands::{DueNotice, NoticeId};
 pub use forget::{Erasure, FORGOTTEN};
 pub use held::HeldDecision;
@@ -34,6 +37,7 @@ pub use read::{
     ReferralFilter, ReferralView, StoryLine, Waiting,
 };
 pub use record::{Applied, Recorded};
+pub use sent_text::SentText;
 
 /// The migrations, in order; `PRAGMA user_version` is the number of those applied.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -56,6 +60,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_timing", include_str!("migrations/0008_timing.sql")),
     ("0009_manners", include_str!("migrations/0009_manners.sql")),
     ("0010_digest", include_str!("migrations/0010_digest.sql")),
+    (
+        "0011_sent_text",
+        include_str!("migrations/0011_sent_text.sql"),
+    ),
 ];
 
 /// The database, open for reading and writing.

@@ -160,7 +160,8 @@ fn next_mail(
         .collect()
 }
 
-/// `/referrals/ID`: the same facts `show` prints, and the text of what goes out next.
+/// `/referrals/ID`: the same facts `show` prints, the text of each mail sent, and the text of
+/// what goes out next.
 pub fn referral(
     store: &Store,
     composer: &Composer,
@@ -181,16 +182,22 @@ pub fn referral(
         .iter()
         .map(|e| json!({ "at": local(&e.at, config), "kind": e.kind, "detail": e.detail }))
         .collect();
+    let mut texts = store.sent_texts(id)?;
     let outbound: Vec<Value> = d
         .outbound
         .iter()
         .map(|o| {
+            let text = texts.remove(&o.id);
             json!({
                 "when": local(o.sent_at.as_deref().unwrap_or(&o.due_at), config),
                 "state": o.state.as_str(),
                 "kind": o.kind.as_str(),
                 "to": o.to,
                 "note": o.last_error.as_deref().unwrap_or(""),
+                // What it said, when it went (mail sent before referrald kept texts has none).
+                "sent": o.sent_at.is_some() || text.is_some(),
+                "subject": text.as_ref().map(|t| t.subject.as_str()),
+                "body": text.as_ref().map(|t| t.body.as_str()),
             })
         })
         .collect();
@@ -341,15 +348,18 @@ pub fn person(store: &Store, config: &Config, email: &str) -> Result<Value> {
     }))
 }
 
-/// `/stats`: the `stats` figures from `since` (a day in the owner's timezone), and the
-/// referrals per month.
+/// `/stats`: the `stats` figures from `since` (a day in the owner's timezone), and the charts:
+/// referrals per month by status, connection and success rate per month, the ratings, and
+/// closed business per month in each currency.
 pub fn stats(store: &Store, config: &Config, since: Option<NaiveDate>) -> Result<Value> {
     let start = since.map(|d| Since::Day(d).start(config.owner.timezone));
-    let report = report::build(
-        start,
-        &store.referrals_for_report(start)?,
-        config.intake.max_amount,
-    );
+    let referrals = store.referrals_for_report(start)?;
+    let report = report::build(start, &referrals, config.intake.max_amount);
+    let figures = store.chart_figures(start, &referrals, config.intake.max_amount)?;
+    let business: Vec<Value> = svg::business_per_month(&figures.months)
+        .into_iter()
+        .map(|(currency, chart)| json!({ "currency": currency, "chart": chart }))
+        .collect();
     let by_status: Vec<(String, usize)> = report
         .by_status
         .iter()
@@ -371,6 +381,10 @@ pub fn stats(store: &Store, config: &Config, since: Option<NaiveDate>) -> Result
         "average_rating": rating(report.average_rating),
         "closed_business": money(&report.closed_business),
         "per_month": chart,
+        "rates": svg::rates_per_month(&figures.months),
+        "ratings": svg::ratings(&figures.ratings),
+        "business": business,
+        "more_currencies": report.closed_business.len() > business.len(),
     }))
 }
 

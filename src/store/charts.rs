@@ -1,0 +1,241 @@
+//! The figures behind the charts of the stats page, month by month: connection and success
+//! rates, closed business, and how ratings are spread. They count exactly as `stats` does
+//! (see `report`): each referral is read by the report's own rules (each person's latest
+//! answer, the largest value of a deal), then put in the month it was recorded in (UTC, as
+//! the chart of referrals per month).
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use super::{Store, ts};
+use crate::model::ReferralId;
+use crate::report::{self, Money};
+
+/// One month's figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MonthFigures {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Referrals recorded that month.
+    pub referrals: usize,
+    /// Of those, how many connected.
+    pub connected: usize,
+    /// Of those, how many succeeded.
+    pub succeeded: usize,
+    /// The business they closed, per currency (named currencies first, as `stats` lists them).
+    pub business: Vec<Money>,
+}
+
+/// What the charts draw, for one period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChartFigures {
+    /// Every month with a referral, oldest first.
+    pub months: Vec<MonthFigures>,
+    /// How many ratings of 1, 2, 3, 4 and 5: each person's latest rating on each referral,
+    /// the ratings the average is over.
+    pub ratings: [usize; 5],
+}
+
+impl Store {
+    /// The chart figures for `referrals`, as read by `referrals_for_report(since)` with the
+    /// same `since`; amounts above `max_amount` count as no value.
+    pub fn chart_figures(
+        &self,
+        since: Option<DateTime<Utc>>,
+        referrals: &[report::Referral],
+        max_amount: f64,
+    ) -> Result<ChartFigures> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, substr(created_at, 1, 7) FROM referrals
+             WHERE ?1 IS NULL OR created_at >= ?1",
+        )?;
+        let months = stmt
+            .query_map([since.map(ts)], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<HashMap<ReferralId, String>>>()?;
+        Ok(ChartFigures::of(referrals, &months, max_amount))
+    }
+}
+
+impl ChartFigures {
+    /// The figures of `referrals`, each counted in its month in `months` (a referral missing
+    /// there, recorded after `months` was read, is left out).
+    pub fn of(
+        referrals: &[report::Referral],
+        months: &HashMap<ReferralId, String>,
+        max_amount: f64,
+    ) -> ChartFigures {
+        let mut by_month: BTreeMap<&str, (MonthFigures, BTreeMap<Option<String>, f64>)> =
+            BTreeMap::new();
+        let mut ratings = [0; 5];
+        for r in referrals {
+            let Some(month) = months.get(&r.id) else {
+                continue;
+            };
+            let latest = r.latest(max_amount);
+            for rating in latest.iter().filter_map(|l| l.rating) {
+                if let Some(slot) = usize::from(rating)
+                    .checked_sub(1)
+                    .and_then(|i| ratings.get_mut(i))
+                {
+                    *slot += 1;
+                }
+            }
+            let (figures, business) = by_month.entry(month).or_default();
+            figures.referrals += 1;
+            figures.connected += usize::from(r.connected(&latest));
+            figures.succeeded += usize::from(r.status == crate::model::ReferralStatus::Succeeded);
+            for money in report::Referral::closed_business(&latest) {
+                *business.entry(money.currency).or_default() += money.value;
+            }
+        }
+        let months = by_month
+            .into_iter()
+            .map(|(month, (figures, business))| {
+                let mut business: Vec<Money> = business
+                    .into_iter()
+                    .map(|(currency, value)| Money { currency, value })
+                    .collect();
+                // Named currencies first, alphabetically; an amount without one last.
+                business.sort_by(|a, b| {
+                    (a.currency.is_none(), &a.currency).cmp(&(b.currency.is_none(), &b.currency))
+                });
+                MonthFigures {
+                    month: month.to_string(),
+                    business,
+                    ..figures
+                }
+            })
+            .collect();
+        ChartFigures { months, ratings }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Outcome, ReferralStatus};
+    use crate::report::{Feedback, Participant};
+
+    fn who(email: &str, is_owner: bool) -> Participant {
+        Participant {
+            email: email.into(),
+            name: String::new(),
+            is_owner,
+        }
+    }
+
+    fn answer(from: &str, rating: Option<u8>, outcome: Option<Outcome>) -> Feedback {
+        Feedback {
+            from: from.into(),
+            rating,
+            outcome,
+            value: None,
+            currency: None,
+        }
+    }
+
+    fn won(from: &str, value: f64, currency: Option<&str>) -> Feedback {
+        Feedback {
+            value: Some(value),
+            currency: currency.map(str::to_string),
+            ..answer(from, None, Some(Outcome::Won))
+        }
+    }
+
+    fn referral(
+        id: ReferralId,
+        status: ReferralStatus,
+        feedback: Vec<Feedback>,
+    ) -> report::Referral {
+        report::Referral {
+            id,
+            status,
+            introducer: who("bob@x", false),
+            parties: vec![who("fred@x", false), who("alice@x", true)],
+            feedback,
+        }
+    }
+
+    #[test]
+    fn each_month_counts_as_stats_counts_and_the_months_add_up_to_stats() {
+        let referrals = vec![
+            // October: one open, one that connected by Fred's word.
+            referral(1, ReferralStatus::Open, vec![]),
+            referral(
+                2,
+                ReferralStatus::Open,
+                vec![answer("fred@x", Some(4), Some(Outcome::Met))],
+            ),
+            // November: one succeeded, both parties reporting the same deal (counted once),
+            // Fred changing his rating (his latest counts), and a deal in another currency.
+            referral(
+                3,
+                ReferralStatus::Succeeded,
+                vec![
+                    answer("fred@x", Some(2), None),
+                    won("fred@x", 3000.0, Some("EUR")),
+                    answer("fred@x", Some(5), None),
+                    won("alice@x", 3000.0, Some("EUR")),
+                ],
+            ),
+            referral(
+                4,
+                ReferralStatus::Succeeded,
+                vec![
+                    won("fred@x", 500.0, Some("USD")),
+                    won("alice@x", 9e12, None),
+                ],
+            ),
+            // Not in `months` (recorded after they were read): left out.
+            referral(5, ReferralStatus::Succeeded, vec![won("fred@x", 1.0, None)]),
+        ];
+        let months: HashMap<ReferralId, String> = [
+            (1, "2026-10"),
+            (2, "2026-10"),
+            (3, "2026-11"),
+            (4, "2026-11"),
+        ]
+        .into_iter()
+        .map(|(id, m)| (id, m.to_string()))
+        .collect();
+        let figures = ChartFigures::of(&referrals, &months, 1e8);
+        let [october, november] = &figures.months[..] else {
+            panic!("{figures:?}");
+        };
+        assert_eq!(
+            (
+                october.month.as_str(),
+                october.referrals,
+                october.connected,
+                october.succeeded
+            ),
+            ("2026-10", 2, 1, 0)
+        );
+        assert!(october.business.is_empty());
+        assert_eq!(
+            (november.referrals, november.connected, november.succeeded),
+            (2, 2, 2)
+        );
+        let eur = Money {
+            currency: Some("EUR".into()),
+            value: 3000.0,
+        };
+        let usd = Money {
+            currency: Some("USD".into()),
+            value: 500.0,
+        };
+        assert_eq!(november.business, vec![eur, usd]);
+        assert_eq!(figures.ratings, [0, 0, 0, 1, 1]);
+
+        // The months add up to what `stats` says of the same referrals.
+        let report = report::build(None, &referrals[..4], 1e8);
+        let sum = |f: fn(&MonthFigures) -> usize| figures.months.iter().map(f).sum::<usize>();
+        assert_eq!(sum(|m| m.referrals), report.referrals);
+        assert_eq!(sum(|m| m.connected), report.connected);
+        assert_eq!(sum(|m| m.succeeded), report.succeeded);
+        assert_eq!(figures.ratings.iter().sum::<usize>(), report.ratings);
+        assert_eq!(report.closed_business, november.business);
+    }
+}
