@@ -286,7 +286,16 @@ impl Secret<'_> {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 ConfigError(format!("cannot read password file {}: {e}", path.display()))
             })?;
-            return Ok(first_line(&text));
+            let password = first_line(&text);
+            // The package creates the service's password files empty (the unit needs them
+            // to exist): say so rather than log in with nothing.
+            if password.is_empty() {
+                return Err(ConfigError(format!(
+                    "password file {} is empty: write the password into its first line (with the package: /etc/referrald/imap-password or smtp-password)",
+                    path.display()
+                )));
+            }
+            return Ok(password);
         }
         if let Some(cmd) = self.command {
             let out = Command::new("sh")
@@ -1260,6 +1269,16 @@ transport = "file"
             command: None,
         };
         assert_eq!(secret.reveal(dir.path()).unwrap(), "s3cret");
+        // The package's placeholder, still empty: an error that says what to do, not a
+        // login with no password.
+        std::fs::write(dir.path().join("empty"), "\n").unwrap();
+        let secret = Secret {
+            password: None,
+            file: Some(Path::new("empty")),
+            command: None,
+        };
+        let err = secret.reveal(dir.path()).unwrap_err();
+        assert!(err.0.contains("is empty: write the password"), "{err}");
         let secret = Secret {
             password: None,
             file: None,

@@ -59,10 +59,18 @@ fn installed() -> &'static Installed {
             .unwrap();
         succeeded("scripts/deb", &built);
 
-        // A root that has nothing but systemd's own units (systemd-analyze verify follows the
-        // unit's dependencies into them, as on any host that runs it) and an empty dpkg
-        // database.
         let root = dir.join("root");
+        install(&root, &deb);
+        Installed { deb, root }
+    })
+}
+
+/// Installs `deb` into `root`, made first if missing: a root that has nothing but systemd's
+/// own units (systemd-analyze verify follows the unit's dependencies into them, as on any
+/// host that runs it) and an empty dpkg database. Installing again into the same root is an
+/// upgrade.
+fn install(root: &Path, deb: &Path) {
+    if !root.join("var/lib/dpkg/status").exists() {
         std::fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
         std::fs::create_dir_all(root.join("var/lib/dpkg/updates")).unwrap();
         std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
@@ -70,20 +78,21 @@ fn installed() -> &'static Installed {
         run(Command::new("cp")
             .args(["-a", "/usr/lib/systemd/system"])
             .arg(root.join("usr/lib/systemd/")));
+    }
+    dpkg(root, &["-i", deb.to_str().unwrap()]);
+}
 
-        // The maintainer scripts run outside the root with DPKG_ROOT set, as dpkg does for
-        // --root (the root has no shell to chroot into); deb-systemd-helper honours it.
-        run(Command::new("dpkg")
-            .arg(format!("--root={}", root.display()))
-            .args([
-                "--force-not-root",
-                "--force-depends",
-                "--force-script-chrootless",
-                "-i",
-            ])
-            .arg(&deb));
-        Installed { deb, root }
-    })
+/// dpkg on `root`. The maintainer scripts run outside the root with DPKG_ROOT set, as dpkg
+/// does for --root (the root has no shell to chroot into); deb-systemd-helper honours it.
+fn dpkg(root: &Path, args: &[&str]) {
+    run(Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args([
+            "--force-not-root",
+            "--force-depends",
+            "--force-script-chrootless",
+        ])
+        .args(args));
 }
 
 /// Runs a command that must succeed; returns its standard output.
@@ -270,6 +279,73 @@ fn the_package_installs_into_a_clean_root_and_its_unit_verifies() {
         "",
         "systemd-analyze verify warned"
     );
+}
+
+/// The password files the unit loads as credentials, as the package leaves them.
+fn password_files(root: &Path) -> Vec<PathBuf> {
+    ["imap-password", "smtp-password"]
+        .iter()
+        .map(|name| root.join("etc/referrald").join(name))
+        .collect()
+}
+
+/// Harm: a unit that cannot start because a credential file it loads is missing (a mailbox
+/// that signs in with OAuth 2.0 has no password to put there), a password file others can
+/// read, an upgrade that empties a password the owner wrote, or a purge that leaves secrets.
+#[test]
+fn the_password_files_exist_private_from_install_survive_upgrades_and_go_with_purge() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let installed = installed();
+    for file in password_files(&installed.root) {
+        let meta = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(meta.len(), 0, "{} starts empty", file.display());
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            file.display()
+        );
+    }
+    // Not package files: dpkg would replace or remove them with the package.
+    let admindir = installed.path("/var/lib/dpkg");
+    let listed = run(Command::new("dpkg-query")
+        .arg(format!("--admindir={}", admindir.display()))
+        .args(["-L", "referrald"]));
+    assert!(!listed.contains("password"), "{listed}");
+    // Our scripts carry debhelper's systemd lines once each, where the token stood.
+    for script in ["postinst", "postrm"] {
+        let path = installed.path(&format!("/var/lib/dpkg/info/referrald.{script}"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("#DEBHELPER#"), "{text}");
+        assert!(text.contains("deb-systemd-helper"), "{text}");
+        run(Command::new("sh").arg("-n").arg(&path));
+    }
+    let postrm =
+        std::fs::read_to_string(installed.path("/var/lib/dpkg/info/referrald.postrm")).unwrap();
+    assert_eq!(
+        postrm.matches("deb-systemd-helper purge").count(),
+        1,
+        "{postrm}"
+    );
+
+    // A root of this test's own: it upgrades and purges.
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("package-lifecycle");
+    if root.exists() {
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+    install(&root, &installed.deb);
+    let [imap, smtp] = <[PathBuf; 2]>::try_from(password_files(&root)).unwrap();
+    std::fs::write(&imap, "hunter2\n").unwrap();
+    install(&root, &installed.deb);
+    assert_eq!(std::fs::read_to_string(&imap).unwrap(), "hunter2\n");
+    assert!(smtp.exists());
+    dpkg(&root, &["--purge", "referrald"]);
+    assert!(
+        !imap.exists() && !smtp.exists(),
+        "purge leaves no password behind"
+    );
+    assert!(!root.join("etc/referrald/referrald.toml").exists());
 }
 
 /// The commit this source is: what `--version` must name.
