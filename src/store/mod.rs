@@ -12,6 +12,7 @@ mod preview;
 mod read;
 mod record;
 pub mod running;
+mod search;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -53,6 +54,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_timing", include_str!("migrations/0008_timing.sql")),
     ("0009_manners", include_str!("migrations/0009_manners.sql")),
     ("0010_digest", include_str!("migrations/0010_digest.sql")),
+    ("0012_search", include_str!("migrations/0012_search.sql")),
 ];
 
 /// The database, open for reading and writing.

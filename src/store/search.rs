@@ -1,0 +1,439 @@
+//! The list's search: which referrals a page of `/` shows. A search of three characters or
+//! more is answered from the trigram index of migration 0012 (`search`), read newest first
+//! and checked hit by hit against the tables with the same `LIKE` a scan uses, so the two
+//! always agree; anything else (shorter words, a person chosen) is the scan itself.
+
+use anyhow::Result;
+use rusqlite::params;
+
+use crate::model::ReferralId;
+
+use super::Store;
+use super::read::ReferralFilter;
+
+/// Index rows per referral: rowid = referral id × SLOTS + slot (see 0012_search.sql).
+const SLOT_BITS: u32 = 20;
+
+/// Whether the index can answer a search for `words`: a trigram index finds nothing
+/// shorter than three characters, and SQLite reads a bound text only up to a NUL.
+fn indexable(words: &str) -> bool {
+    words.chars().count() >= 3 && !words.contains('\0')
+}
+
+/// `words` as a `LIKE` pattern that matches them anywhere, wildcards taken literally.
+fn like_pattern(words: &str) -> String {
+    let escaped = words
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// `words` as an FTS5 query: every trigram of them (the index keeps no positions, so this is
+/// all it can ask), each an FTS5 string, so that `"`, `NEAR(`, `*` or `AND` are plain text.
+fn fts_query(words: &str) -> String {
+    let chars: Vec<char> = words.chars().collect();
+    let mut seen = std::collections::HashSet::new();
+    chars
+        .windows(3)
+        .map(|w| w.iter().collect::<String>())
+        .filter(|t| seen.insert(t.clone()))
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Store {
+    /// The ids of the referrals `filter` chooses, newest first: at most `limit` from
+    /// `offset`.
+    pub(super) fn chosen(
+        &self,
+        filter: &ReferralFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<ReferralId>> {
+        match filter.search.as_deref() {
+            Some(words) if filter.person.is_none() && indexable(words) => {
+                self.found(filter, words, offset, limit)
+            }
+            _ => self.scanned(filter, offset, limit),
+        }
+    }
+
+    /// [`Store::chosen`] by reading every referral in turn.
+    pub(super) fn scanned(
+        &self,
+        filter: &ReferralFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<ReferralId>> {
+        let pattern = filter.search.as_deref().map(like_pattern);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.id FROM referrals r
+             WHERE (?1 IS NULL OR r.status = ?1)
+               AND (?2 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
+                    JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?2))
+               AND (?3 IS NULL OR r.subject LIKE ?3 ESCAPE '\\' OR EXISTS (SELECT 1
+                    FROM participants p JOIN contacts c ON c.id = p.contact_id
+                    WHERE p.referral_id = r.id
+                      AND (c.email LIKE ?3 ESCAPE '\\' OR p.name LIKE ?3 ESCAPE '\\')))
+             ORDER BY r.id DESC LIMIT ?4 OFFSET ?5",
+        )?;
+        let ids = stmt
+            .query_map(
+                params![
+                    filter.status.map(|s| s.as_str()),
+                    filter.person,
+                    pattern,
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    i64::try_from(offset).unwrap_or(i64::MAX),
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
+    }
+
+    /// [`Store::chosen`] for a search of three characters or more, through the index: each
+    /// referral it names, newest first, is checked as [`Store::scanned`] checks it, until the
+    /// page is full.
+    pub(super) fn found(
+        &self,
+        filter: &ReferralFilter,
+        words: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<ReferralId>> {
+        let pattern = like_pattern(words);
+        let mut hits = self
+            .conn
+            .prepare_cached("SELECT rowid FROM search WHERE search MATCH ?1 ORDER BY rowid DESC")?;
+        let mut check = self.conn.prepare_cached(
+            "SELECT 1 FROM referrals r
+             WHERE r.id = ?1
+               AND (?2 IS NULL OR r.status = ?2)
+               AND (?3 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
+                    JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?3))
+               AND (r.subject LIKE ?4 ESCAPE '\\' OR EXISTS (SELECT 1
+                    FROM participants p JOIN contacts c ON c.id = p.contact_id
+                    WHERE p.referral_id = r.id
+                      AND (c.email LIKE ?4 ESCAPE '\\' OR p.name LIKE ?4 ESCAPE '\\')))",
+        )?;
+        let mut rows = hits.query([fts_query(words)])?;
+        let mut ids = Vec::new();
+        let mut skipped = 0;
+        let mut last = None;
+        while ids.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let id: ReferralId = row.get::<_, i64>(0)? >> SLOT_BITS;
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
+            let status = filter.status.map(|s| s.as_str());
+            if !check.exists(params![id, status, filter.person, pattern])? {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+            } else {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::ReferralStatus;
+    use crate::source::RawMessage;
+    use chrono::{TimeZone, Utc};
+
+    const CONFIG: &str = r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example"]
+[intake]
+accept-from = ["*@networkers.example"]
+require-authentication = false
+[outbound]
+transport = "file"
+"#;
+
+    /// Names as introductions give them: accents, other scripts, and the characters LIKE
+    /// and FTS5 give meaning to.
+    const NAMES: &[&str] = &[
+        "Fred Jones",
+        "Sally Lee",
+        "José Müller",
+        "JOSÉ MÜLLER",
+        "Zoë Ærø",
+        "Σοφία Παπαδοπούλου",
+        "王小明",
+        "İsmail Straße",
+        "Anne_Marie 50% O'Neil",
+        "Bob \\\"NEAR(x y)\\\" Smith",
+        "Ana AND Wei OR Kim*",
+        "Tom ^col:umn {a b} -minus",
+    ];
+
+    fn introduction(i: usize) -> RawMessage {
+        let a = NAMES[i % NAMES.len()];
+        let b = NAMES[(i / 3 + 5) % NAMES.len()];
+        let text = format!(
+            "From: Bob {k} <bob{k}@networkers.example>\r\n\
+             To: \"{a}\" <a{i}@books.example>, \"{b}\" <b{i}@design.example>\r\n\
+             Cc: intros@tracker.example.org\r\n\
+             Subject: Intro: {a}, meet {b} ({i}% off_deal)\r\n\
+             Date: Mon, 2 Nov 2026 09:55:00 +0000\r\n\
+             Message-ID: <search-{i}@networkers.example>\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=UTF-8\r\n\r\n\
+             Hi both, you should talk. Bob\r\n",
+            k = i % 7,
+        );
+        RawMessage {
+            origin: format!("test/{i}"),
+            bytes: text.into_bytes(),
+            arrived_at: None,
+        }
+    }
+
+    fn seeded(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse(CONFIG, "test", ".".into()).unwrap();
+        let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+        let messages: Vec<RawMessage> = (0..n).map(introduction).collect();
+        store.ingest(&messages, &config, now).unwrap();
+        (dir, store)
+    }
+
+    fn filter(status: Option<ReferralStatus>, words: &str) -> ReferralFilter {
+        ReferralFilter {
+            status,
+            person: None,
+            search: Some(words.to_string()),
+        }
+    }
+
+    /// Searches that reach the index, and what each must find at least.
+    const SEARCHES: &[(&str, usize)] = &[
+        ("Sally", 1),
+        ("sALLY lee", 1),
+        ("José", 1),
+        ("josé", 1),
+        ("JOSÉ MÜL", 1),
+        ("müller", 1),
+        ("zoë æ", 0),
+        ("ZOË Æ", 0),
+        ("zoë Æ", 1),
+        ("ΣΟΦΊΑ", 0),
+        ("Σοφία", 1),
+        ("王小明", 1),
+        ("İsmail", 1),
+        ("straße", 1),
+        ("50%", 1),
+        ("% O'", 1),
+        ("e_M", 1),
+        ("a_m", 0),
+        ("off_deal", 1),
+        ("o'neil", 1),
+        ("\"NEAR(", 1),
+        ("NEAR(x y)", 1),
+        ("y)\" S", 1),
+        ("\"\"\"", 0),
+        ("AND Wei OR", 1),
+        ("Kim*", 1),
+        ("^col:umn", 1),
+        ("{a b}", 1),
+        ("-minus", 1),
+        ("'; DROP TABLE referrals; --", 0),
+        ("@books.example", 1),
+        ("a17@books", 1),
+        ("bob3@", 1),
+        (".example", 1),
+        ("meet", 1),
+        ("nobody here", 0),
+        ("*\"*", 0),
+        (" OR ", 1),
+    ];
+
+    #[test]
+    fn the_index_finds_exactly_what_a_scan_finds() {
+        let (_dir, store) = seeded(240);
+        assert!(
+            store
+                .referrals(None)
+                .unwrap()
+                .iter()
+                .any(|r| r.parties.iter().any(|p| p.name == "王小明")),
+            "the seed records names in other scripts"
+        );
+        for &(words, at_least) in SEARCHES {
+            assert!(indexable(words), "{words}");
+            for status in [
+                None,
+                Some(ReferralStatus::Open),
+                Some(ReferralStatus::Cancelled),
+            ] {
+                let f = filter(status, words);
+                for (offset, limit) in [(0, 1000), (0, 7), (3, 7), (40, 10)] {
+                    let found = store.found(&f, words, offset, limit).unwrap();
+                    let scanned = store.scanned(&f, offset, limit).unwrap();
+                    assert_eq!(found, scanned, "{words:?} {status:?} {offset} {limit}");
+                }
+            }
+            let all = store.found(&filter(None, words), words, 0, 1000).unwrap();
+            assert!(all.len() >= at_least, "{words:?} found {}", all.len());
+            assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first");
+        }
+        // Matches on several of one referral's rows list it once.
+        assert_eq!(
+            store
+                .found(&filter(None, "example"), "example", 0, 1000)
+                .unwrap()
+                .len(),
+            240
+        );
+    }
+
+    /// Which of `trigrams` appear anywhere in the bytes of the search's index.
+    fn in_index_bytes(store: &Store, trigrams: &[&str]) -> Vec<String> {
+        let mut stmt = store.conn.prepare("SELECT block FROM search_data").unwrap();
+        let blocks: Vec<Vec<u8>> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        trigrams
+            .iter()
+            .filter(|t| {
+                blocks
+                    .iter()
+                    .any(|b| b.windows(3).any(|w| w == t.as_bytes()))
+            })
+            .map(|t| t.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_index_follows_changes_and_forgets_whom_forget_erases() {
+        let (_dir, mut store) = seeded(20);
+        let config = Config::parse(CONFIG, "test", ".".into()).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 3, 10, 0, 0).unwrap();
+        let intro = RawMessage {
+            origin: "test/xq".into(),
+            bytes: b"From: Bob <bob1@networkers.example>\r\n\
+                To: Xavier Qwertyuiop <xq@zzyzx.example>, Sally Lee <sally@design.example>\r\n\
+                Cc: intros@tracker.example.org\r\n\
+                Subject: Intro: Xavier Qwertyuiop, meet Sally\r\n\
+                Date: Tue, 3 Nov 2026 09:55:00 +0000\r\n\
+                Message-ID: <xq@networkers.example>\r\n\r\nHi both.\r\n"
+                .to_vec(),
+            arrived_at: None,
+        };
+        store.ingest(&[intro], &config, now).unwrap();
+        let search = |store: &Store, words: &str| -> Vec<ReferralId> {
+            store.found(&filter(None, words), words, 0, 100).unwrap()
+        };
+        let theirs = search(&store, "Qwertyuiop");
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(search(&store, "xq@zzyzx"), theirs);
+        // Trigrams no one else's text has: some are stored whole in the index's pages (others
+        // share a prefix with the term before them).
+        let trigrams = [
+            "qwe", "wer", "ert", "rty", "tyu", "yui", "uio", "iop", "zzy", "zyx",
+        ];
+        assert!(!in_index_bytes(&store, &trigrams).is_empty());
+
+        store.forget("xq@zzyzx.example", now).unwrap();
+        assert!(search(&store, "Qwertyuiop").is_empty());
+        assert!(search(&store, "xq@zzyzx").is_empty());
+        // Their row now reads as the store does: the placeholder, and the redacted subject.
+        assert_eq!(search(&store, "@forgotten.invalid"), theirs);
+        assert_eq!(search(&store, "Intro: (forgotten), meet"), theirs);
+        // Not even their trigrams are left in the index: deleted, not only marked deleted.
+        assert_eq!(in_index_bytes(&store, &trigrams), Vec::<String>::new());
+        // Everyone else is still found.
+        let sally = filter(None, "Sally");
+        assert_eq!(
+            search(&store, "Sally"),
+            store.scanned(&sally, 0, 100).unwrap()
+        );
+        assert!(search(&store, "Sally").len() > 1);
+    }
+
+    #[test]
+    fn any_search_text_is_answered_never_an_sql_or_fts5_error() {
+        let (_dir, store) = seeded(30);
+        let hostile = [
+            "",
+            " ",
+            "%",
+            "_",
+            "\\",
+            "\"",
+            "'",
+            "*",
+            "a",
+            "é",
+            "ab",
+            "\0",
+            "a\0b\0c",
+            "NEAR(",
+            "NEAR(a b, 2)",
+            "\"\"",
+            "a\"b",
+            "\"a",
+            "AND",
+            "OR NOT",
+            "col:x",
+            "^x",
+            "+x",
+            "(((",
+            ")))",
+            "{x}",
+            "x -y",
+            "\u{202e}abc",
+            "\r\n\t",
+            "%%%",
+            "___",
+            "\\%\\_",
+        ];
+        for words in hostile {
+            let (_, _) = store
+                .referrals_page(&filter(None, words), 0, 50)
+                .unwrap_or_else(|e| panic!("{words:?}: {e}"));
+            let f = ReferralFilter {
+                person: Some("bob3@networkers.example".into()),
+                ..filter(Some(ReferralStatus::Open), words)
+            };
+            store
+                .referrals_page(&f, 0, 50)
+                .unwrap_or_else(|e| panic!("{words:?}: {e}"));
+        }
+        // Short searches are scanned, and find what they should.
+        let (two, _) = store.referrals_page(&filter(None, "王小"), 0, 50).unwrap();
+        assert!(!two.is_empty());
+    }
+
+    #[test]
+    fn search_words_are_plain_text_to_both_like_and_fts5() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(
+            fts_query("a\"bc\"b"),
+            "\"a\"\"b\" \"\"\"bc\" \"bc\"\"\" \"c\"\"b\""
+        );
+        assert_eq!(fts_query("aaaa"), "\"aaa\"");
+        assert!(indexable("Bob"));
+        assert!(indexable("Zoë"));
+        assert!(!indexable("Zö"));
+        assert!(!indexable("ab\0cd"));
+    }
+}
