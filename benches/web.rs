@@ -107,11 +107,18 @@ fn main() {
         let at = t0 + TimeDelta::seconds((b * batch) as i64 * 400 * 86400 / n as i64);
         store.ingest(&messages, &config, at).expect("ingest");
     }
-    drop(store);
     println!(
         "web benchmark: {n} referrals recorded in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // As the page does in the background after the first search finds them waiting.
+    let started = Instant::now();
+    let indexed = store.index_for_search().expect("index");
+    println!(
+        "  {indexed} referrals added to the search's index in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    drop(store);
 
     let binary = env!("CARGO_BIN_EXE_referrald");
     let run = |args: &[&str]| {
@@ -178,7 +185,12 @@ fn main() {
         format!("/referrals/{middle}"),
         "/people/bob7%40networkers.example".into(),
         "/people".into(),
+        "/people?page=1000".into(),
         "/stats".into(),
+        format!(
+            "/stats?since={}",
+            (Utc::now() - TimeDelta::days(200)).date_naive()
+        ),
     ];
     println!("referrald serve (median of 5, over loopback HTTP):");
     for path in &paths {

@@ -7,6 +7,7 @@ mod digest;
 mod forget;
 mod held;
 mod known;
+mod ledger;
 mod limits;
 mod preview;
 mod read;
@@ -55,6 +56,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_manners", include_str!("migrations/0009_manners.sql")),
     ("0010_digest", include_str!("migrations/0010_digest.sql")),
     ("0012_search", include_str!("migrations/0012_search.sql")),
+    ("0013_ledger", include_str!("migrations/0013_ledger.sql")),
 ];
 
 /// The database, open for reading and writing.

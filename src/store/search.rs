@@ -94,9 +94,9 @@ impl Store {
         Ok(ids)
     }
 
-    /// [`Store::chosen`] for a search of three characters or more, through the index: each
-    /// referral it names, newest first, is checked as [`Store::scanned`] checks it, until the
-    /// page is full.
+    /// [`Store::chosen`] for a search of three characters or more: the referrals not yet
+    /// indexed are scanned, then each referral the index names, newest first, is checked as
+    /// [`Store::scanned`] checks it, until the page is full.
     pub(super) fn found(
         &self,
         filter: &ReferralFilter,
@@ -105,6 +105,38 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ReferralId>> {
         let pattern = like_pattern(words);
+        let status = filter.status.map(|s| s.as_str());
+        let upto = self.indexed_upto()?;
+        let tail: Vec<ReferralId> = self
+            .conn
+            .prepare_cached(
+                "SELECT r.id FROM referrals r
+                 WHERE r.id > ?1
+                   AND (?2 IS NULL OR r.status = ?2)
+                   AND (?3 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
+                        JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?3))
+                   AND (r.subject LIKE ?4 ESCAPE '\\' OR EXISTS (SELECT 1
+                        FROM participants p JOIN contacts c ON c.id = p.contact_id
+                        WHERE p.referral_id = r.id
+                          AND (c.email LIKE ?4 ESCAPE '\\' OR p.name LIKE ?4 ESCAPE '\\')))
+                 ORDER BY r.id DESC LIMIT ?5",
+            )?
+            .query_map(
+                params![
+                    upto,
+                    status,
+                    filter.person,
+                    pattern,
+                    i64::try_from(offset.saturating_add(limit)).unwrap_or(i64::MAX)
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut ids: Vec<ReferralId> = tail.iter().skip(offset).take(limit).copied().collect();
+        let mut skipped = tail.len().min(offset);
+        if ids.len() == limit {
+            return Ok(ids);
+        }
         let mut hits = self
             .conn
             .prepare_cached("SELECT rowid FROM search WHERE search MATCH ?1 ORDER BY rowid DESC")?;
@@ -120,8 +152,6 @@ impl Store {
                       AND (c.email LIKE ?4 ESCAPE '\\' OR p.name LIKE ?4 ESCAPE '\\')))",
         )?;
         let mut rows = hits.query([fts_query(words)])?;
-        let mut ids = Vec::new();
-        let mut skipped = 0;
         let mut last = None;
         while ids.len() < limit {
             let Some(row) = rows.next()? else { break };
@@ -130,7 +160,6 @@ impl Store {
                 continue;
             }
             last = Some(id);
-            let status = filter.status.map(|s| s.as_str());
             if !check.exists(params![id, status, filter.person, pattern])? {
                 continue;
             }
@@ -141,6 +170,53 @@ impl Store {
             }
         }
         Ok(ids)
+    }
+
+    /// The newest referral in the search's index.
+    fn indexed_upto(&self) -> Result<ReferralId> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT upto FROM search_indexed")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// How many referrals the search's index does not have yet (the search scans them).
+    pub fn unindexed(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM referrals WHERE id > (SELECT upto FROM search_indexed)",
+            )?
+            .query_row([], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Adds the referrals recorded since the last time to the search's index, in one
+    /// transaction; returns how many.
+    pub fn index_for_search(&mut self) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let upto: ReferralId = tx.query_row("SELECT upto FROM search_indexed", [], |r| r.get(0))?;
+        let newest: Option<ReferralId> =
+            tx.query_row("SELECT max(id) FROM referrals", [], |r| r.get(0))?;
+        let Some(newest) = newest.filter(|n| *n > upto) else {
+            return Ok(0);
+        };
+        // One statement each: FTS5 writes its segment once, not once per row.
+        let added = tx.execute(
+            "INSERT INTO search (rowid, text)
+             SELECT id * 1048576, subject FROM referrals WHERE id > ?1 AND id <= ?2",
+            params![upto, newest],
+        )?;
+        tx.execute(
+            "INSERT INTO search (rowid, text)
+             SELECT p.referral_id * 1048576 + p.position + 1, p.name || char(10) || c.email
+             FROM participants p JOIN contacts c ON c.id = p.contact_id
+             WHERE p.referral_id > ?1 AND p.referral_id <= ?2",
+            params![upto, newest],
+        )?;
+        tx.execute("UPDATE search_indexed SET upto = ?1", [newest])?;
+        tx.commit()?;
+        Ok(added)
     }
 }
 
@@ -209,8 +285,13 @@ transport = "file"
         let config = Config::parse(CONFIG, "test", ".".into()).unwrap();
         let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+        // Two thirds indexed, the newest third not yet: searches read both.
         let messages: Vec<RawMessage> = (0..n).map(introduction).collect();
-        store.ingest(&messages, &config, now).unwrap();
+        let (old, new) = messages.split_at(n * 2 / 3);
+        store.ingest(old, &config, now).unwrap();
+        assert_eq!(store.index_for_search().unwrap(), old.len());
+        store.ingest(new, &config, now).unwrap();
+        assert_eq!(store.unindexed().unwrap(), new.len());
         (dir, store)
     }
 
@@ -339,6 +420,8 @@ transport = "file"
             arrived_at: None,
         };
         store.ingest(&[intro], &config, now).unwrap();
+        store.index_for_search().unwrap();
+        assert_eq!(store.unindexed().unwrap(), 0);
         let search = |store: &Store, words: &str| -> Vec<ReferralId> {
             store.found(&filter(None, words), words, 0, 100).unwrap()
         };
@@ -361,6 +444,23 @@ transport = "file"
         // Not even their trigrams are left in the index: deleted, not only marked deleted.
         assert_eq!(in_index_bytes(&store, &trigrams), Vec::<String>::new());
         // Everyone else is still found.
+        // A referral forgotten before it was indexed is indexed as it now reads.
+        let late = RawMessage {
+            origin: "test/late".into(),
+            bytes: b"From: Bob <bob1@networkers.example>\r\n\
+                To: Yolanda Plonk <yp@plonk.example>, Sally Lee <sally@design.example>\r\n\
+                Cc: intros@tracker.example.org\r\n\
+                Subject: Intro: Yolanda Plonk, meet Sally\r\n\
+                Date: Tue, 3 Nov 2026 09:55:00 +0000\r\n\
+                Message-ID: <yp@networkers.example>\r\n\r\nHi both.\r\n"
+                .to_vec(),
+            arrived_at: None,
+        };
+        store.ingest(&[late], &config, now).unwrap();
+        store.forget("yp@plonk.example", now).unwrap();
+        assert_eq!(store.index_for_search().unwrap(), 1);
+        assert!(search(&store, "Plonk").is_empty());
+        assert_eq!(search(&store, "@forgotten.invalid").len(), 2);
         let sally = filter(None, "Sally");
         assert_eq!(
             search(&store, "Sally"),

@@ -1,0 +1,580 @@
+//! The `stats` figures and the reciprocity ledger without reading every referral: what the
+//! web page shows at 100,000 referrals in a few milliseconds. Counts come from `GROUP BY`
+//! and from the ledger table the triggers of migration 0013 keep; what depends on answers
+//! (connection through an outcome, ratings, closed business) is counted from the answers
+//! alone, with the report's own rules ([`report::Referral::latest`] and the rest). The
+//! results equal [`report::build`]'s, which `stats` prints: the tests compare them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use crate::model::{ReferralId, ReferralStatus};
+use crate::report::{self, Totals};
+
+use super::{Store, parse_word, ts};
+
+/// What the answers about one referral count for.
+struct Answered {
+    status: ReferralStatus,
+    /// Its introducer, unless that is the owner: whom its ratings and business are credited to.
+    credited: Option<i64>,
+    connected: bool,
+    rated: Vec<u8>,
+    value: Vec<report::Money>,
+}
+
+impl Store {
+    /// What the answers say, for every referral recorded from `since` that has any, oldest
+    /// first.
+    fn answered(&self, since: Option<&str>, max_amount: f64) -> Result<Vec<Answered>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.referral_id, r.status, f.contact_id, f.rating, f.outcome, f.value,
+                 f.currency,
+                 EXISTS (SELECT 1 FROM participants p WHERE p.referral_id = f.referral_id
+                         AND p.contact_id = f.contact_id AND p.role = 'party'),
+                 (SELECT i.contact_id FROM participants i WHERE i.referral_id = f.referral_id
+                  AND i.role = 'introducer' AND i.is_owner = 0)
+             FROM feedback f JOIN referrals r ON r.id = f.referral_id
+             WHERE ?1 IS NULL OR r.created_at >= ?1
+             ORDER BY f.referral_id, f.id",
+        )?;
+        let mut rows = stmt.query([since])?;
+        // The report's own reading of one referral, with contact ids for addresses.
+        let mut current: Option<(report::Referral, Option<i64>)> = None;
+        let mut answered = Vec::new();
+        let mut finish = |(r, credited): (report::Referral, Option<i64>)| {
+            let latest = r.latest(max_amount);
+            answered.push(Answered {
+                status: r.status,
+                credited,
+                connected: r.connected(&latest),
+                rated: latest.iter().filter_map(|l| l.rating).collect(),
+                value: report::Referral::closed_business(&latest),
+            });
+        };
+        while let Some(row) = rows.next()? {
+            let id: ReferralId = row.get(0)?;
+            let from = row.get::<_, i64>(2)?.to_string();
+            let is_party: bool = row.get(7)?;
+            if current.as_ref().is_none_or(|(r, _)| r.id != id) {
+                if let Some(done) = current.take() {
+                    finish(done);
+                }
+                let nobody = report::Participant {
+                    email: String::new(),
+                    name: String::new(),
+                    is_owner: false,
+                };
+                let referral = report::Referral {
+                    id,
+                    status: parse_word(&row.get::<_, String>(1)?)?,
+                    introducer: nobody,
+                    parties: Vec::new(),
+                    feedback: Vec::new(),
+                };
+                current = Some((referral, row.get(8)?));
+            }
+            let Some((r, _)) = current.as_mut() else {
+                continue;
+            };
+            if is_party && !r.parties.iter().any(|p| p.email == from) {
+                r.parties.push(report::Participant {
+                    email: from.clone(),
+                    name: String::new(),
+                    is_owner: false,
+                });
+            }
+            r.feedback.push(report::Feedback {
+                from,
+                rating: row.get(3)?,
+                outcome: row
+                    .get::<_, Option<String>>(4)?
+                    .map(|o| parse_word(&o))
+                    .transpose()?,
+                value: row.get(5)?,
+                currency: row.get(6)?,
+            });
+        }
+        if let Some(done) = current.take() {
+            finish(done);
+        }
+        Ok(answered)
+    }
+
+    /// How many referrals recorded from `since` the owner made, and received from someone
+    /// else.
+    fn owners_share(&self, since: Option<&str>) -> Result<(usize, usize)> {
+        let (made, received): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT
+                 (SELECT count(*) FROM participants p JOIN referrals r ON r.id = p.referral_id
+                  WHERE p.is_owner = 1 AND p.role = 'introducer'
+                    AND (?1 IS NULL OR r.created_at >= ?1)),
+                 (SELECT count(DISTINCT p.referral_id) FROM participants p
+                  JOIN referrals r ON r.id = p.referral_id
+                  WHERE p.is_owner = 1 AND p.role = 'party'
+                    AND (?1 IS NULL OR r.created_at >= ?1)
+                    AND NOT EXISTS (SELECT 1 FROM participants i
+                        WHERE i.referral_id = p.referral_id AND i.role = 'introducer'
+                          AND i.is_owner = 1))",
+            )?
+            .query_row([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((
+            usize::try_from(made).unwrap_or(0),
+            usize::try_from(received).unwrap_or(0),
+        ))
+    }
+
+    /// The `stats` figures for the referrals recorded from `since` (all of them without
+    /// it): [`report::build`]'s report, all but the ledger (`partners` is left empty; see
+    /// [`Store::ledger_page`]).
+    pub fn figures(&self, since: Option<DateTime<Utc>>, max_amount: f64) -> Result<report::Report> {
+        let from = since.map(ts);
+        let mut by_status: BTreeMap<ReferralStatus, usize> =
+            ReferralStatus::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, count(*) FROM referrals
+             WHERE ?1 IS NULL OR created_at >= ?1 GROUP BY status",
+        )?;
+        let mut rows = stmt.query([&from])?;
+        while let Some(row) = rows.next()? {
+            let status: ReferralStatus = parse_word(&row.get::<_, String>(0)?)?;
+            *by_status.entry(status).or_default() += usize::try_from(row.get::<_, i64>(1)?)?;
+        }
+        let total: usize = by_status.values().sum();
+        let succeeded = by_status[&ReferralStatus::Succeeded];
+        let mut connected = by_status[&ReferralStatus::Connected] + succeeded;
+        let mut ratings = Vec::new();
+        let mut business = Totals::default();
+        for a in self.answered(from.as_deref(), max_amount)? {
+            let by_status = matches!(
+                a.status,
+                ReferralStatus::Connected | ReferralStatus::Succeeded
+            );
+            connected += usize::from(a.connected && !by_status);
+            ratings.extend_from_slice(&a.rated);
+            business.add(&a.value);
+        }
+        let (you_made, you_received) = self.owners_share(from.as_deref())?;
+        Ok(report::Report {
+            since,
+            referrals: total,
+            by_status,
+            connected,
+            connection_rate: report::rate(connected, total),
+            succeeded,
+            success_rate: report::rate(succeeded, total),
+            ratings: ratings.len(),
+            average_rating: report::mean(&ratings),
+            closed_business: business.into_money(),
+            you_made,
+            you_received,
+            partners: Vec::new(),
+        })
+    }
+
+    /// Lines `offset` to `offset + limit` of the reciprocity ledger, in [`report::build`]'s
+    /// order and with its figures, and whether more follow.
+    pub fn ledger_page(
+        &self,
+        offset: usize,
+        limit: usize,
+        max_amount: f64,
+    ) -> Result<(Vec<report::Partner>, bool)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT contact_id, email, name, introduced, gave_you, you_gave, was_introduced,
+                 succeeded
+             FROM ledger
+             ORDER BY gave_you DESC, introduced DESC, you_gave DESC, name, email
+             LIMIT ?1 OFFSET ?2",
+        )?;
+        let count = |v: i64| usize::try_from(v).unwrap_or(0);
+        let mut lines: Vec<(i64, report::Partner)> = stmt
+            .query_map(
+                params![
+                    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
+                    i64::try_from(offset).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    let introduced = count(r.get(3)?);
+                    let succeeded = count(r.get(7)?);
+                    Ok((
+                        r.get(0)?,
+                        report::Partner {
+                            email: r.get(1)?,
+                            name: r.get(2)?,
+                            introduced,
+                            gave_you: count(r.get(4)?),
+                            you_gave: count(r.get(5)?),
+                            was_introduced: count(r.get(6)?),
+                            succeeded,
+                            success_rate: report::rate(succeeded, introduced),
+                            ratings: 0,
+                            average_rating: None,
+                            value: Vec::new(),
+                        },
+                    ))
+                },
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let more = lines.len() > limit;
+        lines.truncate(limit);
+        // Ratings and business credited to the introducers on this page, from the answers.
+        let mut credit: HashMap<i64, (Vec<u8>, Totals)> = lines
+            .iter()
+            .filter(|(_, p)| p.introduced > 0)
+            .map(|(id, _)| (*id, Default::default()))
+            .collect();
+        if !credit.is_empty() {
+            for a in self.answered(None, max_amount)? {
+                if let Some((rated, value)) = a.credited.and_then(|c| credit.get_mut(&c)) {
+                    rated.extend_from_slice(&a.rated);
+                    value.add(&a.value);
+                }
+            }
+        }
+        let partners = lines
+            .into_iter()
+            .map(|(id, mut p)| {
+                if let Some((rated, value)) = credit.remove(&id) {
+                    p.ratings = rated.len();
+                    p.average_rating = report::mean(&rated);
+                    p.value = value.into_money();
+                }
+                p
+            })
+            .collect();
+        Ok((partners, more))
+    }
+
+    /// How many referrals the owner made and received, over all time: the figures the
+    /// ledger page shows above it.
+    pub fn owners_referrals(&self) -> Result<(usize, usize)> {
+        self.owners_share(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::intake::{Classified, Introduction, Reading, Verdict};
+    use crate::model::{Outcome, Person};
+    use crate::source::RawMessage;
+    use chrono::{TimeDelta, TimeZone};
+
+    const CONFIG: &str = r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example", "alice@home.example"]
+[intake]
+require-authentication = false
+max-amount = 1000000
+[outbound]
+transport = "file"
+"#;
+
+    fn config() -> Config {
+        Config::parse(CONFIG, "test", ".".into()).unwrap()
+    }
+
+    fn p(email: &str, name: &str) -> Person {
+        Person::new(email, Some(name))
+    }
+
+    fn raw() -> RawMessage {
+        RawMessage {
+            origin: "test".into(),
+            bytes: b"Subject: test\r\n\r\nbody".to_vec(),
+            arrived_at: None,
+        }
+    }
+
+    fn classified(id: &str, from: &Person, subject: &str, verdict: Verdict) -> Classified {
+        Classified {
+            message_id: id.into(),
+            from: Some(from.clone()),
+            subject: subject.into(),
+            date: None,
+            verdict,
+        }
+    }
+
+    fn introduce(
+        store: &mut Store,
+        id: &str,
+        by: &Person,
+        parties: &[Person],
+        now: DateTime<Utc>,
+    ) -> ReferralId {
+        let subject = format!("Intro {id}");
+        let intro = Introduction {
+            introducer: by.clone(),
+            parties: parties.to_vec(),
+            copied: Vec::new(),
+            subject: subject.clone(),
+            thread_root: id.into(),
+            references: vec![id.into()],
+            forwarded: false,
+            options: Default::default(),
+        };
+        let c = classified(id, by, &subject, Verdict::Introduction(intro));
+        store.record(&c, &raw(), &config(), now).unwrap().unwrap()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        store: &mut Store,
+        id: &str,
+        referral: ReferralId,
+        from: &Person,
+        rating: Option<u8>,
+        outcome: Option<Outcome>,
+        value: Option<(f64, Option<&str>)>,
+        now: DateTime<Utc>,
+    ) {
+        let reading = Reading {
+            rating,
+            outcome,
+            value: value.map(|v| v.0),
+            currency: value.and_then(|v| v.1.map(str::to_string)),
+            comment: String::new(),
+        };
+        let verdict = Verdict::Feedback {
+            referral,
+            from: from.clone(),
+            reading,
+        };
+        store
+            .record(
+                &classified(id, from, "Re: intro", verdict),
+                &raw(),
+                &config(),
+                now,
+            )
+            .unwrap();
+    }
+
+    /// Every line and figure, from the ledger table and the answers, against `report::build`
+    /// over every referral: the same, from several starting days.
+    fn assert_same_as_the_report(store: &Store, starts: &[Option<DateTime<Utc>>]) {
+        let max = config().intake.max_amount;
+        for &since in starts {
+            let full = report::build(since, &store.referrals_for_report(since).unwrap(), max);
+            let figures = store.figures(since, max).unwrap();
+            assert_eq!(
+                figures,
+                report::Report {
+                    partners: Vec::new(),
+                    ..full.clone()
+                },
+                "since {since:?}"
+            );
+        }
+        let full = report::build(None, &store.referrals_for_report(None).unwrap(), max);
+        assert!(full.partners.len() > 4, "{}", full.partners.len());
+        for size in [1, 3, 100] {
+            let mut lines = Vec::new();
+            let mut offset = 0;
+            loop {
+                let (page, more) = store.ledger_page(offset, size, max).unwrap();
+                offset += page.len();
+                lines.extend(page);
+                if !more {
+                    break;
+                }
+            }
+            assert_eq!(lines, full.partners, "pages of {size}");
+        }
+        assert_eq!(
+            store.owners_referrals().unwrap(),
+            (full.you_made, full.you_received)
+        );
+    }
+
+    #[test]
+    fn the_kept_ledger_and_the_figures_equal_the_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
+        let day = |n: i64| t0 + TimeDelta::days(n);
+        let alice = p("alice@brightside.example", "Alice Smith");
+        let alice_home = p("alice@home.example", "Alice at home");
+        let bob = p("bob@networkers.example", "Bob Brown");
+        let carol = p("carol@networkers.example", "Carol");
+        let fred = p("fred@books.example", "Fred Jones");
+        let sally = p("sally@design.example", "Sally Lee");
+        let tom = p("tom@t.example", "Tom");
+        let zoe = p("zoe@z.example", "Zoë");
+
+        let a = introduce(
+            &mut store,
+            "a@x",
+            &bob,
+            &[fred.clone(), sally.clone()],
+            day(0),
+        );
+        let b = introduce(
+            &mut store,
+            "b@x",
+            &bob,
+            &[alice.clone(), fred.clone()],
+            day(1),
+        );
+        let c = introduce(
+            &mut store,
+            "c@x",
+            &alice,
+            &[sally.clone(), tom.clone()],
+            day(2),
+        );
+        // The owner twice as a party: one referral given, not two.
+        let d = introduce(
+            &mut store,
+            "d@x",
+            &carol,
+            &[alice.clone(), alice_home.clone(), zoe.clone()],
+            day(3),
+        );
+        // Fred goes by another name later: the ledger names him as his latest referral does.
+        let fred2 = p("fred@books.example", "Frederick");
+        let e = introduce(
+            &mut store,
+            "e@x",
+            &carol,
+            &[fred2.clone(), tom.clone()],
+            day(4),
+        );
+        let f = introduce(
+            &mut store,
+            "f@x",
+            &sally,
+            &[bob.clone(), zoe.clone()],
+            day(5),
+        );
+        assert_same_as_the_report(&store, &[None, Some(day(2))]);
+
+        // Answers: superseded field by field, won and lost, currencies or none, a joke amount,
+        // and one from the introducer, who is no party.
+        answer(
+            &mut store,
+            "1@x",
+            a,
+            &fred,
+            Some(4),
+            Some(Outcome::Met),
+            None,
+            day(6),
+        );
+        answer(
+            &mut store,
+            "2@x",
+            a,
+            &fred,
+            None,
+            Some(Outcome::Won),
+            Some((3000.0, Some("EUR"))),
+            day(7),
+        );
+        answer(
+            &mut store,
+            "3@x",
+            a,
+            &sally,
+            Some(5),
+            Some(Outcome::Won),
+            Some((2500.0, Some("EUR"))),
+            day(7),
+        );
+        answer(
+            &mut store,
+            "4@x",
+            b,
+            &fred,
+            Some(2),
+            Some(Outcome::Lost),
+            Some((900.0, Some("USD"))),
+            day(8),
+        );
+        answer(
+            &mut store,
+            "5@x",
+            c,
+            &tom,
+            Some(3),
+            Some(Outcome::Won),
+            Some((1234.5, None)),
+            day(8),
+        );
+        answer(
+            &mut store,
+            "6@x",
+            c,
+            &sally,
+            Some(1),
+            None,
+            Some((5e9, Some("USD"))),
+            day(9),
+        );
+        answer(
+            &mut store,
+            "7@x",
+            d,
+            &carol,
+            Some(5),
+            Some(Outcome::Met),
+            None,
+            day(9),
+        );
+        answer(
+            &mut store,
+            "8@x",
+            d,
+            &zoe,
+            Some(4),
+            Some(Outcome::NotMet),
+            Some((10.0, Some("GBP"))),
+            day(9),
+        );
+        answer(
+            &mut store,
+            "9@x",
+            e,
+            &tom,
+            Some(5),
+            Some(Outcome::Won),
+            Some((700.0, Some("USD"))),
+            day(10),
+        );
+        answer(
+            &mut store,
+            "10@x",
+            f,
+            &zoe,
+            None,
+            Some(Outcome::Met),
+            None,
+            day(10),
+        );
+        answer(&mut store, "11@x", e, &fred2, Some(3), None, None, day(11));
+        assert_same_as_the_report(&store, &[None, Some(day(3)), Some(day(5)), Some(day(30))]);
+
+        // A success undone, and a person forgotten: the ledger follows.
+        store
+            .conn
+            .execute(
+                "UPDATE referrals SET status = 'cancelled' WHERE id = ?1",
+                [e],
+            )
+            .unwrap();
+        assert_same_as_the_report(&store, &[None]);
+        store.forget("fred@books.example", day(12)).unwrap();
+        assert_same_as_the_report(&store, &[None, Some(day(1))]);
+    }
+}
