@@ -118,6 +118,13 @@ fn main() {
         "  {indexed} referrals added to the search's index in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // As the people pages do before they read it.
+    let started = Instant::now();
+    let counted = store.count_for_ledger().expect("ledger");
+    println!(
+        "  {counted} referrals counted in the ledger in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     drop(store);
 
     let binary = env!("CARGO_BIN_EXE_referrald");

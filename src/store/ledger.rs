@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use crate::model::{ReferralId, ReferralStatus};
 use crate::report::{self, Totals};
@@ -24,6 +24,33 @@ struct Answered {
     connected: bool,
     rated: Vec<u8>,
     value: Vec<report::Money>,
+}
+
+/// The columns [`line`] reads.
+const LINE: &str =
+    "contact_id, email, name, introduced, gave_you, you_gave, was_introduced, succeeded";
+
+/// A line of the ledger table as the report's partner, before ratings and business.
+fn line(r: &rusqlite::Row) -> rusqlite::Result<(i64, report::Partner)> {
+    let count = |v: i64| usize::try_from(v).unwrap_or(0);
+    let introduced = count(r.get(3)?);
+    let succeeded = count(r.get(7)?);
+    Ok((
+        r.get(0)?,
+        report::Partner {
+            email: r.get(1)?,
+            name: r.get(2)?,
+            introduced,
+            gave_you: count(r.get(4)?),
+            you_gave: count(r.get(5)?),
+            was_introduced: count(r.get(6)?),
+            succeeded,
+            success_rate: report::rate(succeeded, introduced),
+            ratings: 0,
+            average_rating: None,
+            value: Vec::new(),
+        },
+    ))
 }
 
 impl Store {
@@ -185,45 +212,33 @@ impl Store {
         limit: usize,
         max_amount: f64,
     ) -> Result<(Vec<report::Partner>, bool)> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT contact_id, email, name, introduced, gave_you, you_gave, was_introduced,
-                 succeeded
-             FROM ledger
-             ORDER BY gave_you DESC, introduced DESC, you_gave DESC, name, email
-             LIMIT ?1 OFFSET ?2",
-        )?;
-        let count = |v: i64| usize::try_from(v).unwrap_or(0);
-        let mut lines: Vec<(i64, report::Partner)> = stmt
+        let mut lines: Vec<(i64, report::Partner)> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {LINE} FROM ledger
+                 ORDER BY gave_you DESC, introduced DESC, you_gave DESC, name, email
+                 LIMIT ?1 OFFSET ?2"
+            ))?
             .query_map(
                 params![
                     i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
                     i64::try_from(offset).unwrap_or(i64::MAX)
                 ],
-                |r| {
-                    let introduced = count(r.get(3)?);
-                    let succeeded = count(r.get(7)?);
-                    Ok((
-                        r.get(0)?,
-                        report::Partner {
-                            email: r.get(1)?,
-                            name: r.get(2)?,
-                            introduced,
-                            gave_you: count(r.get(4)?),
-                            you_gave: count(r.get(5)?),
-                            was_introduced: count(r.get(6)?),
-                            succeeded,
-                            success_rate: report::rate(succeeded, introduced),
-                            ratings: 0,
-                            average_rating: None,
-                            value: Vec::new(),
-                        },
-                    ))
-                },
+                line,
             )?
             .collect::<rusqlite::Result<_>>()?;
         let more = lines.len() > limit;
         lines.truncate(limit);
-        // Ratings and business credited to the introducers on this page, from the answers.
+        Ok((self.credited(lines, max_amount)?, more))
+    }
+
+    /// The ledger's `lines` with the ratings and business credited to them as introducers,
+    /// from the answers.
+    fn credited(
+        &self,
+        lines: Vec<(i64, report::Partner)>,
+        max_amount: f64,
+    ) -> Result<Vec<report::Partner>> {
         let mut credit: HashMap<i64, (Vec<u8>, Totals)> = lines
             .iter()
             .filter(|(_, p)| p.introduced > 0)
@@ -237,7 +252,7 @@ impl Store {
                 }
             }
         }
-        let partners = lines
+        Ok(lines
             .into_iter()
             .map(|(id, mut p)| {
                 if let Some((rated, value)) = credit.remove(&id) {
@@ -247,8 +262,79 @@ impl Store {
                 }
                 p
             })
-            .collect();
-        Ok((partners, more))
+            .collect())
+    }
+
+    /// How many referrals are not counted in the ledger yet (see
+    /// [`Store::count_for_ledger`]).
+    pub fn ledger_uncounted(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM referrals WHERE id > (SELECT upto FROM ledger_counted)",
+            )?
+            .query_row([], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Counts the referrals recorded since the last time in the ledger, in one statement;
+    /// returns how many referrals that was.
+    pub fn count_for_ledger(&mut self) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let upto: ReferralId = tx.query_row("SELECT upto FROM ledger_counted", [], |r| r.get(0))?;
+        let (newest, added): (Option<ReferralId>, i64) = tx.query_row(
+            "SELECT max(id), count(*) FROM referrals WHERE id > ?1",
+            [upto],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let Some(newest) = newest else {
+            return Ok(0);
+        };
+        // As migration 0013 counted what was recorded before it.
+        tx.execute(
+            "INSERT INTO ledger (contact_id, email, name, named_in, introduced, gave_you,
+                                 succeeded, was_introduced, you_gave)
+             SELECT p.contact_id, c.email,
+                 (SELECT q.name FROM participants q
+                  WHERE q.contact_id = p.contact_id AND q.is_owner = 0 AND q.referral_id <= ?2
+                  ORDER BY q.referral_id DESC LIMIT 1),
+                 max(p.referral_id),
+                 sum(p.role = 'introducer'),
+                 sum(p.role = 'introducer' AND EXISTS (SELECT 1 FROM participants o
+                     WHERE o.referral_id = p.referral_id AND o.role = 'party'
+                       AND o.is_owner = 1)),
+                 sum(p.role = 'introducer' AND r.status = 'succeeded'),
+                 sum(p.role = 'party'),
+                 sum(p.role = 'party' AND EXISTS (SELECT 1 FROM participants o
+                     WHERE o.referral_id = p.referral_id AND o.role = 'introducer'
+                       AND o.is_owner = 1))
+             FROM participants p JOIN contacts c ON c.id = p.contact_id
+                 JOIN referrals r ON r.id = p.referral_id
+             WHERE p.is_owner = 0 AND p.referral_id > ?1 AND p.referral_id <= ?2
+             GROUP BY p.contact_id
+             ON CONFLICT (contact_id) DO UPDATE SET
+                 introduced = introduced + excluded.introduced,
+                 gave_you = gave_you + excluded.gave_you,
+                 succeeded = succeeded + excluded.succeeded,
+                 was_introduced = was_introduced + excluded.was_introduced,
+                 you_gave = you_gave + excluded.you_gave,
+                 name = excluded.name,
+                 named_in = excluded.named_in",
+            params![upto, newest],
+        )?;
+        tx.execute("UPDATE ledger_counted SET upto = ?1", [newest])?;
+        tx.commit()?;
+        Ok(usize::try_from(added).unwrap_or(0))
+    }
+
+    /// `email`'s line of the ledger, if they are in it (the owner is not).
+    pub fn ledger_line(&self, email: &str, max_amount: f64) -> Result<Option<report::Partner>> {
+        let line = self
+            .conn
+            .prepare_cached(&format!("SELECT {LINE} FROM ledger WHERE email = ?1"))?
+            .query_row([email], line)
+            .optional()?;
+        Ok(self.credited(line.into_iter().collect(), max_amount)?.pop())
     }
 
     /// How many referrals the owner made and received, over all time: the figures the
@@ -363,8 +449,10 @@ transport = "file"
 
     /// Every line and figure, from the ledger table and the answers, against `report::build`
     /// over every referral: the same, from several starting days.
-    fn assert_same_as_the_report(store: &Store, starts: &[Option<DateTime<Utc>>]) {
+    fn assert_same_as_the_report(store: &mut Store, starts: &[Option<DateTime<Utc>>]) {
         let max = config().intake.max_amount;
+        store.count_for_ledger().unwrap();
+        assert_eq!(store.ledger_uncounted().unwrap(), 0);
         for &since in starts {
             let full = report::build(since, &store.referrals_for_report(since).unwrap(), max);
             let figures = store.figures(since, max).unwrap();
@@ -392,6 +480,14 @@ transport = "file"
             }
             assert_eq!(lines, full.partners, "pages of {size}");
         }
+        for partner in &full.partners {
+            let line = store.ledger_line(&partner.email, max).unwrap();
+            assert_eq!(line.as_ref(), Some(partner));
+        }
+        assert_eq!(
+            store.ledger_line("alice@brightside.example", max).unwrap(),
+            None
+        );
         assert_eq!(
             store.owners_referrals().unwrap(),
             (full.you_made, full.you_received)
@@ -458,7 +554,7 @@ transport = "file"
             &[bob.clone(), zoe.clone()],
             day(5),
         );
-        assert_same_as_the_report(&store, &[None, Some(day(2))]);
+        assert_same_as_the_report(&mut store, &[None, Some(day(2))]);
 
         // Answers: superseded field by field, won and lost, currencies or none, a joke amount,
         // and one from the introducer, who is no party.
@@ -563,7 +659,10 @@ transport = "file"
             day(10),
         );
         answer(&mut store, "11@x", e, &fred2, Some(3), None, None, day(11));
-        assert_same_as_the_report(&store, &[None, Some(day(3)), Some(day(5)), Some(day(30))]);
+        assert_same_as_the_report(
+            &mut store,
+            &[None, Some(day(3)), Some(day(5)), Some(day(30))],
+        );
 
         // A success undone, and a person forgotten: the ledger follows.
         store
@@ -573,8 +672,51 @@ transport = "file"
                 [e],
             )
             .unwrap();
-        assert_same_as_the_report(&store, &[None]);
+        assert_same_as_the_report(&mut store, &[None]);
         store.forget("fred@books.example", day(12)).unwrap();
-        assert_same_as_the_report(&store, &[None, Some(day(1))]);
+        assert_same_as_the_report(&mut store, &[None, Some(day(1))]);
+
+        // The same kinds of change to referrals recorded after the last count.
+        let g = introduce(
+            &mut store,
+            "g@x",
+            &zoe,
+            &[tom.clone(), sally.clone()],
+            day(13),
+        );
+        let h = introduce(
+            &mut store,
+            "h@x",
+            &tom,
+            &[alice.clone(), zoe.clone()],
+            day(13),
+        );
+        assert_eq!(store.ledger_uncounted().unwrap(), 2);
+        answer(
+            &mut store,
+            "12@x",
+            g,
+            &sally,
+            Some(5),
+            Some(Outcome::Won),
+            Some((50.0, Some("EUR"))),
+            day(14),
+        );
+        answer(
+            &mut store,
+            "13@x",
+            h,
+            &zoe,
+            Some(2),
+            Some(Outcome::Won),
+            Some((70.0, Some("EUR"))),
+            day(14),
+        );
+        store
+            .conn
+            .execute("UPDATE referrals SET status = 'stalled' WHERE id = ?1", [h])
+            .unwrap();
+        store.forget("zoe@z.example", day(15)).unwrap();
+        assert_same_as_the_report(&mut store, &[None, Some(day(13))]);
     }
 }

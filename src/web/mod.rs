@@ -443,6 +443,25 @@ impl App {
         });
     }
 
+    /// Counts the referrals recorded since in the ledger, before a page reads it. Should
+    /// that fail (a database the page cannot write), the pages count from the referrals.
+    async fn count_for_ledger(self: &Arc<Self>) {
+        let path = self.config.store_path();
+        let counted = tokio::task::spawn_blocking(move || {
+            match Store::open_read_only(&path)?.ledger_uncounted()? {
+                0 => Ok(0),
+                _ => Store::open(&path)?.count_for_ledger(),
+            }
+        })
+        .await;
+        match counted {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("{n} referrals counted in the ledger"),
+            Ok(Err(e)) => tracing::warn!("cannot count referrals in the ledger: {e:#}"),
+            Err(e) => tracing::warn!("cannot count referrals in the ledger: {e}"),
+        }
+    }
+
     /// Runs `page` on a read-only store on a blocking thread.
     async fn read<F>(self: &Arc<Self>, page: F) -> Result<Page>
     where
@@ -756,6 +775,7 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
             let page = field(query, "page")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(1);
+            app.count_for_ledger().await;
             app.read(move |app, store| {
                 let context = pages::people(store, &app.config, page)?;
                 Ok(app.render(StatusCode::OK, "people.html", context))
@@ -764,6 +784,7 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
         }
         ["people", email] => {
             let email = crate::model::normalize_email(email);
+            app.count_for_ledger().await;
             app.read(move |app, store| {
                 let context = pages::person(store, &app.config, &email)?;
                 Ok(app.render(StatusCode::OK, "person.html", context))

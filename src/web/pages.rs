@@ -270,7 +270,16 @@ fn partner(p: &report::Partner) -> Value {
 pub fn people(store: &Store, config: &Config, page: usize) -> Result<Value> {
     let page = page.max(1);
     let offset = (page - 1).saturating_mul(PAGE);
-    let (lines, more) = store.ledger_page(offset, PAGE, config.intake.max_amount)?;
+    let max = config.intake.max_amount;
+    let (lines, more) = if store.ledger_uncounted()? == 0 {
+        store.ledger_page(offset, PAGE, max)?
+    } else {
+        // Referrals the ledger has not counted (the page could not write it): the report
+        // over every referral, as `stats` counts it.
+        let all = report::build(None, &store.referrals_for_report(None)?, max).partners;
+        let more = all.len() > offset.saturating_add(PAGE);
+        (all.into_iter().skip(offset).take(PAGE).collect(), more)
+    };
     let partners: Vec<Value> = lines.iter().map(partner).collect();
     let (you_made, you_received) = store.owners_referrals()?;
     Ok(json!({
@@ -284,13 +293,21 @@ pub fn people(store: &Store, config: &Config, page: usize) -> Result<Value> {
 
 /// `/people/EMAIL`: their line of the ledger and every referral they were in.
 pub fn person(store: &Store, config: &Config, email: &str) -> Result<Value> {
-    // Their line of the ledger reads only the referrals they were in.
-    let report = report::build(
-        None,
-        &store.referrals_for_report_of(None, Some(email))?,
-        config.intake.max_amount,
-    );
-    let line = report.partners.iter().find(|p| p.email == email);
+    let max = config.intake.max_amount;
+    let line = if store.ledger_uncounted()? == 0 {
+        store.ledger_line(email, max)?
+    } else {
+        // Not all counted in the ledger: the report over the referrals they were in.
+        report::build(
+            None,
+            &store.referrals_for_report_of(None, Some(email))?,
+            max,
+        )
+        .partners
+        .into_iter()
+        .find(|p| p.email == email)
+    };
+    let line = line.as_ref();
     let filter = ReferralFilter {
         person: Some(email.to_string()),
         ..ReferralFilter::default()
