@@ -182,13 +182,16 @@ fn main() {
         "/?person=bob7%40networkers.example".into(),
         "/?person=fred99%40books.example".into(),
         "/?q=Sally+4321".into(),
-        // Searches the index answers badly if at all: a word in every referral (page 1 and
-        // page 100), one in none, one with a status, and two letters (scanned).
+        // Harder searches: a word in every referral (page 1 and page 100), one in none, one
+        // with a status, two letters (rare and common: the trigrams they begin), and one
+        // letter in no referral (scanned).
         "/?q=example".into(),
         "/?q=example&page=100".into(),
         "/?q=nobody+at+all".into(),
         "/?q=Fred+9&status=open".into(),
         "/?q=zq".into(),
+        "/?q=ex".into(),
+        "/?q=%C3%9F".into(),
         format!("/referrals/{middle}"),
         "/people/bob7%40networkers.example".into(),
         "/people".into(),

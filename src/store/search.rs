@@ -14,10 +14,18 @@ use super::read::ReferralFilter;
 /// Index rows per referral: rowid = referral id × SLOTS + slot (see 0012_search.sql).
 const SLOT_BITS: u32 = 20;
 
-/// Whether the index can answer a search for `words`: a trigram index finds nothing
-/// shorter than three characters, and SQLite reads a bound text only up to a NUL.
+/// Whether the index can answer a search for `words`: three characters or more, or two
+/// ASCII ones (the trigrams that begin with them: see [`Store::found`]); SQLite reads a
+/// bound text only up to a NUL. One character is scanned: it is in most referrals, so the
+/// scan soon fills a page.
 fn indexable(words: &str) -> bool {
-    words.chars().count() >= 3 && !words.contains('\0')
+    let n = words.chars().count();
+    (n >= 3 || (n == 2 && words.is_ascii())) && !words.contains('\0')
+}
+
+/// An FTS5 string holding `text`, whatever it contains.
+fn fts_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// `words` as a `LIKE` pattern that matches them anywhere, wildcards taken literally.
@@ -38,7 +46,7 @@ fn fts_query(words: &str) -> String {
         .windows(3)
         .map(|w| w.iter().collect::<String>())
         .filter(|t| seen.insert(t.clone()))
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .map(|t| fts_string(&t))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -151,7 +159,29 @@ impl Store {
                     WHERE p.referral_id = r.id
                       AND (c.email LIKE ?4 ESCAPE '\\' OR p.name LIKE ?4 ESCAPE '\\')))",
         )?;
-        let mut rows = hits.query([fts_query(words)])?;
+        let query = if words.chars().count() >= 3 {
+            fts_query(words)
+        } else {
+            // Two ASCII characters: every text ends with a newline, so wherever they are,
+            // a trigram begins with them. The index folds ASCII to lower case.
+            let prefix = words.to_ascii_lowercase();
+            let terms: Vec<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT term FROM search_terms WHERE term >= ?1 AND term < ?1 || char(1114111)",
+                )?
+                .query_map([&prefix], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if terms.is_empty() {
+                return Ok(ids);
+            }
+            terms
+                .iter()
+                .map(|t| fts_string(t))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        };
+        let mut rows = hits.query([query])?;
         let mut last = None;
         while ids.len() < limit {
             let Some(row) = rows.next()? else { break };
@@ -204,12 +234,13 @@ impl Store {
         // One statement each: FTS5 writes its segment once, not once per row.
         let added = tx.execute(
             "INSERT INTO search (rowid, text)
-             SELECT id * 1048576, subject FROM referrals WHERE id > ?1 AND id <= ?2",
+             SELECT id * 1048576, subject || char(10) FROM referrals WHERE id > ?1 AND id <= ?2",
             params![upto, newest],
         )?;
         tx.execute(
             "INSERT INTO search (rowid, text)
-             SELECT p.referral_id * 1048576 + p.position + 1, p.name || char(10) || c.email
+             SELECT p.referral_id * 1048576 + p.position + 1,
+                 p.name || char(10) || c.email || char(10)
              FROM participants p JOIN contacts c ON c.id = p.contact_id
              WHERE p.referral_id > ?1 AND p.referral_id <= ?2",
             params![upto, newest],
@@ -343,6 +374,18 @@ transport = "file"
         ("nobody here", 0),
         ("*\"*", 0),
         (" OR ", 1),
+        ("OR", 1),
+        ("ra", 1),
+        ("RA", 1),
+        ("zq", 0),
+        ("e_", 1),
+        ("_M", 1),
+        ("%2", 0),
+        ("% ", 1),
+        ("\"N", 1),
+        ("le", 1),
+        ("l)", 1),
+        ("ex", 1),
     ];
 
     #[test]
@@ -533,7 +576,10 @@ transport = "file"
         assert_eq!(fts_query("aaaa"), "\"aaa\"");
         assert!(indexable("Bob"));
         assert!(indexable("Zoë"));
+        assert!(indexable("ab"));
+        assert!(indexable("%_"));
         assert!(!indexable("Zö"));
+        assert!(!indexable("a"));
         assert!(!indexable("ab\0cd"));
     }
 }

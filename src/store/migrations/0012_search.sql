@@ -14,6 +14,9 @@
 -- when the web page finds them waiting. Changes to what is indexed (only `forget` renames,
 -- readdresses and redacts subjects) are followed by the triggers below.
 --
+-- Each text ends with a newline, so that every two characters of it begin a trigram: a search
+-- for two characters asks for the trigrams that begin with them (listed by `search_terms`).
+--
 -- Contentless: no copy of any name is kept here, only the index. contentless_delete lets a
 -- row be replaced by its rowid alone; `forget` merges the index afterwards so that deleted
 -- entries do not linger. detail=none: a trigram query is an AND of its trigrams (the check
@@ -26,6 +29,8 @@ CREATE VIRTUAL TABLE search USING fts5 (
     detail = 'none'
 );
 
+CREATE VIRTUAL TABLE search_terms USING fts5vocab (search, row);
+
 CREATE TABLE search_indexed (
     upto INTEGER NOT NULL              -- referrals up to this id are in `search`
 ) STRICT;
@@ -33,14 +38,14 @@ CREATE TABLE search_indexed (
 CREATE TRIGGER search_referral_update AFTER UPDATE OF subject ON referrals
 WHEN old.id <= (SELECT upto FROM search_indexed) BEGIN
     DELETE FROM search WHERE rowid = old.id * 1048576;
-    INSERT INTO search (rowid, text) VALUES (new.id * 1048576, new.subject);
+    INSERT INTO search (rowid, text) VALUES (new.id * 1048576, new.subject || char(10));
 END;
 
 CREATE TRIGGER search_participant_update AFTER UPDATE OF name ON participants
 WHEN old.referral_id <= (SELECT upto FROM search_indexed) BEGIN
     DELETE FROM search WHERE rowid = old.referral_id * 1048576 + old.position + 1;
     INSERT INTO search (rowid, text)
-    SELECT new.referral_id * 1048576 + new.position + 1, new.name || char(10) || email
+    SELECT new.referral_id * 1048576 + new.position + 1, new.name || char(10) || email || char(10)
     FROM contacts WHERE id = new.contact_id;
 END;
 
@@ -49,15 +54,15 @@ CREATE TRIGGER search_contact_update AFTER UPDATE OF email ON contacts BEGIN
         SELECT referral_id * 1048576 + position + 1 FROM participants
         WHERE contact_id = new.id AND referral_id <= (SELECT upto FROM search_indexed));
     INSERT INTO search (rowid, text)
-    SELECT referral_id * 1048576 + position + 1, name || char(10) || new.email
+    SELECT referral_id * 1048576 + position + 1, name || char(10) || new.email || char(10)
     FROM participants
     WHERE contact_id = new.id AND referral_id <= (SELECT upto FROM search_indexed);
 END;
 
 -- What is already recorded.
 INSERT INTO search_indexed (upto) VALUES (0);
-INSERT INTO search (rowid, text) SELECT id * 1048576, subject FROM referrals;
+INSERT INTO search (rowid, text) SELECT id * 1048576, subject || char(10) FROM referrals;
 INSERT INTO search (rowid, text)
-SELECT p.referral_id * 1048576 + p.position + 1, p.name || char(10) || c.email
+SELECT p.referral_id * 1048576 + p.position + 1, p.name || char(10) || c.email || char(10)
 FROM participants p JOIN contacts c ON c.id = p.contact_id;
 UPDATE search_indexed SET upto = coalesce((SELECT max(id) FROM referrals), 0);
