@@ -510,7 +510,8 @@ impl Store {
         collect(
             &self.conn,
             "SELECT substr(created_at, 1, 7) AS month, status, count(*) FROM referrals
-             WHERE ?1 IS NULL OR created_at >= ?1 GROUP BY month, status ORDER BY month",
+             WHERE ?1 IS NULL OR created_at >= ?1
+             GROUP BY status, month ORDER BY month, status",
             [since.map(ts)],
             |r| {
                 Ok((
