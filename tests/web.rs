@@ -450,3 +450,50 @@ fn the_stats_page_shows_the_figures_stats_prints() {
         at += found;
     }
 }
+
+/// Recording mail indexes nothing: the page brings the search's index (in the background,
+/// after a search) and the ledger (before the people pages read it) up to date itself.
+#[test]
+fn the_pages_bring_the_search_index_and_the_ledger_up_to_date() {
+    use referrald::store::Store;
+    let d = seeded("");
+    let path = referrald::config::Config::load(&d.path("referrald.toml"))
+        .unwrap()
+        .store_path();
+    let store = || Store::open_read_only(&path).unwrap();
+    assert_eq!(store().unindexed().unwrap(), 2, "ingest indexed nothing");
+    assert_eq!(store().ledger_uncounted().unwrap(), 2, "nor counted");
+    let s = Server::start(&d, "127.0.0.1:0");
+
+    // Scanned the first time, found through the index once it has caught up.
+    let before = s.page("/?q=meet+Sally");
+    assert!(before.contains("/referrals/1") && !before.contains("/referrals/2\""));
+    let mut waited = 0;
+    while store().unindexed().unwrap() > 0 {
+        assert!(waited < 200, "the index never caught up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    // Which referrals a list shows, in its order.
+    let listed = |page: &str| -> Vec<String> {
+        page.split("<td><a href=\"/referrals/")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(listed(&before), ["1"]);
+    assert_eq!(s.page("/?q=meet+Sally"), before);
+    // Two letters, from the trigrams they begin, whatever their case.
+    assert_eq!(listed(&s.page("/?q=ee")), ["2", "1"]);
+    assert_eq!(listed(&s.page("/?q=EE")), ["2", "1"]);
+    assert_eq!(listed(&s.page("/?q=ly")), ["2", "1"]);
+    assert!(listed(&s.page("/?q=zq")).is_empty());
+
+    let people = s.page("/people");
+    assert_eq!(store().ledger_uncounted().unwrap(), 0);
+    assert!(people.contains("bob%40networkers.example"), "{people}");
+    assert!(
+        s.page("/people/bob%40networkers.example")
+            .contains("Introduced 2 (gave you 0)")
+    );
+}
