@@ -282,16 +282,16 @@ pub fn build(since: Option<DateTime<Utc>>, referrals: &[Referral], max_amount: f
 
 /// Amounts of money per currency.
 #[derive(Debug, Default)]
-struct Totals(BTreeMap<Option<String>, f64>);
+pub(crate) struct Totals(BTreeMap<Option<String>, f64>);
 
 impl Totals {
-    fn add(&mut self, amounts: &[Money]) {
+    pub(crate) fn add(&mut self, amounts: &[Money]) {
         for m in amounts {
             *self.0.entry(m.currency.clone()).or_default() += m.value;
         }
     }
 
-    fn into_money(self) -> Vec<Money> {
+    pub(crate) fn into_money(self) -> Vec<Money> {
         let mut money: Vec<Money> = self
             .0
             .into_iter()
@@ -363,11 +363,11 @@ impl Ledger {
     }
 }
 
-fn rate(part: usize, whole: usize) -> Option<f64> {
+pub(crate) fn rate(part: usize, whole: usize) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-fn mean(ratings: &[u8]) -> Option<f64> {
+pub(crate) fn mean(ratings: &[u8]) -> Option<f64> {
     (!ratings.is_empty())
         .then(|| ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / ratings.len() as f64)
 }

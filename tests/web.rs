@@ -534,3 +534,105 @@ fn the_demo_ends_with_the_serve_command_that_opens_its_data() {
     assert!(s.page("/referrals/1").contains("<b>recorded</b>"));
     assert!(s.page("/stats").contains("<svg"));
 }
+
+/// The stats page counts without reading every referral (the ledger the store keeps, and the
+/// answers): its figures must be the ones `stats --json` prints from `report::build`.
+#[test]
+fn the_stats_page_shows_the_figures_stats_prints() {
+    let d = seeded("");
+    let s = Server::start(&d, "127.0.0.1:0");
+    // Business recorded, so that every kind of figure is there to compare.
+    let won = s.page("/referrals/2/confirm?action=won");
+    let r = s.post(
+        "/referrals/2/won",
+        &format!("csrf={}&amount=12k&currency=EUR", csrf(&won)),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    for (since, page) in [("", "/stats"), ("2026-11-01", "/stats?since=2026-11-01")] {
+        let mut args = vec!["--now", LATER, "stats", "--json"];
+        if !since.is_empty() {
+            args.extend(["--since", since]);
+        }
+        let json: serde_json::Value = serde_json::from_str(&d.ok(&args)).unwrap();
+        let stats = s.page(page);
+        let figure = |name: &str, value: &serde_json::Value| {
+            let shown = format!("<dt>{name}</dt><dd>{value}</dd>");
+            assert!(stats.contains(&shown), "{shown} in {stats}");
+        };
+        assert!(json["referrals"].as_u64().unwrap() >= 2, "{json}");
+        figure("Referrals", &json["referrals"]);
+        let by_status = json["by_status"].as_object().unwrap();
+        assert_eq!(by_status["succeeded"], 1, "{json}");
+        for (status, n) in by_status {
+            figure(status, n);
+        }
+        figure("You made", &json["you_made"]);
+        figure("You received", &json["you_received"]);
+        let ratings = json["ratings"].as_u64().unwrap();
+        assert!(
+            stats.contains(&format!("({ratings} rating")),
+            "{ratings} ratings in {stats}"
+        );
+        assert_eq!(json["closed_business"][0]["currency"], "EUR", "{json}");
+        assert!(stats.contains("12,000 EUR"), "{stats}");
+    }
+    // And the ledger page lists the people `stats` does, in its order.
+    let json: serde_json::Value =
+        serde_json::from_str(&d.ok(&["--now", LATER, "stats", "--json"])).unwrap();
+    let people = s.page("/people");
+    let mut at = 0;
+    for partner in json["partners"].as_array().unwrap() {
+        let email = partner["email"].as_str().unwrap().replace('@', "%40");
+        let found = people[at..]
+            .find(&email)
+            .unwrap_or_else(|| panic!("{email} after byte {at} in {people}"));
+        at += found;
+    }
+}
+
+/// Recording mail indexes nothing: the page brings the search's index (in the background,
+/// after a search) and the ledger (before the people pages read it) up to date itself.
+#[test]
+fn the_pages_bring_the_search_index_and_the_ledger_up_to_date() {
+    use referrald::store::Store;
+    let d = seeded("");
+    let path = referrald::config::Config::load(&d.path("referrald.toml"))
+        .unwrap()
+        .store_path();
+    let store = || Store::open_read_only(&path).unwrap();
+    assert_eq!(store().unindexed().unwrap(), 2, "ingest indexed nothing");
+    assert_eq!(store().ledger_uncounted().unwrap(), 2, "nor counted");
+    let s = Server::start(&d, "127.0.0.1:0");
+
+    // Scanned the first time, found through the index once it has caught up.
+    let before = s.page("/?q=meet+Sally");
+    assert!(before.contains("/referrals/1") && !before.contains("/referrals/2\""));
+    let mut waited = 0;
+    while store().unindexed().unwrap() > 0 {
+        assert!(waited < 200, "the index never caught up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    // Which referrals a list shows, in its order.
+    let listed = |page: &str| -> Vec<String> {
+        page.split("<td><a href=\"/referrals/")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(listed(&before), ["1"]);
+    assert_eq!(s.page("/?q=meet+Sally"), before);
+    // Two letters, from the trigrams they begin, whatever their case.
+    assert_eq!(listed(&s.page("/?q=ee")), ["2", "1"]);
+    assert_eq!(listed(&s.page("/?q=EE")), ["2", "1"]);
+    assert_eq!(listed(&s.page("/?q=ly")), ["2", "1"]);
+    assert!(listed(&s.page("/?q=zq")).is_empty());
+
+    let people = s.page("/people");
+    assert_eq!(store().ledger_uncounted().unwrap(), 0);
+    assert!(people.contains("bob%40networkers.example"), "{people}");
+    assert!(
+        s.page("/people/bob%40networkers.example")
+            .contains("Introduced 2 (gave you 0)")
+    );
+}

@@ -2,16 +2,18 @@
 //! rates, closed business, and how ratings are spread. They count exactly as `stats` does
 //! (see `report`): each referral is read by the report's own rules (each person's latest
 //! answer, the largest value of a deal), then put in the month it was recorded in (UTC, as
-//! the chart of referrals per month).
+//! the chart of referrals per month). [`Store::figures`](super::Store::figures) counts them from the answers
+//! alone; [`ChartFigures::of`], reading whole referrals, is what the tests compare it with.
 
+#[cfg(test)]
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::Result;
-use chrono::{DateTime, Utc};
-
-use super::{Store, ts};
+#[cfg(test)]
 use crate::model::ReferralId;
-use crate::report::{self, Money};
+use crate::model::ReferralStatus;
+#[cfg(test)]
+use crate::report;
+use crate::report::Money;
 
 /// One month's figures.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,28 +38,12 @@ pub struct ChartFigures {
     /// How many ratings of 1, 2, 3, 4 and 5: each person's latest rating on each referral,
     /// the ratings the average is over.
     pub ratings: [usize; 5],
+    /// How many referrals were recorded in each month in each status, oldest month first
+    /// (see [`Store::referrals_per_month`](super::Store::referrals_per_month)).
+    pub per_status: Vec<(String, ReferralStatus, usize)>,
 }
 
-impl Store {
-    /// The chart figures for `referrals`, as read by `referrals_for_report(since)` with the
-    /// same `since`; amounts above `max_amount` count as no value.
-    pub fn chart_figures(
-        &self,
-        since: Option<DateTime<Utc>>,
-        referrals: &[report::Referral],
-        max_amount: f64,
-    ) -> Result<ChartFigures> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, substr(created_at, 1, 7) FROM referrals
-             WHERE ?1 IS NULL OR created_at >= ?1",
-        )?;
-        let months = stmt
-            .query_map([since.map(ts)], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<HashMap<ReferralId, String>>>()?;
-        Ok(ChartFigures::of(referrals, &months, max_amount))
-    }
-}
-
+#[cfg(test)]
 impl ChartFigures {
     /// The figures of `referrals`, each counted in its month in `months` (a referral missing
     /// there, recorded after `months` was read, is left out).
@@ -69,10 +55,12 @@ impl ChartFigures {
         let mut by_month: BTreeMap<&str, (MonthFigures, BTreeMap<Option<String>, f64>)> =
             BTreeMap::new();
         let mut ratings = [0; 5];
+        let mut per_status: BTreeMap<(&str, ReferralStatus), usize> = BTreeMap::new();
         for r in referrals {
             let Some(month) = months.get(&r.id) else {
                 continue;
             };
+            *per_status.entry((month, r.status)).or_default() += 1;
             let latest = r.latest(max_amount);
             for rating in latest.iter().filter_map(|l| l.rating) {
                 if let Some(slot) = usize::from(rating)
@@ -108,7 +96,15 @@ impl ChartFigures {
                 }
             })
             .collect();
-        ChartFigures { months, ratings }
+        let per_status = per_status
+            .into_iter()
+            .map(|((month, status), n)| (month.to_string(), status, n))
+            .collect();
+        ChartFigures {
+            months,
+            ratings,
+            per_status,
+        }
     }
 }
 

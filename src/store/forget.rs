@@ -143,6 +143,9 @@ impl Store {
         });
         erasure.redacted = redact_everywhere(&tx, &needles)?;
         erasure.rejected = delete_rejected(&tx, email)?;
+        // The search's index dropped their rows (its triggers), but only marks them deleted
+        // until its segments merge: merge them now, so none of their trigrams is left.
+        tx.execute("INSERT INTO search (search) VALUES ('optimize')", [])?;
         if erasure.found_anything() {
             tx.execute(
                 "INSERT INTO forgotten (email_sha256, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",

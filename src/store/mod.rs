@@ -2,12 +2,14 @@
 //! numbered migrations each applied in one transaction, STRICT tables, and one writer (the
 //! [`Store`] owns the only read-write connection).
 
+mod answers;
 mod charts;
 mod commands;
 mod digest;
 mod forget;
 mod held;
 mod known;
+mod ledger;
 mod limits;
 mod outbound;
 mod plan;
@@ -15,6 +17,7 @@ mod preview;
 mod read;
 mod record;
 pub mod running;
+mod search;
 mod sent_text;
 
 use std::fs::OpenOptions;
@@ -64,6 +67,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_sent_text",
         include_str!("migrations/0011_sent_text.sql"),
     ),
+    ("0012_search", include_str!("migrations/0012_search.sql")),
+    ("0013_ledger", include_str!("migrations/0013_ledger.sql")),
 ];
 
 /// The database, open for reading and writing.

@@ -459,33 +459,7 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<ReferralView>, bool)> {
-        let pattern = filter.search.as_deref().map(|s| {
-            let escaped = s
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
-        let ids: Vec<ReferralId> = collect(
-            &self.conn,
-            "SELECT r.id FROM referrals r
-             WHERE (?1 IS NULL OR r.status = ?1)
-               AND (?2 IS NULL OR r.id IN (SELECT p.referral_id FROM participants p
-                    JOIN contacts c ON c.id = p.contact_id WHERE c.email = ?2))
-               AND (?3 IS NULL OR r.subject LIKE ?3 ESCAPE '\\' OR EXISTS (SELECT 1
-                    FROM participants p JOIN contacts c ON c.id = p.contact_id
-                    WHERE p.referral_id = r.id
-                      AND (c.email LIKE ?3 ESCAPE '\\' OR p.name LIKE ?3 ESCAPE '\\')))
-             ORDER BY r.id DESC LIMIT ?4 OFFSET ?5",
-            params![
-                filter.status.map(|s| s.as_str()),
-                filter.person,
-                pattern,
-                limit as i64 + 1,
-                offset as i64
-            ],
-            |r| r.get(0),
-        )?;
+        let ids = self.chosen(filter, offset, limit + 1)?;
         let more = ids.len() > limit;
         let list = ids
             .into_iter()
@@ -536,7 +510,8 @@ impl Store {
         collect(
             &self.conn,
             "SELECT substr(created_at, 1, 7) AS month, status, count(*) FROM referrals
-             WHERE ?1 IS NULL OR created_at >= ?1 GROUP BY month, status ORDER BY month",
+             WHERE ?1 IS NULL OR created_at >= ?1
+             GROUP BY status, month ORDER BY month, status",
             [since.map(ts)],
             |r| {
                 Ok((

@@ -246,7 +246,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 11);
+    assert_eq!(store.schema_version().unwrap(), 13);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -302,10 +302,22 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     assert_eq!(digests, 0);
     // 0011: mail sent before its text was kept has none.
     assert!(store.sent_texts(1).unwrap().is_empty());
+    // 0012: what was recorded before is in the search's index.
+    let search = |words: &str| {
+        let filter = ReferralFilter {
+            search: Some(words.into()),
+            ..ReferralFilter::default()
+        };
+        store.referrals_page(&filter, 0, 10).unwrap().0.len()
+    };
+    assert_eq!(
+        (search("Intro"), search("bob@x."), search("nobody")),
+        (1, 1, 0)
+    );
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 11);
+    assert_eq!(read_only.schema_version().unwrap(), 13);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }

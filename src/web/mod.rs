@@ -98,11 +98,13 @@ struct App {
     composer: crate::composer::Composer,
     /// `--now`, for tests and demos; the real clock otherwise.
     now: Option<DateTime<Utc>>,
-    /// The whole-store pages (`/people`, `/stats`), kept until the database changes.
+    /// The stats page, kept until the database changes.
     reports: std::sync::Mutex<Reports>,
+    /// Whether referrals are being added to the search's index.
+    indexing: std::sync::atomic::AtomicBool,
 }
 
-/// Pages that read every referral (the ledger, the stats: most of a second at 100,000),
+/// The stats page (once most of a second at 100,000 referrals, now a few milliseconds),
 /// kept with the database's `data_version` when they were read. One long-lived connection
 /// reads them: its `data_version` changes when anyone else (`run`, `ingest`, an action on
 /// this page) commits, and then they are read again.
@@ -151,6 +153,7 @@ pub async fn serve(
         token,
         now,
         reports: Default::default(),
+        indexing: Default::default(),
     });
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -412,6 +415,76 @@ impl App {
             .any(|(name, value)| name == COOKIE && same_secret(value, token))
     }
 
+    /// Adds the referrals recorded since to the search's index, in the background and one
+    /// run at a time; the search scans them until then.
+    fn index_for_search(self: &Arc<Self>) {
+        if self
+            .indexing
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = app.config.store_path();
+            let indexed = Store::open_read_only(&path)
+                .and_then(|store| store.unindexed())
+                .and_then(|waiting| match waiting {
+                    0 => Ok(0),
+                    _ => Store::open(&path)?.index_for_search(),
+                });
+            match indexed {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("{n} referrals added to the search's index"),
+                Err(e) => tracing::warn!("cannot add referrals to the search's index: {e:#}"),
+            }
+            app.indexing
+                .store(false, std::sync::atomic::Ordering::Release);
+        });
+    }
+
+    /// Counts the referrals recorded since in the ledger, and reads the answers recorded
+    /// since, before a page reads them. Should that fail (a database the page cannot
+    /// write), the pages count from the referrals and the answers themselves.
+    async fn catch_up(self: &Arc<Self>) {
+        let path = self.config.store_path();
+        let max_amount = self.config.intake.max_amount;
+        let counted = tokio::task::spawn_blocking(move || -> Result<(usize, usize)> {
+            let waiting = Store::open_read_only(&path)?;
+            let (uncounted, unread) = (
+                waiting.ledger_uncounted()?,
+                waiting.answers_unread(max_amount)?,
+            );
+            drop(waiting);
+            if uncounted == 0 && !unread {
+                return Ok((0, 0));
+            }
+            let mut store = Store::open(&path)?;
+            let counted = match uncounted {
+                0 => 0,
+                _ => store.count_for_ledger()?,
+            };
+            let read = match unread {
+                false => 0,
+                true => store.read_answers(max_amount)?,
+            };
+            Ok((counted, read))
+        })
+        .await;
+        match counted {
+            Ok(Ok((counted, read))) => {
+                if counted > 0 {
+                    tracing::info!("{counted} referrals counted in the ledger");
+                }
+                if read > 0 {
+                    tracing::info!("the answers about {read} referrals read for the figures");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("cannot bring the ledger and figures up to date: {e:#}"),
+            Err(e) => tracing::warn!("cannot bring the ledger and figures up to date: {e}"),
+        }
+    }
+
     /// Runs `page` on a read-only store on a blocking thread.
     async fn read<F>(self: &Arc<Self>, page: F) -> Result<Page>
     where
@@ -667,11 +740,17 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
                     .unwrap_or(1)
                     .min(1_000_000),
             };
-            app.read(move |app, store| {
-                let context = pages::referrals(store, &app.config, &list, now)?;
-                Ok(app.render(StatusCode::OK, "referrals.html", context))
-            })
-            .await
+            let searching = list.search.is_some();
+            let page = app
+                .read(move |app, store| {
+                    let context = pages::referrals(store, &app.config, &list, now)?;
+                    Ok(app.render(StatusCode::OK, "referrals.html", context))
+                })
+                .await;
+            if searching {
+                app.index_for_search();
+            }
+            page
         }
         ["referrals", id] => {
             let Ok(id) = id.parse::<ReferralId>() else {
@@ -719,16 +798,16 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
             let page = field(query, "page")
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(1);
-            app.report(
-                "people.html",
-                None,
-                |app, store| pages::people(store, &app.config),
-                move |ledger| pages::people_page(ledger, page),
-            )
+            app.catch_up().await;
+            app.read(move |app, store| {
+                let context = pages::people(store, &app.config, page)?;
+                Ok(app.render(StatusCode::OK, "people.html", context))
+            })
             .await
         }
         ["people", email] => {
             let email = crate::model::normalize_email(email);
+            app.catch_up().await;
             app.read(move |app, store| {
                 let context = pages::person(store, &app.config, &email)?;
                 Ok(app.render(StatusCode::OK, "person.html", context))
@@ -752,6 +831,7 @@ async fn get(app: &Arc<App>, segments: &[&str], query: &[(String, String)]) -> R
         }
         ["stats"] => {
             let since = field(query, "since").and_then(|d| d.parse::<NaiveDate>().ok());
+            app.catch_up().await;
             app.report(
                 "stats.html",
                 since,
