@@ -24,7 +24,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use minijinja::{Environment, Value};
 
 use crate::config::Config;
-use crate::model::{OutboundKind, Outcome, Person, ReferralId, clean_name, is_message_id};
+use crate::model::{Answer, OutboundKind, Person, ReferralId, clean_name, is_message_id};
 pub use notices::{NOTICE_COMMAND_REPLY, NOTICE_DIGEST, NOTICE_HELD_REPORT, Notice, notice_kind};
 use templates::{Part, Source};
 
@@ -44,7 +44,7 @@ pub struct Draft {
     /// The referral it is about.
     pub referral: ReferralSummary,
     /// What the parties said so far, latest per person (for `outcome_report`).
-    pub feedback: Vec<FeedbackSummary>,
+    pub feedback: Vec<Answer<Person>>,
 }
 
 /// The referral as templates and threading headers see it.
@@ -67,25 +67,6 @@ pub struct ReferralSummary {
     pub parties: Vec<Person>,
     /// The parties who wrote back (on the thread or to us), with when they first did.
     pub heard: Vec<(Person, DateTime<Utc>)>,
-}
-
-/// One participant's latest answer.
-#[derive(Debug, Clone)]
-pub struct FeedbackSummary {
-    /// Who answered.
-    pub from: Person,
-    /// 1–5.
-    pub rating: Option<u8>,
-    /// Whether they met and did business.
-    pub outcome: Option<Outcome>,
-    /// Business closed.
-    pub value: Option<f64>,
-    /// ISO 4217 code of `value`.
-    pub currency: Option<String>,
-    /// Their own words.
-    pub comment: String,
-    /// When it arrived.
-    pub at: DateTime<Utc>,
 }
 
 /// A rendered message before it becomes an email: what the recipient will read.

@@ -368,7 +368,7 @@ pub fn select(
         let recent: Vec<_> = detail
             .feedback
             .iter()
-            .filter(|f| in_period(&f.at, since, now) && party_name(&f.from).is_some())
+            .filter(|f| f.at >= since && f.at <= now && party_name(&f.from).is_some())
             .collect();
         let outcome_of = |o: Outcome| recent.iter().rev().find(|f| f.outcome == Some(o));
         if let Some(f) = outcome_of(Outcome::Won) {

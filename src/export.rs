@@ -130,17 +130,7 @@ fn report_facts(d: &ReferralDetail) -> report::Referral {
                 is_owner: p.is_owner,
             })
             .collect(),
-        feedback: d
-            .feedback
-            .iter()
-            .map(|f| report::Feedback {
-                from: f.from.clone(),
-                rating: f.rating,
-                outcome: f.outcome,
-                value: f.value,
-                currency: f.currency.clone(),
-            })
-            .collect(),
+        feedback: d.feedback.clone(),
     }
 }
 

@@ -6,12 +6,55 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Row id of a referral in the store.
 pub type ReferralId = i64;
 /// Row id of an outbound message in the store.
 pub type OutboundId = i64;
+
+/// One person's answer about one referral, as recorded: the one shape that `show`, `export`,
+/// `stats`, the digest, the composer and the planner read (each loaded by the store's one
+/// row reader). `Who` is how the reader names the person: an address (the default), a
+/// [`Person`] for the composer, a contact row id for the planner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Answer<Who = String> {
+    /// Who answered.
+    pub from: Who,
+    /// 1–5.
+    pub rating: Option<u8>,
+    /// met, not_met, won or lost.
+    pub outcome: Option<Outcome>,
+    /// Business closed, in `currency`.
+    pub value: Option<f64>,
+    /// ISO 4217 code of `value`, when the answer named one.
+    pub currency: Option<String>,
+    /// Their own words (empty once `forget` erased them).
+    pub comment: String,
+    /// When it arrived.
+    #[serde(serialize_with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    /// Whether an outcome report has carried it to the introducer.
+    #[serde(skip)]
+    pub reported: bool,
+}
+
+impl<Who> Answer<Who> {
+    /// Whether it says how it went (a rating or an outcome), rather than only a comment.
+    pub fn says_how_it_went(&self) -> bool {
+        self.rating.is_some() || self.outcome.is_some()
+    }
+}
+
+/// A time as the store and the JSON output write it: RFC 3339, whole seconds, `Z`.
+pub fn rfc3339_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339_text(*t))
+}
 
 /// Someone with an email address, as named in a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,8 @@ use chrono_tz::Tz;
 use crate::config::{Schedule, SendWindow};
 use crate::intake::options::Options;
 use crate::model::{
-    OutboundId, OutboundKind, OutboundState, Outcome, PartyState, ReferralId, ReferralStatus, Role,
+    Answer, OutboundId, OutboundKind, OutboundState, Outcome, PartyState, ReferralId,
+    ReferralStatus, Role,
 };
 
 /// Row id of a contact (a person, across referrals).
@@ -41,7 +42,7 @@ pub struct Snapshot {
     /// Every outbound message ever planned for it, in any state.
     pub outbound: Vec<Planned>,
     /// Every answer received for it.
-    pub feedback: Vec<Answer>,
+    pub feedback: Vec<Answer<ContactId>>,
     /// When the introducer last got an outcome report about any referral.
     pub introducer_last_report: Option<DateTime<Utc>>,
     /// What the introduction's address asked (`intros+quiet@…`, `+nothanks`, `+5d`).
@@ -94,23 +95,6 @@ pub struct Planned {
     pub sent_at: Option<DateTime<Utc>>,
     /// The owner released it after it was held: it goes as it is.
     pub released: bool,
-}
-
-/// An answer received from a participant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// Who answered.
-    pub from: ContactId,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Whether an outcome report has carried it to the introducer.
-    pub reported: bool,
-    /// Whether it says how it went (a rating or an outcome), rather than only a comment.
-    pub says_how_it_went: bool,
-    /// Its outcome, if it gave one.
-    pub outcome: Option<Outcome>,
-    /// Its rating, if it gave one.
-    pub rating: Option<u8>,
 }
 
 /// What the store should do.
@@ -319,7 +303,7 @@ fn intent(
     let theirs = || s.feedback.iter().filter(|a| a.from == who.contact);
     // Any answer means they responded; only a rating or an outcome tells us how it went.
     let answered = theirs().next().is_some();
-    let told_us = theirs().any(|a| a.says_how_it_went);
+    let told_us = theirs().any(|a| a.says_how_it_went());
     let party = who.role == Role::Party;
     let finished = matches!(
         s.status,
@@ -385,7 +369,7 @@ fn intent(
             }
             match request.and_then(|r| r.sent_at) {
                 None => Err("no feedback request was sent".into()),
-                Some(sent) if theirs().any(|a| a.at >= sent || a.says_how_it_went) => {
+                Some(sent) if theirs().any(|a| a.at >= sent || a.says_how_it_went()) => {
                     Err("they already answered".into())
                 }
                 Some(sent) => Ok(sent + span(sched.reminder_after)),
@@ -433,7 +417,7 @@ fn report_intent(
     let newest = s
         .feedback
         .iter()
-        .filter(|a| !a.reported && a.says_how_it_went)
+        .filter(|a| !a.reported && a.says_how_it_went())
         .map(|a| a.at)
         .max()
         .ok_or_else(|| "no feedback to report".to_string())?;
@@ -637,7 +621,7 @@ fn held(s: &Snapshot, p: &Planned) -> Option<String> {
     if p.kind != OutboundKind::OutcomeReport || p.released {
         return None;
     }
-    let mut latest: Vec<&Answer> = Vec::new();
+    let mut latest: Vec<&Answer<ContactId>> = Vec::new();
     for a in &s.feedback {
         latest.retain(|b| b.from != a.from);
         latest.push(a);

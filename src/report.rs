@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
-use crate::model::{Outcome, ReferralId, ReferralStatus};
+use crate::model::{Answer, Outcome, ReferralId, ReferralStatus};
 
 /// One referral, as the report reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ pub struct Referral {
     /// The people introduced.
     pub parties: Vec<Participant>,
     /// Every answer received, oldest first.
-    pub feedback: Vec<Feedback>,
+    pub feedback: Vec<Answer>,
 }
 
 /// Someone taking part in a referral.
@@ -52,21 +52,6 @@ pub struct Participant {
     pub name: String,
     /// Whether this is the owner.
     pub is_owner: bool,
-}
-
-/// One answer about a referral.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Feedback {
-    /// The address it came from.
-    pub from: String,
-    /// 1–5.
-    pub rating: Option<u8>,
-    /// met, not met, won or lost.
-    pub outcome: Option<Outcome>,
-    /// Business closed.
-    pub value: Option<f64>,
-    /// ISO 4217 code of `value`, when the answer named one.
-    pub currency: Option<String>,
 }
 
 /// An amount of money in one currency.

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::MessageParser;
-use referrald::composer::{Composer, Draft, FeedbackSummary, ReferralSummary, Rendered};
+use referrald::composer::{Composer, Draft, ReferralSummary, Rendered};
 use referrald::config::Config;
-use referrald::model::{OutboundKind, Outcome, Person};
+use referrald::model::{Answer, OutboundKind, Outcome, Person};
 
 const TRACKING: &str = "intros@tracker.example.org";
 const FOOTER: &str = "Reply STOP and you won't get any more of these notes.";
@@ -103,8 +103,8 @@ fn feedback(
     outcome: Option<Outcome>,
     value: Option<(f64, &str)>,
     comment: &str,
-) -> FeedbackSummary {
-    FeedbackSummary {
+) -> Answer<Person> {
+    Answer {
         from,
         rating,
         outcome,
@@ -112,6 +112,7 @@ fn feedback(
         currency: value.map(|(_, c)| c.to_string()).filter(|c| !c.is_empty()),
         comment: comment.into(),
         at: at(2026, 11, 17, 8, 0),
+        reported: false,
     }
 }
 
@@ -644,7 +645,7 @@ fn the_feedback_request_asks_one_open_question() {
 fn outcome_reports_handle_every_shape_of_feedback() {
     let c = composer();
     let r = referral(bob(), vec![fred(), sally()], "Fred, meet Sally");
-    let report = |feedback: Vec<FeedbackSummary>| {
+    let report = |feedback: Vec<Answer<Person>>| {
         let mut d = draft(OutboundKind::OutcomeReport, bob(), r.clone());
         d.feedback = feedback;
         let body = compose_and_parse(&c, &d, due(OutboundKind::OutcomeReport)).1;

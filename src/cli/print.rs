@@ -273,13 +273,16 @@ impl fmt::Display for Tally {
 /// A stored time in the owner's timezone, to the minute.
 pub fn local(at: &str, config: &Config) -> String {
     match DateTime::parse_from_rfc3339(at) {
-        Ok(t) => t
-            .with_timezone(&Utc)
-            .with_timezone(&config.owner.timezone)
-            .format("%a %Y-%m-%d %H:%M")
-            .to_string(),
+        Ok(t) => local_time(t.with_timezone(&Utc), config),
         Err(_) => at.to_string(),
     }
+}
+
+/// A time in the owner's timezone, to the minute.
+pub fn local_time(at: DateTime<Utc>, config: &Config) -> String {
+    at.with_timezone(&config.owner.timezone)
+        .format("%a %Y-%m-%d %H:%M")
+        .to_string()
 }
 
 fn clip(text: &str, width: usize) -> String {
@@ -435,7 +438,7 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
             }
             display!(
                 "  {}  {}  {}",
-                local(&f.at, config),
+                local_time(f.at, config),
                 f.from,
                 said.join(", ")
             );

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{Draft, FeedbackSummary, ReferralSummary};
+use super::{Draft, ReferralSummary};
+use crate::model::Answer;
 use crate::model::{OutboundKind, Outcome, Person};
 
 /// The instant the sample drafts are rendered at.
@@ -53,7 +54,7 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
     ];
     let feedback_sets = [
         vec![
-            FeedbackSummary {
+            Answer {
                 from: fred.clone(),
                 rating: Some(5),
                 outcome: Some(Outcome::Won),
@@ -61,8 +62,9 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
                 currency: Some("GBP".into()),
                 comment: "Great to meet.\nWe're working together now.".into(),
                 at: now(),
+                reported: false,
             },
-            FeedbackSummary {
+            Answer {
                 from: sally.clone(),
                 rating: None,
                 outcome: None,
@@ -70,8 +72,9 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
                 currency: None,
                 comment: String::new(),
                 at: now(),
+                reported: false,
             },
-            FeedbackSummary {
+            Answer {
                 from: owner.clone(),
                 rating: Some(3),
                 outcome: Some(Outcome::Lost),
@@ -79,8 +82,9 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
                 currency: None,
                 comment: "Not a fit.".into(),
                 at: now(),
+                reported: false,
             },
-            FeedbackSummary {
+            Answer {
                 from: tom.clone(),
                 rating: None,
                 outcome: Some(Outcome::NotMet),
@@ -88,9 +92,10 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
                 currency: Some("EUR".into()),
                 comment: "Haven't managed to find a time yet.".into(),
                 at: now(),
+                reported: false,
             },
         ],
-        vec![FeedbackSummary {
+        vec![Answer {
             from: sally.clone(),
             rating: Some(4),
             outcome: Some(Outcome::Met),
@@ -98,6 +103,7 @@ pub fn drafts(kind: OutboundKind, owner_name: &str, owner_email: &str) -> Vec<Dr
             currency: None,
             comment: String::new(),
             at: now(),
+            reported: false,
         }],
         Vec::new(),
     ];

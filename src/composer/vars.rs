@@ -7,9 +7,9 @@ use minijinja::value::Value;
 use minijinja::{Error, ErrorKind};
 use serde::Serialize;
 
+use super::Draft;
 use super::words;
-use super::{Draft, FeedbackSummary};
-use crate::model::{OutboundKind, Person, ReferralId, clean_name};
+use crate::model::{Answer, OutboundKind, Person, ReferralId, clean_name};
 
 /// The fields of every person variable (`recipient`, `introducer`, list items, `feedback.from`).
 pub const PERSON_FIELDS: &[&str] = &["name", "first_name", "email", "is_owner", "named"];
@@ -264,7 +264,7 @@ impl Context {
             .max()
             .map(|at| words::when(at.with_timezone(&timezone).date_naive(), today))
             .unwrap_or_default();
-        let mut told: Vec<&FeedbackSummary> = draft
+        let mut told: Vec<&Answer<Person>> = draft
             .feedback
             .iter()
             .filter(|f| f.outcome.is_some() && others(&f.from))
@@ -320,7 +320,7 @@ impl Context {
                 draft
                     .feedback
                     .iter()
-                    .map(|f: &FeedbackSummary| FeedbackVars {
+                    .map(|f: &Answer<Person>| FeedbackVars {
                         from: person(&f.from),
                         rating: f.rating.filter(|r| (1..=5).contains(r)),
                         outcome: f.outcome.map(|o| o.as_str()),

@@ -2,9 +2,10 @@ use chrono::{DateTime, Utc, Weekday};
 use chrono_tz::Tz;
 
 use super::*;
+use crate::model::Answer;
 use crate::model::Person;
 use crate::report::Report;
-use crate::store::{FeedbackView, OutboundView, ParticipantView, ReferralDetail, ReferralView};
+use crate::store::{OutboundView, ParticipantView, ReferralDetail, ReferralView};
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -228,15 +229,16 @@ fn referral(
     }
 }
 
-fn feedback(from: &str, outcome: Outcome, value: Option<f64>, at: &str) -> FeedbackView {
-    FeedbackView {
+fn feedback(from: &str, outcome: Outcome, value: Option<f64>, at: &str) -> Answer {
+    Answer {
         from: from.into(),
         rating: None,
         outcome: Some(outcome),
         value,
         currency: value.map(|_| "EUR".into()),
         comment: "<script>ignored</script>".into(),
-        at: at.into(),
+        at: at.parse().unwrap(),
+        reported: false,
     }
 }
 

@@ -293,9 +293,9 @@ fn the_scripted_timeline_sends_each_row_on_its_day() {
         from: SALLY,
         at: t0() + days(16),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     assert_eq!(
         tick(&mut s, &sched, t0() + days(22)),
@@ -403,9 +403,9 @@ fn never_two_messages_to_one_person_about_one_referral_on_one_day() {
         from: SALLY,
         at: t0() + TimeDelta::hours(1),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     let sent = tick(&mut s, &sched, t0() + TimeDelta::hours(2));
     assert!(sent.is_empty(), "{sent:?}");
@@ -427,9 +427,9 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         from: FRED,
         at: t,
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     assert!(tick(&mut s, &sched, t).contains(&(OutboundKind::OutcomeReport, BOB)));
     // A second answer the same day waits for the next day.
@@ -437,9 +437,9 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         from: SALLY,
         at: t + TimeDelta::hours(1),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     assert!(
         !tick(&mut s, &sched, t + TimeDelta::hours(2))
@@ -454,9 +454,9 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
         from: FRED,
         at: t + days(3),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     let steps = plan(&other, &rules(&sched), t + days(3) + TimeDelta::hours(1));
     let report_due = steps.iter().find_map(|st| match st {
@@ -482,9 +482,9 @@ fn no_outcome_report_when_the_owner_introduced() {
         from: FRED,
         at: t0(),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     let sent = tick(&mut s, &sched, t0());
     assert!(!sent.iter().any(|(k, _)| *k == OutboundKind::OutcomeReport));
@@ -500,9 +500,9 @@ fn answering_early_skips_the_follow_up_and_the_request() {
         from: FRED,
         at: t0() + days(1),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     s.status = ReferralStatus::Succeeded;
     let mut sent = Vec::new();
@@ -636,9 +636,9 @@ fn a_bare_comment_is_a_response_but_not_news_for_the_introducer() {
         from: FRED,
         at: t0() + days(3),
         reported: false,
-        says_how_it_went: false,
         outcome: None,
         rating: None,
+        ..Answer::default()
     });
     let mut sent = tick(&mut s, &sched, t0() + days(3));
     use OutboundKind::*;
@@ -679,9 +679,9 @@ fn quiet_sends_nothing_ever() {
         from: FRED,
         at: t0() + days(31),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     s.participants[2].is_owner = true;
     assert_eq!(tick(&mut s, &sched, t0() + days(31)), vec![]);
@@ -832,9 +832,9 @@ fn no_follow_up_or_reminder_once_a_party_said_they_met() {
         from: SALLY,
         at: t0() + days(1),
         reported: false,
-        says_how_it_went: true,
         outcome: Some(Outcome::Met),
         rating: None,
+        ..Answer::default()
     });
     let sent = tick(&mut s, &sched, t0() + days(2));
     assert!(
@@ -862,9 +862,9 @@ fn no_follow_up_or_reminder_once_a_party_said_they_met() {
         from: SALLY,
         at: t0() + days(1),
         reported: false,
-        says_how_it_went: true,
         outcome: Some(Outcome::NotMet),
         rating: None,
+        ..Answer::default()
     });
     assert!(tick(&mut s, &sched, t0() + days(2)).contains(&(OutboundKind::FollowUp, FRED)));
 }
@@ -906,9 +906,9 @@ fn bad_news_is_held_for_the_owner_and_goes_once_released() {
             from: FRED,
             at: t0() + days(3),
             reported: false,
-            says_how_it_went: true,
             outcome,
             rating,
+            ..Answer::default()
         });
         tick(&mut s, &sched, t0() + days(3));
         let report = s
@@ -950,9 +950,9 @@ fn bad_news_is_held_for_the_owner_and_goes_once_released() {
         from: FRED,
         at: t0(),
         reported: false,
-        says_how_it_went: true,
         outcome: Some(Outcome::Lost),
         rating: None,
+        ..Answer::default()
     });
     let steps = plan(&s, &rules(&sched), t0());
     apply(&mut s, &steps, t0());
@@ -970,9 +970,9 @@ fn bad_news_is_held_for_the_owner_and_goes_once_released() {
             from: FRED,
             at: t0() + days(at),
             reported: false,
-            says_how_it_went: true,
             outcome: Some(Outcome::Met),
             rating: Some(rating),
+            ..Answer::default()
         });
     }
     assert!(tick(&mut s, &sched, t0() + days(4)).contains(&(OutboundKind::OutcomeReport, BOB)));
@@ -1084,9 +1084,9 @@ fn an_introduction_older_than_every_step_is_history_and_gets_nothing() {
         from: FRED,
         at: t0() + days(1),
         reported: false,
-        says_how_it_went: true,
         outcome: None,
-        rating: None,
+        rating: Some(4),
+        ..Answer::default()
     });
     assert!(a_month_of(&mut s, &sched).is_empty());
     assert!(s.outbound.is_empty());

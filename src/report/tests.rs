@@ -45,29 +45,26 @@ fn referral(
     }
 }
 
-fn answer(from: &Participant) -> Feedback {
-    Feedback {
+fn answer(from: &Participant) -> Answer {
+    Answer {
         from: from.email.clone(),
-        rating: None,
-        outcome: None,
-        value: None,
-        currency: None,
+        ..Answer::default()
     }
 }
-fn rated(from: &Participant, rating: u8) -> Feedback {
-    Feedback {
+fn rated(from: &Participant, rating: u8) -> Answer {
+    Answer {
         rating: Some(rating),
         ..answer(from)
     }
 }
-fn said(from: &Participant, outcome: Outcome) -> Feedback {
-    Feedback {
+fn said(from: &Participant, outcome: Outcome) -> Answer {
+    Answer {
         outcome: Some(outcome),
         ..answer(from)
     }
 }
-fn won(from: &Participant, value: f64, currency: Option<&str>) -> Feedback {
-    Feedback {
+fn won(from: &Participant, value: f64, currency: Option<&str>) -> Answer {
+    Answer {
         outcome: Some(Outcome::Won),
         value: Some(value),
         currency: currency.map(str::to_string),

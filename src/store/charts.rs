@@ -111,8 +111,9 @@ impl ChartFigures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Answer;
     use crate::model::{Outcome, ReferralStatus};
-    use crate::report::{Feedback, Participant};
+    use crate::report::Participant;
 
     fn who(email: &str, is_owner: bool) -> Participant {
         Participant {
@@ -122,29 +123,24 @@ mod tests {
         }
     }
 
-    fn answer(from: &str, rating: Option<u8>, outcome: Option<Outcome>) -> Feedback {
-        Feedback {
+    fn answer(from: &str, rating: Option<u8>, outcome: Option<Outcome>) -> Answer {
+        Answer {
             from: from.into(),
             rating,
             outcome,
-            value: None,
-            currency: None,
+            ..Answer::default()
         }
     }
 
-    fn won(from: &str, value: f64, currency: Option<&str>) -> Feedback {
-        Feedback {
+    fn won(from: &str, value: f64, currency: Option<&str>) -> Answer {
+        Answer {
             value: Some(value),
             currency: currency.map(str::to_string),
             ..answer(from, None, Some(Outcome::Won))
         }
     }
 
-    fn referral(
-        id: ReferralId,
-        status: ReferralStatus,
-        feedback: Vec<Feedback>,
-    ) -> report::Referral {
+    fn referral(id: ReferralId, status: ReferralStatus, feedback: Vec<Answer>) -> report::Referral {
         report::Referral {
             id,
             status,

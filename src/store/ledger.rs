@@ -16,7 +16,7 @@ use crate::report;
 
 use super::answers::connected_by;
 use super::charts::{ChartFigures, MonthFigures};
-use super::{Store, parse_word, ts};
+use super::{ANSWER, Store, answer, parse_word, ts};
 
 /// What the answers about one referral count for.
 pub(super) struct Answered {
@@ -58,13 +58,12 @@ pub(super) fn answered(
         ),
     };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT f.referral_id, r.status, f.contact_id, f.rating, f.outcome, f.value,
-             f.currency,
+        "SELECT f.referral_id, r.status, f.contact_id,
              EXISTS (SELECT 1 FROM participants p WHERE p.referral_id = f.referral_id
                      AND p.contact_id = f.contact_id AND p.role = 'party'),
              (SELECT i.contact_id FROM participants i WHERE i.referral_id = f.referral_id
               AND i.role = 'introducer' AND i.is_owner = 0),
-             substr(r.created_at, 1, 7)
+             substr(r.created_at, 1, 7), {ANSWER}
          FROM feedback f JOIN referrals r ON r.id = f.referral_id
          WHERE {scope}
          ORDER BY f.referral_id, f.id"
@@ -91,7 +90,7 @@ pub(super) fn answered(
     while let Some(row) = rows.next()? {
         let id: ReferralId = row.get(0)?;
         let from = row.get::<_, i64>(2)?.to_string();
-        let is_party: bool = row.get(7)?;
+        let is_party: bool = row.get(3)?;
         if current.as_ref().is_none_or(|(r, _, _)| r.id != id) {
             if let Some(done) = current.take() {
                 finish(done);
@@ -108,7 +107,7 @@ pub(super) fn answered(
                 parties: Vec::new(),
                 feedback: Vec::new(),
             };
-            current = Some((referral, row.get(8)?, row.get(9)?));
+            current = Some((referral, row.get(4)?, row.get(5)?));
         }
         let Some((r, _, _)) = current.as_mut() else {
             continue;
@@ -120,16 +119,7 @@ pub(super) fn answered(
                 is_owner: false,
             });
         }
-        r.feedback.push(report::Feedback {
-            from,
-            rating: row.get(3)?,
-            outcome: row
-                .get::<_, Option<String>>(4)?
-                .map(|o| parse_word(&o))
-                .transpose()?,
-            value: row.get(5)?,
-            currency: row.get(6)?,
-        });
+        r.feedback.push(answer(row, from, 6)?);
     }
     if let Some(done) = current.take() {
         finish(done);

@@ -25,7 +25,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
 pub use charts::{ChartFigures, MonthFigures};
@@ -36,8 +36,8 @@ pub use known::StoreView;
 pub use outbound::DueMessage;
 pub use preview::{KindPreview, Preview};
 pub use read::{
-    EventView, FeedbackView, Lateness, OutboundView, ParticipantView, ReferralDetail,
-    ReferralFilter, ReferralView, StoryLine, Waiting,
+    EventView, Lateness, OutboundView, ParticipantView, ReferralDetail, ReferralFilter,
+    ReferralView, StoryLine, Waiting,
 };
 pub use record::{Applied, Recorded};
 pub use sent_text::SentText;
@@ -221,7 +221,33 @@ impl Store {
 
 /// A time as stored: UTC, RFC 3339, whole seconds.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    crate::model::rfc3339_text(t)
+}
+
+/// The columns of `feedback f` that [`answer`] reads, in its order.
+pub(crate) const ANSWER: &str =
+    "f.rating, f.outcome, f.value, f.currency, f.comment, f.at, f.reported_at IS NOT NULL";
+
+/// The answer `from` gave, read from a row holding [`ANSWER`]'s columns from column `first`
+/// on: the one reader of answers, whoever asks.
+pub(crate) fn answer<W>(
+    r: &rusqlite::Row,
+    from: W,
+    first: usize,
+) -> rusqlite::Result<crate::model::Answer<W>> {
+    Ok(crate::model::Answer {
+        from,
+        rating: r.get(first)?,
+        outcome: r
+            .get::<_, Option<String>>(first + 1)?
+            .map(|o| parse_word(&o))
+            .transpose()?,
+        value: r.get(first + 2)?,
+        currency: r.get(first + 3)?,
+        comment: r.get(first + 4)?,
+        at: parse_ts(&r.get::<_, String>(first + 5)?)?,
+        reported: r.get(first + 6)?,
+    })
 }
 
 /// Reads a stored time back.

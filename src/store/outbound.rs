@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::composer::{Draft, FeedbackSummary, ReferralSummary};
+use crate::composer::{Draft, ReferralSummary};
 use crate::config::Config;
 use crate::model::{OutboundId, OutboundKind, Person, ReferralId, Role};
 use crate::outbox::DeliveryResult;
@@ -18,7 +18,7 @@ use crate::transport::Recipient;
 
 use super::plan::{replan, rules};
 use super::record::{bounce_contact, event};
-use super::{Store, parse_ts, parse_word, ts};
+use super::{ANSWER, Store, answer, parse_ts, parse_word, ts};
 
 /// An outbound message claimed for sending: its state is `sending` and its attempt counted.
 #[derive(Debug, Clone)]
@@ -387,24 +387,20 @@ pub(super) fn draft_for(
         .map(|(_, _, p)| p.clone())
         .collect();
     let feedback = conn
-        .prepare_cached(
-            "SELECT c.email, p.name, f.rating, f.outcome, f.value, f.currency, f.comment, f.at
+        .prepare_cached(&format!(
+            "SELECT c.email, p.name, {ANSWER}
              FROM feedback f JOIN contacts c ON c.id = f.contact_id
              JOIN participants p ON p.referral_id = f.referral_id AND p.contact_id = f.contact_id
              WHERE f.referral_id = ?1 AND f.id = (
                  SELECT max(id) FROM feedback WHERE referral_id = f.referral_id AND contact_id = f.contact_id)
-             ORDER BY f.at",
-        )?
+             ORDER BY f.at"
+        ))?
         .query_map([referral], |r| {
-            Ok(FeedbackSummary {
-                from: Person { email: r.get(0)?, name: r.get(1)? },
-                rating: r.get(2)?,
-                outcome: r.get::<_, Option<String>>(3)?.map(|o| parse_word(&o)).transpose()?,
-                value: r.get(4)?,
-                currency: r.get(5)?,
-                comment: r.get(6)?,
-                at: parse_ts(&r.get::<_, String>(7)?)?,
-            })
+            let from = Person {
+                email: r.get(0)?,
+                name: r.get(1)?,
+            };
+            answer(r, from, 2)
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(Draft {

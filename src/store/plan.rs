@@ -7,14 +7,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::Config;
 use crate::intake::options::{Delay, Options};
-use crate::model::{OutboundId, OutboundKind, OutboundState, ReferralId, Role};
-use crate::planner::{
-    self, Answer, ContactId, OwnerWrote, Participant, Planned, Rules, Snapshot, Step,
-};
+use crate::model::{Answer, OutboundId, OutboundKind, OutboundState, ReferralId, Role};
+use crate::planner::{self, ContactId, OwnerWrote, Participant, Planned, Rules, Snapshot, Step};
 
 use super::outbound::new_message_id;
 use super::record::{event, set_status};
-use super::{Store, parse_ts, parse_word, ts};
+use super::{ANSWER, Store, answer, parse_ts, parse_word, ts};
 
 impl Store {
     /// Plans every referral with something due by `now` (cancelling, postponing, marking
@@ -390,25 +388,11 @@ pub(super) fn load_snapshot(conn: &Connection, referral: ReferralId) -> Result<S
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let feedback: Vec<Answer> = conn
-        .prepare_cached(
-            "SELECT contact_id, at, reported_at IS NOT NULL, rating IS NOT NULL OR outcome IS NOT NULL,
-                 outcome, rating
-             FROM feedback WHERE referral_id = ?1 ORDER BY id",
-        )?
-        .query_map([referral], |r| {
-            Ok(Answer {
-                from: r.get(0)?,
-                at: parse_ts(&r.get::<_, String>(1)?)?,
-                reported: r.get(2)?,
-                says_how_it_went: r.get(3)?,
-                outcome: r
-                    .get::<_, Option<String>>(4)?
-                    .map(|o| parse_word(&o))
-                    .transpose()?,
-                rating: r.get(5)?,
-            })
-        })?
+    let feedback: Vec<Answer<ContactId>> = conn
+        .prepare_cached(&format!(
+            "SELECT f.contact_id, {ANSWER} FROM feedback f WHERE f.referral_id = ?1 ORDER BY f.id"
+        ))?
+        .query_map([referral], |r| answer(r, r.get(0)?, 1))?
         .collect::<rusqlite::Result<_>>()?;
     let introducer_last_report = match participants.iter().find(|p| p.role == Role::Introducer) {
         Some(introducer) if !feedback.is_empty() => conn

@@ -9,11 +9,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::model::{
-    OutboundKind, OutboundState, Outcome, PartyState, Person, ReferralId, ReferralStatus, Role,
+    Answer, OutboundKind, OutboundState, PartyState, Person, ReferralId, ReferralStatus, Role,
 };
 use crate::report;
 
-use super::{Store, parse_ts, parse_word, ts};
+use super::{ANSWER, Store, answer, parse_ts, parse_word, ts};
 
 /// A referral as `referrals` lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +72,7 @@ pub struct ReferralDetail {
     /// Its mail.
     pub outbound: Vec<OutboundView>,
     /// What the participants said.
-    pub feedback: Vec<FeedbackView>,
+    pub feedback: Vec<Answer>,
     /// People copied to help (an assistant finding a time): never mailed.
     pub copied: Vec<Person>,
     /// What the address the introduction was sent to asked (`intros+quiet@…`).
@@ -113,25 +113,6 @@ pub struct OutboundView {
     pub last_error: Option<String>,
     /// Its Message-ID (without brackets).
     pub message_id: String,
-}
-
-/// One answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct FeedbackView {
-    /// Who answered.
-    pub from: String,
-    /// 1–5.
-    pub rating: Option<u8>,
-    /// met, not_met, won or lost.
-    pub outcome: Option<Outcome>,
-    /// Business closed.
-    pub value: Option<f64>,
-    /// ISO 4217 code of `value`.
-    pub currency: Option<String>,
-    /// Their own words.
-    pub comment: String,
-    /// When it arrived.
-    pub at: String,
 }
 
 /// One event, for following the store as it changes (the demo's story).
@@ -222,24 +203,13 @@ impl Store {
         )?;
         let feedback = collect(
             &self.conn,
-            "SELECT c.email, f.rating, f.outcome, f.value, f.currency, f.comment, f.at
-             FROM feedback f JOIN contacts c ON c.id = f.contact_id
-             WHERE f.referral_id = ?1 ORDER BY f.id",
+            &format!(
+                "SELECT c.email, {ANSWER}
+                 FROM feedback f JOIN contacts c ON c.id = f.contact_id
+                 WHERE f.referral_id = ?1 ORDER BY f.id"
+            ),
             [id],
-            |r| {
-                Ok(FeedbackView {
-                    from: r.get(0)?,
-                    rating: r.get(1)?,
-                    outcome: r
-                        .get::<_, Option<String>>(2)?
-                        .map(|o| parse_word(&o))
-                        .transpose()?,
-                    value: r.get(3)?,
-                    currency: r.get(4)?,
-                    comment: r.get(5)?,
-                    at: r.get(6)?,
-                })
-            },
+            |r| answer(r, r.get(0)?, 1),
         )?;
         let copied = collect(
             &self.conn,
@@ -417,27 +387,13 @@ impl Store {
         let answers = collect(
             &self.conn,
             &format!(
-                "SELECT f.referral_id, c.email, f.rating, f.outcome, f.value, f.currency FROM feedback f
-             JOIN contacts c ON c.id = f.contact_id JOIN referrals r ON r.id = f.referral_id
-             WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs}
-             ORDER BY f.referral_id, f.id"
+                "SELECT f.referral_id, c.email, {ANSWER} FROM feedback f
+                 JOIN contacts c ON c.id = f.contact_id JOIN referrals r ON r.id = f.referral_id
+                 WHERE (?1 IS NULL OR r.created_at >= ?1) AND {theirs}
+                 ORDER BY f.referral_id, f.id"
             ),
             params![since, person],
-            |r| {
-                Ok((
-                    r.get::<_, ReferralId>(0)?,
-                    report::Feedback {
-                        from: r.get(1)?,
-                        rating: r.get(2)?,
-                        outcome: r
-                            .get::<_, Option<String>>(3)?
-                            .map(|o| parse_word(&o))
-                            .transpose()?,
-                        value: r.get(4)?,
-                        currency: r.get(5)?,
-                    },
-                ))
-            },
+            |r| Ok((r.get::<_, ReferralId>(0)?, answer(r, r.get(1)?, 2)?)),
         )?;
         for (id, answer) in answers {
             if let Some(&i) = index.get(&id) {

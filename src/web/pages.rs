@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
-use crate::cli::print::{amount, local, money, percent, rating};
+use crate::cli::print::{amount, local, local_time, money, percent, rating};
 use crate::composer::Composer;
 use crate::config::Config;
 use crate::model::{Person, ReferralId, ReferralStatus};
@@ -218,7 +218,7 @@ pub fn referral(
                 said.push(worth.trim_end().to_string());
             }
             json!({
-                "at": local(&f.at, config),
+                "at": local_time(f.at, config),
                 "from": f.from,
                 "said": said.join(", "),
                 "comment": f.comment,
