@@ -346,4 +346,14 @@ fn main() {
     }
     let _ = server.kill();
     let _ = server.wait();
+    // Forgetting someone also merges the search's index, so the erased names leave its pages.
+    let mut store = Store::open(&config.store_path()).expect("store");
+    let started = Instant::now();
+    store
+        .forget("fred99@books.example", Utc::now())
+        .expect("forget");
+    println!(
+        "forget one person (the index merged): {}",
+        ms(started.elapsed())
+    );
 }
