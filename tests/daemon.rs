@@ -1445,8 +1445,6 @@ async fn the_daemon_sends_the_weekly_digest_to_the_owner_at_its_time_once() {
 /// daemon just recorded from the mailbox, and it goes when the daemon stops.
 #[tokio::test]
 async fn run_with_a_web_section_serves_the_page_of_what_it_records() {
-    use std::io::{Read, Write};
-
     let mail = MailSystem::start().await.unwrap();
     // A free loopback port: bound, read and let go.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -1473,22 +1471,13 @@ async fn run_with_a_web_section_serves_the_page_of_what_it_records() {
     daemon.until(WAIT, "the introduction to be recorded", |d| {
         referrals(d) == 1
     });
-    let get = |path: &str| -> std::io::Result<String> {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut page = String::new();
-        stream.read_to_string(&mut page)?;
-        Ok(page)
-    };
+    let get = |path: &str| support::web::request(port, "GET", path, &[], "");
     let list = get("/").expect("the page answers while run runs");
-    assert!(list.starts_with("HTTP/1.1 200"), "{list}");
-    assert!(list.contains("/referrals/1"), "{list}");
-    assert!(list.contains("Fred Jones"), "{list}");
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("/referrals/1"), "{}", list.body);
+    assert!(list.body.contains("Fred Jones"), "{}", list.body);
     let one = get("/referrals/1").unwrap();
-    assert!(one.contains("Sally Lee"), "{one}");
+    assert!(one.body.contains("Sally Lee"), "{}", one.body);
     let (status, _) = daemon.terminate();
     assert!(status.success(), "{status:?}");
     assert!(
