@@ -10,7 +10,15 @@
 //! The introductions carry the `Authentication-Results` a receiving server adds, and the
 //! configuration checks them, as it does by default.
 //!
-//! Run: `cargo bench --bench intake` (N=20000 by default; set INTAKE_BENCH_N to change it).
+//! Then the whole process, as issue 9 measures it: `referrald ingest` of the same
+//! introductions written to files (CPU time of the child process), against two baselines
+//! in the same run that read the same files: mail-parser alone, and a plain recorder (parse,
+//! then contacts, a referral, its participants, its Message-ID and one outbound row per
+//! party, 500 to a transaction, with referrald's own SQLite settings). The bars: `ingest`
+//! at least 1.5× the plain recorder and 40 % of mail-parser.
+//!
+//! Run: `cargo bench --bench intake` (N=20000 by default; set INTAKE_BENCH_N to change it;
+//! INTAKE_BENCH_FILES=0 leaves out the whole-process part).
 
 use std::time::Duration;
 
@@ -115,6 +123,185 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system) used so far by the children this process has waited for.
+fn children_cpu_time() -> Duration {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// The plain recorder's tables: what an introduction minimally is.
+const PLAIN_SCHEMA: &str = "
+    CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
+    CREATE TABLE referrals (id INTEGER PRIMARY KEY, subject TEXT NOT NULL,
+        created_at TEXT NOT NULL, status TEXT NOT NULL);
+    CREATE TABLE participants (referral_id INTEGER NOT NULL, contact_id INTEGER NOT NULL,
+        role TEXT NOT NULL, PRIMARY KEY (referral_id, contact_id));
+    CREATE TABLE messages (message_id TEXT PRIMARY KEY, referral_id INTEGER NOT NULL);
+    CREATE TABLE outbound (id INTEGER PRIMARY KEY, referral_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL, kind TEXT NOT NULL, due_at TEXT NOT NULL);
+    CREATE INDEX outbound_due ON outbound (due_at);
+";
+
+/// Reads, parses and records `files` the plain way; returns how many were recorded.
+fn plain_recorder(files: &[std::path::PathBuf], db: &std::path::Path) -> usize {
+    let mut conn = rusqlite::Connection::open(db).expect("db");
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    conn.execute_batch(PLAIN_SCHEMA).expect("schema");
+    let mut recorded = 0;
+    for chunk in files.chunks(500) {
+        let tx = conn.transaction().expect("tx");
+        for path in chunk {
+            let bytes = std::fs::read(path).expect("read");
+            let Some(m) = mail_parser::MessageParser::default().parse(&bytes) else {
+                continue;
+            };
+            let person = |a: &mail_parser::Addr| {
+                (
+                    a.address().unwrap_or_default().to_lowercase(),
+                    a.name().unwrap_or_default().to_string(),
+                )
+            };
+            let Some(from) = m.from().and_then(|f| f.first()).map(person) else {
+                continue;
+            };
+            let parties: Vec<(String, String)> = m
+                .to()
+                .map(|t| t.iter().map(person).collect())
+                .unwrap_or_default();
+            let contact = |tx: &rusqlite::Transaction, (email, name): &(String, String)| -> i64 {
+                tx.prepare_cached(
+                    "INSERT INTO contacts (email, name) VALUES (?1, ?2)
+                     ON CONFLICT (email) DO UPDATE SET name = excluded.name RETURNING id",
+                )
+                .unwrap()
+                .query_row((email, name), |r| r.get(0))
+                .unwrap()
+            };
+            let referral: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO referrals (subject, created_at, status)
+                     VALUES (?1, '2026-11-02T10:00:00Z', 'open') RETURNING id",
+                )
+                .unwrap()
+                .query_row([m.subject().unwrap_or_default()], |r| r.get(0))
+                .unwrap();
+            tx.prepare_cached("INSERT INTO messages (message_id, referral_id) VALUES (?1, ?2)")
+                .unwrap()
+                .execute((m.message_id().unwrap_or_default(), referral))
+                .unwrap();
+            let introducer = contact(&tx, &from);
+            tx.prepare_cached(
+                "INSERT INTO participants (referral_id, contact_id, role) VALUES (?1, ?2, 'introducer')",
+            )
+            .unwrap()
+            .execute((referral, introducer))
+            .unwrap();
+            for party in &parties {
+                let id = contact(&tx, party);
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO participants (referral_id, contact_id, role)
+                     VALUES (?1, ?2, 'party')",
+                )
+                .unwrap()
+                .execute((referral, id))
+                .unwrap();
+                tx.prepare_cached(
+                    "INSERT INTO outbound (referral_id, contact_id, kind, due_at)
+                     VALUES (?1, ?2, 'follow_up', '2026-11-05T09:00:00Z')",
+                )
+                .unwrap()
+                .execute((referral, id))
+                .unwrap();
+            }
+            recorded += 1;
+        }
+        tx.commit().expect("commit");
+    }
+    recorded
+}
+
+/// `referrald ingest` of `n` introductions in files, whole process, against reading and
+/// parsing the same files, and the plain recorder.
+fn whole_process(n: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mail = dir.path().join("mail");
+    std::fs::create_dir(&mail).expect("mail dir");
+    let files: Vec<std::path::PathBuf> = (0..n)
+        .map(|i| {
+            let path = mail.join(format!("{i:05}.eml"));
+            std::fs::write(&path, introduction(i).bytes).expect("write");
+            path
+        })
+        .collect();
+
+    let start = cpu_time();
+    let parsed = files
+        .iter()
+        .filter(|p| {
+            let bytes = std::fs::read(p).expect("read");
+            mail_parser::MessageParser::default()
+                .parse(&bytes)
+                .is_some()
+        })
+        .count();
+    let parse_rate = parsed as f64 / (cpu_time() - start).as_secs_f64();
+
+    let start = cpu_time();
+    let plain = plain_recorder(&files, &dir.path().join("plain.db"));
+    assert_eq!(plain, n);
+    let plain_rate = n as f64 / (cpu_time() - start).as_secs_f64();
+
+    let config = dir.path().join("referrald.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{CONFIG}[store]\npath = {:?}\n",
+            dir.path().join("referrald.db")
+        ),
+    )
+    .expect("config");
+    let start = children_cpu_time();
+    let wall = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_referrald"))
+        .arg("--config")
+        .arg(&config)
+        .args(["ingest", "--now", "2026-11-02T10:00:00Z"])
+        .args(&files)
+        .output()
+        .expect("referrald ingest");
+    let wall = wall.elapsed();
+    let cpu = children_cpu_time() - start;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    let last = summary.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with(&format!("{n} messages: {n} introduction"))
+            || last.ends_with(&format!("{n} messages: {n} introductions")),
+        "every file must be recorded as an introduction: {last}"
+    );
+    let rate = n as f64 / cpu.as_secs_f64();
+    println!("whole process, {n} introductions in files, per second of CPU time");
+    println!("  mail-parser, read and parse   {parse_rate:>10.0} msg/s   (baseline)");
+    println!("  plain recorder                {plain_rate:>10.0} msg/s   (baseline)");
+    println!(
+        "  referrald ingest              {rate:>10.0} msg/s   ({:.2} s wall)",
+        wall.as_secs_f64()
+    );
+    println!(
+        "  ratios: {:.2}x the plain recorder (bar 1.5), {:.2}x mail-parser (bar 0.40)",
+        rate / plain_rate,
+        rate / parse_rate
+    );
+}
+
 /// Records `n` introductions in batches of `batch`; returns messages per second.
 fn record(config: &Config, n: usize, batch: usize) -> f64 {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -207,4 +394,7 @@ fn main() {
         rss_large,
         n
     );
+    if std::env::var("INTAKE_BENCH_FILES").as_deref() != Ok("0") {
+        whole_process(n.min(10_000));
+    }
 }
