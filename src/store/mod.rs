@@ -117,7 +117,7 @@ impl Store {
         Store::setup(Connection::open_in_memory()?)
     }
 
-    fn setup(conn: Connection) -> Result<Store> {
+    fn setup(mut conn: Connection) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL lets readers (the CLI) look while the daemon writes; NORMAL is durable across
         // process crashes, which is the failure the daemon must survive.
@@ -134,6 +134,11 @@ impl Store {
         // than the memory.
         conn.pragma_update(None, "cache_size", -16 * 1024)?;
         conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
+        // This connection writes: every transaction takes the write lock when it begins, and
+        // waits its turn (the busy timeout) while another process or the web page writes.
+        // Deferred, one that read first and then wrote after another connection had
+        // committed failed at once (SQLITE_BUSY_SNAPSHOT: no wait can help it).
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)

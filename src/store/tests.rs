@@ -221,6 +221,54 @@ fn an_empty_database_migrates_to_the_latest_schema() {
     );
 }
 
+/// Harm: the web page's background indexing (or a second process) committed while an action
+/// had read and was about to write, and the action failed with "database is locked" at once
+/// (a deferred transaction cannot wait that out). Every write transaction takes the lock first.
+#[test]
+fn a_writer_waits_for_another_rather_than_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("referrald.db");
+    let mut first = Store::open(&path).unwrap();
+    let (began, wait_for_it) = std::sync::mpsc::channel();
+    let (wrote, written) = std::sync::mpsc::channel();
+    let other = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            let second = Store::open(&path).unwrap();
+            wait_for_it.recv().unwrap();
+            let result = second.conn.execute(
+                "INSERT INTO digests (week, decided_at) VALUES ('2026-12-07', 'x')",
+                [],
+            );
+            let _ = wrote.send(());
+            result
+        }
+    });
+    let tx = first.conn.transaction().unwrap();
+    let _: i64 = tx
+        .query_row("SELECT count(*) FROM referrals", [], |r| r.get(0))
+        .unwrap();
+    began.send(()).unwrap();
+    // Deferred, the other write would go through now and this one fail; taken at the
+    // start, the other waits (this wait then runs out, and this transaction goes on).
+    let _ = written.recv_timeout(std::time::Duration::from_millis(500));
+    tx.execute(
+        "INSERT INTO digests (week, decided_at) VALUES ('2026-12-14', 'y')",
+        [],
+    )
+    .expect("the first writer writes");
+    tx.commit().unwrap();
+    other
+        .join()
+        .unwrap()
+        .expect("the second writer waited its turn and wrote");
+    let weeks: i64 = first
+        .conn
+        .query_row("SELECT count(*) FROM digests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(weeks, 2);
+}
+
 #[test]
 fn a_previous_version_database_migrates_and_keeps_its_data() {
     let dir = tempfile::tempdir().unwrap();
