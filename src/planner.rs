@@ -220,10 +220,24 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
         }
     }
 
-    // Schedule what is wanted and does not exist yet; what fell due too long before the
-    // introduction was recorded is skipped instead.
+    // Schedule, per person, what is already due (one a day: `send_due` lets the latest kind
+    // go and supersedes the rest, as after downtime) and otherwise their next message, when
+    // nothing is waiting to go to them: what comes after is planned once that has gone or
+    // been cancelled, so nothing is planned far ahead only to be cancelled. What fell due too
+    // long before the introduction was recorded is skipped instead.
+    let cancelled: Vec<OutboundId> = steps
+        .iter()
+        .filter_map(|st| match st {
+            Step::Cancel { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
     let mut late: Vec<Step> = Vec::new();
+    // People with a message due that is only now planned: what is due for them goes in the
+    // next round, when it can be weighed against the new one.
+    let mut catching_up: Vec<ContactId> = Vec::new();
     for who in &s.participants {
+        let mut wanted: Vec<(OutboundKind, DateTime<Utc>)> = Vec::new();
         for &kind in OutboundKind::ALL {
             if kind == OutboundKind::OutcomeReport {
                 // A held report is still the one report: the owner decides about it.
@@ -233,11 +247,7 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
                         && matches!(p.state, OutboundState::Scheduled | OutboundState::Held)
                 });
                 if !exists && let Ok(due) = report_intent(s, who, rules, now) {
-                    steps.push(Step::Schedule {
-                        kind,
-                        to: who.contact,
-                        due_at: due,
-                    });
+                    wanted.push((kind, due));
                 }
                 continue;
             }
@@ -253,13 +263,33 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
                         due_at: due,
                         reason,
                     }),
-                    None => steps.push(Step::Schedule {
-                        kind,
-                        to: who.contact,
-                        due_at: place(due, who, rules),
-                    }),
+                    None => wanted.push((kind, place(due, who, rules))),
                 }
             }
+        }
+        let (due, ahead): (Vec<_>, Vec<_>) = wanted.into_iter().partition(|(_, d)| *d <= now);
+        let waiting = !due.is_empty()
+            || s.outbound.iter().any(|p| {
+                p.to == who.contact
+                    && !cancelled.contains(&p.id)
+                    && matches!(
+                        p.state,
+                        OutboundState::Scheduled | OutboundState::Sending | OutboundState::Held
+                    )
+            });
+        let next = ahead
+            .into_iter()
+            .min_by_key(|(_, d)| *d)
+            .filter(|_| !waiting);
+        if !due.is_empty() {
+            catching_up.push(who.contact);
+        }
+        for (kind, due_at) in due.into_iter().chain(next) {
+            steps.push(Step::Schedule {
+                kind,
+                to: who.contact,
+                due_at,
+            });
         }
     }
     // A new referral none of whose messages is still timely is history, not a list of
@@ -281,6 +311,7 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
     if s.paused_until.is_some_and(|until| until > now) {
         return steps;
     }
+    pending.retain(|p| !catching_up.contains(&p.to));
     send_due(s, &pending, rules, now, &mut steps);
 
     if let Some(step) = stall(s, &steps, rules, now) {
@@ -667,6 +698,92 @@ fn stall(s: &Snapshot, steps: &[Step], rules: &Rules, now: DateTime<Utc>) -> Opt
         status: ReferralStatus::Stalled,
         reason: "the plan ran out with no answer from anyone".into(),
     })
+}
+
+/// A message the plan will send later, once the ones before it have gone, if nobody answers
+/// and nothing changes: what `outbox` lists after the scheduled rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forecast {
+    /// Which message.
+    pub kind: OutboundKind,
+    /// To whom.
+    pub to: ContactId,
+    /// When it would fall due.
+    pub due_at: DateTime<Utc>,
+}
+
+/// The rest of the plan after `now`: plans only each person's next message, so this plays
+/// the referral forward, sending each scheduled message at its due time (as the store
+/// replans after a send) and collecting what the plan then schedules, until nothing more
+/// would go. Pure: the snapshot is not changed.
+pub fn forecast(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Forecast> {
+    let mut sim = s.clone();
+    // Forecast rows get ids no stored row has.
+    let mut next_id: OutboundId = -1;
+    let mut seen: Vec<OutboundId> = Vec::new();
+    let mut at = now;
+    // Each round sends one message: a plan has at most a handful per person.
+    for _ in 0..4 * OutboundKind::ALL.len() * sim.participants.len().max(1) {
+        if sim.status != ReferralStatus::Open && sim.status != ReferralStatus::Connected {
+            break;
+        }
+        let Some(first) = sim
+            .outbound
+            .iter_mut()
+            .filter(|p| p.state == OutboundState::Scheduled)
+            .min_by_key(|p| (p.due_at, p.id))
+        else {
+            break;
+        };
+        at = at.max(first.due_at);
+        first.state = OutboundState::Sent;
+        first.sent_at = Some(at);
+        for step in plan(&sim, rules, at) {
+            match step {
+                Step::Schedule { kind, to, due_at } => {
+                    sim.outbound.push(Planned {
+                        id: next_id,
+                        kind,
+                        to,
+                        state: OutboundState::Scheduled,
+                        due_at,
+                        sent_at: None,
+                        released: false,
+                    });
+                    seen.push(next_id);
+                    next_id -= 1;
+                }
+                Step::Cancel { id, .. } => {
+                    if let Some(p) = sim.outbound.iter_mut().find(|p| p.id == id) {
+                        p.state = OutboundState::Cancelled;
+                    }
+                }
+                Step::Postpone { id, due_at, .. } => {
+                    if let Some(p) = sim.outbound.iter_mut().find(|p| p.id == id) {
+                        p.due_at = due_at;
+                    }
+                }
+                Step::Status { status, .. } => sim.status = status,
+                // Sends are played one at a time above; the rest changes nothing ahead.
+                Step::Send { .. }
+                | Step::Hold { .. }
+                | Step::Skip { .. }
+                | Step::History { .. } => {}
+            }
+        }
+    }
+    let mut ahead: Vec<Forecast> = sim
+        .outbound
+        .iter()
+        .filter(|p| seen.contains(&p.id) && p.state != OutboundState::Cancelled)
+        .map(|p| Forecast {
+            kind: p.kind,
+            to: p.to,
+            due_at: p.due_at,
+        })
+        .collect();
+    ahead.sort_by_key(|f| (f.due_at, f.to, f.kind));
+    ahead
 }
 
 /// The referral's status once feedback has arrived, from the latest answer of each person:

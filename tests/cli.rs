@@ -401,13 +401,41 @@ fn show_tells_the_story_of_a_referral() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(events, ["recorded", "sent"]);
+    // The thank-you (sent) and each party's next message, the follow-up.
     let outbound = v["outbound"].as_array().unwrap();
-    assert_eq!(outbound.len(), 5);
+    assert_eq!(outbound.len(), 3);
     assert!(
         outbound
             .iter()
             .all(|o| o["message_id"].is_string() && o["due_at"].is_string())
     );
+    // `outbox` lists those rows and then what the plan sends after them: the feedback
+    // requests and their reminders, not yet rows.
+    let outbox = d.json(&["--now", &at(1, 0), "outbox", "--json"]);
+    let listed: Vec<(&str, &str)> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["kind"].as_str().unwrap(), o["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("thank_you", "sent"),
+            ("follow_up", "scheduled"),
+            ("follow_up", "scheduled"),
+            ("feedback_request", "planned"),
+            ("feedback_request", "planned"),
+            ("feedback_reminder", "planned"),
+            ("feedback_reminder", "planned"),
+        ]
+    );
+    let planned = &outbox[3];
+    assert!(
+        planned["id"].is_null() && planned["message_id"].is_null(),
+        "{planned}"
+    );
+    assert!(planned["due_at"].is_string(), "{planned}");
     assert_eq!(v["feedback"], Value::Array(vec![]));
     let human = d.ok(&["show", "1"]);
     assert!(

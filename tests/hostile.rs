@@ -337,14 +337,25 @@ fn genuine_deployment() -> (Deployment, Vec<Substitution>, String) {
         .and_then(|o| o["message_id"].as_str())
         .unwrap();
     let answer = GENUINE_ANSWER.replace("FEEDBACK_REQUEST_TO_SALLY", request);
-    let ids = outbox
-        .as_array()
-        .unwrap()
+    // The corpus names our messages by the numbers they had when the whole plan was made
+    // up front (see MANIFEST.toml); what each number stands for is fixed here.
+    let named = [
+        (1, "thank_you", "bob@networkers.example"),
+        (2, "follow_up", "fred@fredsbooks.example"),
+        (4, "follow_up", "sally@leedesign.example"),
+    ];
+    let ids = named
         .iter()
-        .map(|o| {
-            let placeholder = format!("referrald.{}.000000000000@tracker.example.org", o["id"]);
-            let real = o["message_id"].as_str().unwrap().to_string();
-            (placeholder.into_bytes(), real.into_bytes())
+        .map(|(n, kind, to)| {
+            let real = outbox
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["kind"] == *kind && o["to"] == *to)
+                .and_then(|o| o["message_id"].as_str())
+                .unwrap_or_else(|| panic!("no {kind} to {to} with a Message-ID: {outbox}"));
+            let placeholder = format!("referrald.{n}.000000000000@tracker.example.org");
+            (placeholder.into_bytes(), real.as_bytes().to_vec())
         })
         .collect();
     (d, ids, answer)

@@ -117,7 +117,9 @@ fn a_kind_is_shown_for_each_recipient_dated_when_it_would_go() {
     // Later kinds are dated, and worded, as they would go.
     let out = d.ok(&["--now", T, "preview", "1", "feedback_request"]);
     assert!(
-        out.contains("# feedback_request to Fred Jones <fred@fredsbooks.example>, due Mon 2026-11-16 10:00 (scheduled)"),
+        // Only each person's next message is scheduled: the request is planned once the
+        // follow-up has gone.
+        out.contains("# feedback_request to Fred Jones <fred@fredsbooks.example>, due Mon 2026-11-16 10:00 (not scheduled yet"),
         "{out}"
     );
     assert!(

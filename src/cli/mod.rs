@@ -358,10 +358,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = config()?;
             let store = open_store(&config)?;
             let rows = store.outbox()?;
+            let planned = store.forecast(&config, cli.now.unwrap_or_else(Utc::now))?;
             if json {
-                print::json(&rows)?;
+                print::json(&print::outbox_json(&rows, &planned)?)?;
             } else {
-                print::outbox(&rows, &config);
+                print::outbox(&rows, &planned, &config);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -14,7 +14,9 @@ use crate::model::{
 };
 use crate::outbox::{Delivery, DeliveryResult};
 use crate::report::{Money, Report};
-use crate::store::{Applied, Erasure, FORGOTTEN, OutboundView, ReferralDetail, ReferralView};
+use crate::store::{
+    Applied, Erasure, FORGOTTEN, OutboundView, PlannedView, ReferralDetail, ReferralView,
+};
 
 /// `println!` for lines that hold words from mail or from the store (names, subjects,
 /// comments, reasons, errors): every line passes through [`visible`].
@@ -449,9 +451,38 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
     }
 }
 
-/// `outbox` for people.
-pub fn outbox(rows: &[OutboundView], config: &Config) {
-    if rows.is_empty() {
+/// `outbox --json`: the rows, then what the plan will send after them (`"state":
+/// "planned"`, with no id or Message-ID yet), in due order.
+pub fn outbox_json(
+    rows: &[OutboundView],
+    planned: &[PlannedView],
+) -> serde_json::Result<Vec<serde_json::Value>> {
+    let mut all: Vec<serde_json::Value> = rows
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<serde_json::Result<_>>()?;
+    all.extend(planned.iter().map(|p| {
+        serde_json::json!({
+            "id": null,
+            "referral_id": p.referral_id,
+            "kind": p.kind,
+            "to": p.to,
+            "state": "planned",
+            "due_at": p.due_at,
+            "sent_at": null,
+            "attempts": 0,
+            "last_error": null,
+            "message_id": null,
+        })
+    }));
+    // Rows first at the same time, as they are listed.
+    all.sort_by(|a, b| a["due_at"].as_str().cmp(&b["due_at"].as_str()));
+    Ok(all)
+}
+
+/// `outbox` for people: the rows, then what the plan will send after them.
+pub fn outbox(rows: &[OutboundView], planned: &[PlannedView], config: &Config) {
+    if rows.is_empty() && planned.is_empty() {
         display!("The outbox is empty.");
         return;
     }
@@ -478,6 +509,18 @@ pub fn outbox(rows: &[OutboundView], config: &Config) {
                 .as_deref()
                 .map(|e| clip(e, 60))
                 .unwrap_or_default()
+        );
+    }
+    for p in planned {
+        display!(
+            "{:>5}  {:>4}  {:<18}  {:<10}  {:<20}  {:<32}  {}",
+            "-",
+            p.referral_id,
+            p.kind.as_str(),
+            "planned",
+            local(&p.due_at, config),
+            clip(&p.to, 32),
+            "after the ones before it, if nobody answers"
         );
     }
 }

@@ -149,6 +149,23 @@ fn scheduled(s: &Snapshot) -> Vec<(OutboundKind, ContactId, DateTime<Utc>)> {
     v
 }
 
+/// What is scheduled and what the forecast says follows it: the whole plan as `outbox`
+/// lists it.
+fn whole_plan(
+    s: &Snapshot,
+    sched: &Schedule,
+    now: DateTime<Utc>,
+) -> Vec<(OutboundKind, ContactId, DateTime<Utc>)> {
+    let mut v = scheduled(s);
+    v.extend(
+        forecast(s, &rules(sched), now)
+            .into_iter()
+            .map(|f| (f.kind, f.to, f.due_at)),
+    );
+    v.sort();
+    v
+}
+
 fn state_of(s: &Snapshot, kind: OutboundKind, to: ContactId) -> Option<OutboundState> {
     s.outbound
         .iter()
@@ -163,15 +180,34 @@ fn a_new_referral_gets_the_whole_plan() {
     let steps = plan(&s, &rules(&sched), t0());
     apply(&mut s, &steps, t0());
     use OutboundKind::*;
+    // Each person's next message is scheduled; what follows, the forecast says.
     assert_eq!(
         scheduled(&s),
         vec![
             (ThankYou, BOB, t0()),
             (FollowUp, FRED, t0() + days(2)),
             (FollowUp, SALLY, t0() + days(2)),
+        ]
+    );
+    assert_eq!(
+        whole_plan(&s, &sched, t0()),
+        vec![
+            (ThankYou, BOB, t0()),
+            (FollowUp, FRED, t0() + days(2)),
+            (FollowUp, SALLY, t0() + days(2)),
             (FeedbackRequest, FRED, t0() + days(14)),
             (FeedbackRequest, SALLY, t0() + days(14)),
+            // Once the requests have gone unanswered for a week (which the store's rows
+            // never showed ahead of time).
+            (FeedbackReminder, FRED, t0() + days(21)),
+            (FeedbackReminder, SALLY, t0() + days(21)),
         ]
+    );
+    // Nothing is planned only to be cancelled: planning again adds nothing.
+    assert!(
+        !plan(&s, &rules(&sched), t0() + TimeDelta::minutes(1))
+            .iter()
+            .any(|st| matches!(st, Step::Schedule { .. }))
     );
 }
 
@@ -194,11 +230,12 @@ fn the_owner_as_party_gets_a_nudge_instead_of_follow_ups() {
     tick(&mut s, &sched, t0());
     use OutboundKind::*;
     assert_eq!(
-        scheduled(&s),
+        whole_plan(&s, &sched, t0()),
         vec![
             (OwnerNudge, SALLY, t0() + TimeDelta::hours(4)),
             (FollowUp, FRED, t0() + days(2)),
             (FeedbackRequest, FRED, t0() + days(14)),
+            (FeedbackReminder, FRED, t0() + days(21)),
         ]
     );
     // The thank-you went at once: it was due now, inside the window.
@@ -449,6 +486,16 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
     // Another referral's report today counts too: the last report is per introducer.
     let mut other = referral(t0(), None);
     other.id = 2;
+    // Bob was thanked for it long ago: his next message is the report.
+    other.outbound.push(Planned {
+        id: 1,
+        kind: OutboundKind::ThankYou,
+        to: BOB,
+        state: OutboundState::Sent,
+        due_at: t0(),
+        sent_at: Some(t0()),
+        released: false,
+    });
     other.introducer_last_report = Some(t + days(3));
     other.feedback.push(Answer {
         from: FRED,
@@ -590,8 +637,9 @@ send-window = "always"
     let mut s = referral(t0(), None);
     let steps = plan(&s, &rules(&config.schedule), t0());
     apply(&mut s, &steps, t0());
-    assert!(scheduled(&s).contains(&(OutboundKind::FollowUp, FRED, t0() + days(3))));
-    assert!(scheduled(&s).contains(&(OutboundKind::FeedbackRequest, FRED, t0() + days(10))));
+    let plan_of = whole_plan(&s, &config.schedule, t0());
+    assert!(plan_of.contains(&(OutboundKind::FollowUp, FRED, t0() + days(3))));
+    assert!(plan_of.contains(&(OutboundKind::FeedbackRequest, FRED, t0() + days(10))));
     // With send-window "always", a Sunday 03:00 tick sends.
     let sunday_night = Utc.with_ymd_and_hms(2026, 11, 8, 3, 0, 0).unwrap();
     let sent = tick(&mut s, &config.schedule, sunday_night);
@@ -716,26 +764,24 @@ fn a_delay_in_the_address_sets_the_follow_up_and_keeps_the_order() {
     tick(&mut s, &sched, t0());
     use OutboundKind::*;
     assert_eq!(
-        scheduled(&s),
+        whole_plan(&s, &sched, t0()),
         vec![
             (FollowUp, FRED, t0() + days(3)),
             (FollowUp, SALLY, t0() + days(3)),
             // A day later than planned, as the follow-up is: the request still comes after.
             (FeedbackRequest, FRED, t0() + days(15)),
             (FeedbackRequest, SALLY, t0() + days(15)),
+            (FeedbackReminder, FRED, t0() + days(22)),
+            (FeedbackReminder, SALLY, t0() + days(22)),
         ]
     );
     // A shorter one moves the follow-up only.
     let mut s = with_options("28h");
     tick(&mut s, &sched, t0());
-    let follow_up = s.outbound.iter().find(|p| p.kind == FollowUp).unwrap();
-    assert_eq!(follow_up.due_at, t0() + TimeDelta::hours(28));
-    let request = s
-        .outbound
-        .iter()
-        .find(|p| p.kind == FeedbackRequest)
-        .unwrap();
-    assert_eq!(request.due_at, t0() + days(14));
+    let plan_of = whole_plan(&s, &sched, t0());
+    let due = |kind| plan_of.iter().find(|p| p.0 == kind).unwrap().2;
+    assert_eq!(due(FollowUp), t0() + TimeDelta::hours(28));
+    assert_eq!(due(FeedbackRequest), t0() + days(14));
 }
 
 #[test]
@@ -1011,7 +1057,11 @@ fn the_plan_counts_from_the_introductions_own_date() {
     assert!(scheduled(&s).contains(&(OutboundKind::FollowUp, FRED, t0() + days(1))));
     // The request, due on Sunday the 15th, waits for Monday's window.
     let monday_nine = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
-    assert!(scheduled(&s).contains(&(OutboundKind::FeedbackRequest, SALLY, monday_nine)));
+    assert!(whole_plan(&s, &sched, t0()).contains(&(
+        OutboundKind::FeedbackRequest,
+        SALLY,
+        monday_nine
+    )));
     assert!(!s.history);
 }
 

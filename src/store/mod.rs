@@ -34,6 +34,7 @@ pub use forget::{Erasure, FORGOTTEN};
 pub use held::HeldDecision;
 pub use known::StoreView;
 pub use outbound::DueMessage;
+pub use plan::PlannedView;
 pub use preview::{KindPreview, Preview};
 pub use read::{
     EventView, Lateness, OutboundView, ParticipantView, ReferralDetail, ReferralFilter,

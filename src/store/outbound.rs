@@ -79,7 +79,7 @@ impl Store {
         match result {
             DeliveryResult::Sent => self.mark_sent(id, config, now),
             DeliveryResult::Retry(e) => self.mark_retry(id, e, config, now),
-            DeliveryResult::Failed(e) => self.mark_failed(id, e, now),
+            DeliveryResult::Failed(e) => self.mark_failed(id, e, config, now),
             DeliveryResult::Refused(recipient, e) => {
                 self.mark_refused(id, *recipient, e, config, now)
             }
@@ -116,11 +116,9 @@ impl Store {
                 params![referral, ts(now)],
             )?;
         }
-        // Sending a feedback request is what makes its reminder due: plan it now, so the
-        // outbox shows it. Anything else a send changes is planned when next due.
-        if kind == OutboundKind::FeedbackRequest.as_str() {
-            replan(&tx, referral, &config.tracking.address, &rules(config), now)?;
-        }
+        // Only each person's next message is scheduled: with this one gone, plan the one
+        // after it (a follow-up's feedback request, a request's reminder) at once.
+        replan(&tx, referral, &config.tracking.address, &rules(config), now)?;
         tx.commit()?;
         Ok(())
     }
@@ -146,7 +144,7 @@ impl Store {
                 "gave up after {attempts} attempts over {}: {error}",
                 humantime::format_duration(out.give_up_after)
             );
-            return self.mark_failed(id, &why, now);
+            return self.mark_failed(id, &why, config, now);
         }
         let exponent = u32::try_from(attempts.saturating_sub(1))
             .unwrap_or(u32::MAX)
@@ -162,10 +160,18 @@ impl Store {
         Ok(())
     }
 
-    /// A permanent failure: the message will not be sent.
-    pub fn mark_failed(&mut self, id: OutboundId, error: &str, now: DateTime<Utc>) -> Result<()> {
+    /// A permanent failure: the message will not be sent. What the plan sends that person
+    /// next is planned at once, as after a send.
+    pub fn mark_failed(
+        &mut self,
+        id: OutboundId,
+        error: &str,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        fail(&tx, id, error, now)?;
+        let (referral, _) = fail(&tx, id, error, now)?;
+        replan(&tx, referral, &config.tracking.address, &rules(config), now)?;
         tx.commit()?;
         Ok(())
     }
@@ -183,7 +189,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let contact = fail(&tx, id, error, now)?;
+        let (referral, contact) = fail(&tx, id, error, now)?;
         let refusals: i64 = tx.query_row(
             "UPDATE contacts SET refusals = refusals + 1 WHERE id = ?1 RETURNING refusals",
             [contact],
@@ -196,9 +202,15 @@ impl Store {
             )),
             Recipient::Refused => None,
         };
-        if let Some(status) = status {
-            let tracking = &config.tracking.address;
-            bounce_contact(&tx, contact, &status, tracking, &rules(config), now, None)?;
+        let tracking = &config.tracking.address;
+        match status {
+            Some(status) => {
+                bounce_contact(&tx, contact, &status, tracking, &rules(config), now, None)?
+            }
+            // Still deliverable: what comes next for them is planned, as after a send.
+            None => {
+                replan(&tx, referral, tracking, &rules(config), now)?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -241,7 +253,12 @@ impl Store {
 
 /// Marks an outbound message failed for good, with the story's event; returns the contact
 /// it was for.
-fn fail(conn: &Connection, id: OutboundId, error: &str, now: DateTime<Utc>) -> Result<ContactId> {
+fn fail(
+    conn: &Connection,
+    id: OutboundId,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(ReferralId, ContactId)> {
     let (referral, kind, contact, to): (ReferralId, String, ContactId, String) = conn.query_row(
         "UPDATE outbound SET state = 'failed', last_error = ?2 WHERE id = ?1
          RETURNING referral_id, kind, contact_id,
@@ -257,7 +274,7 @@ fn fail(conn: &Connection, id: OutboundId, error: &str, now: DateTime<Utc>) -> R
         &format!("{kind} to {to} failed: {error}"),
         None,
     )?;
-    Ok(contact)
+    Ok((referral, contact))
 }
 
 /// The Message-ID of outbound row `id`, on the tracking domain: `referrald.<id>.<random>@…`.

@@ -14,7 +14,52 @@ use super::outbound::new_message_id;
 use super::record::{event, set_status};
 use super::{ANSWER, Store, answer, parse_ts, parse_word, ts};
 
+/// A message the plan will send later, once the ones before it have gone, if nobody answers
+/// (see [`planner::forecast`]): `outbox` lists it after the scheduled rows, as `planned`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PlannedView {
+    /// The referral it is about.
+    pub referral_id: ReferralId,
+    /// Which message of the plan.
+    pub kind: OutboundKind,
+    /// The recipient's address.
+    pub to: String,
+    /// When it would fall due.
+    pub due_at: String,
+}
+
 impl Store {
+    /// What the plan will send after the scheduled messages, referral by referral, as if
+    /// each went at its due time and nobody answered: nothing of it is stored.
+    pub fn forecast(&self, config: &Config, now: DateTime<Utc>) -> Result<Vec<PlannedView>> {
+        let rules = rules(config);
+        let referrals: Vec<ReferralId> = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT referral_id FROM outbound WHERE state = 'scheduled'
+                 ORDER BY referral_id",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut email = self
+            .conn
+            .prepare_cached("SELECT email FROM contacts WHERE id = ?1")?;
+        let mut planned = Vec::new();
+        for referral in referrals {
+            let snapshot = load_snapshot(&self.conn, referral)?;
+            for f in planner::forecast(&snapshot, &rules, now) {
+                planned.push(PlannedView {
+                    referral_id: referral,
+                    kind: f.kind,
+                    to: email.query_row([f.to], |r| r.get(0))?,
+                    due_at: ts(f.due_at),
+                });
+            }
+        }
+        planned.sort_by(|a, b| (&a.due_at, a.referral_id).cmp(&(&b.due_at, b.referral_id)));
+        Ok(planned)
+    }
+
     /// Plans every referral with something due by `now` (cancelling, postponing, marking
     /// stalled) and returns the messages that may go now, at most what `max-per-hour` still
     /// allows. They stay `scheduled` until [`Store::claim`]ed, so a sender can claim them one

@@ -82,6 +82,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
         .mark_failed(
             follow_up.id,
             "550 5.1.1 <fred@fredsbooks.example>: mailbox full",
+            &config(),
             t0() + TimeDelta::days(2),
         )
         .unwrap();

@@ -101,9 +101,14 @@ fn a_second_refusal_in_a_row_makes_the_address_undeliverable() {
         .unwrap();
     for r in [a, b] {
         assert_eq!(party_state(&store, r, &fred), PartyState::Bounced, "#{r}");
-        assert_eq!(
-            state(&store, r, OutboundKind::FeedbackRequest, &fred),
-            OutboundState::Cancelled
+        // Nothing more is planned for him.
+        let detail = store.referral(r).unwrap().unwrap();
+        assert!(
+            !detail
+                .outbound
+                .iter()
+                .any(|o| o.to == fred && o.state == OutboundState::Scheduled),
+            "#{r}"
         );
     }
     let (bounced, status) = bounce_of(&store, &fred);
@@ -249,6 +254,7 @@ fn the_outbox_claims_sends_retries_and_fails() {
         .mark_failed(
             due[0].id,
             "550 5.1.1 no such user",
+            &config,
             t0() + TimeDelta::days(14),
         )
         .unwrap();
@@ -290,4 +296,37 @@ fn messages_left_sending_by_a_crash_are_sent_again_with_the_same_message_id() {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].draft.message_id, claimed[0].draft.message_id);
+}
+
+// Harm guarded against: only each person's next message is scheduled, so a follow-up that
+// failed for good (a server that kept failing until `give-up-after`) left the party with
+// nothing planned: their feedback request was never asked.
+#[test]
+fn after_a_message_fails_for_good_the_next_one_is_planned() {
+    let mut store = Store::open_in_memory().unwrap();
+    let config = config();
+    let r = introduce(&mut store, "intro-1@mail.example", t0());
+    let fred = fred().email;
+    let t2 = t0() + TimeDelta::days(2);
+    let follow_up = store
+        .claim_due(&config, t2)
+        .unwrap()
+        .into_iter()
+        .find(|d| d.draft.to.email == fred)
+        .unwrap();
+    assert_eq!(
+        outbound_of(&store, r)
+            .iter()
+            .filter(|(k, t, _)| *k == OutboundKind::FeedbackRequest && *t == fred)
+            .count(),
+        0,
+        "not planned while the follow-up waits"
+    );
+    store
+        .mark_failed(follow_up.id, "gave up: 451 try later", &config, t2)
+        .unwrap();
+    assert_eq!(
+        state(&store, r, OutboundKind::FeedbackRequest, &fred),
+        OutboundState::Scheduled
+    );
 }
