@@ -724,9 +724,6 @@ pub fn forecast(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Forecast
     let mut at = now;
     // Each round sends one message: a plan has at most a handful per person.
     for _ in 0..4 * OutboundKind::ALL.len() * sim.participants.len().max(1) {
-        if sim.status != ReferralStatus::Open && sim.status != ReferralStatus::Connected {
-            break;
-        }
         let Some(first) = sim
             .outbound
             .iter_mut()

@@ -211,6 +211,32 @@ fn a_new_referral_gets_the_whole_plan() {
     );
 }
 
+/// The forecast is a promise: a referral nobody answers gets, hour by hour, exactly the
+/// rows and the forecast made on the day it was recorded, at those times; and forecasting
+/// changes nothing.
+#[test]
+fn a_quiet_referral_gets_what_the_forecast_said() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    let promised = whole_plan(&s, &sched, t0());
+    let rows = s.outbound.len();
+    let _ = forecast(&s, &rules(&sched), t0());
+    assert_eq!(s.outbound.len(), rows, "the forecast changed the snapshot");
+    let mut got: Vec<(OutboundKind, ContactId, DateTime<Utc>)> = (0..24 * 40)
+        .flat_map(|h| {
+            let at = t0() + TimeDelta::hours(h);
+            tick(&mut s, &sched, at)
+                .into_iter()
+                .map(move |(kind, to)| (kind, to, at))
+        })
+        .collect();
+    // The thank-you went at the first tick; the rest as promised.
+    got.sort();
+    assert_eq!(got, promised);
+    assert_eq!(promised.len(), 6, "{promised:?}");
+}
+
 #[test]
 fn no_thank_you_when_the_owner_introduced() {
     let sched = schedule();
