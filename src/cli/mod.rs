@@ -360,7 +360,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rows = store.outbox()?;
             let planned = store.forecast(&config, cli.now.unwrap_or_else(Utc::now))?;
             if json {
-                print::json(&print::outbox_json(&rows, &planned)?)?;
+                print::json(&print::outbox_json(&rows, &planned))?;
             } else {
                 print::outbox(&rows, &planned, &config);
             }

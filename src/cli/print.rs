@@ -451,33 +451,57 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
     }
 }
 
-/// `outbox --json`: the rows, then what the plan will send after them (`"state":
-/// "planned"`, with no id or Message-ID yet), in due order.
-pub fn outbox_json(
-    rows: &[OutboundView],
-    planned: &[PlannedView],
-) -> serde_json::Result<Vec<serde_json::Value>> {
-    let mut all: Vec<serde_json::Value> = rows
+/// One line of `outbox --json`: a row, or a message the plan will send after the rows
+/// (`"state": "planned"`, with no id or Message-ID yet).
+#[derive(Serialize)]
+pub struct OutboxEntry<'a> {
+    id: Option<i64>,
+    referral_id: i64,
+    kind: &'a str,
+    to: &'a str,
+    state: &'a str,
+    due_at: &'a str,
+    sent_at: Option<&'a str>,
+    attempts: i64,
+    last_error: Option<&'a str>,
+    message_id: Option<&'a str>,
+}
+
+/// `outbox --json`: the rows and what is planned after them, in due order (rows first at the
+/// same time).
+pub fn outbox_json<'a>(
+    rows: &'a [OutboundView],
+    planned: &'a [PlannedView],
+) -> Vec<OutboxEntry<'a>> {
+    let mut all: Vec<OutboxEntry<'a>> = rows
         .iter()
-        .map(serde_json::to_value)
-        .collect::<serde_json::Result<_>>()?;
-    all.extend(planned.iter().map(|p| {
-        serde_json::json!({
-            "id": null,
-            "referral_id": p.referral_id,
-            "kind": p.kind,
-            "to": p.to,
-            "state": "planned",
-            "due_at": p.due_at,
-            "sent_at": null,
-            "attempts": 0,
-            "last_error": null,
-            "message_id": null,
+        .map(|o| OutboxEntry {
+            id: Some(o.id),
+            referral_id: o.referral_id,
+            kind: o.kind.as_str(),
+            to: &o.to,
+            state: o.state.as_str(),
+            due_at: &o.due_at,
+            sent_at: o.sent_at.as_deref(),
+            attempts: o.attempts,
+            last_error: o.last_error.as_deref(),
+            message_id: Some(&o.message_id),
         })
-    }));
-    // Rows first at the same time, as they are listed.
-    all.sort_by(|a, b| a["due_at"].as_str().cmp(&b["due_at"].as_str()));
-    Ok(all)
+        .chain(planned.iter().map(|p| OutboxEntry {
+            id: None,
+            referral_id: p.referral_id,
+            kind: p.kind.as_str(),
+            to: &p.to,
+            state: "planned",
+            due_at: &p.due_at,
+            sent_at: None,
+            attempts: 0,
+            last_error: None,
+            message_id: None,
+        }))
+        .collect();
+    all.sort_by(|a, b| a.due_at.cmp(b.due_at));
+    all
 }
 
 /// `outbox` for people: the rows, then what the plan will send after them.
