@@ -735,6 +735,13 @@ pub fn forecast(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Forecast
         at = at.max(first.due_at);
         first.state = OutboundState::Sent;
         first.sent_at = Some(at);
+        if first.kind == OutboundKind::OutcomeReport {
+            // As the store records a report sent: what it carried is reported.
+            sim.introducer_last_report = Some(at);
+            for a in sim.feedback.iter_mut().filter(|a| a.at <= at) {
+                a.reported = true;
+            }
+        }
         for step in plan(&sim, rules, at) {
             match step {
                 Step::Schedule { kind, to, due_at } => {

@@ -237,6 +237,31 @@ fn a_quiet_referral_gets_what_the_forecast_said() {
     assert_eq!(promised.len(), 6, "{promised:?}");
 }
 
+/// A report already scheduled carries the answers it was planned for: the forecast must not
+/// promise a second one (it did, until sending a report in the forecast marked them told).
+#[test]
+fn a_scheduled_report_is_not_forecast_twice() {
+    let sched = schedule();
+    let mut s = referral(t0(), None);
+    tick(&mut s, &sched, t0());
+    s.feedback.push(Answer {
+        from: SALLY,
+        at: t0() + TimeDelta::hours(1),
+        rating: Some(4),
+        ..Answer::default()
+    });
+    tick(&mut s, &sched, t0() + TimeDelta::hours(2));
+    assert_eq!(
+        state_of(&s, OutboundKind::OutcomeReport, BOB),
+        Some(OutboundState::Scheduled)
+    );
+    let reports = forecast(&s, &rules(&sched), t0() + TimeDelta::hours(2))
+        .into_iter()
+        .filter(|f| f.kind == OutboundKind::OutcomeReport)
+        .count();
+    assert_eq!(reports, 0);
+}
+
 #[test]
 fn no_thank_you_when_the_owner_introduced() {
     let sched = schedule();
