@@ -114,10 +114,13 @@ impl Referral {
 
     /// Whether the parties connected: the status says so, or a party's latest outcome does.
     pub fn connected(&self, latest: &[Latest]) -> bool {
-        matches!(
-            self.status,
-            ReferralStatus::Connected | ReferralStatus::Succeeded
-        ) || latest.iter().any(|l| {
+        connected_by_status(self.status) || self.met(latest)
+    }
+
+    /// Whether a party's latest outcome says they met (a deal won or lost was a meeting),
+    /// whatever the status says.
+    pub fn met(&self, latest: &[Latest]) -> bool {
+        latest.iter().any(|l| {
             matches!(l.outcome, Some(Outcome::Met | Outcome::Won | Outcome::Lost))
                 && self.parties.iter().any(|p| p.email == l.from)
         })
@@ -142,6 +145,15 @@ impl Referral {
         let ratings: Vec<u8> = latest.iter().filter_map(|l| l.rating).collect();
         mean(&ratings)
     }
+}
+
+/// Whether a referral's status alone says its parties connected; one in another status
+/// connected if a party's answer says so ([`Referral::met`]).
+pub fn connected_by_status(status: ReferralStatus) -> bool {
+    matches!(
+        status,
+        ReferralStatus::Connected | ReferralStatus::Succeeded
+    )
 }
 
 /// The reports for a set of referrals.

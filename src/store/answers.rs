@@ -12,8 +12,7 @@ use rusqlite::{Connection, params};
 
 use super::Store;
 use super::ledger::{Answers, answered};
-use crate::model::ReferralStatus;
-use crate::report::{Money, Totals};
+use crate::report::{self, Money, Totals};
 
 /// What the answers add to the figures of the referrals recorded from a time.
 #[derive(Debug, Default)]
@@ -49,15 +48,6 @@ impl AnswerFigures {
 
 /// The ratings and business credited to each introducer.
 pub(super) type Credit = HashMap<i64, (Vec<u8>, Totals)>;
-
-/// Whether a referral's status alone says it connected; one in another status connected if
-/// an answer says so (see [`crate::report::Referral::connected`]).
-pub(super) fn connected_by(status: ReferralStatus) -> bool {
-    matches!(
-        status,
-        ReferralStatus::Connected | ReferralStatus::Succeeded
-    )
-}
 
 /// Whether every answer is read, with this `max_amount`.
 fn all_read(conn: &Connection, max_amount: f64) -> Result<bool> {
@@ -156,7 +146,7 @@ impl Store {
         if !all_read(&self.conn, max_amount)? {
             for a in answered(&self.conn, Answers::Since(since), max_amount)? {
                 let (connected, business) = figures.months.entry(a.month.clone()).or_default();
-                *connected += usize::from(a.met && !connected_by(a.status));
+                *connected += usize::from(a.met && !report::connected_by_status(a.status));
                 business.add(&a.value);
                 figures.business.add(&a.value);
                 for &rating in &a.rated {

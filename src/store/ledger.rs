@@ -14,7 +14,6 @@ use rusqlite::{OptionalExtension, params};
 use crate::model::{ReferralId, ReferralStatus};
 use crate::report;
 
-use super::answers::connected_by;
 use super::charts::{ChartFigures, MonthFigures};
 use super::{ANSWER, Store, answer, parse_word, ts};
 
@@ -72,17 +71,14 @@ pub(super) fn answered(
     // The report's own reading of one referral, with contact ids for addresses.
     let mut current: Option<(report::Referral, Option<i64>, String)> = None;
     let mut answered = Vec::new();
-    let mut finish = |(mut r, credited, month): (report::Referral, Option<i64>, String)| {
+    let mut finish = |(r, credited, month): (report::Referral, Option<i64>, String)| {
         let latest = r.latest(max_amount);
-        let status = r.status;
-        // What the answers say alone: the status is read when the figures are.
-        r.status = ReferralStatus::Open;
         answered.push(Answered {
             id: r.id,
-            status,
+            status: r.status,
             month,
             credited,
-            met: r.connected(&latest),
+            met: r.met(&latest),
             rated: latest.iter().filter_map(|l| l.rating).collect(),
             value: report::Referral::closed_business(&latest),
         });
@@ -206,7 +202,7 @@ impl Store {
             if *status == ReferralStatus::Succeeded {
                 figures.succeeded += n;
             }
-            if connected_by(*status) {
+            if report::connected_by_status(*status) {
                 figures.connected += n;
             }
         }
@@ -304,11 +300,17 @@ impl Store {
     /// How many referrals are not counted in the ledger yet (see
     /// [`Store::count_for_ledger`]).
     pub fn ledger_uncounted(&self) -> Result<usize> {
+        self.referrals_after("ledger_counted")
+    }
+
+    /// How many referrals were recorded after the one `watermark.upto` names: what the
+    /// search's index (`search_indexed`) or the ledger (`ledger_counted`) has still to take in.
+    pub(super) fn referrals_after(&self, watermark: &'static str) -> Result<usize> {
         let n: i64 = self
             .conn
-            .prepare_cached(
-                "SELECT count(*) FROM referrals WHERE id > (SELECT upto FROM ledger_counted)",
-            )?
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM referrals WHERE id > (SELECT upto FROM {watermark})"
+            ))?
             .query_row([], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }

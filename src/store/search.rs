@@ -290,13 +290,7 @@ impl Store {
 
     /// How many referrals the search's index does not have yet (the search scans them).
     pub fn unindexed(&self) -> Result<usize> {
-        let n: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT count(*) FROM referrals WHERE id > (SELECT upto FROM search_indexed)",
-            )?
-            .query_row([], |r| r.get(0))?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        self.referrals_after("search_indexed")
     }
 
     /// Adds the referrals recorded since the last time to the search's index, in one
