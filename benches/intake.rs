@@ -18,7 +18,8 @@
 //! at least 1.5× the plain recorder and 40 % of mail-parser.
 //!
 //! Run: `cargo bench --bench intake` (N=20000 by default; set INTAKE_BENCH_N to change it;
-//! INTAKE_BENCH_FILES=0 leaves out the whole-process part).
+//! INTAKE_BENCH_FILES=0 leaves out the whole-process part; INTAKE_BENCH_WRITE=DIR only writes
+//! the introductions and a configuration to DIR, for profiling `referrald ingest` by hand).
 
 use std::time::Duration;
 
@@ -332,6 +333,23 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     let config = Config::parse(CONFIG, "bench", ".".into()).expect("config");
+    if let Some(dir) = std::env::var_os("INTAKE_BENCH_WRITE") {
+        // For profiling `referrald ingest` by hand: write the introductions and the
+        // configuration to a directory and stop.
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(dir.join("mail")).expect("mail dir");
+        for i in 0..n {
+            std::fs::write(dir.join(format!("mail/{i:05}.eml")), introduction(i).bytes)
+                .expect("write");
+        }
+        let store = dir.join("referrald.db");
+        std::fs::write(
+            dir.join("referrald.toml"),
+            format!("{CONFIG}[store]\npath = {store:?}\n"),
+        )
+        .expect("config");
+        return;
+    }
 
     // Baseline 1: mail-parser alone.
     let start = cpu_time();

@@ -94,7 +94,9 @@ fn script() -> Vec<(u32, u32, u32, Act)> {
             30,
             Act::Reply {
                 from: "Carol White <carol.white@whitelogistics.example>",
-                to: Ours(2, FollowUp, "carol.white@whitelogistics.example"),
+                // Her out-of-office answering the thread (Alice offered a time, so she gets
+                // no follow-up).
+                to: Intro(2),
                 headers: "Auto-Submitted: auto-replied\r\n",
                 body: "I'm out of the office until Monday 9 November with limited access to email.\n",
             },

@@ -109,6 +109,19 @@ pub enum Step {
         /// When (already inside the send window).
         due_at: DateTime<Utc>,
     },
+    /// A person's next message, not yet due: no row is made for it. The store keeps the
+    /// earliest of these as the referral's next due time and plans the referral again then,
+    /// when the message is scheduled and sent in one go. Whatever happens before (an
+    /// answer, a bounce, a stop) is planned with the rest, so nothing is planned only to be
+    /// cancelled.
+    Later {
+        /// Which message.
+        kind: OutboundKind,
+        /// To whom.
+        to: ContactId,
+        /// When (already inside the send window).
+        due_at: DateTime<Utc>,
+    },
     /// A scheduled message is no longer wanted.
     Cancel {
         /// Its row.
@@ -221,10 +234,11 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
     }
 
     // Schedule, per person, what is already due (one a day: `send_due` lets the latest kind
-    // go and supersedes the rest, as after downtime) and otherwise their next message, when
-    // nothing is waiting to go to them: what comes after is planned once that has gone or
-    // been cancelled, so nothing is planned far ahead only to be cancelled. What fell due too
-    // long before the introduction was recorded is skipped instead.
+    // go and supersedes the rest, as after downtime); otherwise say when their next message
+    // falls due ([`Step::Later`]), when nothing is waiting to go to them: it is made when it
+    // is due, and what comes after once that has gone or been cancelled, so nothing is
+    // planned ahead only to be cancelled. What fell due too long before the introduction was
+    // recorded is skipped instead.
     let cancelled: Vec<OutboundId> = steps
         .iter()
         .filter_map(|st| match st {
@@ -284,8 +298,15 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
         if !due.is_empty() {
             catching_up.push(who.contact);
         }
-        for (kind, due_at) in due.into_iter().chain(next) {
+        for (kind, due_at) in due {
             steps.push(Step::Schedule {
+                kind,
+                to: who.contact,
+                due_at,
+            });
+        }
+        if let Some((kind, due_at)) = next {
+            steps.push(Step::Later {
                 kind,
                 to: who.contact,
                 due_at,
@@ -294,7 +315,9 @@ pub fn plan(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Step> {
     }
     // A new referral none of whose messages is still timely is history, not a list of
     // skipped mail.
-    let scheduled = steps.iter().any(|st| matches!(st, Step::Schedule { .. }));
+    let scheduled = steps
+        .iter()
+        .any(|st| matches!(st, Step::Schedule { .. } | Step::Later { .. }));
     if !late.is_empty() && !scheduled && s.outbound.is_empty() {
         steps.push(Step::History {
             reason: format!(
@@ -681,7 +704,11 @@ fn stall(s: &Snapshot, steps: &[Step], rules: &Rules, now: DateTime<Utc>) -> Opt
     let still_planned = steps.iter().any(|st| {
         matches!(
             st,
-            Step::Schedule { .. } | Step::Postpone { .. } | Step::Send { .. } | Step::Hold { .. }
+            Step::Schedule { .. }
+                | Step::Later { .. }
+                | Step::Postpone { .. }
+                | Step::Send { .. }
+                | Step::Hold { .. }
         )
     }) || s.outbound.iter().any(|p| {
         matches!(p.state, OutboundState::Sending | OutboundState::Held)
@@ -710,41 +737,29 @@ pub struct Forecast {
     pub to: ContactId,
     /// When it would fall due.
     pub due_at: DateTime<Utc>,
+    /// The person's next message under the plan as it stands (the store keeps its due
+    /// time): `outbox` lists it as scheduled. The rest comes after it, if nobody answers.
+    pub next: bool,
 }
 
-/// The rest of the plan after `now`: plans only each person's next message, so this plays
-/// the referral forward, sending each scheduled message at its due time (as the store
-/// replans after a send) and collecting what the plan then schedules, until nothing more
-/// would go. Pure: the snapshot is not changed.
+/// The rest of the plan from `now`: the planner makes each message only when it is due and
+/// says only when each person's next one falls due, so this plays the referral forward,
+/// planning it, sending the earliest message at its due time (as the store plans again after
+/// a send), and collecting every message the plan makes, until nothing more would go. Pure:
+/// the snapshot is not changed. Rows already made are not repeated.
 pub fn forecast(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Forecast> {
     let mut sim = s.clone();
     // Forecast rows get ids no stored row has.
     let mut next_id: OutboundId = -1;
     let mut seen: Vec<OutboundId> = Vec::new();
+    // The rows the first round makes: what the plan as it stands says comes next.
+    let mut next: Option<OutboundId> = None;
     let mut at = now;
     // Each round sends one message: a plan has at most a handful per person.
     for _ in 0..4 * OutboundKind::ALL.len() * sim.participants.len().max(1) {
-        let Some(first) = sim
-            .outbound
-            .iter_mut()
-            .filter(|p| p.state == OutboundState::Scheduled)
-            .min_by_key(|p| (p.due_at, p.id))
-        else {
-            break;
-        };
-        at = at.max(first.due_at);
-        first.state = OutboundState::Sent;
-        first.sent_at = Some(at);
-        if first.kind == OutboundKind::OutcomeReport {
-            // As the store records a report sent: what it carried is reported.
-            sim.introducer_last_report = Some(at);
-            for a in sim.feedback.iter_mut().filter(|a| a.at <= at) {
-                a.reported = true;
-            }
-        }
         for step in plan(&sim, rules, at) {
             match step {
-                Step::Schedule { kind, to, due_at } => {
+                Step::Schedule { kind, to, due_at } | Step::Later { kind, to, due_at } => {
                     sim.outbound.push(Planned {
                         id: next_id,
                         kind,
@@ -768,11 +783,30 @@ pub fn forecast(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Forecast
                     }
                 }
                 Step::Status { status, .. } => sim.status = status,
-                // Sends are played one at a time above; the rest changes nothing ahead.
+                // Sends are played one at a time below; the rest changes nothing ahead.
                 Step::Send { .. }
                 | Step::Hold { .. }
                 | Step::Skip { .. }
                 | Step::History { .. } => {}
+            }
+        }
+        next.get_or_insert(next_id);
+        let Some(first) = sim
+            .outbound
+            .iter_mut()
+            .filter(|p| p.state == OutboundState::Scheduled)
+            .min_by_key(|p| (p.due_at, p.id))
+        else {
+            break;
+        };
+        at = at.max(first.due_at);
+        first.state = OutboundState::Sent;
+        first.sent_at = Some(at);
+        if first.kind == OutboundKind::OutcomeReport {
+            // As the store records a report sent: what it carried is reported.
+            sim.introducer_last_report = Some(at);
+            for a in sim.feedback.iter_mut().filter(|a| a.at <= at) {
+                a.reported = true;
             }
         }
     }
@@ -784,6 +818,7 @@ pub fn forecast(s: &Snapshot, rules: &Rules, now: DateTime<Utc>) -> Vec<Forecast
             kind: p.kind,
             to: p.to,
             due_at: p.due_at,
+            next: next.is_some_and(|first_later| p.id > first_later),
         })
         .collect();
     ahead.sort_by_key(|f| (f.due_at, f.to, f.kind));

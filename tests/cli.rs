@@ -289,8 +289,10 @@ fn a_second_tick_the_same_day_sends_nothing_twice() {
 }
 
 /// Leaves the thank-you to Bob in `sending`, its attempt counted, as a `run` killed while
-/// handing it to the server would; returns its Message-ID.
+/// handing it to the server would (the run made it when it fell due, an hour in, then
+/// claimed it); returns its Message-ID.
 fn crash_while_sending_the_thank_you(d: &Deployment) -> String {
+    assert_eq!(d.make_due(&at(0, 1)), 1, "the thank-you, made when due");
     let db = rusqlite::Connection::open(d.path("referrald.db")).unwrap();
     db.query_row(
         "UPDATE outbound SET state = 'sending', attempts = attempts + 1, first_attempt_at = ?1
@@ -401,16 +403,17 @@ fn show_tells_the_story_of_a_referral() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(events, ["recorded", "sent"]);
-    // The thank-you (sent) and each party's next message, the follow-up.
+    // The thank-you, sent: the only message made so far (the rest is made when due).
     let outbound = v["outbound"].as_array().unwrap();
-    assert_eq!(outbound.len(), 3);
+    assert_eq!(outbound.len(), 1);
     assert!(
         outbound
             .iter()
             .all(|o| o["message_id"].is_string() && o["due_at"].is_string())
     );
-    // `outbox` lists those rows and then what the plan sends after them: the feedback
-    // requests and their reminders, not yet rows.
+    // `outbox` lists that row, then each party's next message, the follow-up (scheduled:
+    // its due time is kept, but it is made only when due, so it has no id yet), then what
+    // the plan sends after them: the feedback requests and their reminders.
     let outbox = d.json(&["--now", &at(1, 0), "outbox", "--json"]);
     let listed: Vec<(&str, &str)> = outbox
         .as_array()
@@ -430,6 +433,7 @@ fn show_tells_the_story_of_a_referral() {
             ("feedback_reminder", "planned"),
         ]
     );
+    assert!(outbox[1]["id"].is_null(), "{}", outbox[1]);
     let planned = &outbox[3];
     assert!(
         planned["id"].is_null() && planned["message_id"].is_null(),

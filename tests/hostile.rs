@@ -310,10 +310,10 @@ fn copy_of(template: &Deployment) -> Deployment {
     d
 }
 
-/// The genuine referral with its thank-you and follow-ups sent; the placeholders of the corpus
-/// (`referrald.N.000000000000@tracker.example.org`) paired with the Message-IDs referrald gave
-/// its outbound messages; and Sally's genuine answer, threaded under her feedback request.
-fn genuine_deployment() -> (Deployment, Vec<Substitution>, String) {
+/// The genuine referral with its thank-you and follow-ups sent; and the placeholders of the
+/// corpus (`referrald.N.000000000000@tracker.example.org`) paired with the Message-IDs
+/// referrald gave its outbound messages.
+fn genuine_deployment() -> (Deployment, Vec<Substitution>) {
     let d = deployment();
     let intro = d.write("genuine-intro.eml", GENUINE_INTRO);
     let out = d.ok(&["--now", INTRO_AT, "ingest", intro.to_str().unwrap()]);
@@ -329,14 +329,6 @@ fn genuine_deployment() -> (Deployment, Vec<Substitution>, String) {
         .map(|o| (o["kind"].to_string(), o["to"].to_string()))
         .collect();
     assert_eq!(sent.len(), 3, "thank-you and two follow-ups: {sent:?}");
-    let request = outbox
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["kind"] == "feedback_request" && o["to"] == "sally@leedesign.example")
-        .and_then(|o| o["message_id"].as_str())
-        .unwrap();
-    let answer = GENUINE_ANSWER.replace("FEEDBACK_REQUEST_TO_SALLY", request);
     // The corpus names our messages by the numbers they had when the whole plan was made
     // up front (see MANIFEST.toml); what each number stands for is fixed here.
     let named = [
@@ -358,7 +350,28 @@ fn genuine_deployment() -> (Deployment, Vec<Substitution>, String) {
             (placeholder.into_bytes(), real.as_bytes().to_vec())
         })
         .collect();
-    (d, ids, answer)
+    (d, ids)
+}
+
+/// Sally's genuine answer, threaded under the feedback request she got (made and sent when it
+/// fell due, so its Message-ID is known only then), or under the last message she got if a
+/// hostile message postponed her request (an auto-reply saying she is away).
+fn genuine_answer(d: &Deployment) -> String {
+    let outbox = d.json(&["outbox", "--json"]);
+    let to_sally = |kind: &str| {
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| {
+                o["kind"] == kind && o["to"] == "sally@leedesign.example" && o["state"] == "sent"
+            })
+            .and_then(|o| o["message_id"].as_str())
+    };
+    let parent = to_sally("feedback_request")
+        .or_else(|| to_sally("follow_up"))
+        .expect("Sally got a follow-up before any hostile message arrived");
+    GENUINE_ANSWER.replace("FEEDBACK_REQUEST_TO_SALLY", parent)
 }
 
 fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
@@ -382,10 +395,8 @@ fn run_case(
     template: &Deployment,
     hostile: &[&[u8]],
     ids: &[Substitution],
-    answer: &str,
 ) -> (Observed, Vec<String>) {
     let d = copy_of(template);
-    let answer = d.write("genuine-answer.eml", answer);
     let mut problems = Vec::new();
     let paths: Vec<String> = hostile
         .iter()
@@ -413,6 +424,7 @@ fn run_case(
             Step::Reingest(at) => ingest(at, &mut problems),
             Step::Answer(at) => {
                 before_answer = genuine(&d.json(&["export"]));
+                let answer = d.write("genuine-answer.eml", genuine_answer(&d));
                 step(
                     &d,
                     &["--now", at, "ingest", answer.to_str().unwrap()],
@@ -533,8 +545,8 @@ fn compact(v: &Value) -> String {
 fn no_hostile_message_causes_mail_or_changes_the_genuine_referral() {
     let started = Instant::now();
     let entries = manifest();
-    let (template, ids, answer) = genuine_deployment();
-    let (baseline, problems) = run_case(&template, &[], &ids, &answer);
+    let (template, ids) = genuine_deployment();
+    let (baseline, problems) = run_case(&template, &[], &ids);
     assert!(problems.is_empty(), "the baseline itself: {problems:?}");
     // Thanks, two follow-ups, two requests, the outcome report of Sally's answer, and the
     // owner's weekly digest of the week Sally answered (the weeks before have nothing to
@@ -561,7 +573,7 @@ fn no_hostile_message_causes_mail_or_changes_the_genuine_referral() {
         .collect();
     let harm = |members: &[usize]| {
         let raws: Vec<&[u8]> = members.iter().map(|i| corpus[*i].as_slice()).collect();
-        let (got, mut problems) = run_case(&template, &raws, &ids, &answer);
+        let (got, mut problems) = run_case(&template, &raws, &ids);
         // A message that may postpone runs alone (see `groups`), judged by its own rule.
         let postpones = match members {
             [one] => entries[*one].postpones.as_deref(),

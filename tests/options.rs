@@ -173,7 +173,8 @@ fn a_delay_in_the_address_moves_the_follow_up() {
         "intro.eml",
         &intro("intros+NoThanks+3D@tracker.example.org"),
     );
-    let outbox: Value = d.json(&["outbox", "--json"]);
+    // The plan as it stands at `T` (the follow-up is made only when due).
+    let outbox: Value = d.json(&["--now", T, "outbox", "--json"]);
     let due: Vec<&str> = outbox
         .as_array()
         .unwrap()

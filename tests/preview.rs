@@ -56,7 +56,7 @@ fn the_next_message_is_shown_with_its_headers_and_nothing_is_recorded() {
     let before = database(&d);
     let out = d.ok(&["--now", T, "preview", "1"]);
     assert!(
-        out.starts_with("# thank_you to Bob Brown <bob@networkers.example>, due Mon 2026-11-02 11:00 (scheduled)\n"),
+        out.starts_with("# thank_you to Bob Brown <bob@networkers.example>, due Mon 2026-11-02 11:00 (scheduled; its Message-ID is made when it falls due)\n"),
         "{out}"
     );
     for header in [
@@ -74,14 +74,38 @@ fn the_next_message_is_shown_with_its_headers_and_nothing_is_recorded() {
         "{out}"
     );
     assert!(out.contains("Reply STOP"), "{out}");
-    // The Message-ID is the one it will be sent with.
+    // Not made yet, it has no Message-ID of its own: the preview shows a stand-in on the
+    // tracking domain, and the outbox none.
     let outbox: serde_json::Value = serde_json::from_str(&outbox_before).unwrap();
-    let id = outbox[0]["message_id"].as_str().unwrap();
-    assert!(out.contains(&format!("Message-ID: <{id}>")), "{out}");
+    assert!(outbox[0]["message_id"].is_null(), "{outbox}");
+    assert!(
+        out.contains("Message-ID: <preview.1.thank_you@tracker.example.org>"),
+        "{out}"
+    );
 
     assert_eq!(database(&d), before, "preview changed the database");
     assert_eq!(d.ok(&["outbox", "--json"]), outbox_before);
     assert!(!d.path("outbox").exists(), "preview sent mail");
+}
+
+// Once the outbox has made it (when it fell due, before it is handed over), the preview
+// shows the Message-ID it goes with.
+#[test]
+fn a_message_made_is_shown_with_the_message_id_it_goes_with() {
+    let d = introduced();
+    assert_eq!(
+        d.make_due("2026-11-02T11:00:00Z"),
+        1,
+        "the thank-you, made when due"
+    );
+    let outbox = d.json(&["outbox", "--json"]);
+    let id = outbox[0]["message_id"].as_str().unwrap();
+    let out = d.ok(&["--now", "2026-11-02T11:00:00Z", "preview", "1"]);
+    assert!(
+        out.starts_with("# thank_you to Bob Brown <bob@networkers.example>, due Mon 2026-11-02 11:00 (scheduled)\n"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("Message-ID: <{id}>")), "{out}");
 }
 
 #[test]
@@ -90,7 +114,7 @@ fn a_kind_is_shown_for_each_recipient_dated_when_it_would_go() {
     let before = database(&d);
     let out = d.ok(&["--now", T, "preview", "1", "follow_up"]);
     assert!(
-        out.contains("# follow_up to Fred Jones <fred@fredsbooks.example>, due Wed 2026-11-04 10:00 (scheduled)"),
+        out.contains("# follow_up to Fred Jones <fred@fredsbooks.example>, due Wed 2026-11-04 10:00 (scheduled; its Message-ID is made when it falls due)"),
         "{out}"
     );
     assert!(

@@ -636,7 +636,7 @@ fn preview(
         }
     };
     let (messages, declined) = match kind {
-        None => (store.preview_next(id)?, Vec::new()),
+        None => (store.preview_next(id, config, now)?, Vec::new()),
         Some(kind) => {
             let p = store.preview_kind(id, kind, config, now)?;
             (p.messages, p.declined)
@@ -664,10 +664,10 @@ fn preview(
         let at = p.due_at.max(now);
         let email = composer.compose(&p.draft, at)?;
         let rendered = composer.render(&p.draft, at)?;
-        let state = if p.scheduled {
-            "scheduled"
-        } else {
-            "not scheduled yet; its Message-ID is made when it is"
+        let state = match (p.made, p.scheduled) {
+            (true, _) => "scheduled",
+            (false, true) => "scheduled; its Message-ID is made when it falls due",
+            (false, false) => "not scheduled yet; its Message-ID is made when it is",
         };
         println!(
             "# {} to {}, due {} ({state})",

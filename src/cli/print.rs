@@ -451,8 +451,8 @@ pub fn referral(d: &ReferralDetail, config: &Config) {
     }
 }
 
-/// One line of `outbox --json`: a row, or a message the plan will send after the rows
-/// (`"state": "planned"`, with no id or Message-ID yet).
+/// One line of `outbox --json`: a row, or a message the plan will send and has not made yet
+/// (with no id or Message-ID): `"scheduled"` if it is the person's next, else `"planned"`.
 #[derive(Serialize)]
 pub struct OutboxEntry<'a> {
     id: Option<i64>,
@@ -492,7 +492,7 @@ pub fn outbox_json<'a>(
             referral_id: p.referral_id,
             kind: p.kind.as_str(),
             to: &p.to,
-            state: "planned",
+            state: planned_state(p),
             due_at: &p.due_at,
             sent_at: None,
             attempts: 0,
@@ -541,12 +541,22 @@ pub fn outbox(rows: &[OutboundView], planned: &[PlannedView], config: &Config) {
             "-",
             p.referral_id,
             p.kind.as_str(),
-            "planned",
+            planned_state(p),
             local(&p.due_at, config),
             clip(&p.to, 32),
-            "after the ones before it, if nobody answers"
+            if p.next {
+                "made when it falls due"
+            } else {
+                "after the ones before it, if nobody answers"
+            }
         );
     }
+}
+
+/// How `outbox` names a message not made yet: the person's next is scheduled (its due time
+/// is kept); what comes after it is planned.
+fn planned_state(p: &PlannedView) -> &'static str {
+    if p.next { "scheduled" } else { "planned" }
 }
 
 /// `stats` for people: the figures, then the reciprocity ledger.

@@ -71,7 +71,7 @@ transport = "file"
         arrived_at: None,
     };
     store.ingest(&[message], &config, t0).unwrap();
-    assert!(!store.outbox().unwrap().is_empty(), "a plan");
+    assert!(!store.forecast(&config, t0).unwrap().is_empty(), "a plan");
     let store = shared(store);
     let outbox = Outbox::new(
         store.clone(),

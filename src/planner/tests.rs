@@ -67,12 +67,16 @@ fn referral(at: DateTime<Utc>, owner: Option<ContactId>) -> Snapshot {
     }
 }
 
-/// Applies steps as the store does; returns what was sent.
+/// Applies steps as the store does, except that a message the store only keeps the due
+/// time of ([`Step::Later`]) gets a row here too, so that [`scheduled`] shows each person's
+/// next message: the plan as stores made before issue 9 kept it, which the planner still
+/// follows. [`lazily`] applies steps exactly as the store does now, and
+/// `keeping_only_due_times_sends_the_same_mail` shows the two send the same.
 fn apply(s: &mut Snapshot, steps: &[Step], now: DateTime<Utc>) -> Vec<(OutboundKind, ContactId)> {
     let mut sent = Vec::new();
     for step in steps {
         match step {
-            Step::Schedule { kind, to, due_at } => {
+            Step::Schedule { kind, to, due_at } | Step::Later { kind, to, due_at } => {
                 let id = s.outbound.len() as OutboundId + 1;
                 s.outbound.push(Planned {
                     id,
@@ -558,7 +562,7 @@ fn outcome_reports_go_to_the_introducer_at_most_once_a_day() {
     });
     let steps = plan(&other, &rules(&sched), t + days(3) + TimeDelta::hours(1));
     let report_due = steps.iter().find_map(|st| match st {
-        Step::Schedule {
+        Step::Later {
             kind: OutboundKind::OutcomeReport,
             due_at,
             ..
@@ -1302,5 +1306,185 @@ fn a_paused_referral_holds_its_mail_until_the_pause_ends() {
             .iter()
             .any(|(k, to)| *k == OutboundKind::FollowUp && *to == FRED),
         "{after:?}"
+    );
+}
+
+/// The store's way with the plan since issue 9: a message is made only when it is due, and
+/// otherwise the referral keeps just the earliest due time ([`Step::Later`]). `changed`: mail
+/// or a command changed the referral this hour, and the store planned it again (making
+/// nothing). Then, if the due time has come or a message already made is due, the outbox's
+/// round plans it to send, and each message sent is planned after. Returns what was sent.
+fn store_round(
+    s: &mut Snapshot,
+    next_due: &mut Option<DateTime<Utc>>,
+    changed: bool,
+    sched: &Schedule,
+    now: DateTime<Utc>,
+) -> Vec<(OutboundKind, ContactId)> {
+    let due_time = |steps: &[Step]| {
+        steps
+            .iter()
+            .filter_map(|st| match st {
+                Step::Schedule { due_at, .. } | Step::Later { due_at, .. } => Some(*due_at),
+                _ => None,
+            })
+            .min()
+    };
+    // What the store applies outside the outbox's round: nothing made, nothing sent.
+    let replan = |s: &mut Snapshot, next_due: &mut Option<DateTime<Utc>>| {
+        let steps = plan(s, &rules(sched), now);
+        *next_due = due_time(&steps);
+        let kept: Vec<Step> = steps
+            .into_iter()
+            .filter(|st| {
+                !matches!(
+                    st,
+                    Step::Schedule { .. } | Step::Later { .. } | Step::Send { .. }
+                )
+            })
+            .collect();
+        apply(s, &kept, now);
+    };
+    // The store also looks again at open referrals with nothing ahead, which may stall.
+    if changed || (next_due.is_none() && s.status == ReferralStatus::Open) {
+        replan(s, next_due);
+    }
+    let made_due = s
+        .outbound
+        .iter()
+        .any(|p| p.state == OutboundState::Scheduled && p.due_at <= now);
+    if !made_due && !next_due.is_some_and(|t| t <= now) {
+        return Vec::new();
+    }
+    let mut sent = Vec::new();
+    for _ in 0..4 {
+        let steps = plan(s, &rules(sched), now);
+        let made_any = steps.iter().any(|st| matches!(st, Step::Schedule { .. }));
+        *next_due = steps
+            .iter()
+            .filter_map(|st| match st {
+                Step::Later { due_at, .. } => Some(*due_at),
+                _ => None,
+            })
+            .min();
+        let kept: Vec<Step> = steps
+            .into_iter()
+            .filter(|st| !matches!(st, Step::Later { .. }))
+            .collect();
+        sent.extend(apply(s, &kept, now));
+        if !made_any {
+            break;
+        }
+    }
+    if !sent.is_empty() {
+        replan(s, next_due);
+    }
+    sent.sort();
+    sent
+}
+
+/// Something that may happen to a referral at an hour: true when it did.
+type Event = fn(&mut Snapshot, i64) -> bool;
+
+/// Keeping only each referral's next due time, and making a message when it falls due,
+/// sends exactly what keeping a row for each person's next message sent, at the same hours,
+/// whatever happens meanwhile; and makes nothing that is then cancelled when nothing
+/// happens.
+#[test]
+fn keeping_only_due_times_sends_the_same_mail() {
+    let sched = schedule();
+    // What happens to the referral, hour by hour.
+    let stories: [(&str, Event); 4] = [
+        ("nobody answers", |_, _| false),
+        ("Fred replies on the thread on day 1", |s, h| {
+            (h == 30)
+                .then(|| s.participants[1].state = PartyState::Responded)
+                .is_some()
+        }),
+        ("Sally rates it 4 on day 15", |s, h| {
+            (h == 24 * 15 + 5)
+                .then(|| {
+                    s.feedback.push(Answer {
+                        from: SALLY,
+                        at: t0() + TimeDelta::hours(h),
+                        rating: Some(4),
+                        ..Answer::default()
+                    })
+                })
+                .is_some()
+        }),
+        ("Fred says they lost it on day 16", |s, h| {
+            (h == 24 * 16 + 2)
+                .then(|| {
+                    s.feedback.push(Answer {
+                        from: FRED,
+                        at: t0() + TimeDelta::hours(h),
+                        outcome: Some(Outcome::Lost),
+                        ..Answer::default()
+                    })
+                })
+                .is_some()
+        }),
+    ];
+    for (story, happen) in stories {
+        let mut rows = referral(t0(), None);
+        let mut lazy = referral(t0(), None);
+        let mut next_due = None;
+        let (mut by_rows, mut by_due_times) = (Vec::new(), Vec::new());
+        for h in 0..24 * 40 {
+            let at = t0() + TimeDelta::hours(h);
+            happen(&mut rows, h);
+            let changed = happen(&mut lazy, h) || h == 0;
+            by_rows.extend(tick(&mut rows, &sched, at).into_iter().map(|m| (h, m)));
+            by_due_times.extend(
+                store_round(&mut lazy, &mut next_due, changed, &sched, at)
+                    .into_iter()
+                    .map(|m| (h, m)),
+            );
+        }
+        assert_eq!(by_due_times, by_rows, "{story}");
+        assert!(!by_rows.is_empty(), "{story}: nothing was sent at all");
+        assert_eq!(lazy.status, rows.status, "{story}");
+        if story == "nobody answers" {
+            let cancelled: Vec<_> = lazy
+                .outbound
+                .iter()
+                .filter(|p| p.state == OutboundState::Cancelled)
+                .collect();
+            assert!(
+                cancelled.is_empty(),
+                "made only to be cancelled: {cancelled:?}"
+            );
+        }
+    }
+}
+
+/// A new referral's plan makes only what is due now; the rest is a due time.
+#[test]
+fn a_new_referral_makes_only_what_is_due() {
+    let sched = schedule();
+    let s = referral(t0(), None);
+    let steps = plan(&s, &rules(&sched), t0());
+    let made: Vec<OutboundKind> = steps
+        .iter()
+        .filter_map(|st| match st {
+            Step::Schedule { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(made, vec![OutboundKind::ThankYou]);
+    let later: Vec<(OutboundKind, ContactId, DateTime<Utc>)> = steps
+        .iter()
+        .filter_map(|st| match st {
+            Step::Later { kind, to, due_at } => Some((*kind, *to, *due_at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        later,
+        vec![
+            (OutboundKind::FollowUp, FRED, t0() + days(2)),
+            (OutboundKind::FollowUp, SALLY, t0() + days(2)),
+        ]
     );
 }

@@ -18,11 +18,11 @@ use crate::intake::commands::{self, Decision, Line, Target};
 use crate::intake::{Classified, OwnerCommand, Reading};
 use crate::model::{Outcome, Person, ReferralId, ReferralStatus, format_amount, has_minor_units};
 use crate::outbox::DeliveryResult;
-use crate::planner::{Rules, span};
+use crate::planner::{self, Rules, span};
 
 use super::limits::{MAX_COMMENT, MAX_SUBJECT};
 use super::outbound::{domain_of, random_part};
-use super::plan::replan;
+use super::plan::{load_snapshot, replan, rules};
 use super::record::{
     event, record_feedback, referral_status, set_status, stored_text, upsert_contact,
 };
@@ -64,7 +64,6 @@ pub(super) fn record_command(
     now: DateTime<Utc>,
 ) -> Result<Option<ReferralId>> {
     let cause = Some(c.message_id.as_str());
-    let tz = config.owner.timezone;
     let target = match command.referral() {
         Some(id) => target(conn, id)?,
         None => None,
@@ -119,7 +118,7 @@ pub(super) fn record_command(
     facts["help"] = json!(commands::help_lines());
     if facts.get("referral").is_none() {
         facts["referral"] = match referral {
-            Some(id) => summary(conn, id, tz, now)?,
+            Some(id) => summary(conn, id, config, now)?,
             None => Value::Null,
         };
     }
@@ -232,7 +231,7 @@ fn apply(
         Decision::Help { why } => ("help", json!({ "why": why })),
         Decision::Status(Some(id)) => (
             "status",
-            json!({ "referral": summary(conn, *id, tz, now)? }),
+            json!({ "referral": summary(conn, *id, config, now)? }),
         ),
         Decision::Status(None) => {
             // Introductions recorded as history wait for nothing: years of them would bury
@@ -248,7 +247,7 @@ fn apply(
             let more = open.len() > MAX_LISTED;
             let mut list = Vec::new();
             for id in open.iter().take(MAX_LISTED).rev() {
-                list.push(summary(conn, *id, tz, now)?);
+                list.push(summary(conn, *id, config, now)?);
             }
             (
                 "status",
@@ -348,7 +347,7 @@ fn apply(
                 json!({ "amount": amount }),
             )
         }
-        Decision::Held { send } => held(conn, *send, by, tz, now, cause)?,
+        Decision::Held { send } => held(conn, *send, by, config, now, cause)?,
         Decision::Note { referral, text } => {
             let text = stored_text(conn, text, MAX_COMMENT)?;
             event(conn, Some(*referral), now, "note", &text, cause)?;
@@ -363,7 +362,7 @@ fn held(
     conn: &Connection,
     send: bool,
     by: &By,
-    tz: Tz,
+    config: &Config,
     now: DateTime<Utc>,
     cause: Option<&str>,
 ) -> Result<(&'static str, Value)> {
@@ -401,7 +400,7 @@ fn held(
     Ok((
         if send { "released" } else { "skipped" },
         json!({
-            "referral": summary(conn, decided.referral, tz, now)?,
+            "referral": summary(conn, decided.referral, config, now)?,
             "held": { "id": id, "kind": decided.kind.replace('_', " "), "to": to },
         }),
     ))
@@ -427,9 +426,10 @@ fn owner_in(conn: &Connection, referral: ReferralId, from: &Person) -> Result<Pe
 pub(super) fn summary(
     conn: &Connection,
     id: ReferralId,
-    tz: Tz,
+    config: &Config,
     now: DateTime<Utc>,
 ) -> Result<Value> {
+    let tz = config.owner.timezone;
     let (subject, status, paused): (String, String, Option<String>) = conn
         .prepare_cached("SELECT subject, status, paused_until FROM referrals WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -451,7 +451,8 @@ pub(super) fn summary(
         .filter(|(role, ..)| role == "party")
         .map(|(_, name, _)| name)
         .collect();
-    let waiting: Vec<Value> = conn
+    // What is waiting: the messages made and not yet gone, then what the plan will make.
+    let mut waiting: Vec<(String, String, DateTime<Utc>)> = conn
         .prepare_cached(
             "SELECT o.kind, CASE WHEN p.name IS NULL OR p.name = '' THEN c.email ELSE p.name END,
                  o.due_at
@@ -464,18 +465,32 @@ pub(super) fn summary(
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                parse_ts(&r.get::<_, String>(2)?)?,
             ))
         })?
-        .map(|row| {
-            let (kind, to, due) = row?;
-            Ok(json!({
+        .collect::<rusqlite::Result<_>>()?;
+    let snapshot = load_snapshot(conn, id)?;
+    let mut name = conn.prepare_cached(
+        "SELECT CASE WHEN p.name IS NULL OR p.name = '' THEN c.email ELSE p.name END
+         FROM contacts c LEFT JOIN participants p ON p.referral_id = ?1 AND p.contact_id = c.id
+         WHERE c.id = ?2",
+    )?;
+    for f in planner::forecast(&snapshot, &rules(config), now) {
+        let to: String = name.query_row(params![id, f.to], |r| r.get(0))?;
+        waiting.push((f.kind.as_str().to_string(), to, f.due_at));
+    }
+    let limit = usize::try_from(MAX_WAITING).unwrap_or(usize::MAX);
+    let waiting: Vec<Value> = waiting
+        .into_iter()
+        .take(limit)
+        .map(|(kind, to, due)| {
+            json!({
                 "kind": kind.replace('_', " "),
                 "to": to,
-                "due": local(parse_ts(&due)?, tz),
-            }))
+                "due": local(due, tz),
+            })
         })
-        .collect::<rusqlite::Result<_>>()?;
+        .collect();
     let paused = paused
         .map(|t| parse_ts(&t))
         .transpose()?

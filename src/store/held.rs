@@ -140,7 +140,7 @@ pub(super) fn notify_held(conn: &Connection, config: &Config, now: DateTime<Utc>
             (!why.is_empty()).then(|| why.to_string())
         });
         let facts = json!({
-            "referral": summary(conn, referral, config.owner.timezone, now)?,
+            "referral": summary(conn, referral, config, now)?,
             "held": {
                 "id": id,
                 "kind": kind.replace('_', " "),

@@ -70,6 +70,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0012_search", include_str!("migrations/0012_search.sql")),
     ("0013_ledger", include_str!("migrations/0013_ledger.sql")),
+    (
+        "0014_next_due",
+        include_str!("migrations/0014_next_due.sql"),
+    ),
 ];
 
 /// The database, open for reading and writing.

@@ -14,8 +14,9 @@ use super::outbound::new_message_id;
 use super::record::{event, set_status};
 use super::{ANSWER, Store, answer, parse_ts, parse_word, ts};
 
-/// A message the plan will send later, once the ones before it have gone, if nobody answers
-/// (see [`planner::forecast`]): `outbox` lists it after the scheduled rows, as `planned`.
+/// A message the plan will send that is not made yet (see [`planner::forecast`]): a
+/// person's next message, whose due time the store keeps (`outbox` lists it as `scheduled`,
+/// with no id yet), or one that comes after it if nobody answers (`planned`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PlannedView {
     /// The referral it is about.
@@ -26,6 +27,8 @@ pub struct PlannedView {
     pub to: String,
     /// When it would fall due.
     pub due_at: String,
+    /// The person's next message: made when it falls due.
+    pub next: bool,
 }
 
 impl Store {
@@ -36,34 +39,37 @@ impl Store {
         let referrals: Vec<ReferralId> = self
             .conn
             .prepare_cached(
-                "SELECT DISTINCT referral_id FROM outbound WHERE state = 'scheduled'
-                 ORDER BY referral_id",
+                "SELECT referral_id FROM outbound WHERE state = 'scheduled'
+                 UNION SELECT id FROM referrals WHERE next_due_at IS NOT NULL
+                 ORDER BY 1",
             )?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut email = self
-            .conn
-            .prepare_cached("SELECT email FROM contacts WHERE id = ?1")?;
         let mut planned = Vec::new();
         for referral in referrals {
-            let snapshot = load_snapshot(&self.conn, referral)?;
-            for f in planner::forecast(&snapshot, &rules, now) {
-                planned.push(PlannedView {
-                    referral_id: referral,
-                    kind: f.kind,
-                    to: email.query_row([f.to], |r| r.get(0))?,
-                    due_at: ts(f.due_at),
-                });
-            }
+            planned.extend(forecast_of(&self.conn, referral, &rules, now)?);
         }
         planned.sort_by(|a, b| (&a.due_at, a.referral_id).cmp(&(&b.due_at, b.referral_id)));
         Ok(planned)
     }
 
-    /// Plans every referral with something due by `now` (cancelling, postponing, marking
-    /// stalled) and returns the messages that may go now, at most what `max-per-hour` still
-    /// allows. They stay `scheduled` until [`Store::claim`]ed, so a sender can claim them one
-    /// at a time and a crash leaves only the messages actually in flight in doubt.
+    /// What the plan will send referral `id` from `now`, as [`Store::forecast`] says it.
+    pub fn forecast_referral(
+        &self,
+        id: ReferralId,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PlannedView>> {
+        forecast_of(&self.conn, id, &rules(config), now)
+    }
+
+    /// Makes the mail due by `now` and returns the messages that may go now, at most what
+    /// `max-per-hour` still allows: the referrals whose next message has fallen due (and any
+    /// message made earlier that is due again) are planned, the earliest first, and only as
+    /// many as may send. The messages made stay `scheduled` until [`Store::claim`]ed, just
+    /// after, so a sender can claim them one at a time and a crash leaves only the messages
+    /// actually in flight in doubt. Open referrals whose plan has run out are looked at too:
+    /// they may have stalled.
     pub fn plan_due(&mut self, config: &Config, now: DateTime<Utc>) -> Result<Vec<OutboundId>> {
         let rules = rules(config);
         let tx = self.conn.transaction()?;
@@ -79,7 +85,7 @@ impl Store {
         let quiet_since = ts(now - crate::planner::span(config.schedule.reminder_after));
         let stalling: Vec<ReferralId> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT r.id FROM referrals r WHERE r.status = 'open'
+                "SELECT r.id FROM referrals r WHERE r.status = 'open' AND r.next_due_at IS NULL
                    AND (r.paused_until IS NULL OR r.paused_until <= ?1)
                    AND NOT EXISTS (SELECT 1 FROM outbound o WHERE o.referral_id = r.id
                        AND o.state IN ('scheduled', 'sending'))
@@ -91,18 +97,18 @@ impl Store {
         for referral in stalling {
             replan(&tx, referral, &config.tracking.address, &rules, now)?;
         }
-        // Referrals with a message due, the longest waiting first. Only as many are planned
-        // as max-per-hour still lets go: the rest keep their place for the next round, so a
-        // backlog costs each round the messages it sends, not everything pending.
-        let due: Vec<ReferralId> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT o.referral_id FROM outbound o JOIN referrals r ON r.id = o.referral_id
-                 WHERE o.state = 'scheduled' AND o.due_at <= ?1
-                   AND (r.paused_until IS NULL OR r.paused_until <= ?1)
-                 GROUP BY o.referral_id ORDER BY min(o.due_at), o.referral_id",
-            )?;
-            stmt.query_map([ts(now)], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
+        // Referrals with a message due, the longest waiting first, read off the due-time
+        // indexes: only as many as max-per-hour still lets go (and a few spare, for one that
+        // turns out to have nothing to send), so a backlog costs each round the messages it
+        // sends, not everything pending. While the send window is closed nothing can go, and
+        // nothing is woken only to be postponed.
+        let window_open =
+            crate::planner::next_open(&config.schedule.send_window, config.owner.timezone, now)
+                == now;
+        let due = if allowed == 0 || !window_open {
+            Vec::new()
+        } else {
+            earliest_due(&tx, now, allowed.saturating_add(8))?
         };
         let mut sendable = Vec::new();
         let mut planned = 0;
@@ -110,7 +116,7 @@ impl Store {
             if sendable.len() >= allowed {
                 break;
             }
-            sendable.extend(replan(
+            sendable.extend(send_now(
                 &tx,
                 referral,
                 &config.tracking.address,
@@ -121,8 +127,7 @@ impl Store {
         }
         if sendable.len() > allowed || planned < due.len() {
             tracing::info!(
-                "max-per-hour reached: mail for {} referral(s) waits for the next hour",
-                due.len() - planned + usize::from(sendable.len() > allowed)
+                "max-per-hour reached: the rest of the mail due waits for the next hour"
             );
             sendable.truncate(allowed);
         }
@@ -132,14 +137,17 @@ impl Store {
         Ok(sendable)
     }
 
-    /// When the next scheduled message falls due, if any: a paused referral's mail when its
-    /// pause ends, and notices to the owner too.
+    /// When the next message falls due, if any (a row already made, or a referral's next due
+    /// time): a paused referral's mail when its pause ends, and notices to the owner too.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let t: Option<String> = self.conn.query_row(
             "SELECT min(t) FROM (
                  SELECT max(o.due_at, coalesce(r.paused_until, '')) AS t
                  FROM outbound o JOIN referrals r ON r.id = o.referral_id
                  WHERE o.state = 'scheduled'
+                 UNION ALL
+                 SELECT max(next_due_at, coalesce(paused_until, '')) FROM referrals
+                 WHERE next_due_at IS NOT NULL
                  UNION ALL
                  SELECT min(due_at) FROM notices WHERE state = 'scheduled')",
             [],
@@ -149,6 +157,28 @@ impl Store {
     }
 }
 
+fn forecast_of(
+    conn: &Connection,
+    referral: ReferralId,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<Vec<PlannedView>> {
+    let snapshot = load_snapshot(conn, referral)?;
+    let mut email = conn.prepare_cached("SELECT email FROM contacts WHERE id = ?1")?;
+    planner::forecast(&snapshot, rules, now)
+        .into_iter()
+        .map(|f| {
+            Ok(PlannedView {
+                referral_id: referral,
+                kind: f.kind,
+                to: email.query_row([f.to], |r| r.get(0))?,
+                due_at: ts(f.due_at),
+                next: f.next,
+            })
+        })
+        .collect()
+}
+
 pub(super) fn rules(config: &Config) -> Rules<'_> {
     Rules {
         schedule: &config.schedule,
@@ -156,10 +186,26 @@ pub(super) fn rules(config: &Config) -> Rules<'_> {
     }
 }
 
-/// Reads a referral back and plans it; applies the steps and returns the messages that may
-/// be sent now. Newly scheduled messages that are already due are planned again at once, so
-/// one call settles the referral.
+/// Reads a referral back and plans it after something changed (mail arrived, a message
+/// went, the owner said something). What falls due is not made here but kept as the
+/// referral's next due time ([`defer`]): [`send_now`] makes it when the outbox can take it.
 pub(super) fn replan(
+    conn: &Connection,
+    referral: ReferralId,
+    tracking: &str,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let snapshot = load_snapshot(conn, referral)?;
+    let steps = defer(planner::plan(&snapshot, rules, now));
+    apply_steps(conn, referral, &steps, tracking, now)?;
+    Ok(())
+}
+
+/// Plans a referral whose mail is due, for sending: the messages due are made and the ones
+/// that may go now are returned. Newly made messages are planned again at once (the planner
+/// weighs them against what was already waiting), so one call settles the referral.
+fn send_now(
     conn: &Connection,
     referral: ReferralId,
     tracking: &str,
@@ -177,6 +223,52 @@ pub(super) fn replan(
         }
     }
     Ok(send)
+}
+
+/// The plan's steps with every message to be made kept for later instead: outside the
+/// outbox's round nothing is made, only the referral's next due time is set.
+pub(super) fn defer(steps: Vec<Step>) -> Vec<Step> {
+    steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Schedule { kind, to, due_at } => Step::Later { kind, to, due_at },
+            other => other,
+        })
+        .collect()
+}
+
+/// Up to `limit` referrals with mail due by `now`, earliest first: those whose next due time
+/// has come, and those with a row already made and due (postponed, released, to retry).
+/// Paused referrals wait for their pause to end.
+fn earliest_due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<ReferralId>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut due: Vec<(String, ReferralId)> = conn
+        .prepare_cached(
+            "SELECT next_due_at, id FROM referrals INDEXED BY referrals_next_due
+             WHERE next_due_at <= ?1 AND (paused_until IS NULL OR paused_until <= ?1)
+             ORDER BY next_due_at, id LIMIT ?2",
+        )?
+        .query_map(params![ts(now), limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let made = conn
+        .prepare_cached(
+            "SELECT min(o.due_at), o.referral_id FROM outbound o
+             JOIN referrals r ON r.id = o.referral_id
+             WHERE o.state = 'scheduled' AND o.due_at <= ?1
+               AND (r.paused_until IS NULL OR r.paused_until <= ?1)
+             GROUP BY o.referral_id ORDER BY min(o.due_at), o.referral_id LIMIT ?2",
+        )?
+        .query_map(params![ts(now), limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, ReferralId)>>>()?;
+    due.extend(made);
+    due.sort();
+    let mut seen = std::collections::HashSet::new();
+    Ok(due
+        .into_iter()
+        .filter(|(_, id)| seen.insert(*id))
+        .map(|(_, id)| id)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect())
 }
 
 /// Inserts the scheduled messages among `steps`, in one statement. Their row ids are chosen
@@ -232,9 +324,20 @@ pub(super) fn apply_steps(
 ) -> Result<Vec<OutboundId>> {
     let mut send = Vec::new();
     schedule(conn, referral, steps, tracking, now)?;
+    let next_due = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Later { due_at, .. } => Some(*due_at),
+            _ => None,
+        })
+        .min();
+    conn.prepare_cached(
+        "UPDATE referrals SET next_due_at = ?2 WHERE id = ?1 AND next_due_at IS NOT ?2",
+    )?
+    .execute(params![referral, next_due.map(ts)])?;
     for step in steps {
         match step {
-            Step::Schedule { .. } => {}
+            Step::Schedule { .. } | Step::Later { .. } => {}
             Step::Cancel { id, reason } => {
                 let row: Option<(String, String)> = conn
                     .prepare_cached(

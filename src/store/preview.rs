@@ -20,8 +20,10 @@ pub struct Preview {
     pub draft: Draft,
     /// When it is (or would be) due.
     pub due_at: DateTime<Utc>,
-    /// Whether it is already scheduled (its Message-ID is then the one it will go with).
+    /// Whether it is scheduled: the person's next message, whose due time the store keeps.
     pub scheduled: bool,
+    /// Whether it is made already (its Message-ID is then the one it will go with).
+    pub made: bool,
 }
 
 /// The messages of one kind a referral would get, and the people who would not get one.
@@ -44,8 +46,14 @@ impl Store {
             .is_some())
     }
 
-    /// The referral's next scheduled messages: every one due at the earliest due time.
-    pub fn preview_next(&self, id: ReferralId) -> Result<Vec<Preview>> {
+    /// The referral's next messages: every one due at the earliest due time, made already or
+    /// (most often: a message is made only when it falls due) as the plan says it will be.
+    pub fn preview_next(
+        &self,
+        id: ReferralId,
+        config: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Preview>> {
         let rows: Vec<(String, ContactId, String, String)> = self
             .conn
             .prepare_cached(
@@ -60,12 +68,33 @@ impl Store {
             )?
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<_>>()?;
+        if rows.is_empty() {
+            let snapshot = load_snapshot(&self.conn, id)?;
+            let ahead = planner::forecast(&snapshot, &rules(config), now);
+            let Some(first) = ahead.first().map(|f| f.due_at) else {
+                return Ok(Vec::new());
+            };
+            return ahead
+                .into_iter()
+                .take_while(|f| f.due_at == first)
+                .map(|f| {
+                    let message_id = preview_message_id(id, f.kind, config);
+                    Ok(Preview {
+                        draft: draft_for(&self.conn, id, f.kind, f.to, message_id)?,
+                        due_at: f.due_at,
+                        scheduled: f.next,
+                        made: false,
+                    })
+                })
+                .collect();
+        }
         rows.into_iter()
             .map(|(kind, contact, message_id, due)| {
                 Ok(Preview {
                     draft: draft_for(&self.conn, id, parse_word(&kind)?, contact, message_id)?,
                     due_at: parse_ts(&due)?,
                     scheduled: true,
+                    made: true,
                 })
             })
             .collect()
@@ -83,6 +112,7 @@ impl Store {
         let snapshot = load_snapshot(&self.conn, id)?;
         let rules = rules(config);
         let mut out = KindPreview::default();
+        let ahead = planner::forecast(&snapshot, &rules, now);
         for who in &snapshot.participants {
             let scheduled = snapshot.outbound.iter().find(|p| {
                 p.kind == kind
@@ -95,21 +125,17 @@ impl Store {
                     .conn
                     .prepare_cached("SELECT message_id FROM outbound WHERE id = ?1")?
                     .query_row([p.id], |r| r.get(0))?,
-                // Not scheduled yet: its real Message-ID is made when it is.
-                None => format!(
-                    "preview.{id}.{kind}@{}",
-                    config
-                        .tracking
-                        .address
-                        .rsplit_once('@')
-                        .map_or("referrald.invalid", |(_, domain)| domain)
-                ),
+                None => preview_message_id(id, kind, config),
             };
             let draft = draft_for(&self.conn, id, kind, who.contact, message_id)?;
             match wanted {
                 Ok(due) => out.messages.push(Preview {
                     due_at: scheduled.map_or(due, |p| p.due_at),
-                    scheduled: scheduled.is_some(),
+                    scheduled: scheduled.is_some()
+                        || ahead
+                            .iter()
+                            .any(|f| f.next && f.kind == kind && f.to == who.contact),
+                    made: scheduled.is_some(),
                     draft,
                 }),
                 Err(why) => out.declined.push((draft.to, why)),
@@ -117,4 +143,16 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The Message-ID a preview of a message not made yet shows: its real one is made with it.
+fn preview_message_id(id: ReferralId, kind: OutboundKind, config: &Config) -> String {
+    format!(
+        "preview.{id}.{kind}@{}",
+        config
+            .tracking
+            .address
+            .rsplit_once('@')
+            .map_or("referrald.invalid", |(_, domain)| domain)
+    )
 }

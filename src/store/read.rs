@@ -425,9 +425,15 @@ impl Store {
         Ok((list, more))
     }
 
-    /// The next message referral `id` is waiting to send, if any.
-    pub fn waiting(&self, id: ReferralId) -> Result<Option<Waiting>> {
-        Ok(self
+    /// The next message referral `id` is waiting to send, if any: one made already, else
+    /// the first the plan will make.
+    pub fn waiting(
+        &self,
+        id: ReferralId,
+        config: &crate::config::Config,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Waiting>> {
+        let made = self
             .conn
             .prepare_cached(
                 // Without the hint SQLite walks outbound_pending (every scheduled message
@@ -444,7 +450,28 @@ impl Store {
                     due_at: r.get(2)?,
                 })
             })
-            .optional()?)
+            .optional()?;
+        if made.is_some() {
+            return Ok(made);
+        }
+        let has_next: bool = self
+            .conn
+            .prepare_cached("SELECT next_due_at IS NOT NULL FROM referrals WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false);
+        if !has_next {
+            return Ok(None);
+        }
+        Ok(self
+            .forecast_referral(id, config, now)?
+            .into_iter()
+            .next()
+            .map(|p| Waiting {
+                kind: p.kind,
+                to: p.to,
+                due_at: p.due_at,
+            }))
     }
 
     /// Until when referral `id`'s mail is held, if it is paused.

@@ -22,7 +22,7 @@ use super::limits::{
     MAX_COMMENT, MAX_DETAIL, MAX_NAME, MAX_RAW, MAX_REASON, MAX_SUBJECT, Scrub, cap,
 };
 use super::outbound::outbound_by_message_id;
-use super::plan::{apply_steps, replan, rules};
+use super::plan::{apply_steps, defer, replan, rules};
 use super::{Store, StoreView, parse_word, ts};
 
 /// What became of one ingested message.
@@ -523,7 +523,8 @@ fn record_introduction(
         ),
         Some(message_id),
     )?;
-    // A new referral's snapshot is known without reading it back: plan straight away.
+    // A new referral's snapshot is known without reading it back: plan straight away. What
+    // falls due is made when the outbox can take it: here only its due time is kept.
     let snapshot = Snapshot {
         id: referral,
         status: ReferralStatus::Open,
@@ -538,7 +539,7 @@ fn record_introduction(
         paused_until: None,
         owner_wrote: OwnerWrote::default(),
     };
-    let steps = planner::plan(&snapshot, rules, now);
+    let steps = defer(planner::plan(&snapshot, rules, now));
     apply_steps(conn, referral, &steps, &config.tracking.address, now)?;
     Ok(referral)
 }

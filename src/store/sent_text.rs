@@ -110,7 +110,8 @@ transport = "file"
         Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
     }
 
-    /// Records Bob's introduction of `parties` as message `id`; returns its outbound ids.
+    /// Records Bob's introduction of `parties` as message `id` and makes its first messages
+    /// (the thank-you and the follow-ups, due within two days); returns their outbound ids.
     fn introduce(store: &mut Store, id: &str, parties: &[Person]) -> Vec<OutboundId> {
         let bob = Person::new("bob@networkers.example", Some("Bob Brown"));
         let intro = Introduction {
@@ -138,6 +139,9 @@ transport = "file"
         let referral = store
             .record(&classified, &raw, &config(), t0())
             .unwrap()
+            .unwrap();
+        store
+            .plan_due(&config(), t0() + chrono::TimeDelta::days(2))
             .unwrap();
         let outbound: Vec<OutboundId> = store
             .referral(referral)

@@ -117,6 +117,30 @@ fn outbound_of(store: &Store, referral: ReferralId) -> Vec<(OutboundKind, String
         .collect()
 }
 
+/// Makes the messages due by `at`, as the outbox's round does just before it claims them:
+/// until then a referral keeps only the time its next message falls due.
+fn make_due(store: &mut Store, at: DateTime<Utc>) {
+    store.plan_due(&config(), at).unwrap();
+}
+
+/// What the plan holds for `referral` at `at`: the messages made and not yet sent, and the
+/// ones the forecast says will follow.
+fn planned(store: &Store, referral: ReferralId, at: DateTime<Utc>) -> Vec<(OutboundKind, String)> {
+    let mut v: Vec<(OutboundKind, String)> = outbound_of(store, referral)
+        .into_iter()
+        .filter(|(_, _, s)| *s == OutboundState::Scheduled)
+        .map(|(k, t, _)| (k, t))
+        .collect();
+    v.extend(
+        store
+            .forecast_referral(referral, &config(), at)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.kind, p.to)),
+    );
+    v
+}
+
 fn state(store: &Store, referral: ReferralId, kind: OutboundKind, to: &str) -> OutboundState {
     outbound_of(store, referral)
         .into_iter()
@@ -294,7 +318,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
         "{err:#}"
     );
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 13);
+    assert_eq!(store.schema_version().unwrap(), 14);
     assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(
         store.referrals(None).unwrap()[0].introducer.email,
@@ -365,7 +389,7 @@ fn a_previous_version_database_migrates_and_keeps_its_data() {
     drop(store);
     // Migrated, it opens read-only, and intake can ask it questions.
     let read_only = Store::open_read_only(&path).unwrap();
-    assert_eq!(read_only.schema_version().unwrap(), 13);
+    assert_eq!(read_only.schema_version().unwrap(), 14);
     assert!(!read_only.view().seen("nothing@x"));
     assert_eq!(read_only.referrals(None).unwrap().len(), 1);
 }
@@ -407,18 +431,33 @@ fn an_introduction_is_recorded_with_its_plan() {
         ]
     );
     use OutboundKind::*;
+    // Nothing is made until it is due: the referral keeps when its first message is.
+    assert_eq!(outbound_of(&store, r), vec![]);
+    assert_eq!(store.next_due().unwrap(), Some(t0()));
+    let bob = "bob@networkers.example".to_string();
+    let fred = "fred@fredsbooks.example".to_string();
+    let sally = "sally@sallysdesign.example".to_string();
+    assert_eq!(
+        planned(&store, r, t0()),
+        vec![
+            (ThankYou, bob.clone()),
+            (FollowUp, fred.clone()),
+            (FollowUp, sally.clone()),
+            (FeedbackRequest, fred.clone()),
+            (FeedbackRequest, sally.clone()),
+            (FeedbackReminder, fred.clone()),
+            (FeedbackReminder, sally.clone()),
+        ]
+    );
+    // The outbox's round on the day the follow-ups fall due makes them, and the thank-you.
+    make_due(&mut store, t0() + TimeDelta::days(2));
     let kinds: Vec<_> = outbound_of(&store, r)
         .into_iter()
         .map(|(k, t, _)| (k, t))
         .collect();
-    // Each person's next message; the feedback requests are planned when those have gone.
     assert_eq!(
         kinds,
-        vec![
-            (ThankYou, "bob@networkers.example".into()),
-            (FollowUp, "fred@fredsbooks.example".into()),
-            (FollowUp, "sally@sallysdesign.example".into()),
-        ]
+        vec![(ThankYou, bob), (FollowUp, fred), (FollowUp, sally)]
     );
     let detail = store.referral(r).unwrap().unwrap();
     assert_eq!(detail.events[0].kind, "recorded");
@@ -440,6 +479,7 @@ fn an_introduction_is_recorded_with_its_plan() {
 fn intake_can_ask_what_the_store_knows() {
     let mut store = Store::open_in_memory().unwrap();
     let r = introduce(&mut store, "intro-1@mail.example", t0());
+    make_due(&mut store, t0() + TimeDelta::days(2));
     let follow_up_id = store
         .referral(r)
         .unwrap()
@@ -492,6 +532,7 @@ fn intake_can_ask_what_the_store_knows() {
 fn the_store_knows_whom_each_of_our_messages_went_to() {
     let mut store = Store::open_in_memory().unwrap();
     let r = introduce(&mut store, "intro-1@mail.example", t0());
+    make_due(&mut store, t0() + TimeDelta::days(2));
     let ids: Vec<(OutboundKind, String, String)> = store
         .referral(r)
         .unwrap()
@@ -528,7 +569,7 @@ fn the_store_knows_whom_each_of_our_messages_went_to() {
 }
 
 #[test]
-fn a_reply_on_the_thread_connects_and_cancels_that_follow_up() {
+fn a_reply_on_the_thread_connects_and_plans_no_follow_up_for_them() {
     let mut store = Store::open_in_memory().unwrap();
     let r = introduce(&mut store, "intro-1@mail.example", t0());
     let reply = classified(
@@ -546,21 +587,16 @@ fn a_reply_on_the_thread_connects_and_cancels_that_follow_up() {
     let detail = store.referral(r).unwrap().unwrap();
     assert_eq!(detail.referral.status, ReferralStatus::Connected);
     assert_eq!(detail.referral.parties[0].state, PartyState::Responded);
-    assert_eq!(
-        state(&store, r, OutboundKind::FollowUp, "fred@fredsbooks.example"),
-        OutboundState::Cancelled
-    );
-    assert_eq!(
-        state(
-            &store,
-            r,
-            OutboundKind::FollowUp,
-            "sally@sallysdesign.example"
-        ),
-        OutboundState::Scheduled
-    );
+    // Fred's follow-up was never made, so there is nothing to cancel: it is just not planned.
+    let follow_ups: Vec<String> = planned(&store, r, t0() + TimeDelta::hours(2))
+        .into_iter()
+        .filter(|(k, _)| *k == OutboundKind::FollowUp)
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(follow_ups, vec!["sally@sallysdesign.example".to_string()]);
+    assert!(outbound_of(&store, r).is_empty());
     let kinds: Vec<_> = detail.events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["recorded", "replied", "status", "cancelled"]);
+    assert_eq!(kinds, vec!["recorded", "replied", "status"]);
 }
 
 #[test]
@@ -591,29 +627,19 @@ fn feedback_sets_the_status_and_plans_an_outcome_report() {
     assert_eq!(detail.feedback.len(), 1);
     assert_eq!(detail.feedback[0].rating, Some(5));
     assert_eq!(detail.feedback[0].value, Some(2500.0));
-    assert_eq!(
-        state(
-            &store,
-            r,
-            OutboundKind::OutcomeReport,
-            "bob@networkers.example"
-        ),
-        OutboundState::Scheduled
+    assert!(
+        planned(&store, r, t0() + TimeDelta::days(15))
+            .contains(&(OutboundKind::OutcomeReport, "bob@networkers.example".into()))
     );
-    // Her request is not needed (only each person's next message is planned ahead, so it
-    // was never planned); Fred, who has said nothing, is asked.
-    assert!(!outbound_of(&store, r).iter().any(|(k, t, _)| {
-        *k == OutboundKind::FeedbackRequest && t == "sally@sallysdesign.example"
-    }));
-    assert_eq!(
-        state(
-            &store,
-            r,
-            OutboundKind::FeedbackRequest,
-            "fred@fredsbooks.example"
-        ),
-        OutboundState::Scheduled
-    );
+    // Her request is not needed (nothing is made before it is due, so it never was); Fred,
+    // who has said nothing, is asked.
+    let requests: Vec<String> = planned(&store, r, t0() + TimeDelta::days(15))
+        .into_iter()
+        .filter(|(k, _)| *k == OutboundKind::FeedbackRequest)
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(requests, vec!["fred@fredsbooks.example".to_string()]);
+    assert!(outbound_of(&store, r).is_empty());
 }
 
 #[test]
@@ -658,6 +684,7 @@ fn an_opt_out_holds_across_referrals_and_for_new_ones() {
 fn a_bounce_fails_the_message_and_stops_mail_to_the_address() {
     let mut store = Store::open_in_memory().unwrap();
     let r = introduce(&mut store, "intro-1@mail.example", t0());
+    make_due(&mut store, t0());
     let thank_you = store
         .referral(r)
         .unwrap()

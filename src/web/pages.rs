@@ -48,7 +48,7 @@ fn name_of(name: &str, email: &str) -> String {
 
 /// One row of a list of referrals.
 fn row(store: &Store, r: &ReferralView, config: &Config, now: DateTime<Utc>) -> Result<Value> {
-    let waiting = store.waiting(r.id)?.map(|w| {
+    let waiting = store.waiting(r.id, config, now)?.map(|w| {
         format!(
             "{} to {}, {}",
             w.kind.as_str(),
@@ -144,7 +144,7 @@ fn next_mail(
     now: DateTime<Utc>,
 ) -> Result<Vec<Value>> {
     store
-        .preview_next(id)?
+        .preview_next(id, config, now)?
         .iter()
         .map(|p| {
             // Dated as it would be sent, so that "on Monday" reads as the recipient would see it.

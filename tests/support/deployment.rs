@@ -52,6 +52,18 @@ impl Deployment {
         serde_json::from_str(&self.ok(args)).unwrap()
     }
 
+    /// Makes the mail due at `now` (RFC 3339) as the outbox does just before handing it
+    /// over, and sends nothing: returns how many messages may go, now made and `scheduled`.
+    pub fn make_due(&self, now: &str) -> usize {
+        let config = referrald::config::Config::load(&self.path("referrald.toml")).unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc();
+        referrald::store::Store::open(&config.store_path())
+            .unwrap()
+            .plan_due(&config, now)
+            .unwrap()
+            .len()
+    }
+
     /// Writes a file into the deployment's directory; returns its path.
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(name);

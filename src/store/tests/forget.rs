@@ -70,6 +70,7 @@ fn forget_leaves_no_trace_of_the_address_or_the_name() {
         t0(),
     );
     // His follow-up in #a bounces, with his address in the server's words.
+    make_due(&mut store, t0() + TimeDelta::days(2));
     let follow_up = store
         .referral(a)
         .unwrap()

@@ -1,0 +1,9 @@
+-- A plan computed when it is due (issue 9): a referral keeps only the time its next message
+-- falls due, not a row for it. The outbound row is made when the message is due and about to
+-- be claimed, so nothing is planned only to be cancelled. NULL: nothing ahead (the plan has
+-- run out, or what is next is already a row: postponed, held or in flight).
+--
+-- Referrals recorded before this keep their scheduled rows, which go as before; each gets a
+-- due time the next time it is planned.
+ALTER TABLE referrals ADD COLUMN next_due_at TEXT;
+CREATE INDEX referrals_next_due ON referrals (next_due_at) WHERE next_due_at IS NOT NULL;
