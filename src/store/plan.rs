@@ -237,6 +237,18 @@ pub(super) fn defer(steps: Vec<Step>) -> Vec<Step> {
         .collect()
 }
 
+/// When the earliest message the plan keeps for later falls due: the referral's next due
+/// time.
+pub(super) fn next_due(steps: &[Step]) -> Option<DateTime<Utc>> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Later { due_at, .. } => Some(*due_at),
+            _ => None,
+        })
+        .min()
+}
+
 /// Up to `limit` referrals with mail due by `now`, earliest first: those whose next due time
 /// has come, and those with a row already made and due (postponed, released, to retry).
 /// Paused referrals wait for their pause to end.
@@ -324,13 +336,7 @@ pub(super) fn apply_steps(
 ) -> Result<Vec<OutboundId>> {
     let mut send = Vec::new();
     schedule(conn, referral, steps, tracking, now)?;
-    let next_due = steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Later { due_at, .. } => Some(*due_at),
-            _ => None,
-        })
-        .min();
+    let next_due = next_due(steps);
     conn.prepare_cached(
         "UPDATE referrals SET next_due_at = ?2 WHERE id = ?1 AND next_due_at IS NOT ?2",
     )?
