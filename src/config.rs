@@ -1073,6 +1073,61 @@ fn parse_clock(text: &str) -> Result<NaiveTime, String> {
         .map_err(|_| format!("{text:?} is not a time of day like \"09:00\""))
 }
 
+/// One configuration for the unit tests, so that a test says only what differs.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Config;
+
+    /// Alice Smith (`alice@brightside.example`, Europe/London) tracks introductions at
+    /// `intros@tracker.example.org`; mail is not authenticated; it is written to files.
+    const ALICE: &str = r#"
+[tracking]
+address = "intros@tracker.example.org"
+[owner]
+name = "Alice Smith"
+emails = ["alice@brightside.example"]
+timezone = "Europe/London"
+[intake]
+require-authentication = false
+[outbound]
+transport = "file"
+"#;
+
+    /// Alice's configuration with `overrides` (TOML: tables, or keys within them) laid
+    /// over it, key by key.
+    pub(crate) fn config(overrides: &str) -> Config {
+        config_in(".".into(), overrides)
+    }
+
+    /// The same, with relative paths (the store's) taken from `base_dir`.
+    pub(crate) fn config_in(base_dir: std::path::PathBuf, overrides: &str) -> Config {
+        let mut base: toml::Table = toml::from_str(ALICE).expect("the base configuration");
+        let overrides: toml::Table = toml::from_str(overrides).expect("overrides are TOML");
+        merge(&mut base, overrides);
+        Config::parse(&base.to_string(), "test", base_dir).expect("a valid configuration")
+    }
+
+    fn merge(base: &mut toml::Table, overrides: toml::Table) {
+        for (key, value) in overrides {
+            match (base.get_mut(&key), value) {
+                (Some(toml::Value::Table(table)), toml::Value::Table(more)) => merge(table, more),
+                (_, value) => {
+                    base.insert(key, value);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn overrides_replace_keys_and_keep_the_rest() {
+        let c = config("[owner]\ntimezone = \"UTC\"\n[schedule]\nthank-you-after = \"0s\"");
+        assert_eq!(c.owner.timezone, chrono_tz::UTC);
+        assert_eq!(c.owner.name, "Alice Smith");
+        assert_eq!(c.tracking.address, "intros@tracker.example.org");
+        assert_eq!(c.schedule.thank_you_after, std::time::Duration::ZERO);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -888,27 +888,17 @@ fn chain<S: AsRef<str>>(references: Vec<S>, id: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn config() -> Config {
-        Config::parse(
+        crate::config::testing::config(
             r#"
-[tracking]
-address = "intros@tracker.example.org"
 [owner]
-name = "Alice Smith"
 emails = ["alice@brightside.example", "alice.smith@gmail.example"]
 [intake]
 accept-from = ["*@brightside.example"]
 never-party = ["assistant@brightside.example", "crm@hub.example", "*@bcc.crm.example"]
-require-authentication = false
-[outbound]
-transport = "file"
 "#,
-            "test.toml",
-            PathBuf::from("."),
         )
-        .unwrap()
     }
 
     fn people(list: &[&str]) -> Vec<Person> {
@@ -1108,16 +1098,12 @@ transport = "file"
 
     /// The test configuration with `require-authentication` as given.
     fn config_with_auth(required: bool) -> Config {
-        let text = format!(
-            "[tracking]\naddress = \"intros@tracker.example.org\"\n\
-             [owner]\nname = \"Alice Smith\"\n\
-             emails = [\"alice@brightside.example\", \"alice.smith@gmail.example\"]\n\
+        crate::config::testing::config(&format!(
+            "[owner]\nemails = [\"alice@brightside.example\", \"alice.smith@gmail.example\"]\n\
              [intake]\naccept-from = [\"*@brightside.example\"]\n\
              require-authentication = {required}\n\
-             trusted-authserv-ids = [\"mx.tracker.example.org\"]\n\
-             [outbound]\ntransport = \"file\"\n"
-        );
-        Config::parse(&text, "test.toml", PathBuf::from(".")).unwrap()
+             trusted-authserv-ids = [\"mx.tracker.example.org\"]\n"
+        ))
     }
 
     /// A reply to the tracking address; `headers` are added as written (threading,

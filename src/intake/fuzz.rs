@@ -41,24 +41,14 @@ const GENUINE: ReferralId = 1;
 fn config() -> &'static Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
     CONFIG.get_or_init(|| {
-        Config::parse(
+        crate::config::testing::config(
             r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
 [intake]
 accept-from = ["bob@networkers.example"]
 require-authentication = true
 trusted-authserv-ids = ["mx.tracker.example.org"]
-[outbound]
-transport = "file"
 "#,
-            "fuzz.toml",
-            Path::new(".").to_path_buf(),
         )
-        .expect("the fuzz configuration is valid")
     })
 }
 

@@ -2,7 +2,7 @@
 //! planner's steps to a snapshot the way the store does, so whole timelines can be played.
 
 use super::*;
-use crate::config::{Config, Schedule};
+use crate::config::Schedule;
 use chrono::TimeZone;
 
 const BOB: ContactId = 1;
@@ -676,19 +676,14 @@ fn planning_is_idempotent() {
 
 #[test]
 fn delays_follow_the_configuration() {
-    let text = r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice"
-[outbound]
-transport = "file"
+    let config = crate::config::testing::config(
+        r#"
 [schedule]
 follow-up-after = "3d"
 feedback-after = "10d"
 send-window = "always"
-"#;
-    let config = Config::parse(text, "t", ".".into()).unwrap();
+"#,
+    );
     let mut s = referral(t0(), None);
     let steps = plan(&s, &rules(&config.schedule), t0());
     apply(&mut s, &steps, t0());

@@ -331,18 +331,9 @@ mod tests {
     use crate::source::RawMessage;
     use chrono::{TimeZone, Utc};
 
-    const CONFIG: &str = r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-[intake]
-accept-from = ["*@networkers.example"]
-require-authentication = false
-[outbound]
-transport = "file"
-"#;
+    fn config() -> Config {
+        crate::config::testing::config("[intake]\naccept-from = [\"*@networkers.example\"]")
+    }
 
     /// Names as introductions give them: accents, other scripts, and the characters LIKE
     /// and FTS5 give meaning to.
@@ -385,7 +376,7 @@ transport = "file"
 
     fn seeded(n: usize) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::parse(CONFIG, "test", ".".into()).unwrap();
+        let config = config();
         let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap();
         // Two thirds indexed, the newest third not yet: searches read both.
@@ -567,7 +558,7 @@ transport = "file"
     #[test]
     fn the_index_follows_changes_and_forgets_whom_forget_erases() {
         let (_dir, mut store) = seeded(20);
-        let config = Config::parse(CONFIG, "test", ".".into()).unwrap();
+        let config = config();
         let now = Utc.with_ymd_and_hms(2026, 11, 3, 10, 0, 0).unwrap();
         let intro = RawMessage {
             origin: "test/xq".into(),

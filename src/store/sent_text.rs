@@ -87,23 +87,7 @@ mod tests {
     use crate::source::RawMessage;
 
     fn config() -> Config {
-        Config::parse(
-            r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-require-authentication = false
-[outbound]
-transport = "file"
-"#,
-            "test",
-            ".".into(),
-        )
-        .unwrap()
+        crate::config::testing::config("")
     }
 
     fn t0() -> DateTime<Utc> {

@@ -18,27 +18,24 @@ use chrono::{TimeDelta, TimeZone};
 
 mod export;
 mod forget;
+mod ledger;
 mod outbound;
 mod plan;
 
-const CONFIG: &str = r#"
-[tracking]
-address = "intros@tracker.example.org"
+/// Alice's configuration (see [`crate::config::testing`]), with a second address of hers
+/// and room for large amounts. These tests were written when the thank-you went at once;
+/// its wait is tested in the planner.
+fn config() -> Config {
+    crate::config::testing::config(
+        r#"
 [owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
+emails = ["alice@brightside.example", "alice@home.example"]
 [intake]
-require-authentication = false
-[outbound]
-transport = "file"
-# These tests were written when the thank-you went at once; its wait is tested in the planner.
+max-amount = 1000000
 [schedule]
 thank-you-after = "0s"
-"#;
-
-fn config() -> Config {
-    Config::parse(CONFIG, "test", ".".into()).unwrap()
+"#,
+    )
 }
 
 /// Monday 2 November 2026, 10:00 London.
@@ -800,15 +797,9 @@ fn one_message_that_fails_to_record_does_not_hold_up_its_batch() {
              BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
         )
         .unwrap();
-    let config = Config::parse(
-        &CONFIG.replace(
-            "require-authentication = false",
-            "require-authentication = false\naccept-from = [\"bob@networkers.example\"]",
-        ),
-        "test",
-        ".".into(),
-    )
-    .unwrap();
+    let config = crate::config::testing::config(
+        "[schedule]\nthank-you-after = \"0s\"\n[intake]\naccept-from = [\"bob@networkers.example\"]",
+    );
     let intro = |id: &str, subject: &str| {
         RawMessage {
         origin: format!("{id}.eml"),
