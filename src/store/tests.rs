@@ -596,6 +596,60 @@ fn a_reply_on_the_thread_connects_and_plans_no_follow_up_for_them() {
     assert_eq!(kinds, vec!["recorded", "replied", "status"]);
 }
 
+/// Which statuses count as "connected" is written in Rust (`report::connected_by_status`)
+/// and, for the kept figures, in SQL: where answers are first read, and in the trigger that
+/// follows a status change. All three agree, for every status.
+#[test]
+fn the_kept_answers_count_as_connected_exactly_the_statuses_the_report_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("referrald.db")).unwrap();
+    let max = config().intake.max_amount;
+    let by_status = |store: &Store, referral: ReferralId| -> bool {
+        store
+            .conn
+            .query_row(
+                "SELECT by_status FROM answers_read WHERE referral_id = ?1",
+                [referral],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let set_status = |store: &Store, referral: ReferralId, status: ReferralStatus| {
+        store
+            .conn
+            .execute(
+                "UPDATE referrals SET status = ?2 WHERE id = ?1",
+                rusqlite::params![referral, status.as_str()],
+            )
+            .unwrap();
+    };
+    for (n, &status) in ReferralStatus::ALL.iter().enumerate() {
+        let referral = introduce(&mut store, &format!("intro-{n}@x"), t0());
+        answer(
+            &mut store,
+            &format!("answer-{n}@x"),
+            referral,
+            &fred(),
+            won(4, 10.0, ""),
+            t0() + TimeDelta::days(1),
+        );
+        // Read first in this status...
+        set_status(&store, referral, status);
+        store.read_answers(max).unwrap();
+        let expected = crate::report::connected_by_status(status);
+        assert_eq!(by_status(&store, referral), expected, "read as {status}");
+        // ...then moved through every other: the trigger follows.
+        for &next in ReferralStatus::ALL {
+            set_status(&store, referral, next);
+            assert_eq!(
+                by_status(&store, referral),
+                crate::report::connected_by_status(next),
+                "{status} -> {next}"
+            );
+        }
+    }
+}
+
 #[test]
 fn feedback_sets_the_status_and_plans_an_outcome_report() {
     let mut store = Store::open_in_memory().unwrap();
