@@ -13,7 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{Deployment, MailSystem, TRACKING, intro, runtime, status_kib, stop};
+use common::{Deployment, MailSystem, TRACKING, dated_intro, runtime, status_kib, stop};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
 use referrald::composer::Composer;
@@ -24,10 +24,12 @@ use referrald::store::Store;
 fn prepare(deployment: &Deployment, n: usize) -> Config {
     let config = Config::load(&deployment.path("referrald.toml")).expect("config");
     let mut store = Store::open(&config.store_path()).expect("store");
+    // Written two hours ago: the thank-yous (an hour in) are due, and not too late.
+    let written = (Utc::now() - chrono::TimeDelta::hours(2)).to_rfc2822();
     let messages: Vec<RawMessage> = (0..n)
         .map(|i| RawMessage {
             origin: format!("bench/{i}"),
-            bytes: intro(i, &format!("bob{}@introducer.test", i % 50)),
+            bytes: dated_intro(i, &format!("bob{}@introducer.test", i % 50), &written),
             arrived_at: None,
         })
         .collect();
