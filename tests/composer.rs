@@ -1,7 +1,9 @@
 //! The composer end to end: templates rendered for realistic referrals, composed into email,
 //! parsed back with mail-parser and checked header by header against SPEC §2.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::MessageParser;
@@ -13,27 +15,17 @@ const TRACKING: &str = "intros@tracker.example.org";
 const FOOTER: &str = "Reply STOP and you won't get any more of these notes.";
 
 fn config(templates_dir: Option<&Path>) -> Config {
-    let mut text = format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example", "alice.smith@home.example"]
-timezone = "Europe/London"
-
-[outbound]
-transport = "file"
-"#
-    );
-    if let Some(dir) = templates_dir {
-        text.push_str(&format!(
-            "\n[templates]\ndir = {:?}\n",
+    let alice = support::config::alice()
+        .tracking(TRACKING)
+        .owner_emails(&["alice@brightside.example", "alice.smith@home.example"]);
+    let alice = match templates_dir {
+        Some(dir) => alice.with(&format!(
+            "[templates]\ndir = {:?}",
             dir.display().to_string()
-        ));
-    }
-    Config::parse(&text, "test.toml", PathBuf::from("/nonexistent")).unwrap()
+        )),
+        None => alice,
+    };
+    alice.parse(Path::new("/nonexistent"))
 }
 
 fn composer() -> Composer {

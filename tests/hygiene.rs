@@ -52,23 +52,10 @@ fn assert_printable(what: &str, output: &str) {
 
 /// Alice's file-transport deployment; `outbound` is the `[outbound]` section's body.
 fn deployment(outbound: &str) -> Deployment {
-    Deployment::new(&format!(
-        r#"
-[tracking]
-address = "{TRACKING}"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["{BOB}"]
-require-authentication = false
-[outbound]
-{outbound}
-[schedule]
-send-window = "always"
-"#
-    ))
+    support::config::alice()
+        .outbound(outbound)
+        .with("[schedule]\nsend-window = \"always\"")
+        .deploy()
 }
 
 /// An introduction from Bob to `to`, with `references` in its References field.
@@ -261,21 +248,9 @@ fn what_an_older_version_stored_is_printed_and_mailed_clean() {
 }
 
 fn composer_config(tracking: &str) -> Config {
-    let text = format!(
-        r#"
-[tracking]
-address = "{tracking}"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-require-authentication = false
-[outbound]
-transport = "file"
-"#
-    );
-    Config::parse(&text, "test.toml", PathBuf::from("/nonexistent")).unwrap()
+    support::config::alice()
+        .tracking(tracking)
+        .parse(std::path::Path::new("/nonexistent"))
 }
 
 /// A follow-up to a party named `name`, about an introduction with `subject` and a

@@ -11,21 +11,7 @@ use support::deployment::Deployment;
 const T: &str = "2026-11-02T10:00:00Z"; // Monday, 10:00 in London
 
 fn deployment() -> Deployment {
-    Deployment::new(
-        r#"
-[tracking]
-address = "intros@tracker.example.org"
-[owner]
-name = "Alice Smith"
-emails = ["alice@brightside.example"]
-timezone = "Europe/London"
-[intake]
-accept-from = ["bob@networkers.example"]
-require-authentication = false
-[outbound]
-transport = "file"
-"#,
-    )
+    support::config::alice().deploy()
 }
 
 /// Bob introduces Raj to the owner, copying the tracking address as `cc`. With the owner as a

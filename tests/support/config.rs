@@ -88,6 +88,24 @@ impl Config {
         self
     }
 
+    /// Tracks introductions at `address` instead.
+    pub fn tracking(mut self, address: &str) -> Config {
+        self.tracking = address.to_string();
+        self
+    }
+
+    /// These addresses are Alice's.
+    pub fn owner_emails(mut self, emails: &[&str]) -> Config {
+        self.owner_emails = emails.iter().map(|e| e.to_string()).collect();
+        self
+    }
+
+    /// `[outbound]` as given (its keys, and any sections that follow it).
+    pub fn outbound(mut self, keys: &str) -> Config {
+        self.outbound = vec![keys.to_string()];
+        self
+    }
+
     /// More sections, after all the others (`[schedule]`, `[templates]`…).
     pub fn with(mut self, sections: &str) -> Config {
         self.sections.push_str(sections);
@@ -175,6 +193,11 @@ impl Config {
         let daemon = Daemon::new(&self.toml());
         daemon.write("imap-password", format!("{password}\n"));
         daemon
+    }
+
+    /// The configuration as referrald reads it, relative paths taken from `base_dir`.
+    pub fn parse(&self, base_dir: &std::path::Path) -> referrald::config::Config {
+        referrald::config::Config::parse(&self.toml(), "test.toml", base_dir.to_path_buf()).unwrap()
     }
 
     /// A scratch deployment with this configuration.
