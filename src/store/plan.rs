@@ -85,7 +85,8 @@ impl Store {
         let quiet_since = ts(now - crate::planner::span(config.schedule.reminder_after));
         let stalling: Vec<ReferralId> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT r.id FROM referrals r WHERE r.status = 'open' AND r.next_due_at IS NULL
+                "SELECT r.id FROM referrals r INDEXED BY referrals_plan_ran_out
+                 WHERE r.status = 'open' AND r.next_due_at IS NULL
                    AND (r.paused_until IS NULL OR r.paused_until <= ?1)
                    AND NOT EXISTS (SELECT 1 FROM outbound o WHERE o.referral_id = r.id
                        AND o.state IN ('scheduled', 'sending'))

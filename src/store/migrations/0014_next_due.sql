@@ -7,3 +7,7 @@
 -- due time the next time it is planned.
 ALTER TABLE referrals ADD COLUMN next_due_at TEXT;
 CREATE INDEX referrals_next_due ON referrals (next_due_at) WHERE next_due_at IS NOT NULL;
+-- Open referrals with nothing ahead: the only ones that may have stalled, looked at each
+-- round without walking every open referral.
+CREATE INDEX referrals_plan_ran_out ON referrals (id)
+    WHERE status = 'open' AND next_due_at IS NULL;
