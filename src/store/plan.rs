@@ -142,13 +142,22 @@ impl Store {
     /// time): a paused referral's mail when its pause ends, and notices to the owner too.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let t: Option<String> = self.conn.query_row(
+            // A referral's mail wakes us when it falls due or, paused past that, when its
+            // pause ends: the first read off the due-time index in order (skipping the
+            // paused), the second off the pause index, so neither walks every referral.
             "SELECT min(t) FROM (
                  SELECT max(o.due_at, coalesce(r.paused_until, '')) AS t
                  FROM outbound o JOIN referrals r ON r.id = o.referral_id
                  WHERE o.state = 'scheduled'
                  UNION ALL
-                 SELECT max(next_due_at, coalesce(paused_until, '')) FROM referrals
-                 WHERE next_due_at IS NOT NULL
+                 SELECT * FROM (
+                     SELECT next_due_at FROM referrals INDEXED BY referrals_next_due
+                     WHERE next_due_at IS NOT NULL
+                       AND (paused_until IS NULL OR paused_until <= next_due_at)
+                     ORDER BY next_due_at LIMIT 1)
+                 UNION ALL
+                 SELECT min(paused_until) FROM referrals INDEXED BY referrals_paused
+                 WHERE paused_until IS NOT NULL AND paused_until > next_due_at
                  UNION ALL
                  SELECT min(due_at) FROM notices WHERE state = 'scheduled')",
             [],

@@ -11,3 +11,5 @@ CREATE INDEX referrals_next_due ON referrals (next_due_at) WHERE next_due_at IS 
 -- round without walking every open referral.
 CREATE INDEX referrals_plan_ran_out ON referrals (id)
     WHERE status = 'open' AND next_due_at IS NULL;
+-- Paused referrals (few): when a pause that outlasts a due time ends, the daemon wakes.
+CREATE INDEX referrals_paused ON referrals (paused_until) WHERE paused_until IS NOT NULL;
