@@ -385,6 +385,44 @@ fn inspect_classifies_without_writing() {
     assert!(v["reason"].as_str().unwrap().contains("not allowed"), "{v}");
 }
 
+/// `outbox` for people says which lines are made, which are each person's next message (made
+/// when due) and which only follow if nobody answers.
+#[test]
+fn outbox_tells_made_mail_from_the_next_and_what_follows() {
+    let d = deployment("");
+    let file = d.eml("intro.eml", &intro(false));
+    d.ok(&["--now", T, "ingest", file.to_str().unwrap()]);
+    d.ok(&["--now", &at(1, 0), "tick"]);
+    let out = d.ok(&["--now", &at(1, 0), "outbox"]);
+    let line = |kind: &str| -> Vec<&str> {
+        out.lines()
+            .filter(|l| l.split_whitespace().nth(2) == Some(kind))
+            .collect()
+    };
+    let thanks = line("thank_you");
+    assert!(
+        thanks.len() == 1 && thanks[0].contains("sent") && !thanks[0].trim_start().starts_with('-'),
+        "{out}"
+    );
+    let follow_ups = line("follow_up");
+    assert_eq!(follow_ups.len(), 2, "{out}");
+    assert!(
+        follow_ups.iter().all(|l| l.trim_start().starts_with('-')
+            && l.contains("scheduled")
+            && l.ends_with("made when it falls due")),
+        "{out}"
+    );
+    let requests = line("feedback_request");
+    assert_eq!(requests.len(), 2, "{out}");
+    assert!(
+        requests
+            .iter()
+            .all(|l| l.contains("planned")
+                && l.ends_with("after the ones before it, if nobody answers")),
+        "{out}"
+    );
+}
+
 #[test]
 fn show_tells_the_story_of_a_referral() {
     let d = deployment("");
