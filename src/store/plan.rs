@@ -266,9 +266,11 @@ fn earliest_due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<V
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut due: Vec<(String, ReferralId)> = conn
         .prepare_cached(
+            // In the index's own order, so the round reads only the first `limit`
+            // entries: ordered by id alone, a backlog due at one time would be sorted whole.
             "SELECT next_due_at, id FROM referrals INDEXED BY referrals_next_due
              WHERE next_due_at <= ?1 AND (paused_until IS NULL OR paused_until <= ?1)
-             ORDER BY next_due_at, id LIMIT ?2",
+             ORDER BY next_due_at, paused_until, id LIMIT ?2",
         )?
         .query_map(params![ts(now), limit], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
