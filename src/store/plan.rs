@@ -104,8 +104,7 @@ impl Store {
         // sends, not everything pending. While the send window is closed nothing can go, and
         // nothing is woken only to be postponed.
         let window_open =
-            crate::planner::next_open(&config.schedule.send_window, config.owner.timezone, now)
-                == now;
+            crate::planner::next_open(&rules.schedule.send_window, rules.timezone, now) == now;
         let due = if allowed == 0 || !window_open {
             Vec::new()
         } else {
@@ -249,7 +248,7 @@ pub(super) fn defer(steps: Vec<Step>) -> Vec<Step> {
 
 /// When the earliest message the plan keeps for later falls due: the referral's next due
 /// time.
-pub(super) fn next_due(steps: &[Step]) -> Option<DateTime<Utc>> {
+pub(super) fn next_due_at(steps: &[Step]) -> Option<DateTime<Utc>> {
     steps
         .iter()
         .filter_map(|s| match s {
@@ -348,11 +347,10 @@ pub(super) fn apply_steps(
 ) -> Result<Vec<OutboundId>> {
     let mut send = Vec::new();
     schedule(conn, referral, steps, tracking, now)?;
-    let next_due = next_due(steps);
     conn.prepare_cached(
         "UPDATE referrals SET next_due_at = ?2 WHERE id = ?1 AND next_due_at IS NOT ?2",
     )?
-    .execute(params![referral, next_due.map(ts)])?;
+    .execute(params![referral, next_due_at(steps).map(ts)])?;
     for step in steps {
         match step {
             Step::Schedule { .. } | Step::Later { .. } => {}

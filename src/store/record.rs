@@ -22,7 +22,7 @@ use super::limits::{
     MAX_COMMENT, MAX_DETAIL, MAX_NAME, MAX_RAW, MAX_REASON, MAX_SUBJECT, Scrub, cap,
 };
 use super::outbound::outbound_by_message_id;
-use super::plan::{apply_steps, defer, next_due, replan, rules};
+use super::plan::{apply_steps, defer, next_due_at, replan, rules};
 use super::{Store, StoreView, parse_word, ts};
 
 /// What became of one ingested message.
@@ -482,7 +482,7 @@ fn record_introduction(
         intro.forwarded,
         ts(now),
         ts(introduced_at),
-        next_due(&steps).map(ts),
+        next_due_at(&steps).map(ts),
     ])?;
     let referral: ReferralId = conn.last_insert_rowid();
     if forwarded_original {
