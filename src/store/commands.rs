@@ -433,23 +433,24 @@ pub(super) fn summary(
     let (subject, status, paused): (String, String, Option<String>) = conn
         .prepare_cached("SELECT subject, status, paused_until FROM referrals WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    let people: Vec<(String, String, String)> = conn
+    let people: Vec<(String, String, String, i64)> = conn
         .prepare_cached(
-            "SELECT p.role, CASE WHEN p.name = '' THEN c.email ELSE p.name END, p.state
+            "SELECT p.role, CASE WHEN p.name = '' THEN c.email ELSE p.name END, p.state,
+                 p.contact_id
              FROM participants p JOIN contacts c ON c.id = p.contact_id
              WHERE p.referral_id = ?1 ORDER BY p.position",
         )?
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let introducer = people
         .iter()
         .find(|(role, ..)| role == "introducer")
-        .map(|(_, name, _)| name.clone())
+        .map(|(_, name, ..)| name.clone())
         .unwrap_or_default();
     let parties: Vec<&String> = people
         .iter()
         .filter(|(role, ..)| role == "party")
-        .map(|(_, name, _)| name)
+        .map(|(_, name, ..)| name)
         .collect();
     // What is waiting: the messages made and not yet gone, then what the plan will make.
     let mut waiting: Vec<(String, String, DateTime<Utc>)> = conn
@@ -469,14 +470,14 @@ pub(super) fn summary(
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    // The plan writes only to participants, named as above.
     let snapshot = load_snapshot(conn, id)?;
-    let mut name = conn.prepare_cached(
-        "SELECT CASE WHEN p.name IS NULL OR p.name = '' THEN c.email ELSE p.name END
-         FROM contacts c LEFT JOIN participants p ON p.referral_id = ?1 AND p.contact_id = c.id
-         WHERE c.id = ?2",
-    )?;
     for f in planner::forecast(&snapshot, &rules(config), now) {
-        let to: String = name.query_row(params![id, f.to], |r| r.get(0))?;
+        let to = people
+            .iter()
+            .find(|(.., contact)| *contact == f.to)
+            .map(|(_, name, ..)| name.clone())
+            .unwrap_or_default();
         waiting.push((f.kind.as_str().to_string(), to, f.due_at));
     }
     let limit = usize::try_from(MAX_WAITING).unwrap_or(usize::MAX);
