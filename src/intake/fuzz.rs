@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::Config as ProptestConfig;
 
-use super::{IgnoreReason, Known, ThreadHit, Verdict, auth, classify, reply};
+use super::{IgnoreReason, Known, ThreadHit, Verdict, ahead, auth, classify, reply};
 use crate::config::Config;
 use crate::model::{OutboundKind, ReferralId, Role, strip_plus_detail};
 
@@ -337,6 +337,31 @@ proptest! {
         prop_assume!(!seeds.is_empty());
         let raw = mutate(seeds[seed.index(seeds.len())].clone(), &mutations);
         check_verdict(&raw)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(budget(2000))]
+
+    /// Harm: a message classified ahead of the store (`ingest` on a second thread) gets a
+    /// verdict the store would not have given it: a reply recorded as an introduction, a
+    /// duplicate recorded twice. A guess made knowing nothing stands only where it is
+    /// exactly the verdict against the store, and one made against the store always does.
+    #[test]
+    fn a_verdict_made_ahead_stands_only_where_it_is_the_verdict(
+        seed in any::<prop::sample::Index>(),
+        mutations in proptest::collection::vec(mutation(), 0..8),
+    ) {
+        let seeds = seeds();
+        prop_assume!(!seeds.is_empty());
+        let raw = mutate(seeds[seed.index(seeds.len())].clone(), &mutations);
+        let verdict = format!("{:?}", classify(&raw, &World, config(), now()));
+        if let Some(guess) = ahead::classify_ahead(&raw, &ahead::Nothing, config(), now()).confirm(&World) {
+            prop_assert_eq!(format!("{guess:?}"), verdict.clone());
+        }
+        let asked = ahead::classify_ahead(&raw, &World, config(), now()).confirm(&World);
+        prop_assert!(asked.is_some(), "the answers it was given hold");
+        prop_assert_eq!(format!("{:?}", asked.unwrap()), verdict);
     }
 }
 

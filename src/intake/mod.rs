@@ -10,8 +10,11 @@
 //! module: `bounce.rs` (delivery-status reports), `automatic.rs` (lists and auto-responders),
 //! `auth.rs` (`Authentication-Results`), `forward.rs` (forwarded introductions), with
 //! `address.rs` reading addresses written as text; `reply.rs` reads a participant's answer.
+//! `ahead.rs` classifies a message before the store is at hand and confirms the verdict
+//! against the store when it is recorded.
 
 mod address;
+pub mod ahead;
 pub(crate) mod auth;
 mod automatic;
 pub mod away;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::Config;
+use crate::intake::ahead::{Ahead, Nothing};
 use crate::intake::{
     self, Bounce, Classified, IgnoreReason, Introduction, OwnerNote, Reading, Verdict,
     normalize_subject,
@@ -64,25 +65,7 @@ impl Store {
     ) -> Result<Vec<Applied>> {
         let rules = rules(config);
         let tx = self.conn.transaction()?;
-        let mut applied = Vec::with_capacity(messages.len());
-        let mut failed = false;
-        for message in messages {
-            let classified = intake::classify(&message.bytes, &StoreView::new(&tx), config, now);
-            match record(&tx, &classified, message, config, &rules, now) {
-                Ok(referral) => applied.push(Applied {
-                    origin: message.origin.clone(),
-                    result: Ok(Recorded {
-                        classified,
-                        referral,
-                    }),
-                }),
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
-        if !failed {
+        if let Some(applied) = record_batch(&tx, messages, config, &rules, now) {
             tx.commit().context("cannot commit ingested messages")?;
             return Ok(applied);
         }
@@ -139,6 +122,89 @@ impl Store {
         tx.commit()?;
         Ok(referral)
     }
+}
+
+/// Batches at least this long are classified ahead on a second thread while they are
+/// recorded; a shorter one is not worth starting a thread for.
+pub(super) const AHEAD_FROM: usize = 16;
+
+/// Messages classified ahead are handed over this many at a time, and at most
+/// `AHEAD_CHUNKS` chunks wait: few enough hand-overs that the threads seldom wait for each
+/// other, and the classifier never runs far ahead of what is recorded.
+const AHEAD_CHUNK: usize = 32;
+const AHEAD_CHUNKS: usize = 4;
+
+/// Classifies and records `messages` in `tx`, in order; `None` if one could not be
+/// recorded (the caller rolls back).
+///
+/// Classifying is half the work and needs the store only for a few questions, so a long
+/// batch is classified on a second thread against a store that knows nothing
+/// ([`intake::ahead`]), while this one records. Just before each message is recorded, the
+/// store is asked the questions its verdict rests on; if every answer is the same, that
+/// verdict is the one classifying it now would give, and it is used. Otherwise (a reply on
+/// a thread, a Message-ID seen before, a message about something earlier in the batch) the
+/// message is classified again here. Should the second thread fail, the rest are
+/// classified here too.
+fn record_batch(
+    tx: &Connection,
+    messages: &[RawMessage],
+    config: &Config,
+    rules: &Rules,
+    now: DateTime<Utc>,
+) -> Option<Vec<Applied>> {
+    std::thread::scope(|scope| {
+        let (send, ahead) = std::sync::mpsc::sync_channel::<Vec<Ahead>>(AHEAD_CHUNKS);
+        let classifier = if messages.len() >= AHEAD_FROM {
+            Some(scope.spawn(move || {
+                for chunk in messages.chunks(AHEAD_CHUNK) {
+                    let classified = chunk
+                        .iter()
+                        .map(|m| intake::ahead::classify_ahead(&m.bytes, &Nothing, config, now))
+                        .collect();
+                    if send.send(classified).is_err() {
+                        return;
+                    }
+                }
+            }))
+        } else {
+            drop(send);
+            None
+        };
+        let mut waiting = Vec::new().into_iter();
+        let mut applied = Vec::with_capacity(messages.len());
+        let mut failed = false;
+        for message in messages {
+            let view = StoreView::new(tx);
+            let guess = waiting.next().or_else(|| {
+                waiting = ahead.recv().ok()?.into_iter();
+                waiting.next()
+            });
+            let classified = guess
+                .and_then(|guess| guess.confirm(&view))
+                .unwrap_or_else(|| intake::classify(&message.bytes, &view, config, now));
+            match record(tx, &classified, message, config, rules, now) {
+                Ok(referral) => applied.push(Applied {
+                    origin: message.origin.clone(),
+                    result: Ok(Recorded {
+                        classified,
+                        referral,
+                    }),
+                }),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        // Hang up first: a classifier still ahead stops at its next hand-over.
+        drop(ahead);
+        if let Some(classifier) = classifier
+            && classifier.join().is_err()
+        {
+            tracing::error!("the classifying thread failed; its messages were classified again");
+        }
+        (!failed).then_some(applied)
+    })
 }
 
 /// Records one classified message; returns the referral it created or touched.

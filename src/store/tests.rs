@@ -1059,3 +1059,116 @@ fn copied_people_are_shown_planned_nothing_and_forgotten() {
     assert!(!copied[0].email.contains("megan"), "{copied:?}");
     assert!(!copied[0].name.contains("Megan"), "{copied:?}");
 }
+
+/// Issue 9: a long batch is classified on a second thread before anything in it is
+/// recorded. A message that depends on one before it in the same batch (a reply to it, the
+/// same Message-ID again, an opt-out before an introduction) must come out exactly as if
+/// the batch had been ingested one message at a time.
+#[test]
+fn a_batch_classified_ahead_is_recorded_as_one_message_at_a_time_would_be() {
+    let config = crate::config::testing::config(
+        "[schedule]\nthank-you-after = \"0s\"\n[intake]\naccept-from = [\"bob@networkers.example\"]",
+    );
+    let mail = |id: &str, head: &str, body: &str| {
+        RawMessage {
+        origin: format!("{id}.eml"),
+        bytes: format!("{head}\r\nMessage-ID: <{id}@x>\r\nDate: Mon, 2 Nov 2026 09:00:00 +0000\r\n\r\n{body}\r\n")
+            .into_bytes(),
+        arrived_at: None,
+    }
+    };
+    let intro = |id: &str, fred: &str, sally: &str| {
+        mail(
+            id,
+            &format!(
+                "From: Bob <bob@networkers.example>\r\nTo: Fred <{fred}>, Sally <{sally}>\r\n\
+                 Cc: intros@tracker.example.org\r\nSubject: Intro {id}"
+            ),
+            "Fred, meet Sally. Sally, meet Fred.",
+        )
+    };
+    let mut batch = vec![
+        intro(
+            "first",
+            "fred@fredsbooks.example",
+            "sally@leedesign.example",
+        ),
+        // Fred answers everyone on the thread, tracking address included.
+        mail(
+            "answer",
+            "From: Fred <fred@fredsbooks.example>\r\nTo: sally@leedesign.example\r\n\
+             Cc: bob@networkers.example, intros@tracker.example.org\r\n\
+             Subject: Re: Intro first\r\nIn-Reply-To: <first@x>\r\nReferences: <first@x>",
+            "Thanks Bob! Sally, coffee on Tuesday?",
+        ),
+        // The same introduction again, as a second copy of the mailbox would have it.
+        intro(
+            "first",
+            "fred@fredsbooks.example",
+            "sally@leedesign.example",
+        ),
+        // Zoë asks to be left alone, and is then introduced.
+        mail(
+            "stop",
+            "From: Zoe <zoe@example.jp>\r\nTo: intros+stop@tracker.example.org\r\nSubject: stop",
+            "Please leave me out.",
+        ),
+        intro("zoe", "zoe@example.jp", "kim@example.com"),
+    ];
+    for i in 0..20 {
+        batch.push(intro(
+            &format!("more{i}"),
+            &format!("a{i}@example.com"),
+            &format!("b{i}@example.com"),
+        ));
+    }
+    assert!(batch.len() >= super::record::AHEAD_FROM);
+
+    let mut at_once = Store::open_in_memory().unwrap();
+    let applied = at_once.ingest(&batch, &config, t0()).unwrap();
+    let mut one_by_one = Store::open_in_memory().unwrap();
+    let alone: Vec<Applied> = batch
+        .iter()
+        .flat_map(|m| {
+            one_by_one
+                .ingest(std::slice::from_ref(m), &config, t0())
+                .unwrap()
+        })
+        .collect();
+
+    let kinds = |applied: &[Applied]| -> Vec<String> {
+        applied
+            .iter()
+            .map(|a| match &a.result {
+                Ok(r) => format!("{:?}", r.classified.verdict),
+                Err(e) => format!("failed: {e}"),
+            })
+            .collect()
+    };
+    let first: Vec<&str> = applied[..5]
+        .iter()
+        .map(|a| a.result.as_ref().unwrap().classified.verdict.kind())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "introduction",
+            "thread_reply",
+            "duplicate",
+            "opt_out",
+            "introduction"
+        ]
+    );
+    assert_eq!(kinds(&applied), kinds(&alone));
+    let export = |store: &Store| {
+        let mut json = Vec::new();
+        crate::export::json(store, &mut json).unwrap();
+        String::from_utf8(json).unwrap()
+    };
+    assert_eq!(export(&at_once), export(&one_by_one));
+    let zoe = applied[4].result.as_ref().unwrap().referral.unwrap();
+    assert_eq!(
+        party_state(&at_once, zoe, "zoe@example.jp"),
+        PartyState::OptedOut
+    );
+}
