@@ -493,11 +493,13 @@ fn ingest(config: &Config, paths: &[PathBuf], now: DateTime<Utc>) -> Result<Exit
                 }
             }
         }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for applied in store.ingest(&messages, config, now)? {
-            print::applied(&applied);
+            print::applied(&mut out, &applied)?;
             tally.add(&applied);
             failed |= applied.result.is_err();
         }
+        out.flush()?;
     }
     println!("{tally}");
     Ok(if failed {

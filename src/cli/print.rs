@@ -158,22 +158,24 @@ pub fn inspection(c: &Classified) {
     }
 }
 
-/// One line about one ingested message.
-pub fn applied(a: &Applied) {
-    match &a.result {
+/// One line about one ingested message, written to `out` (`ingest` hands it a buffer for a
+/// whole batch: a write to the terminal or a pipe per message costs as much as classifying it).
+pub fn applied(out: &mut impl std::io::Write, a: &Applied) -> std::io::Result<()> {
+    let line = match &a.result {
         Ok(r) => {
             let what = describe(&r.classified.verdict);
             match r.referral {
-                Some(id) => display!(
+                Some(id) => format!(
                     "{}  {}  #{id} {what}",
                     a.origin,
                     r.classified.verdict.kind()
                 ),
-                None => display!("{}  {}  {what}", a.origin, r.classified.verdict.kind()),
+                None => format!("{}  {}  {what}", a.origin, r.classified.verdict.kind()),
             }
         }
-        Err(reason) => display!("{}  rejected  {reason} (kept in the database)", a.origin),
-    }
+        Err(reason) => format!("{}  rejected  {reason} (kept in the database)", a.origin),
+    };
+    writeln!(out, "{}", visible(&line))
 }
 
 /// A verdict in a few words.

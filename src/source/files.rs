@@ -79,13 +79,20 @@ fn files_in(dir: &Path) -> Result<Vec<Input>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if !hidden && entry.file_type().is_ok_and(|t| t.is_file()) {
-            files.push(entry.path());
+        let name = entry.file_name();
+        if !name.as_encoded_bytes().starts_with(b".")
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            files.push((name, entry.path()));
         }
     }
-    files.sort();
-    Ok(files.into_iter().map(Input::File).collect())
+    // By name, the order of the paths themselves, without taking each path apart into its
+    // components at every comparison (a tenth of reading ten thousand files).
+    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(files
+        .into_iter()
+        .map(|(_, path)| Input::File(path))
+        .collect())
 }
 
 #[cfg(test)]
