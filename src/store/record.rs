@@ -154,22 +154,29 @@ fn record_batch(
 ) -> Option<Vec<Applied>> {
     std::thread::scope(|scope| {
         let (send, ahead) = std::sync::mpsc::sync_channel::<Vec<Ahead>>(AHEAD_CHUNKS);
-        let classifier = if messages.len() >= AHEAD_FROM {
-            Some(scope.spawn(move || {
-                for chunk in messages.chunks(AHEAD_CHUNK) {
-                    let classified = chunk
-                        .iter()
-                        .map(|m| intake::ahead::classify_ahead(&m.bytes, &Nothing, config, now))
-                        .collect();
-                    if send.send(classified).is_err() {
-                        return;
-                    }
-                }
-            }))
-        } else {
-            drop(send);
-            None
-        };
+        // A thread that cannot be started (too many threads, no memory) is no error: the
+        // sender is dropped with the closure, and every message is classified here.
+        let classifier = (messages.len() >= AHEAD_FROM)
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("classify-ahead".into())
+                    .spawn_scoped(scope, move || {
+                        for chunk in messages.chunks(AHEAD_CHUNK) {
+                            let classified = chunk
+                                .iter()
+                                .map(|m| {
+                                    intake::ahead::classify_ahead(&m.bytes, &Nothing, config, now)
+                                })
+                                .collect();
+                            if send.send(classified).is_err() {
+                                return;
+                            }
+                        }
+                    })
+                    .inspect_err(|e| tracing::warn!("cannot classify ahead on a thread: {e}"))
+                    .ok()
+            })
+            .flatten();
         let mut waiting = Vec::new().into_iter();
         let mut applied = Vec::with_capacity(messages.len());
         let mut failed = false;
